@@ -1,0 +1,30 @@
+//! `physrep bench NAME`: one file per benchmark. Results print as a table, or one JSON line with `--json`.
+
+mod jepa_step;
+mod loader;
+mod sim_step;
+
+/// Arguments of `physrep bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(clap::Subcommand)]
+enum Which {
+    /// One JEPA training step (both encoder passes, predictor, VICReg, backward, AdamW).
+    JepaStep(jepa_step::Args),
+    /// Windows/s of the Well loader on a dataset directory.
+    Loader(loader::Args),
+    /// Time per solver step of a simulator at a given resolution.
+    SimStep(sim_step::Args),
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.which {
+        Which::JepaStep(a) => jepa_step::run(a),
+        Which::Loader(a) => loader::run(a),
+        Which::SimStep(a) => sim_step::run(a),
+    }
+}

@@ -1,0 +1,55 @@
+//! `physrep`: self-supervised representation learning on spatiotemporal physical systems.
+//!
+//! One subcommand per pipeline stage; each lives in its own file under `cmd/`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "physrep", version, about = "Representation learning for spatiotemporal physical systems", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a Well-layout dataset directory (channels, grid, splits, windows).
+    Inspect(cmd::inspect::Args),
+    /// Compute The Well's stats.yaml (train split) for a dataset directory.
+    Stats(cmd::stats::Args),
+    /// Generate a Well-layout dataset with a built-in pseudo-spectral simulator.
+    Simulate(cmd::simulate::Args),
+    /// Save a PNG strip of frames of every field of one Well file.
+    PlotSample(cmd::plot_sample::Args),
+    /// Print a model's layer table and parameter counts.
+    Summary(cmd::summary::Args),
+    /// Pretrain an encoder (jepa, videomae, mpp, disco).
+    Pretrain(cmd::pretrain::Args),
+    /// Probe a frozen (or fine-tuned) encoder on the physical parameters.
+    Probe(cmd::probe::Args),
+    /// Run the whole study: simulate, pretrain every method, probe, report.
+    Reproduce(cmd::reproduce::Args),
+    /// Micro- and macro-benchmarks.
+    Bench(cmd::bench::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Stats(a) => cmd::stats::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
+        Command::PlotSample(a) => cmd::plot_sample::run(a),
+        Command::Summary(a) => cmd::summary::run(a),
+        Command::Pretrain(a) => cmd::pretrain::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
+        Command::Reproduce(a) => cmd::reproduce::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,22 @@
+//! physrep-nn: burn modules for physrep (conv JEPA, VideoMAE, AViT, DISCO, probes) and fast CPU kernels.
+//!
+//! Every model lives in its own file with a doc header (paper link, tensor shapes, parameter count).
+//! Parameter paths mirror the reference PyTorch state dicts so safetensors weights load unchanged.
+
+use burn::prelude::*;
+
+/// The default CPU backend (burn's `flex`).
+pub type Cpu = burn::backend::Flex;
+/// The default CPU backend with autodiff, for training.
+pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
+
+/// Anything that maps a context clip to a set of tokens: the interface every probe consumes.
+///
+/// Input: `(B, C, T, H, W)` (channels first, as the paper's code). Output: `(B, N, D)` tokens.
+/// JEPA: N = (H/16)·(W/16), D = 128. VideoMAE: N = (T/2)·(H/p)·(W/p). DISCO: N = 1.
+pub trait ClipEncoder<B: Backend> {
+    /// Token width D.
+    fn token_dim(&self) -> usize;
+    /// Encode a batch of clips `(B, C, T, H, W)` into tokens `(B, N, D)`.
+    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3>;
+}

@@ -1,0 +1,1 @@
+//! physrep-well
