@@ -18,6 +18,7 @@
 //! ```
 
 mod dataset;
+mod direct;
 mod error;
 mod file;
 mod h5util;
