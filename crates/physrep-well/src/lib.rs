@@ -26,6 +26,7 @@ mod labels;
 mod loader;
 mod preprocess;
 pub mod stats;
+pub mod synthetic;
 pub mod write;
 
 pub use dataset::{ChannelOrder, Sample, Split, WellDataset, WindowRef, WindowSpec};
