@@ -5,8 +5,9 @@
 //! chunks of whole frames (chunk shape `[1, ct, nx, ny, 2…]`, e.g. the writer's one-frame chunks),
 //! the byte address of every frame is known once the layout has been queried (through libhdf5, once per
 //! file); windows are then read with positioned reads from any number of threads. Any other layout
-//! (compressed, partial-frame chunks, compact, external or virtual storage, big-endian) returns `None`
-//! from [`FrameLayout::probe`] and is read through libhdf5.
+//! (compressed, partial-frame chunks, compact, external or virtual storage, big-endian, or more than
+//! [`MAX_CHUNKS`] chunks, whose addresses libhdf5 1.10 only yields in O(n) each) returns `None` from
+//! [`FrameLayout::probe`] and is read through libhdf5.
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -17,6 +18,9 @@ use hdf5::types::{FloatSize, TypeDescriptor};
 
 use crate::error::WellError;
 use crate::file::FieldInfo;
+
+/// Most chunks per field whose addresses are looked up (≈ 0.2 s per field at this size).
+const MAX_CHUNKS: usize = 2048;
 
 /// Where each frame of a field lives in the file.
 #[derive(Clone, Debug)]
@@ -58,21 +62,23 @@ impl FrameLayout {
                 }
                 let ct = chunk[1];
                 let n_tchunks = frames.div_ceil(ct);
-                let total = n * n_tchunks;
-                if ds.num_chunks()? != total {
-                    return None; // unallocated chunks would read as fill values
-                }
-                let mut addrs = vec![u64::MAX; total];
-                for i in 0..total {
-                    let info = ds.chunk_info(i)?;
-                    if info.size != frame_bytes * ct as u64 || info.filter_mask != 0 {
-                        return None;
-                    }
-                    let (traj, tc) = (info.offset[0] as usize, info.offset[1] as usize / ct);
-                    *addrs.get_mut(traj * n_tchunks + tc)? = info.addr;
-                }
-                if addrs.contains(&u64::MAX) {
+                // libhdf5 1.10 finds a chunk's address by walking the chunk index (O(n) per chunk), so
+                // mapping n chunks costs O(n²): beyond MAX_CHUNKS the field is read through libhdf5.
+                if n * n_tchunks > MAX_CHUNKS || ds.num_chunks()? != n * n_tchunks {
                     return None;
+                }
+                let mut addrs = Vec::with_capacity(n * n_tchunks);
+                let mut coord = vec![0u64; shape.len()];
+                for traj in 0..n {
+                    for tc in 0..n_tchunks {
+                        coord[0] = traj as u64;
+                        coord[1] = (tc * ct) as u64;
+                        let (addr, size, mask) = chunk_by_coord(ds, &coord)?;
+                        if size != frame_bytes * ct as u64 || mask != 0 {
+                            return None;
+                        }
+                        addrs.push(addr);
+                    }
                 }
                 Some(FrameLayout::Chunked { addrs, ct, n_tchunks })
             }
@@ -124,6 +130,16 @@ impl FrameLayout {
         }
         Ok(())
     }
+}
+
+/// Address, stored size and filter mask of the chunk starting at `coord`, through
+/// `H5Dget_chunk_info_by_coord`; `None` if the chunk is not allocated.
+fn chunk_by_coord(ds: &hdf5::Dataset, coord: &[u64]) -> Option<(u64, u64, u32)> {
+    let (mut mask, mut addr, mut size) = (0u32, 0u64, 0u64);
+    // SAFETY: `coord` has one entry per dataset dimension; the out-pointers are valid locals; the call
+    // runs under hdf5-metno's global lock like every other libhdf5 call.
+    let rc = hdf5::sync::sync(|| unsafe { hdf5_sys::h5d::H5Dget_chunk_info_by_coord(ds.id(), coord.as_ptr(), &mut mask, &mut addr, &mut size) });
+    (rc >= 0 && addr != hdf5_sys::h5::HADDR_UNDEF).then_some((addr, size, mask))
 }
 
 fn as_bytes(v: &mut [f32]) -> &mut [u8] {
