@@ -15,7 +15,10 @@
 //!
 //! **Windows.** `(file, trajectory, t0)` for t0 = 0, s, 2s, … ≤ T − (context + target), flat order
 //! (sorted file, trajectory, t0) as the paper. A sample reads only its hyperslab
-//! `[traj, t0 .. t0 + context + target, crop_x, crop_y, …]` of each field.
+//! `[traj, t0 .. t0 + context + target, crop_x, crop_y, …]` of each field: uncompressed float32 fields
+//! are read with positioned reads outside libhdf5's global lock (see `direct.rs`), everything else
+//! through libhdf5. [`WindowRef`] carries its context and target lengths, so a list of windows is
+//! self-contained for the [`crate::Loader`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
