@@ -7,6 +7,7 @@
 //!
 //! Specification: `shared/spec/simulators.md`.
 
+pub mod active_matter;
 pub mod etdrk4;
 pub mod gray_scott;
 pub mod rayleigh_benard;
