@@ -6,5 +6,6 @@
 //! metrics JSONL and progress — is the loop's, written once.
 
 pub mod method;
+pub mod methods;
 
 pub use method::{Method, StepContext, StepOutput, TensorBatch};

@@ -3,6 +3,7 @@
 mod jepa_step;
 mod loader;
 mod sim_step;
+mod videomae_step;
 
 /// Arguments of `physrep bench`.
 #[derive(clap::Args)]
@@ -19,6 +20,8 @@ enum Which {
     Loader(loader::Args),
     /// Time per solver step of a simulator at a given resolution.
     SimStep(sim_step::Args),
+    /// One VideoMAE training step (tube masking, encoder, decoder, masked MSE, backward, AdamW).
+    VideomaeStep(videomae_step::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -26,5 +29,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Which::JepaStep(a) => jepa_step::run(a),
         Which::Loader(a) => loader::run(a),
         Which::SimStep(a) => sim_step::run(a),
+        Which::VideomaeStep(a) => videomae_step::run(a),
     }
 }
