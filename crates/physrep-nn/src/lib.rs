@@ -26,3 +26,4 @@ pub trait ClipEncoder<B: Backend> {
     /// Encode a batch of clips `(B, C, T, H, W)` into tokens `(B, N, D)`.
     fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3>;
 }
+pub mod videomae;
