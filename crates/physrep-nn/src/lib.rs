@@ -20,3 +20,6 @@ pub trait ClipEncoder<B: Backend> {
     /// Encode a batch of clips `(B, C, T, H, W)` into tokens `(B, N, D)`.
     fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3>;
 }
+
+pub mod avit;
+pub mod disco;
