@@ -71,14 +71,14 @@ fn last_frame<B: Backend>(context: Tensor<B, 5>) -> Tensor<B, 4> {
 fn mpp_beats_persistence_on_advecting_waves() {
     let device = Default::default();
     CpuAutodiff::seed(&device, 7);
-    let config = AvitConfig { n_states: 4, embed_dim: 64, num_heads: 2, processor_blocks: 2, patch_size: 4, ..AvitConfig::default() };
+    let config = AvitConfig { n_states: 4, embed_dim: 48, num_heads: 2, processor_blocks: 2, patch_size: 4, ..AvitConfig::default() };
     let mut model = config.init::<CpuAutodiff>(&device).unwrap();
     let mut optim = AdamConfig::new().init();
-    for step in 0..300u64 {
+    for step in 0..150u64 {
         let (context, target) = waves::<CpuAutodiff>(8, 1000 + step, &device);
         let loss = nrmse_loss(model.forward_next(context), target);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(2e-3, model, grads);
+        model = optim.step(3e-3, model, grads);
     }
     let model = model.valid();
     let (context, target) = waves::<Cpu>(32, 1, &device);
@@ -108,7 +108,7 @@ fn disco_beats_persistence_on_advecting_waves() {
     };
     let mut model = config.init::<CpuAutodiff>(&device).unwrap();
     let mut optim = AdamConfig::new().init();
-    for step in 0..150u64 {
+    for step in 0..60u64 {
         let (context, target) = waves::<CpuAutodiff>(8, 1000 + step, &device);
         let next = model.forward_next(context);
         let loss = normalized_mse(next.standardized.clone(), next.standardize(target));
