@@ -5,6 +5,12 @@
 
 use burn::prelude::*;
 
+pub mod conv_jepa;
+pub mod kernels;
+
+pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
+pub use kernels::{dwconv3d, DwBackend};
+
 /// The default CPU backend (burn's `flex`).
 pub type Cpu = burn::backend::Flex;
 /// The default CPU backend with autodiff, for training.

@@ -6,5 +6,6 @@
 //! metrics JSONL and progress — is the loop's, written once.
 
 pub mod method;
+pub mod objectives;
 
 pub use method::{Method, StepContext, StepOutput, TensorBatch};
