@@ -8,6 +8,7 @@
 //!
 //! Specification: `shared/spec/simulators.md`.
 
+pub mod active_matter;
 pub mod etdrk4;
 pub mod generate;
 pub mod gray_scott;

@@ -4,7 +4,7 @@
 //!
 //! Order: crop (at read time, so only the needed hyperslab is read) → normalise → resize → noise.
 
-use ndarray::{Array4, ArrayView4};
+use ndarray::{Array4, ArrayView4, ArrayViewMut4};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -132,7 +132,7 @@ pub fn resize_bilinear(x: ArrayView4<f32>, [oh, ow]: [usize; 2]) -> Array4<f32> 
 
 /// Adds i.i.d. N(0, σ²) noise to every element of each array in turn, from one ChaCha8 stream seeded
 /// with `seed` (so context and target get independent draws).
-pub fn add_noise(arrays: &mut [&mut Array4<f32>], std: f32, seed: u64) {
+pub fn add_noise(arrays: &mut [ArrayViewMut4<f32>], std: f32, seed: u64) {
     if std == 0.0 {
         return;
     }
@@ -194,10 +194,10 @@ mod tests {
     fn noise_is_seeded_and_has_the_requested_std() {
         let mut a = Array4::<f32>::zeros((2, 4, 32, 32));
         let mut b = Array4::<f32>::zeros((2, 4, 32, 32));
-        add_noise(&mut [&mut a, &mut b], 0.5, 7);
+        add_noise(&mut [a.view_mut(), b.view_mut()], 0.5, 7);
         let mut a2 = Array4::<f32>::zeros((2, 4, 32, 32));
         let mut b2 = Array4::<f32>::zeros((2, 4, 32, 32));
-        add_noise(&mut [&mut a2, &mut b2], 0.5, 7);
+        add_noise(&mut [a2.view_mut(), b2.view_mut()], 0.5, 7);
         assert_eq!(a, a2);
         assert_ne!(a, b);
         let n = a.len() as f64;
