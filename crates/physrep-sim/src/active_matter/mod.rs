@@ -295,8 +295,8 @@ impl ActiveMatterFrames {
 
 /// The model and stepper of one run, exposed for validation (fixed dt, f64 state).
 pub struct Run {
-    pub model: Model,
-    pub stepper: Etdrk4,
+    model: Model,
+    stepper: Etdrk4,
     realizability: Option<f64>,
     /// Spectral state `[ĉ, q̂₁, q̂₂]`.
     pub state: Vec<Complex64>,
