@@ -1,7 +1,5 @@
 //! Typed errors of the simulators and the generator.
 
-use std::path::PathBuf;
-
 /// Everything that can go wrong while simulating or generating a dataset.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -20,11 +18,7 @@ pub enum SimError {
         time: f64,
         reason: String,
     },
-    /// File-system error with the path involved.
-    #[error("I/O error on {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading or writing Well files failed.
+    #[error(transparent)]
+    Well(Box<physrep_well::WellError>),
 }

@@ -362,7 +362,7 @@ impl System for GrayScott {
                 Boundary { name: "x_periodic".into(), dim: "x".into(), kind: BoundaryKind::Periodic },
                 Boundary { name: "y_periodic".into(), dim: "y".into(), kind: BoundaryKind::Periodic },
             ],
-            fields: vec![FieldSpec { name: "A".into(), order: 0 }, FieldSpec { name: "B".into(), order: 0 }],
+            fields: vec![FieldSpec::new("A", 0), FieldSpec::new("B", 0)],
             attrs: vec![
                 ("generator".into(), format!("physrep-sim {} gray_scott_reaction_diffusion", env!("CARGO_PKG_VERSION"))),
                 ("preset".into(), preset.name().into()),

@@ -473,9 +473,9 @@ impl System for RayleighBenard {
                 Boundary { name: "y_wall_dirichlet".into(), dim: "y".into(), kind: BoundaryKind::Wall },
             ],
             fields: vec![
-                FieldSpec { name: "buoyancy".into(), order: 0 },
-                FieldSpec { name: "pressure".into(), order: 0 },
-                FieldSpec { name: "velocity".into(), order: 1 },
+                FieldSpec::new("buoyancy", 0),
+                FieldSpec::new("pressure", 0),
+                FieldSpec::new("velocity", 1),
             ],
             attrs: vec![
                 ("generator".into(), format!("physrep-sim {} rayleigh_benard", env!("CARGO_PKG_VERSION"))),

@@ -396,9 +396,9 @@ impl System for ShearFlow {
                 Boundary { name: "y_periodic".into(), dim: "y".into(), kind: BoundaryKind::Periodic },
             ],
             fields: vec![
-                FieldSpec { name: "tracer".into(), order: 0 },
-                FieldSpec { name: "pressure".into(), order: 0 },
-                FieldSpec { name: "velocity".into(), order: 1 },
+                FieldSpec::new("tracer", 0),
+                FieldSpec::new("pressure", 0),
+                FieldSpec::new("velocity", 1),
             ],
             attrs: vec![
                 ("generator".into(), format!("physrep-sim {} shear_flow", env!("CARGO_PKG_VERSION"))),

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use num_complex::Complex64;
+pub use num_complex::Complex64;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 

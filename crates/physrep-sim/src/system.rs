@@ -72,33 +72,10 @@ impl ParamPoint {
     }
 }
 
-/// Boundary type of one side of one dimension (well-format §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BoundaryKind {
-    Periodic,
-    Wall,
-    Open,
-}
-
-/// One boundary-condition group, e.g. `x_periodic` (dimension `x`, [`BoundaryKind::Periodic`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Boundary {
-    /// Group name, `<dim>_<type>` (e.g. `y_wall_dirichlet`).
-    pub name: String,
-    /// Spatial dimension (`x` or `y`).
-    pub dim: String,
-    pub kind: BoundaryKind,
-}
-
-/// A stored field: core name and tensor order (0 scalar, 1 vector, 2 matrix).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldSpec {
-    pub name: String,
-    pub order: usize,
-}
+pub use physrep_well::write::{BcKind as BoundaryKind, BoundarySpec as Boundary, FieldSpec};
 
 /// Everything about a file that does not depend on the trajectory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
     /// `dataset_name` root attribute (also the directory name).
     pub dataset_name: String,
@@ -109,7 +86,7 @@ pub struct Layout {
     /// Output y coordinates (length ny).
     pub y: Vec<f64>,
     pub boundaries: Vec<Boundary>,
-    /// Fields in file order (t0 fields first, then t1, then t2).
+    /// Fields in file order (t0 fields first, then t1, then t2; build with `FieldSpec::new(name, order)`).
     pub fields: Vec<FieldSpec>,
     /// Extra root attributes: generator, solver settings, departures from the original data.
     pub attrs: Vec<(String, String)>,
