@@ -93,6 +93,65 @@ fn homogeneous_perturbation_grows_at_linear_rate() {
     }
 }
 
+/// Linear theory with hydrodynamics (derived here): about D₀ = (c/2)I a shear mode
+/// δD_xy = δ cos(kx) drives the flow u_y(x) and grows at
+/// σ_xy = ζc − 4d_R − d_T k² − cA / (4(1 + βc/8)), A = α − ζβc/2
+/// (flow terms (c/2)E, stress Σ_xy = A δD_xy + (βc/4)E_xy, Stokes E_xy = −Σ_xy/2), while a normal-stress
+/// mode δ(D_xx − D_yy) = 2δ cos(kx) drives no flow and grows at ζc − 4d_R − d_T k². Checks the sign
+/// conventions of ∇u, the stress, the Stokes solve and the isotropic closure together.
+#[test]
+fn plane_wave_perturbation_grows_at_hydrodynamic_rate() {
+    let n = 16;
+    let (zeta, alpha, c) = (1.0, -3.0, 1.0);
+    let cfg = |spf: usize| ActiveMatterConfig { dt_out: 1.0, ..small_cfg(n, spf) };
+    let grid = Grid2::new(n, n, 10.0, 10.0).unwrap();
+    let k = 2.0 * std::f64::consts::PI * 2.0 / 10.0;
+    let delta = 1e-8;
+    let xs = grid.x_coords();
+    let wave = |offset: f64, scale: f64| -> Vec<f64> {
+        let mut v = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                v[i * n + j] = offset + scale * (k * xs[i]).cos();
+            }
+        }
+        v
+    };
+    let (beta, d_r, d_t) = (cfg(1).beta, cfg(1).d_r, cfg(1).d_t);
+    let a = alpha - zeta * beta * c / 2.0;
+    let base = zeta * c - 4.0 * d_r - d_t * k * k;
+    let sigma_xy = base - c * a / (4.0 * (1.0 + beta * c / 8.0));
+    let h = c / 2.0;
+    let run_to_one = |spf: usize, d0: [Vec<f64>; 3]| {
+        let mut run = Run::new(&cfg(spf), zeta, alpha, &d0).unwrap();
+        for _ in 0..spf {
+            assert!(run.step());
+        }
+        run.snapshot()
+    };
+    // Shear mode: the lagged-E fixed point makes the error first order in dt, so check the error
+    // itself and that it halves with dt (convergence to the linear theory).
+    let shear = [wave(h, 0.0), wave(0.0, delta), wave(h, 0.0)];
+    let errs: Vec<f64> = [100, 200]
+        .iter()
+        .map(|&spf| {
+            let s = run_to_one(spf, shear.clone());
+            let max_ux = s.u[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let max_uy = s.u[1].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(max_uy > 1e-9 && max_ux < 1e-6 * max_uy, "flow must be u_y(x) only: {max_ux:e}, {max_uy:e}");
+            s.d[1][0] / (delta * sigma_xy.exp()) - 1.0
+        })
+        .collect();
+    assert!(errs[0].abs() < 1e-4, "shear mode (σ = {sigma_xy}): relative errors {errs:?}");
+    let order = errs[0] / errs[1];
+    assert!((1.7..2.3).contains(&order), "shear mode: error ratio {order} for dt halved ({errs:?})");
+    // Normal-stress mode: no flow, so no fixed-point lag.
+    let s = run_to_one(100, [wave(h, delta), wave(0.0, 0.0), wave(h, -delta)]);
+    let ratio = 0.5 * (s.d[0][0] - s.d[2][0]) / (delta * base.exp());
+    assert!((ratio - 1.0).abs() < 1e-6, "normal mode: amplitude ratio {ratio} (σ = {base})");
+    assert!(s.u[0].iter().chain(&s.u[1]).all(|v| v.abs() < 1e-14), "normal mode must drive no flow");
+}
+
 /// Manufactured Stokes flow: for a divergence-free u = (∂_yψ, −∂_xψ) and any q, the stress
 /// Σ = −(∇u + ∇uᵀ) + qI has ∇·Σ = −∇²u + ∇q, so the solver must return u itself.
 #[test]

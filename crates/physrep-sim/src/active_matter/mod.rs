@@ -295,8 +295,8 @@ impl ActiveMatterFrames {
 
 /// The model and stepper of one run, exposed for validation (fixed dt, f64 state).
 pub struct Run {
-    pub model: Model,
-    pub stepper: Etdrk4,
+    model: Model,
+    stepper: Etdrk4,
     realizability: Option<f64>,
     /// Spectral state `[ĉ, q̂₁, q̂₂]`.
     pub state: Vec<Complex64>,
@@ -428,7 +428,7 @@ impl System for ActiveMatter {
             dim: d.into(),
             kind: BoundaryKind::Periodic,
         };
-        let field = |name: &str, order| FieldSpec { name: name.into(), order };
+        let field = |name: &str, order| FieldSpec::new(name, order);
         Layout {
             dataset_name: "active_matter".into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
