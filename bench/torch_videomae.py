@@ -233,20 +233,23 @@ def bench(args):
     x = torch.randn(args.batch, cfg["in_chans"], 16, args.img, args.img)
     slices, spatial = 8, (args.img // 16) ** 2
     gen = torch.Generator().manual_seed(0)
-    times = []
+    times = []  # per timed step: (total, forward, backward, optimiser) seconds
     for i in range(args.warmup + args.steps):
         mask = tube_mask(args.batch, slices, spatial, cfg["mask_ratio"], gen)
         t0 = time.perf_counter()
         opt.zero_grad()
         loss = model.loss(x, mask)
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         opt.step()
-        dt = time.perf_counter() - t0
+        t3 = time.perf_counter()
         if i >= args.warmup:
-            times.append(dt)
+            times.append((t3 - t0, t1 - t0, t2 - t1, t3 - t2))
+    med = [statistics.median(t[k] for t in times) * 1e3 for k in range(4)]
     print(f"torch {torch.__version__} threads={args.threads} size={args.size} C={args.chans} img={args.img} "
-          f"batch={args.batch}: median step {statistics.median(times) * 1e3:.1f} ms over {args.steps} "
-          f"(loss {loss.item():.4f})")
+          f"batch={args.batch}: median step {med[0]:.1f} ms over {args.steps} (forward {med[1]:.1f}, "
+          f"backward {med[2]:.1f}, AdamW {med[3]:.1f}; loss {loss.item():.4f})")
 
 
 def main():
