@@ -7,7 +7,8 @@ names, so that a state dict saved here loads into physrep unchanged. Plain torch
 Two uses:
   fixture: python bench/torch_videomae.py fixture crates/physrep-nn/tests/fixtures/videomae_parity.safetensors
       tiny weights (randomised, all non-trivial), an input clip, a mask, and the expected patch
-      embedding, block-0 output, encoder output on the visible tokens, decoder prediction and loss.
+      embedding, block-0 output, encoder output on the visible tokens, decoder prediction, loss and
+      the loss gradients of a few parameters.
   bench:   python bench/torch_videomae.py bench --threads 2 [--size tiny|small] [--img 64] [--batch 2]
       median wall time of one training step (forward, backward, AdamW update).
 """
@@ -179,6 +180,11 @@ TINY = dict(in_chans=2, num_frames=4, img_size=12, patch_size=4, tubelet_size=2,
             num_heads=2, mlp_ratio=4.0, decoder_embed_dim=8, decoder_depth=1, decoder_num_heads=2, mask_ratio=0.5)
 
 
+# Parameters whose loss gradients the fixture records (one per kind of layer on the backward path).
+GRAD_PARAMS = ["encoder.patch_embed.proj.weight", "encoder.blocks.0.attn.q_bias", "encoder.blocks.1.attn.qkv.weight",
+               "encoder.norm.weight", "encoder_to_decoder.weight", "mask_token", "decoder.head.bias"]
+
+
 def fixture(path):
     from safetensors.torch import save_file
 
@@ -200,7 +206,10 @@ def fixture(path):
         pred = model(x, mask)
         target = model.targets(x, mask)
         loss = model.loss(x, mask)
+    model.loss(x, mask).backward()
+    grads = {f"fixture.grad.{name}": model.get_parameter(name).grad for name in GRAD_PARAMS}
     tensors = dict(model.state_dict())
+    tensors.update(grads)
     tensors.update({
         "fixture.clip": x, "fixture.mask": mask.to(torch.float32), "fixture.patch_embed": patch,
         "fixture.block0": block0, "fixture.encoder_visible": enc_vis, "fixture.pred": pred,
@@ -224,20 +233,23 @@ def bench(args):
     x = torch.randn(args.batch, cfg["in_chans"], 16, args.img, args.img)
     slices, spatial = 8, (args.img // 16) ** 2
     gen = torch.Generator().manual_seed(0)
-    times = []
+    times = []  # per timed step: (total, forward, backward, optimiser) seconds
     for i in range(args.warmup + args.steps):
         mask = tube_mask(args.batch, slices, spatial, cfg["mask_ratio"], gen)
         t0 = time.perf_counter()
         opt.zero_grad()
         loss = model.loss(x, mask)
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         opt.step()
-        dt = time.perf_counter() - t0
+        t3 = time.perf_counter()
         if i >= args.warmup:
-            times.append(dt)
+            times.append((t3 - t0, t1 - t0, t2 - t1, t3 - t2))
+    med = [statistics.median(t[k] for t in times) * 1e3 for k in range(4)]
     print(f"torch {torch.__version__} threads={args.threads} size={args.size} C={args.chans} img={args.img} "
-          f"batch={args.batch}: median step {statistics.median(times) * 1e3:.1f} ms over {args.steps} "
-          f"(loss {loss.item():.4f})")
+          f"batch={args.batch}: median step {med[0]:.1f} ms over {args.steps} (forward {med[1]:.1f}, "
+          f"backward {med[2]:.1f}, AdamW {med[3]:.1f}; loss {loss.item():.4f})")
 
 
 def main():

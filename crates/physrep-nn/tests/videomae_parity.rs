@@ -2,8 +2,10 @@
 //!
 //! The fixture holds tiny weights under VideoMAE's state-dict names, an input clip, a tube mask and the
 //! twin's outputs: patch embedding, block 0 on the embedded tokens, the encoder on the visible tokens,
-//! the decoder's prediction, the normalised targets and the loss. Everything must match to 1e-4
-//! relative (max abs error over the max abs expected value).
+//! the decoder's prediction, the normalised targets, the loss, and the loss gradients of seven
+//! parameters (patch embedding, a q bias, a qkv weight, the final norm, encoder_to_decoder, the mask token,
+//! the decoder head). Everything must match to 1e-4 relative (max abs error over the max abs expected
+//! value).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use physrep_nn::videomae::{TokenMask, VideoMae, VideoMaeConfig};
-use physrep_nn::Cpu;
+use physrep_nn::{Cpu, CpuAutodiff};
 
 fn fixture_path() -> PathBuf {
     let path =
@@ -170,5 +172,69 @@ fn checkpoint_missing_parameters_is_an_error() {
     assert!(
         msg.contains("videomae_parity.safetensors") && msg.contains("blocks.2"),
         "{msg}"
+    );
+}
+
+#[test]
+fn gradients_match_pytorch_twin() {
+    let t = fixture_tensors();
+    let mut model = tiny_config()
+        .init::<CpuAutodiff>(&Default::default())
+        .unwrap();
+    model.load_pytorch_safetensors(&fixture_path()).unwrap();
+    let clip = Tensor::<CpuAutodiff, 5>::from_inner(tensor::<5>(&t, "clip"));
+    let (loss, _) = model.loss(clip, &mask(&t)).unwrap();
+    let grads = loss.backward();
+    let enc = &model.encoder;
+    let grad_of = |name: &str| format!("grad.{name}");
+    assert_close(
+        enc.patch_embed.proj.weight.val().grad(&grads).unwrap(),
+        &t,
+        &grad_of("encoder.patch_embed.proj.weight"),
+    );
+    assert_close(
+        enc.blocks[0].attn.q_bias.val().grad(&grads).unwrap(),
+        &t,
+        &grad_of("encoder.blocks.0.attn.q_bias"),
+    );
+    // burn stores Linear weights as (in, out): transpose to PyTorch's (out, in).
+    assert_close(
+        enc.blocks[1]
+            .attn
+            .qkv
+            .weight
+            .val()
+            .grad(&grads)
+            .unwrap()
+            .transpose(),
+        &t,
+        &grad_of("encoder.blocks.1.attn.qkv.weight"),
+    );
+    assert_close(
+        enc.norm.gamma.val().grad(&grads).unwrap(),
+        &t,
+        &grad_of("encoder.norm.weight"),
+    );
+    assert_close(
+        model
+            .encoder_to_decoder
+            .weight
+            .val()
+            .grad(&grads)
+            .unwrap()
+            .transpose(),
+        &t,
+        &grad_of("encoder_to_decoder.weight"),
+    );
+    assert_close(
+        model.mask_token.val().grad(&grads).unwrap(),
+        &t,
+        &grad_of("mask_token"),
+    );
+    let head_bias = model.decoder.head.bias.as_ref().unwrap();
+    assert_close(
+        head_bias.val().grad(&grads).unwrap(),
+        &t,
+        &grad_of("decoder.head.bias"),
     );
 }

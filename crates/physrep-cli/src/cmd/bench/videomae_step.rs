@@ -74,7 +74,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         target: clip,
         labels: Tensor::zeros([args.batch, 2], &device),
     };
-    let mut times = Vec::with_capacity(args.steps);
+    // Per timed step: [total, forward, backward, optimiser] seconds. Flex is eager, so each phase
+    // has finished when its call returns.
+    let mut times: Vec<[f64; 4]> = Vec::with_capacity(args.steps);
     let mut loss = f32::NAN;
     for micro in 0..(args.warmup + args.steps) as u64 {
         let start = Instant::now();
@@ -87,29 +89,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 micro,
             },
         );
+        loss = out.loss.clone().into_scalar();
+        let forward = start.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        let backward = start.elapsed().as_secs_f64() - forward;
         model = optim.step(c.lr_for_batch(256), model, grads);
-        // Force the update to complete before stopping the clock.
-        loss = out.loss.into_scalar();
-        let elapsed = start.elapsed().as_secs_f64();
+        let total = start.elapsed().as_secs_f64();
         if micro as usize >= args.warmup {
-            times.push(elapsed);
+            times.push([total, forward, backward, total - forward - backward]);
         }
     }
-    times.sort_by(f64::total_cmp);
-    let median_ms = times.get(times.len() / 2).copied().unwrap_or(f64::NAN) * 1e3;
+    let median = |k: usize| {
+        let mut v: Vec<f64> = times.iter().map(|t| t[k]).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN) * 1e3
+    };
+    let (median_ms, forward_ms, backward_ms, optim_ms) =
+        (median(0), median(1), median(2), median(3));
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     if args.json {
         println!(
             "{}",
             serde_json::json!({
                 "bench": "videomae-step", "size": args.size, "chans": args.chans, "img": args.img,
-                "batch": args.batch, "steps": args.steps, "threads": threads, "median_ms": median_ms, "loss": loss,
+                "batch": args.batch, "steps": args.steps, "threads": threads, "median_ms": median_ms,
+                "forward_ms": forward_ms, "backward_ms": backward_ms, "optimizer_ms": optim_ms, "loss": loss,
             })
         );
     } else {
         println!(
-            "physrep threads={threads} size={} C={} img={} batch={}: median step {median_ms:.1} ms over {} (loss {loss:.4})",
+            "physrep threads={threads} size={} C={} img={} batch={}: median step {median_ms:.1} ms over {} \
+             (forward {forward_ms:.1}, backward {backward_ms:.1}, AdamW {optim_ms:.1}; loss {loss:.4})",
             args.size, args.chans, args.img, args.batch, args.steps
         );
     }
