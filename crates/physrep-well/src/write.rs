@@ -9,8 +9,8 @@
 //! * `time` `[T]`, `x` `[nx]`, `y` `[ny]`: the actual coordinates (float32, as The Well stores them);
 //! * `boundary_conditions`: one [`BoundarySpec`] per boundary (group name such as `y_wall_dirichlet`,
 //!   the dimension `"x"`/`"y"`, and the kind PERIODIC / WALL / OPEN);
-//! * `fields`: one [`FieldSpec`] per field (name and tensor order 0/1/2; t2 fields say whether they are
-//!   symmetric/antisymmetric), in the order the trajectory arrays will come;
+//! * `fields`: one [`FieldSpec`] per field (name and tensor order 0/1/2; t2 fields are written with
+//!   `symmetric = True`, `antisymmetric = False`), in the order the trajectory arrays will come;
 //! * `extra_attrs`: any extra root attributes (e.g. `generator`, solver settings), ignored by loaders;
 //! * `deflate`: `None` (default, uncompressed) or a gzip level.
 //!
@@ -78,18 +78,15 @@ pub struct BoundarySpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldSpec {
     pub name: String,
-    /// Tensor order: 0 scalar, 1 vector, 2 rank-2 tensor.
+    /// Tensor order: 0 scalar, 1 vector, 2 rank-2 tensor (written with `@symmetric = True`,
+    /// `@antisymmetric = False`, as every t2 field of the three datasets).
     pub order: usize,
-    /// t2 only: `@symmetric`.
-    pub symmetric: bool,
-    /// t2 only: `@antisymmetric`.
-    pub antisymmetric: bool,
 }
 
 impl FieldSpec {
-    /// A field of the given order; t2 fields default to symmetric.
+    /// A field of the given order.
     pub fn new(name: &str, order: usize) -> Self {
-        Self { name: name.to_owned(), order, symmetric: order == 2, antisymmetric: false }
+        Self { name: name.to_owned(), order }
     }
 }
 
@@ -233,8 +230,8 @@ impl WellFileWriter {
                 h5util::write_bool_attr(&ds, "sample_varying", true).map_err(e(&item))?;
                 h5util::write_bool_attr(&ds, "time_varying", true).map_err(e(&item))?;
                 if order == 2 {
-                    h5util::write_bool_attr(&ds, "symmetric", f.symmetric).map_err(e(&item))?;
-                    h5util::write_bool_attr(&ds, "antisymmetric", f.antisymmetric).map_err(e(&item))?;
+                    h5util::write_bool_attr(&ds, "symmetric", true).map_err(e(&item))?;
+                    h5util::write_bool_attr(&ds, "antisymmetric", false).map_err(e(&item))?;
                 }
             }
         }
