@@ -428,7 +428,7 @@ impl System for ActiveMatter {
             dim: d.into(),
             kind: BoundaryKind::Periodic,
         };
-        let field = |name: &str, order| FieldSpec { name: name.into(), order };
+        let field = |name: &str, order| FieldSpec::new(name, order);
         Layout {
             dataset_name: "active_matter".into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
