@@ -53,7 +53,8 @@ pub struct ShearFlowConfig {
     pub max_substeps: usize,
     /// Apply the Hou–Li filter after each step.
     pub filter: bool,
-    /// Reynolds numbers and Schmidt numbers generated (subset of The Well's grid for small presets).
+    /// Reynolds numbers and Schmidt numbers generated (subset of The Well's grid for small presets:
+    /// `small` = Re {1e4, 1e5, 5e5} × Sc {0.1, 1, 10}, 8 ICs each (6/1/1), 100 frames).
     pub reynolds: Vec<f64>,
     pub schmidt: Vec<f64>,
     /// Initial-condition indices per file (0..40).
@@ -103,9 +104,9 @@ impl ShearFlowConfig {
                 out_ny: 64,
                 frames: 100,
                 min_substeps: 4,
-                reynolds: vec![1e4, 5e4, 1e5, 5e5],
+                reynolds: vec![1e4, 1e5, 5e5],
                 schmidt: vec![0.1, 1.0, 10.0],
-                ics: 10,
+                ics: 8,
                 ..Self::default()
             },
             Preset::Medium => Self::default(),
