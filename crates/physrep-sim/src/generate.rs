@@ -20,6 +20,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
 
+use crate::active_matter::ActiveMatter;
 use crate::gray_scott::GrayScott;
 use crate::rayleigh_benard::RayleighBenard;
 use crate::shear_flow::ShearFlow;
@@ -27,13 +28,15 @@ use crate::system::{ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
 
 /// Names accepted by [`system`].
-pub const SYSTEM_NAMES: [&str; 3] = ["rayleigh_benard", "shear_flow", "gray_scott_reaction_diffusion"];
+pub const SYSTEM_NAMES: [&str; 4] =
+    ["rayleigh_benard", "shear_flow", "active_matter", "gray_scott_reaction_diffusion"];
 
 /// The simulator for a Well dataset name.
 pub fn system(name: &str) -> Result<Box<dyn System>, SimError> {
     match name {
         "rayleigh_benard" => Ok(Box::new(RayleighBenard)),
         "shear_flow" => Ok(Box::new(ShearFlow)),
+        "active_matter" => Ok(Box::new(ActiveMatter)),
         "gray_scott_reaction_diffusion" => Ok(Box::new(GrayScott)),
         _ => Err(SimError::Options(format!(
             "unknown system `{name}` (expected one of {})",

@@ -428,14 +428,19 @@ impl System for ActiveMatter {
             dim: d.into(),
             kind: BoundaryKind::Periodic,
         };
-        let field = |name: &str, order| FieldSpec { name: name.into(), order };
         Layout {
             dataset_name: "active_matter".into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
             x: coords(cfg.n),
             y: coords(cfg.n),
             boundaries: vec![periodic("x"), periodic("y")],
-            fields: vec![field("concentration", 0), field("velocity", 1), field("D", 2), field("E", 2)],
+            // D and E are symmetric t2 fields (`FieldSpec::new` marks order-2 fields symmetric).
+            fields: vec![
+                FieldSpec::new("concentration", 0),
+                FieldSpec::new("velocity", 1),
+                FieldSpec::new("D", 2),
+                FieldSpec::new("E", 2),
+            ],
             attrs: cfg.attributes(),
         }
     }
