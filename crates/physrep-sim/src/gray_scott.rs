@@ -491,4 +491,63 @@ mod tests {
         let mb = b.iter().sum::<f64>() / b.len() as f64;
         assert!((ma - ua).abs() < 0.02 && (mb - ub).abs() < 0.02, "{ma} {mb} vs {ua} {ub}");
     }
+
+    /// Connected components of `{b > thr}` on an `n × n` periodic grid (4-connectivity):
+    /// (count, largest / total above-threshold area, above-threshold area fraction).
+    fn components(b: &[f64], n: usize, thr: f64) -> (usize, f64, f64) {
+        let mut label = vec![false; n * n];
+        let (mut count, mut largest, mut area) = (0, 0, 0);
+        for start in 0..n * n {
+            if b[start] <= thr || label[start] {
+                continue;
+            }
+            count += 1;
+            label[start] = true;
+            let mut stack = vec![start];
+            let mut size = 0;
+            while let Some(p) = stack.pop() {
+                size += 1;
+                let (i, j) = (p / n, p % n);
+                for (di, dj) in [(1, 0), (n - 1, 0), (0, 1), (0, n - 1)] {
+                    let q = ((i + di) % n) * n + (j + dj) % n;
+                    if b[q] > thr && !label[q] {
+                        label[q] = true;
+                        stack.push(q);
+                    }
+                }
+            }
+            area += size;
+            largest = largest.max(size);
+        }
+        (count, largest as f64 / area.max(1) as f64, area as f64 / (n * n) as f64)
+    }
+
+    /// Pattern classes at The Well's (F, k), on a 1×1 periodic patch at the Well's resolution (64² here =
+    /// 128² on [−1,1)²) from a Gaussians IC, t = 2000: "maze" forms one connected labyrinth of B covering
+    /// ~45 % of the domain; "spirals" breaks into many separate arms. Field statistics are of the order of
+    /// The Well's (A 0.729/0.240, B 0.097/0.124). Measured (seed 3): maze 1 component, largest 100 %, area
+    /// 0.46, A 0.53/0.16, B 0.16/0.10; spirals 8 components, largest 25 %, area 0.25.
+    #[test]
+    fn regimes_produce_their_pattern_class() {
+        let run = |pattern: &str| {
+            let &(_, f, k) = PATTERNS.iter().find(|p| p.0 == pattern).unwrap();
+            let cfg = GrayScottConfig { n: 64, length: 1.0, ..GrayScottConfig::default() };
+            let mut s = GrayScottSolver::new(&cfg, f, k, GrayScottIc::Gaussians, 3).unwrap();
+            for _ in 0..200 {
+                s.advance_frame().unwrap();
+            }
+            let (a, b) = s.fields();
+            let lo = b.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = b.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            let std = |v: &[f64]| (v.iter().map(|x| (x - mean(v)).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+            (components(&b, 64, 0.5 * (lo + hi)), [mean(&a), std(&a), mean(&b), std(&b)])
+        };
+        let ((cc, largest, area), st) = run("maze");
+        assert!(cc <= 2 && largest > 0.9 && (0.3..0.6).contains(&area), "maze: {cc} {largest} {area}");
+        assert!((0.3..1.0).contains(&st[0]) && (0.05..0.5).contains(&st[1]), "maze A {st:?}");
+        assert!((0.03..0.3).contains(&st[2]) && (0.03..0.3).contains(&st[3]), "maze B {st:?}");
+        let ((cc, largest, area), _) = run("spirals");
+        assert!(cc >= 5 && largest < 0.5 && area > 0.1, "spirals: {cc} {largest} {area}");
+    }
 }

@@ -6,6 +6,7 @@
 //! metrics JSONL and progress — is the loop's, written once.
 
 pub mod method;
+pub mod methods;
 pub mod objectives;
 
 pub use method::{Method, StepContext, StepOutput, TensorBatch};

@@ -4,6 +4,7 @@ mod am_trajectory;
 mod jepa_step;
 mod loader;
 mod sim_step;
+mod videomae_step;
 
 /// Arguments of `physrep bench`.
 #[derive(clap::Args)]
@@ -22,6 +23,8 @@ enum Which {
     Loader(loader::Args),
     /// Time per solver step of a simulator at a given resolution.
     SimStep(sim_step::Args),
+    /// One VideoMAE training step (tube masking, encoder, decoder, masked MSE, backward, AdamW).
+    VideomaeStep(videomae_step::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -30,5 +33,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Which::JepaStep(a) => jepa_step::run(a),
         Which::Loader(a) => loader::run(a),
         Which::SimStep(a) => sim_step::run(a),
+        Which::VideomaeStep(a) => videomae_step::run(a),
     }
 }

@@ -1,0 +1,3 @@
+//! The pretraining methods: one file per method, each implementing [`crate::Method`].
+
+pub mod videomae;
