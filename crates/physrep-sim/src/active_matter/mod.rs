@@ -15,13 +15,14 @@
 //! * **ETDRK4** (Kassam–Trefethen coefficients, [`crate::etdrk4`]) with the diagonal linear part
 //!   −d_T|k|² (c) and −d_T|k|² − 4d_R (q₁, q₂) integrated exactly; everything else explicit.
 //! * Products on the grid, 2/3-dealiased (stress and right-hand side). The Hou–Li filter multiplies the
-//!   nonlinear term and the stress rather than the state after every step (the Flatiron script's choice):
-//!   filtering the state per step makes the result depend on the number of steps, which spoils
-//!   convergence in dt. Inside the 2/3 band the filter is ≥ exp(−36·(2/3)³⁶) ≈ 1 − 1.7e-5.
+//!   nonlinear term and the stress (departure from the Flatiron script, which filters the state after
+//!   every step: that makes the result depend on the number of steps and spoiled convergence in dt
+//!   here). Inside the 2/3 band the filter is ≥ exp(−36·(2/3)³⁶) ≈ 1 − 1.7e-5.
 //! * Stokes: spectral projection û = |k|⁻²(I − kk/|k|²) ik·Σ̂. The E-dependence of Σ is handled by
 //!   fixed-point iteration warm-started from the previous right-hand-side evaluation's E
 //!   ([`ActiveMatterConfig::fixed_point_iters`] Stokes solves per evaluation; output frames iterate to
-//!   convergence, change < 1e-13).
+//!   convergence, change < 1e-13). The lag makes the scheme first order in dt (measured; contraction
+//!   factor ≈ 0.1 per iteration, so 2 iterations keep the constant small: see the presets).
 //! * Exact Bingham closure via a cubic-Hermite table of m₄(s) built from Newton inversion of
 //!   A(κ) = I₁/I₀ (exponentially scaled Bessel functions), [`closure`].
 //! * Frames at exactly t = k·Δt_out (dt = Δt_out / steps_per_frame); frame 0 is the initial condition.
@@ -36,10 +37,10 @@
 //! The isotropic state is unstable in the whole band |k| < k_c = √((ζc − 4d_R)/d_T) (growth rate
 //! ζc − 4d_R − d_T|k|²), so with d_T = 0.05 the smallest structures shrink as ζ grows: a 2/3-dealiased
 //! n² grid on L = 10 keeps |k| < 2πn/(3L), i.e. resolves the linear band only for n ≳ 4.8 k_c
-//! (ζ ≲ 2.4 at 32², ζ ≲ 9 at 64²; ζ = 17 needs ≳ 90²). Under-resolved runs stay bounded (the
-//! filter and the saturating closure) but D's eigenvalues leave [0, c] by O(10 %) of c at fronts and
-//! defect cores (measured: max s = √((Q_xx − Q_yy)² + 4Q_xy²) ≈ 1.1 at 64², ζ = 9; ≈ 1.2 at 32², ζ = 3;
-//! resolved runs keep s < 1, see the tests). The Well's 256² runs resolve the whole grid.
+//! (ζ ≲ 2.4 at 32², ζ ≲ 9 at 64²; ζ = 17 needs ≳ 90²), and the nonlinear fronts and defect cores are
+//! sharper still. Under-resolved runs stay bounded (filter, saturating closure) but D's eigenvalues
+//! leave [0, c] there (measured max s = √((Q_xx − Q_yy)² + 4Q_xy²): ≈ 1.1 at 64², ζ = 9; 1.34 at 64²,
+//! ζ = 17; 1.2 at 32², ζ = 3), while resolved runs keep s < 1 (tests). The Well's 256² resolves ζ ≤ 17.
 //! The presets therefore enable a **realizability limiter** (departure): after every step, where s
 //! exceeds 0.999 the traceless part of D is scaled back to s = 0.999 (c untouched), the correction
 //! added through the dealiasing mask ([`model::Model::limit_realizability`]). It never acts on a
@@ -53,7 +54,10 @@
 //! order of magnitude); lower resolution (64² at `medium` instead of 256²).
 //!
 //! Shapes out per trajectory (T frames, n × n): concentration (T, n, n), velocity (T, n, n, 2),
-//! D (T, n, n, 2, 2) and E (T, n, n, 2, 2), both symmetric, E traceless.
+//! D (T, n, n, 2, 2) and E (T, n, n, 2, 2), both symmetric, E traceless. No trainable parameters.
+//!
+//! Run: `physrep simulate active_matter --preset tiny --out DIR` (files), or
+//! `physrep bench am-trajectory --preset small` (one trajectory: time and field statistics).
 
 pub mod closure;
 pub mod model;
@@ -86,9 +90,9 @@ pub struct ActiveMatterConfig {
     pub n: usize,
     /// β (particle density parameter).
     pub beta: f64,
-    /// Translational diffusion d_T [assumed].
+    /// Translational diffusion d_T (assumed, from the Flatiron script).
     pub d_t: f64,
-    /// Rotational diffusion d_R [assumed].
+    /// Rotational diffusion d_R (assumed, from the Flatiron script).
     pub d_r: f64,
     /// Output interval Δt_out.
     pub dt_out: f64,
@@ -428,14 +432,19 @@ impl System for ActiveMatter {
             dim: d.into(),
             kind: BoundaryKind::Periodic,
         };
-        let field = |name: &str, order| FieldSpec::new(name, order);
         Layout {
             dataset_name: "active_matter".into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
             x: coords(cfg.n),
             y: coords(cfg.n),
             boundaries: vec![periodic("x"), periodic("y")],
-            fields: vec![field("concentration", 0), field("velocity", 1), field("D", 2), field("E", 2)],
+            // D and E are symmetric t2 fields (`FieldSpec::new` marks order-2 fields symmetric).
+            fields: vec![
+                FieldSpec::new("concentration", 0),
+                FieldSpec::new("velocity", 1),
+                FieldSpec::new("D", 2),
+                FieldSpec::new("E", 2),
+            ],
             attrs: cfg.attributes(),
         }
     }
