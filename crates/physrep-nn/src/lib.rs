@@ -5,6 +5,7 @@
 
 use burn::prelude::*;
 
+pub mod attentive_probe;
 pub mod conv_jepa;
 pub mod kernels;
 
