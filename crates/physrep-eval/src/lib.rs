@@ -1,1 +1,29 @@
-//! physrep-eval
+//! physrep-eval: frozen-encoder evaluation.
+//!
+//! Pipeline (`paper-protocol.md` §10–13): extract tokens of every window through a
+//! [`physrep_nn::ClipEncoder`] ([`extract`], cached on disk by [`features::FeatureCache`]), fit probes
+//! on them ([`probes`]: the paper's attentive probe, V-JEPA 2's 4-block probe, ridge, kNN and the
+//! predict-the-mean floor), sweep the attentive probes' lr × wd in parallel ([`sweep`]), repeat on
+//! nested subsets of the training windows ([`subsets`], [`evaluate`]), and write `results.json`,
+//! `results.md` ([`report`]) and plots ([`plots`]).
+
+pub mod error;
+pub mod evaluate;
+pub mod extract;
+pub mod features;
+pub mod metrics;
+pub mod plots;
+pub mod probes;
+pub mod report;
+pub mod run;
+pub mod subsets;
+pub mod sweep;
+pub mod well_source;
+
+pub use error::EvalError;
+pub use evaluate::{evaluate, EvalConfig, ProbeKind, SplitFeatures};
+pub use features::{CacheKey, FeatureCache, Features};
+pub use metrics::{mse, Scores};
+pub use probes::{FitReport, Probe};
+pub use report::{ProbeReport, ProbeResult};
+pub use run::{probe_run_with, EncoderHandle, ProbeOptions};

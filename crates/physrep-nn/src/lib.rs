@@ -6,6 +6,7 @@
 use burn::prelude::*;
 
 pub mod avit;
+pub mod attentive_probe;
 pub mod conv_jepa;
 pub mod disco;
 pub mod kernels;

@@ -1,0 +1,52 @@
+//! Typed errors of the evaluation crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while extracting features, fitting probes or writing reports.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A tensor or buffer had the wrong shape.
+    #[error("{what}: expected shape {expected}, got {got}")]
+    Shape { what: String, expected: String, got: String },
+    /// Invalid options or hyperparameters.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Too little data for the requested operation.
+    #[error("not enough data: {0}")]
+    Data(String),
+    /// A non-finite value where a finite one is required.
+    #[error("non-finite value in {0}")]
+    NonFinite(String),
+    /// A cache file exists but does not match what was asked for.
+    #[error("feature cache {path}: {reason}")]
+    Cache { path: PathBuf, reason: String },
+    /// File-system error with the path involved.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Reading or writing JSON.
+    #[error("{path}: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    /// safetensors (de)serialisation.
+    #[error("{path}: safetensors: {reason}")]
+    Safetensors { path: PathBuf, reason: String },
+    /// Drawing a plot.
+    #[error("plot {path}: {reason}")]
+    Plot { path: PathBuf, reason: String },
+    /// Reading the dataset.
+    #[error(transparent)]
+    Well(#[from] physrep_well::WellError),
+    /// The probe architecture config.
+    #[error(transparent)]
+    ProbeConfig(#[from] physrep_nn::attentive_probe::ProbeConfigError),
+}
+
+impl EvalError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> EvalError {
+        let path = path.into();
+        move |source| EvalError::Io { path, source }
+    }
+
+    pub(crate) fn shape(what: impl Into<String>, expected: impl std::fmt::Debug, got: impl std::fmt::Debug) -> Self {
+        EvalError::Shape { what: what.into(), expected: format!("{expected:?}"), got: format!("{got:?}") }
+    }
+}

@@ -1,0 +1,283 @@
+//! Training the attentive probe (paper §10.3 with physrep's fixes, `paper-protocol.md` §13).
+//!
+//! AdamW (lr 1e-3, wd 0.01, β (0.9, 0.999), eps 1e-8) on the probe only; MSE; micro-batches of
+//! `batch_size` rows in a seeded order that changes every epoch; an update after exactly `accum`
+//! micro-batches (leftovers at an epoch's end dropped, D4); linear warm-up from 0 (2 epochs, capped at
+//! 20 % of updates) then cosine to `min_lr`, update k using lr_k; 100 epochs; the final epoch is
+//! reported. With K cached noise draws, epoch e trains on draw e mod K (K = 1 is the paper's code).
+
+use std::collections::BTreeMap;
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::prelude::*;
+use physrep_nn::attentive_probe::{AttentiveProbe, AttentiveProbeConfig};
+use physrep_nn::{Cpu, CpuAutodiff};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{check_fit_inputs, FitReport, Probe};
+use crate::error::EvalError;
+use crate::features::Features;
+
+/// Optimisation of a trained probe. `Default` = the paper's JEPA probe recipe on AM/RB.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeTrainConfig {
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub epochs: usize,
+    /// Rows per micro-batch (paper: 32 for AM/RB, 64 for SF).
+    pub batch_size: usize,
+    /// Micro-batches per update (paper: 256 / batch_size). Clamped to the micro-batches of one epoch
+    /// for tiny training sets (recorded as `accum` in the fit report).
+    pub accum: usize,
+    /// Linear warm-up length in epochs (capped at `warmup_cap` of all updates).
+    pub warmup_epochs: f64,
+    pub warmup_cap: f64,
+    pub min_lr: f64,
+    /// Compute valid MSE every this many epochs (and always after the last); 0 = only at the end.
+    pub eval_every: usize,
+    /// Rows per inference batch.
+    pub eval_batch: usize,
+    pub seed: u64,
+}
+
+impl Default for ProbeTrainConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            weight_decay: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            epochs: 100,
+            batch_size: 32,
+            accum: 8,
+            warmup_epochs: 2.0,
+            warmup_cap: 0.2,
+            min_lr: 0.0,
+            eval_every: 1,
+            eval_batch: 256,
+            seed: 42,
+        }
+    }
+}
+
+impl ProbeTrainConfig {
+    pub fn validate(&self) -> Result<(), EvalError> {
+        let bad = |m: String| Err(EvalError::Config(m));
+        if !(self.lr > 0.0) || !(self.min_lr >= 0.0) || self.min_lr > self.lr {
+            return bad(format!("need 0 ≤ min_lr ≤ lr, lr > 0 (lr {}, min_lr {})", self.lr, self.min_lr));
+        }
+        if !(self.weight_decay >= 0.0) {
+            return bad(format!("weight_decay {} < 0", self.weight_decay));
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) || !(self.eps > 0.0) {
+            return bad(format!("betas ({}, {}) must lie in [0, 1), eps > 0", self.beta1, self.beta2));
+        }
+        if self.epochs == 0 || self.batch_size == 0 || self.accum == 0 || self.eval_batch == 0 {
+            return bad("epochs, batch_size, accum and eval_batch must be ≥ 1".into());
+        }
+        if !(self.warmup_epochs >= 0.0) || !(0.0..1.0).contains(&self.warmup_cap) {
+            return bad(format!("warm-up {} epochs / cap {} invalid", self.warmup_epochs, self.warmup_cap));
+        }
+        Ok(())
+    }
+}
+
+/// Learning-rate schedule over `total` updates: linear warm-up over `warmup` updates reaching `lr` at
+/// update `warmup − 1`, then cosine from `lr` (update `warmup`) to `min_lr` (update `total − 1`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    pub lr: f64,
+    pub min_lr: f64,
+    pub warmup: usize,
+    pub total: usize,
+}
+
+impl Schedule {
+    /// lr of update `k` (0-based).
+    pub fn lr_at(&self, k: usize) -> f64 {
+        if k < self.warmup {
+            return self.lr * (k + 1) as f64 / self.warmup as f64;
+        }
+        let span = self.total.saturating_sub(self.warmup + 1);
+        if span == 0 {
+            return self.lr;
+        }
+        let progress = ((k - self.warmup) as f64 / span as f64).min(1.0);
+        self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
+/// An attentive probe plus its training recipe, behind the [`Probe`] interface.
+#[derive(Debug)]
+pub struct AttentiveProbeTrainer {
+    name: String,
+    /// Architecture; `dim` is overwritten by the features' token width at fit time.
+    pub arch: AttentiveProbeConfig,
+    pub train: ProbeTrainConfig,
+    model: Option<AttentiveProbe<Cpu>>,
+}
+
+impl AttentiveProbeTrainer {
+    /// `name` appears in reports (`attentive`, `attentive4`).
+    pub fn new(name: impl Into<String>, arch: AttentiveProbeConfig, train: ProbeTrainConfig) -> Self {
+        Self { name: name.into(), arch, train, model: None }
+    }
+
+    /// The fitted module.
+    pub fn model(&self) -> Option<&AttentiveProbe<Cpu>> {
+        self.model.as_ref()
+    }
+}
+
+/// Rows `idx` of `f` as tensors `(b, t, d)` and `(b, p)`.
+fn batch_tensors<B: Backend>(f: &Features, idx: &[usize], device: &B::Device) -> (Tensor<B, 3>, Tensor<B, 2>) {
+    let (t, d, p) = (f.tokens_per_row(), f.dim(), f.label_dim());
+    let mut x = Vec::with_capacity(idx.len() * t * d);
+    let mut y = Vec::with_capacity(idx.len() * p);
+    for &i in idx {
+        x.extend_from_slice(f.row_tokens(i));
+        y.extend_from_slice(f.row_labels(i));
+    }
+    (
+        Tensor::from_data(TensorData::new(x, [idx.len(), t, d]), device),
+        Tensor::from_data(TensorData::new(y, [idx.len(), p]), device),
+    )
+}
+
+/// Predictions of `model` for all rows of `f`, in batches of `batch`.
+fn predict_with(model: &AttentiveProbe<Cpu>, f: &Features, batch: usize) -> Result<Vec<f32>, EvalError> {
+    let device = Default::default();
+    let idx: Vec<usize> = (0..f.len()).collect();
+    let mut out = Vec::with_capacity(f.len() * f.label_dim());
+    for chunk in idx.chunks(batch) {
+        let (x, _) = batch_tensors::<Cpu>(f, chunk, &device);
+        let y = model.forward(x).into_data();
+        out.extend(y.to_vec::<f32>().map_err(|e| EvalError::Data(format!("probe output: {e:?}")))?);
+    }
+    if out.iter().any(|v| !v.is_finite()) {
+        return Err(EvalError::NonFinite("attentive probe predictions".into()));
+    }
+    Ok(out)
+}
+
+/// Seed of epoch `e`'s shuffle (SplitMix64 of seed and epoch).
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Probe for AttentiveProbeTrainer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fit(&mut self, train: &[Features], valid: &Features) -> Result<FitReport, EvalError> {
+        check_fit_inputs(train, valid)?;
+        self.train.validate()?;
+        let cfg = &self.train;
+        let arch = AttentiveProbeConfig { dim: train[0].dim(), num_outputs: train[0].label_dim(), ..self.arch.clone() };
+        let device = Default::default();
+        let mut model = arch.init::<CpuAutodiff>(cfg.seed, &device)?;
+        let mut optim = AdamWConfig::new()
+            .with_beta_1(cfg.beta1 as f32)
+            .with_beta_2(cfg.beta2 as f32)
+            .with_epsilon(cfg.eps as f32)
+            .with_weight_decay(cfg.weight_decay as f32)
+            .init::<CpuAutodiff, AttentiveProbe<CpuAutodiff>>();
+
+        let n = train[0].len();
+        let micro_per_epoch = n.div_ceil(cfg.batch_size);
+        let accum = cfg.accum.min(micro_per_epoch);
+        let updates_per_epoch = micro_per_epoch / accum;
+        let total = cfg.epochs * updates_per_epoch;
+        let warmup = ((cfg.warmup_epochs * updates_per_epoch as f64).round() as usize)
+            .min((cfg.warmup_cap * total as f64).floor() as usize);
+        let schedule = Schedule { lr: cfg.lr, min_lr: cfg.min_lr, warmup, total };
+
+        let mut drop_rng = ChaCha8Rng::seed_from_u64(epoch_seed(cfg.seed, usize::MAX));
+        let mut report = FitReport::default();
+        let mut update = 0usize;
+        for epoch in 0..cfg.epochs {
+            let draw = &train[epoch % train.len()];
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(epoch_seed(cfg.seed, epoch)));
+            let mut acc = GradientsAccumulator::<AttentiveProbe<CpuAutodiff>>::new();
+            let mut loss_sum = 0.0;
+            let used = updates_per_epoch * accum;
+            for (i, idx) in order.chunks(cfg.batch_size).take(used).enumerate() {
+                let (x, y) = batch_tensors::<CpuAutodiff>(draw, idx, &device);
+                let pred = model.forward_train(x, &mut drop_rng);
+                let loss = (pred - y).powf_scalar(2.0).mean();
+                let value = loss.clone().into_scalar() as f64;
+                if !value.is_finite() {
+                    return Err(EvalError::NonFinite(format!("{} probe loss at epoch {epoch}, micro-batch {i}", self.name)));
+                }
+                loss_sum += value;
+                let grads = GradientsParams::from_grads(loss.div_scalar(accum as f64).backward(), &model);
+                acc.accumulate(&model, grads);
+                if (i + 1) % accum == 0 {
+                    model = optim.step(schedule.lr_at(update), model, acc.grads());
+                    update += 1;
+                }
+            }
+            report.train_loss.push(loss_sum / used as f64);
+            let last = epoch + 1 == cfg.epochs;
+            if last || (cfg.eval_every > 0 && (epoch + 1) % cfg.eval_every == 0) {
+                let pred = predict_with(&model.valid(), valid, cfg.eval_batch)?;
+                report.valid_curve.push(crate::metrics::mse(&pred, valid.labels(), valid.label_dim())?.mean);
+            }
+        }
+        let hyper: BTreeMap<String, f64> = [
+            ("lr", cfg.lr),
+            ("weight_decay", cfg.weight_decay),
+            ("epochs", cfg.epochs as f64),
+            ("batch_size", cfg.batch_size as f64),
+            ("accum", accum as f64),
+            ("updates", total as f64),
+            ("warmup_updates", warmup as f64),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        report.hyper = hyper;
+        self.model = Some(model.valid());
+        Ok(report)
+    }
+
+    fn predict(&self, x: &Features) -> Result<Vec<f32>, EvalError> {
+        let model = self.model.as_ref().ok_or_else(|| EvalError::Config(format!("{} probe used before fit", self.name)))?;
+        predict_with(model, x, self.train.eval_batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warmup_then_cosine() {
+        let s = Schedule { lr: 1.0, min_lr: 0.1, warmup: 4, total: 14 };
+        assert_eq!(s.lr_at(0), 0.25);
+        assert_eq!(s.lr_at(3), 1.0);
+        assert_eq!(s.lr_at(4), 1.0);
+        // Midpoint of the cosine: (k − 4) / 9 = 0.5 is not an integer step; check k = 13 end and a formula point.
+        assert!((s.lr_at(13) - 0.1).abs() < 1e-12);
+        let k = 7;
+        let want = 0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * 3.0 / 9.0).cos());
+        assert!((s.lr_at(k) - want).abs() < 1e-12);
+        assert!((s.lr_at(100) - 0.1).abs() < 1e-12, "held at the last value");
+        let flat = Schedule { lr: 2.0, min_lr: 0.0, warmup: 0, total: 1 };
+        assert_eq!(flat.lr_at(0), 2.0);
+    }
+}

@@ -1,0 +1,260 @@
+//! `physrep probe` as a library call: embed a dataset's splits through a frozen encoder (cached),
+//! evaluate the probes, write `results.json`, `results.md` and plots under `RUN/probe/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use physrep_nn::{ClipEncoder, Cpu};
+use physrep_well::{Preprocess, Split, WellDataset, WindowRef, WindowSpec};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::EvalError;
+use crate::evaluate::{evaluate, EvalConfig, Predictions, SplitFeatures};
+use crate::extract::extract_cached;
+use crate::features::{FeatureCache, Features};
+use crate::plots::{line_curves, scatter_pred_true, Curve};
+use crate::report::ProbeReport;
+use crate::well_source::WellClips;
+
+/// Options of a probe run. `Default` = the paper's protocol (physrep fixes, `paper-protocol.md` §13).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeOptions {
+    /// The pretraining run directory (encoder checkpoint and config).
+    pub run_dir: PathBuf,
+    /// The Well-layout dataset directory.
+    pub data_dir: PathBuf,
+    /// Output directory (default `RUN/probe`).
+    pub out_dir: Option<PathBuf>,
+    /// Probe a randomly initialised encoder of the same architecture (the honest control).
+    pub random_init: bool,
+    /// Probes, fractions, probe training and sweep.
+    pub eval: EvalConfig,
+    /// Probe-input noise σ; `None` = the paper's per-dataset value (AM 1.0, SF 1.0, RB 0, else 0).
+    pub noise_std: Option<f32>,
+    /// K cached noise draws of the training windows, cycled over epochs (K = 1 = the paper's code).
+    pub noise_draws: usize,
+    /// Seed of the per-window noise.
+    pub noise_seed: u64,
+    /// Input resolution; `None` = what the encoder was trained on.
+    pub resolution: Option<[usize; 2]>,
+    /// Cap on probe training windows (seeded random subset, fixed across epochs); `None` = the paper's
+    /// (SF 20,480, RB 10,240, otherwise all).
+    pub max_train_windows: Option<usize>,
+    /// Window start stride; `None` = the paper's per dataset.
+    pub stride: Option<usize>,
+    /// Probe micro-batch; `None` = the paper's (SF 64, otherwise 32). Overrides `eval.train`.
+    pub batch_size: Option<usize>,
+    /// Micro-batches per update; `None` = 256 / batch (paper). Overrides `eval.train`.
+    pub accum: Option<usize>,
+    /// Clips per encoder forward during extraction.
+    pub extract_batch: usize,
+    /// Feature cache directory (default `OUT/cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// Write PNG plots.
+    pub plots: bool,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            run_dir: PathBuf::new(),
+            data_dir: PathBuf::new(),
+            out_dir: None,
+            random_init: false,
+            eval: EvalConfig::default(),
+            noise_std: None,
+            noise_draws: 1,
+            noise_seed: 42,
+            resolution: None,
+            max_train_windows: None,
+            stride: None,
+            batch_size: None,
+            accum: None,
+            extract_batch: 8,
+            cache_dir: None,
+            plots: true,
+            progress: false,
+        }
+    }
+}
+
+impl ProbeOptions {
+    /// Where results go.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out_dir.clone().unwrap_or_else(|| self.run_dir.join("probe"))
+    }
+}
+
+/// The paper's probe noise σ per dataset (`paper-protocol.md` §2.6).
+pub fn paper_noise_std(dataset: &str) -> f32 {
+    match dataset {
+        "active_matter" | "shear_flow" => 1.0,
+        _ => 0.0,
+    }
+}
+
+/// The paper's probe training-set size per dataset (§10.1); `None` = all windows.
+pub fn paper_max_train_windows(dataset: &str) -> Option<usize> {
+    match dataset {
+        "shear_flow" => Some(20_480),
+        "rayleigh_benard" => Some(10_240),
+        _ => None,
+    }
+}
+
+/// A frozen encoder and what it expects.
+pub struct EncoderHandle {
+    pub encoder: Box<dyn ClipEncoder<Cpu>>,
+    /// Identity for the feature cache (checkpoint SHA-256, or a random-init description with seed).
+    pub id: String,
+    /// Human-readable description for reports.
+    pub description: String,
+    /// Context frames per clip.
+    pub frames: usize,
+    /// Resolution the encoder was trained at (`None` = native grid).
+    pub resolution: Option<[usize; 2]>,
+}
+
+/// A seeded random subset of `m` windows (sorted back into flat order), fixed across epochs.
+fn capped(mut windows: Vec<WindowRef>, cap: Option<usize>, seed: u64) -> Vec<WindowRef> {
+    match cap {
+        Some(m) if m < windows.len() => {
+            let mut idx: Vec<usize> = (0..windows.len()).collect();
+            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            let mut keep = idx[..m].to_vec();
+            keep.sort_unstable();
+            let all = std::mem::take(&mut windows);
+            keep.into_iter().map(|i| all[i]).collect()
+        }
+        _ => windows,
+    }
+}
+
+/// Run the probes with an already-loaded encoder.
+pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeReport, EvalError> {
+    if opts.noise_draws == 0 || opts.extract_batch == 0 {
+        return Err(EvalError::Config("noise_draws and extract_batch must be ≥ 1".into()));
+    }
+    let ds = Arc::new(WellDataset::open(&opts.data_dir)?);
+    let name = ds.name().to_string();
+    let mut spec = WindowSpec::paper(&name);
+    spec.context = enc.frames;
+    if let Some(s) = opts.stride {
+        spec.stride = s;
+    }
+    let sigma = opts.noise_std.unwrap_or_else(|| paper_noise_std(&name));
+    let resolution = opts.resolution.or(enc.resolution);
+    let pre = Preprocess::paper(&name, resolution, sigma);
+    let cap = opts.max_train_windows.or_else(|| paper_max_train_windows(&name));
+    let out = opts.out_dir();
+    let cache = FeatureCache::new(opts.cache_dir.clone().unwrap_or_else(|| out.join("cache")));
+
+    let clips = |split: Split, windows: Vec<WindowRef>| WellClips::new(ds.clone(), split, windows, pre.clone(), opts.noise_seed);
+    let embed = |src: &WellClips, draw: usize| -> Result<Features, EvalError> {
+        extract_cached(&cache, &enc.id, enc.encoder.as_ref(), src, draw, opts.extract_batch, opts.progress)
+    };
+    let train_src = clips(Split::Train, capped(ds.windows(Split::Train, &spec)?, cap, opts.noise_seed))?;
+    let draws = if sigma > 0.0 { opts.noise_draws } else { 1 };
+    let train = (0..draws).map(|k| embed(&train_src, k)).collect::<Result<Vec<_>, _>>()?;
+    let valid_src = clips(Split::Valid, ds.windows(Split::Valid, &spec)?)?;
+    let valid = embed(&valid_src, 0)?;
+    let test = if ds.has_split(Split::Test) {
+        let src = clips(Split::Test, ds.windows(Split::Test, &spec)?)?;
+        Some(embed(&src, 0)?)
+    } else {
+        None
+    };
+
+    let data = SplitFeatures { train, valid, test };
+    let mut eval_cfg = opts.eval.clone();
+    let batch = opts.batch_size.unwrap_or(if name == "shear_flow" { 64 } else { 32 });
+    eval_cfg.train.batch_size = batch;
+    eval_cfg.train.accum = opts.accum.unwrap_or((256 / batch.max(1)).max(1));
+    let (results, predictions) = evaluate(&data, &eval_cfg)?;
+    let mut windows = std::collections::BTreeMap::new();
+    windows.insert("train".to_string(), data.train[0].len());
+    windows.insert("valid".to_string(), data.valid.len());
+    if let Some(t) = &data.test {
+        windows.insert("test".to_string(), t.len());
+    }
+    let mut resolved = opts.clone();
+    resolved.noise_std = Some(sigma);
+    resolved.resolution = resolution;
+    resolved.max_train_windows = cap;
+    resolved.stride = Some(spec.stride);
+    resolved.batch_size = Some(eval_cfg.train.batch_size);
+    resolved.accum = Some(eval_cfg.train.accum);
+    resolved.eval = eval_cfg;
+    let report = ProbeReport {
+        encoder: enc.description.clone(),
+        dataset: name,
+        label_names: ds.label_names().to_vec(),
+        windows,
+        options: serde_json::to_value(&resolved).map_err(|source| EvalError::Json { path: out.join("results.json"), source })?,
+        results,
+    };
+    report.write_json(&out.join("results.json"))?;
+    report.write_markdown(&out.join("results.md"))?;
+    if opts.plots {
+        write_plots(&out, &report, &predictions)?;
+    }
+    Ok(report)
+}
+
+/// Scatter per (probe, parameter) at the largest fraction on test (valid if there is no test), and a
+/// data-efficiency curve per probe when several fractions were run.
+fn write_plots(out: &Path, report: &ProbeReport, predictions: &[Predictions]) -> Result<(), EvalError> {
+    let p = report.label_names.len();
+    let top = report.results.iter().map(|r| r.fraction).fold(0.0f64, f64::max);
+    let has_test = predictions.iter().any(|x| x.split == "test");
+    let split = if has_test { "test" } else { "valid" };
+    for pr in predictions.iter().filter(|x| x.fraction == top && x.split == split) {
+        for (j, pname) in report.label_names.iter().enumerate() {
+            let pick = |v: &[f32]| v.iter().skip(j).step_by(p).copied().collect::<Vec<f32>>();
+            let path = out.join(format!("scatter_{}_{}_{}.png", pr.probe, split, sanitize(pname)));
+            let title = format!("{} · {} · {} ({split})", report.dataset, pr.probe, pname);
+            scatter_pred_true(&path, &title, &pick(&pr.truth), &pick(&pr.pred))?;
+        }
+    }
+    let fractions: Vec<f64> = {
+        let mut f: Vec<f64> = report.results.iter().map(|r| r.fraction).collect();
+        f.sort_by(f64::total_cmp);
+        f.dedup();
+        f
+    };
+    if fractions.len() > 1 {
+        let mut curves = Vec::new();
+        let mut names: Vec<&str> = report.results.iter().map(|r| r.probe.as_str()).collect();
+        names.dedup();
+        let metric = |s: &crate::metrics::Scores| s.mean;
+        for name in &names {
+            let points = report
+                .results
+                .iter()
+                .filter(|r| r.probe == *name)
+                .map(|r| (r.fraction, r.test.as_ref().map_or(metric(&r.valid), metric)))
+                .collect();
+            curves.push(Curve { name: name.to_string(), points });
+        }
+        let floor = report
+            .results
+            .iter()
+            .filter(|r| r.probe == names[0])
+            .map(|r| (r.fraction, r.floor_test.as_ref().map_or(r.floor_valid.mean, |s| s.mean)))
+            .collect();
+        curves.push(Curve { name: "predict-the-mean".into(), points: floor });
+        let title = format!("{}: data efficiency ({split})", report.dataset);
+        line_curves(&out.join("data_efficiency.png"), &title, "fraction of probe training windows", "MSE (z-scored)", &curves, true)?;
+    }
+    Ok(())
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}

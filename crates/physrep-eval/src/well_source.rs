@@ -1,0 +1,97 @@
+//! [`ClipSource`] over windows of a Well-layout dataset split (`physrep-well`).
+//!
+//! Clip = the **context** frames of a window after the paper's preprocessing (crop, resize, noise);
+//! the target half is never embedded (paper §10.1). Noise of draw `k` uses
+//! `physrep_well::noise_seed(seed, k, window)`: a fixed per-window seed, so evaluation splits (always
+//! draw 0) see the same inputs for every epoch and method, and training draws 0..K differ.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use physrep_well::{noise_seed, Preprocess, Split, WellDataset, WindowRef};
+
+use crate::error::EvalError;
+use crate::extract::{Clip, ClipSource};
+use crate::features::{sha256_hex, CacheKey};
+
+/// The windows of one split, read through the dataset with fixed preprocessing.
+pub struct WellClips {
+    ds: Arc<WellDataset>,
+    split: Split,
+    windows: Vec<WindowRef>,
+    pre: Preprocess,
+    seed: u64,
+    clip_shape: [usize; 4],
+    files: String,
+}
+
+impl WellClips {
+    /// `windows` must all belong to `split`. Reads the first window once to learn the clip shape.
+    pub fn new(ds: Arc<WellDataset>, split: Split, windows: Vec<WindowRef>, pre: Preprocess, seed: u64) -> Result<Self, EvalError> {
+        let first = windows.first().ok_or_else(|| EvalError::Data(format!("{}: split `{split}` has no windows", ds.dir().display())))?;
+        if let Some(w) = windows.iter().find(|w| w.split != split) {
+            return Err(EvalError::Config(format!("window {w:?} is not in split `{split}`")));
+        }
+        let s = ds.read_sample(first, &pre, 0)?;
+        let (c, t, h, w) = s.context.dim();
+        let files = file_list(ds.dir(), ds.files(split).iter().map(|f| f.path.as_path()))?;
+        Ok(Self { ds, split, windows, pre, seed, clip_shape: [c, t, h, w], files })
+    }
+
+    pub fn windows(&self) -> &[WindowRef] {
+        &self.windows
+    }
+
+    pub fn dataset(&self) -> &WellDataset {
+        &self.ds
+    }
+}
+
+/// `name:size` of every file, relative to the dataset dir — part of the cache key.
+fn file_list<'a>(dir: &Path, files: impl Iterator<Item = &'a Path>) -> Result<String, EvalError> {
+    let mut out = Vec::new();
+    for f in files {
+        let meta = std::fs::metadata(f).map_err(EvalError::io(f))?;
+        let rel = f.strip_prefix(dir).unwrap_or(f);
+        out.push(format!("{}:{}", rel.display(), meta.len()));
+    }
+    Ok(out.join(","))
+}
+
+impl ClipSource for WellClips {
+    fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    fn clip_shape(&self) -> [usize; 4] {
+        self.clip_shape
+    }
+
+    fn label_dim(&self) -> usize {
+        self.ds.label_names().len()
+    }
+
+    fn read(&self, i: usize, draw: usize) -> Result<Clip, EvalError> {
+        let w = self.windows.get(i).ok_or_else(|| EvalError::Data(format!("window index {i} of {}", self.windows.len())))?;
+        let s = self.ds.read_sample(w, &self.pre, noise_seed(self.seed, draw as u64, w))?;
+        let data = s.context.as_standard_layout().iter().copied().collect();
+        Ok(Clip { data, labels: s.labels.to_vec() })
+    }
+
+    fn cache_key(&self, draw: usize) -> CacheKey {
+        let windows = serde_json::to_string(&self.windows).expect("windows serialise");
+        let pre = serde_json::to_string(&self.pre).expect("preprocess serialises");
+        let dir = self.ds.dir().canonicalize().unwrap_or_else(|_| self.ds.dir().to_path_buf());
+        // Without noise every draw is the same clip.
+        let draw = if self.pre.noise_std > 0.0 { draw.to_string() } else { "noise-free".into() };
+        CacheKey::default()
+            .with("dataset", dir.display())
+            .with("files", &self.files)
+            .with("split", self.split)
+            .with("windows", sha256_hex(windows.as_bytes()))
+            .with("preprocess", pre)
+            .with("noise_seed", self.seed)
+            .with("draw", draw)
+            .with("channel_order", format!("{:?}", self.ds.channel_order()))
+    }
+}
