@@ -57,7 +57,9 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Int, TensorData};
-use burn_store::{ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn_store::{
+    ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -675,6 +677,11 @@ impl<B: Backend> VideoMaeEncoder<B> {
         let store = SafetensorsStore::from_file(path).with_key_remapping(r"^encoder\.", "");
         load_checked(self, store, path)
     }
+
+    /// Save the encoder as safetensors with PyTorch layout and VideoMAE's encoder names (no prefix).
+    pub fn save_pytorch_safetensors(&self, path: &Path) -> Result<(), VideoMaeError> {
+        save_pytorch(self, path)
+    }
 }
 
 fn check_mask(mask: &TokenMask, batch: usize, n_tokens: usize) -> Result<(), VideoMaeError> {
@@ -815,6 +822,31 @@ impl<B: Backend> VideoMae<B> {
     pub fn load_pytorch_safetensors(&mut self, path: &Path) -> Result<ApplyResult, VideoMaeError> {
         load_checked(self, SafetensorsStore::from_file(path), path)
     }
+
+    /// Save the whole model as VideoMAE's pretraining state dict (safetensors, PyTorch layout and names).
+    pub fn save_pytorch_safetensors(&self, path: &Path) -> Result<(), VideoMaeError> {
+        save_pytorch(self, path)
+    }
+}
+
+/// Write a module's parameters as safetensors in PyTorch layout and names, atomically (a temporary
+/// file in the same folder, then a rename).
+fn save_pytorch<B: Backend, M: ModuleSnapshot<B>>(
+    module: &M,
+    path: &Path,
+) -> Result<(), VideoMaeError> {
+    let err = |message: String| VideoMaeError::Checkpoint {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut store = SafetensorsStore::from_file(&tmp).with_to_adapter(BurnToPyTorchAdapter);
+    module
+        .save_into(&mut store)
+        .map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(format!("rename from {}: {e}", tmp.display())))
 }
 
 #[cfg(test)]
