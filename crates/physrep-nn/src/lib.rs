@@ -5,6 +5,15 @@
 
 use burn::prelude::*;
 
+pub mod avit;
+pub mod conv_jepa;
+pub mod disco;
+pub mod kernels;
+pub mod videomae;
+
+pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
+pub use kernels::{dwconv3d, DwBackend};
+
 /// The default CPU backend (burn's `flex`).
 pub type Cpu = burn::backend::Flex;
 /// The default CPU backend with autodiff, for training.
@@ -20,4 +29,3 @@ pub trait ClipEncoder<B: Backend> {
     /// Encode a batch of clips `(B, C, T, H, W)` into tokens `(B, N, D)`.
     fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3>;
 }
-pub mod videomae;

@@ -7,5 +7,6 @@
 
 pub mod method;
 pub mod methods;
+pub mod objectives;
 
 pub use method::{Method, StepContext, StepOutput, TensorBatch};

@@ -1,5 +1,6 @@
 //! `physrep bench NAME`: one file per benchmark. Results print as a table, or one JSON line with `--json`.
 
+mod am_trajectory;
 mod jepa_step;
 mod loader;
 mod sim_step;
@@ -14,6 +15,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Which {
+    /// Seconds for one active_matter trajectory, with field statistics.
+    AmTrajectory(am_trajectory::Args),
     /// One JEPA training step (both encoder passes, predictor, VICReg, backward, AdamW).
     JepaStep(jepa_step::Args),
     /// Windows/s of the Well loader on a dataset directory.
@@ -26,6 +29,7 @@ enum Which {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.which {
+        Which::AmTrajectory(a) => am_trajectory::run(a),
         Which::JepaStep(a) => jepa_step::run(a),
         Which::Loader(a) => loader::run(a),
         Which::SimStep(a) => sim_step::run(a),

@@ -1,0 +1,164 @@
+//! Label transforms: physical parameters → the standardised regression targets of the probe
+//! (`paper-protocol.md` §3), and back.
+//!
+//! Label columns are the constant scalars of a file except `L`, in HDF5 key order (upper case sorts
+//! before lower case). Each column is optionally log10-transformed, then z-scored with fixed constants:
+//!
+//! | dataset | column 0 | column 1 |
+//! |---|---|---|
+//! | active_matter | alpha: (α + 3.0) / 1.41 | zeta: (ζ − 9.0) / 5.16 |
+//! | shear_flow | Rayleigh or Reynolds: (log10 Re − 4.85) / 0.61 | Schmidt: (Sc − 2.69) / 3.38 |
+//! | rayleigh_benard (and `_uniform`) | Prandtl: (Pr − 2.69) / 3.38 | Rayleigh: (log10 Ra − 8.0) / 1.41 |
+//!
+//! Any other dataset is z-scored with the population mean and std of its train files' values
+//! ([`LabelTransform::from_values`]); a column without spread gets std 1.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::WellError;
+
+/// One label column: `z = (f(v) − mean) / std`, with `f = log10` when `log10` is set, else identity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelColumn {
+    pub name: String,
+    pub log10: bool,
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// The per-column transform of a dataset's labels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelTransform {
+    pub columns: Vec<LabelColumn>,
+}
+
+fn col(name: &str, log10: bool, mean: f64, std: f64) -> LabelColumn {
+    LabelColumn { name: name.to_owned(), log10, mean, std }
+}
+
+impl LabelTransform {
+    /// The paper's fixed transform for `dataset_name`, checked against the file's label names.
+    pub fn paper(dataset_name: &str, label_names: &[String]) -> Result<Self, WellError> {
+        let (expected, columns): (Vec<&[&str]>, Vec<LabelColumn>) = match dataset_name {
+            "active_matter" => (vec![&["alpha"], &["zeta"]], vec![col("alpha", false, -3.0, 1.41), col("zeta", false, 9.0, 5.16)]),
+            "shear_flow" => (
+                vec![&["Rayleigh", "Reynolds"], &["Schmidt"]],
+                vec![col(&label_names.first().cloned().unwrap_or_default(), true, 4.85, 0.61), col("Schmidt", false, 2.69, 3.38)],
+            ),
+            "rayleigh_benard" | "rayleigh_benard_uniform" => {
+                (vec![&["Prandtl"], &["Rayleigh"]], vec![col("Prandtl", false, 2.69, 3.38), col("Rayleigh", true, 8.0, 1.41)])
+            }
+            other => return Err(WellError::UnknownDataset { name: other.to_owned(), what: "paper label transform".into() }),
+        };
+        let ok = label_names.len() == expected.len() && label_names.iter().zip(&expected).all(|(n, e)| e.contains(&n.as_str()));
+        if !ok {
+            return Err(WellError::Invalid {
+                what: format!("{dataset_name}: label columns are {label_names:?}, expected {expected:?} (constant scalars except L, HDF5 key order)"),
+            });
+        }
+        Ok(Self { columns })
+    }
+
+    /// Z-scoring with the population mean and std of `rows` (one row of raw values per file).
+    pub fn from_values(names: &[String], rows: &[Vec<f64>]) -> Self {
+        let columns = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let n = rows.len().max(1) as f64;
+                let mean = rows.iter().map(|r| r[j]).sum::<f64>() / n;
+                let var = rows.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / n;
+                let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+                col(name, false, mean, std)
+            })
+            .collect();
+        Self { columns }
+    }
+
+    /// Column names.
+    pub fn names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Raw parameter values (label column order) → standardised labels.
+    pub fn forward(&self, raw: &[f64]) -> Result<Vec<f64>, WellError> {
+        self.check_len(raw.len())?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (c, &v) in self.columns.iter().zip(raw) {
+            if c.log10 && v <= 0.0 {
+                return Err(WellError::Invalid { what: format!("label `{}` = {v}: log10 needs a positive value", c.name) });
+            }
+            let f = if c.log10 { v.log10() } else { v };
+            out.push((f - c.mean) / c.std);
+        }
+        Ok(out)
+    }
+
+    /// Standardised labels → raw parameter values.
+    pub fn inverse(&self, z: &[f64]) -> Result<Vec<f64>, WellError> {
+        self.check_len(z.len())?;
+        Ok(self
+            .columns
+            .iter()
+            .zip(z)
+            .map(|(c, &v)| {
+                let f = v * c.std + c.mean;
+                if c.log10 { 10f64.powf(f) } else { f }
+            })
+            .collect())
+    }
+
+    fn check_len(&self, n: usize) -> Result<(), WellError> {
+        if n != self.columns.len() {
+            return Err(WellError::Invalid { what: format!("expected {} label values ({:?}), got {n}", self.columns.len(), self.names()) });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn paper_constants_and_inverse() {
+        let t = LabelTransform::paper("shear_flow", &names(&["Rayleigh", "Schmidt"])).unwrap();
+        let z = t.forward(&[1e5, 2.0]).unwrap();
+        assert!((z[0] - (5.0 - 4.85) / 0.61).abs() < 1e-12);
+        assert!((z[1] - (2.0 - 2.69) / 3.38).abs() < 1e-12);
+        let back = t.inverse(&z).unwrap();
+        assert!((back[0] - 1e5).abs() < 1e-6 && (back[1] - 2.0).abs() < 1e-12);
+
+        let t = LabelTransform::paper("rayleigh_benard", &names(&["Prandtl", "Rayleigh"])).unwrap();
+        let z = t.forward(&[10.0, 1e10]).unwrap();
+        assert!((z[0] - (10.0 - 2.69) / 3.38).abs() < 1e-12);
+        assert!((z[1] - 2.0 / 1.41).abs() < 1e-12);
+
+        let t = LabelTransform::paper("active_matter", &names(&["alpha", "zeta"])).unwrap();
+        // The grids' population means map to 0.
+        assert_eq!(t.forward(&[-3.0, 9.0]).unwrap(), vec![0.0, 0.0]);
+        assert!(t.forward(&[1.0]).is_err());
+    }
+
+    #[test]
+    fn unknown_dataset_and_wrong_names_are_errors() {
+        let e = LabelTransform::paper("gray_scott", &names(&["F", "k"])).unwrap_err();
+        assert!(matches!(e, WellError::UnknownDataset { .. }), "{e}");
+        assert!(e.to_string().contains("gray_scott"));
+        assert!(LabelTransform::paper("active_matter", &names(&["zeta", "alpha"])).is_err());
+        let t = LabelTransform::paper("shear_flow", &names(&["Reynolds", "Schmidt"])).unwrap();
+        assert!(t.forward(&[-1.0, 1.0]).is_err());
+    }
+
+    #[test]
+    fn from_values_standardises() {
+        let t = LabelTransform::from_values(&names(&["a", "b"]), &[vec![1.0, 5.0], vec![3.0, 5.0]]);
+        assert_eq!(t.forward(&[1.0, 5.0]).unwrap(), vec![-1.0, 0.0]);
+        assert_eq!(t.forward(&[3.0, 7.0]).unwrap(), vec![1.0, 2.0]);
+        assert_eq!(t.inverse(&[1.0, 2.0]).unwrap(), vec![3.0, 7.0]);
+    }
+}
