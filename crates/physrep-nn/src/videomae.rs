@@ -57,7 +57,9 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Int, TensorData};
-use burn_store::{ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn_store::{
+    ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -432,6 +434,16 @@ impl TokenMask {
     }
 }
 
+/// A Linear layer over tokens `(B, N, d_in)` → `(B, N, d_out)`, applied as one 2-D matmul over the
+/// `B·N` rows (burn's rank-3 `linear` broadcasts the weight per batch and sums per-batch weight
+/// gradients, which is several times slower on the CPU backend).
+fn linear_tokens<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [b, n, d] = x.dims();
+    let y = linear.forward(x.reshape([b * n, d]));
+    let d_out = y.dims()[1];
+    y.reshape([b, n, d_out])
+}
+
 /// Gather tokens `(B, N, D)` → `(B, K, D)` at per-sample indices.
 fn gather_tokens<B: Backend>(x: Tensor<B, 3>, rows: &[Vec<usize>]) -> Tensor<B, 3> {
     let [_, _, d] = x.dims();
@@ -545,7 +557,7 @@ impl<B: Backend> Attention<B> {
             ],
             0,
         );
-        let qkv = self.qkv.forward(x) + bias.reshape([1, 1, 3 * d]);
+        let qkv = linear_tokens(&self.qkv, x) + bias.reshape([1, 1, 3 * d]);
         let qkv: Tensor<B, 5> = qkv.reshape([b, n, 3, h, hd]);
         let part = |i: usize| {
             qkv.clone()
@@ -557,7 +569,7 @@ impl<B: Backend> Attention<B> {
         let scale = (hd as f64).powf(-0.5);
         let attn = softmax((q * scale).matmul(k.swap_dims(2, 3)), 3);
         let out = attn.matmul(v).swap_dims(1, 2).reshape([b, n, d]);
-        self.proj.forward(out)
+        linear_tokens(&self.proj, out)
     }
 }
 
@@ -599,8 +611,8 @@ impl<B: Backend> Block<B> {
     /// `(B, N, D)` → `(B, N, D)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.attn.forward(self.norm1.forward(x));
-        let hidden = gelu(self.mlp.fc1.forward(self.norm2.forward(x.clone())));
-        x + self.mlp.fc2.forward(hidden)
+        let hidden = gelu(linear_tokens(&self.mlp.fc1, self.norm2.forward(x.clone())));
+        x + linear_tokens(&self.mlp.fc2, hidden)
     }
 }
 
@@ -674,6 +686,11 @@ impl<B: Backend> VideoMaeEncoder<B> {
     pub fn load_pytorch_safetensors(&mut self, path: &Path) -> Result<ApplyResult, VideoMaeError> {
         let store = SafetensorsStore::from_file(path).with_key_remapping(r"^encoder\.", "");
         load_checked(self, store, path)
+    }
+
+    /// Save the encoder as safetensors with PyTorch layout and VideoMAE's encoder names (no prefix).
+    pub fn save_pytorch_safetensors(&self, path: &Path) -> Result<(), VideoMaeError> {
+        save_pytorch(self, path)
     }
 }
 
@@ -769,7 +786,7 @@ impl<B: Backend> VideoMae<B> {
         mask: &TokenMask,
     ) -> Result<Reconstruction<B>, VideoMaeError> {
         let latent = self.encoder.forward_visible(clip, mask)?;
-        let x_vis = self.encoder_to_decoder.forward(latent.clone());
+        let x_vis = linear_tokens(&self.encoder_to_decoder, latent.clone());
         let [b, n_vis, d] = x_vis.dims();
         let n_mask = mask.masked()[0].len();
         let device = x_vis.device();
@@ -782,7 +799,7 @@ impl<B: Backend> VideoMae<B> {
             x = block.forward(x);
         }
         let x = x.narrow(1, n_vis, n_mask);
-        let pred = self.decoder.head.forward(self.decoder.norm.forward(x));
+        let pred = linear_tokens(&self.decoder.head, self.decoder.norm.forward(x));
         Ok(Reconstruction { pred, latent })
     }
 
@@ -815,6 +832,31 @@ impl<B: Backend> VideoMae<B> {
     pub fn load_pytorch_safetensors(&mut self, path: &Path) -> Result<ApplyResult, VideoMaeError> {
         load_checked(self, SafetensorsStore::from_file(path), path)
     }
+
+    /// Save the whole model as VideoMAE's pretraining state dict (safetensors, PyTorch layout and names).
+    pub fn save_pytorch_safetensors(&self, path: &Path) -> Result<(), VideoMaeError> {
+        save_pytorch(self, path)
+    }
+}
+
+/// Write a module's parameters as safetensors in PyTorch layout and names, atomically (a temporary
+/// file in the same folder, then a rename).
+fn save_pytorch<B: Backend, M: ModuleSnapshot<B>>(
+    module: &M,
+    path: &Path,
+) -> Result<(), VideoMaeError> {
+    let err = |message: String| VideoMaeError::Checkpoint {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut store = SafetensorsStore::from_file(&tmp).with_to_adapter(BurnToPyTorchAdapter);
+    module
+        .save_into(&mut store)
+        .map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(format!("rename from {}: {e}", tmp.display())))
 }
 
 #[cfg(test)]

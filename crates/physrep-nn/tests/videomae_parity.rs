@@ -238,3 +238,52 @@ fn gradients_match_pytorch_twin() {
         &grad_of("decoder.head.bias"),
     );
 }
+
+/// The state-dict names of the twin (`fixture.*` excluded), sorted.
+fn twin_names() -> Vec<String> {
+    let bytes = std::fs::read(fixture_path()).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = file
+        .names()
+        .into_iter()
+        .filter(|n| !n.starts_with("fixture."))
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn saved_state_dict_has_the_twins_names_and_round_trips() {
+    let t = fixture_tensors();
+    let model = loaded_model();
+    let dir = std::env::temp_dir().join(format!("physrep-videomae-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("videomae.safetensors");
+    model.save_pytorch_safetensors(&path).unwrap();
+
+    let bytes = std::fs::read(&path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = file.names().into_iter().cloned().collect();
+    names.sort();
+    assert_eq!(names, twin_names());
+    let fixture_bytes = std::fs::read(fixture_path()).unwrap();
+    let fixture = safetensors::SafeTensors::deserialize(&fixture_bytes).unwrap();
+    for name in &names {
+        let (a, b) = (file.tensor(name).unwrap(), fixture.tensor(name).unwrap());
+        assert_eq!(a.shape(), b.shape(), "{name}");
+        assert_eq!(
+            a.data(),
+            b.data(),
+            "{name}: saved values differ from the loaded ones"
+        );
+    }
+
+    let mut again = tiny_config().init::<Cpu>(&Default::default()).unwrap();
+    again.load_pytorch_safetensors(&path).unwrap();
+    let clip = tensor::<5>(&t, "clip");
+    let (a, _) = again.loss(clip.clone(), &mask(&t)).unwrap();
+    let (b, _) = model.loss(clip, &mask(&t)).unwrap();
+    assert_eq!(a.into_data(), b.into_data());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
