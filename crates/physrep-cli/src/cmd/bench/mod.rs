@@ -2,6 +2,7 @@
 
 mod jepa_step;
 mod loader;
+mod physics_step;
 mod sim_step;
 
 /// Arguments of `physrep bench`.
@@ -15,6 +16,8 @@ pub struct Args {
 enum Which {
     /// One JEPA training step (both encoder passes, predictor, VICReg, backward, AdamW).
     JepaStep(jepa_step::Args),
+    /// One MPP (AViT) or compact-DISCO training step (forward, objective, backward, Adam).
+    PhysicsStep(physics_step::Args),
     /// Windows/s of the Well loader on a dataset directory.
     Loader(loader::Args),
     /// Time per solver step of a simulator at a given resolution.
@@ -25,6 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.which {
         Which::JepaStep(a) => jepa_step::run(a),
         Which::Loader(a) => loader::run(a),
+        Which::PhysicsStep(a) => physics_step::run(a),
         Which::SimStep(a) => sim_step::run(a),
     }
 }
