@@ -3,6 +3,7 @@
 mod am_trajectory;
 mod jepa_step;
 mod loader;
+mod physics_step;
 mod sim_step;
 mod videomae_step;
 
@@ -19,6 +20,8 @@ enum Which {
     AmTrajectory(am_trajectory::Args),
     /// One JEPA training step (both encoder passes, predictor, VICReg, backward, AdamW).
     JepaStep(jepa_step::Args),
+    /// One MPP (AViT) or compact-DISCO training step (forward, objective, backward, Adam).
+    PhysicsStep(physics_step::Args),
     /// Windows/s of the Well loader on a dataset directory.
     Loader(loader::Args),
     /// Time per solver step of a simulator at a given resolution.
@@ -32,6 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Which::AmTrajectory(a) => am_trajectory::run(a),
         Which::JepaStep(a) => jepa_step::run(a),
         Which::Loader(a) => loader::run(a),
+        Which::PhysicsStep(a) => physics_step::run(a),
         Which::SimStep(a) => sim_step::run(a),
         Which::VideomaeStep(a) => videomae_step::run(a),
     }
