@@ -6,8 +6,11 @@
 use burn::prelude::*;
 
 pub mod attentive_probe;
+pub mod avit;
 pub mod conv_jepa;
+pub mod disco;
 pub mod kernels;
+pub mod videomae;
 
 pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
 pub use kernels::{dwconv3d, DwBackend};

@@ -85,10 +85,11 @@ fn invalid_configs_are_rejected() {
     assert!(ConvJepa::<Cpu>::new(&ConvEncoderConfig::default(), &bad_pred, &dev).is_err());
 }
 
-/// Encoder and predictor outputs on the fixture inputs match PyTorch (float64 reference); saving
-/// and reloading reproduces the weights exactly.
+/// Loading the PyTorch fixture and writing it back reproduces every tensor byte for byte (names,
+/// shapes, Linear transposes, 2-D kernels); the predictor on the fixture's encoder output matches
+/// PyTorch. (Encoder outputs and gradients: `physrep-train/tests/jepa_parity.rs`.)
 #[test]
-fn forward_parity_with_pytorch_and_round_trip() {
+fn pytorch_weights_round_trip_and_predictor_parity() {
     let path = shared().join("fixtures/torch/jepa_parity.safetensors");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -96,38 +97,31 @@ fn forward_parity_with_pytorch_and_round_trip() {
     let fresh = ConvJepa::<Cpu>::new(&ConvEncoderConfig::default(), &ConvPredictorConfig::default(), &dev).unwrap();
     let model = load_safetensors(fresh, "", &path).unwrap();
 
-    let ctx = fixture_tensor::<5>(&st, "input.context");
-    let e_ctx = model.encoder.forward(ctx);
-    let p = model.predictor.forward(e_ctx.clone());
-    let e = rel_err(e_ctx.clone(), fixture_tensor::<4>(&st, "expected.encoder_context"));
-    assert!(e < 1e-4, "encoder(context): relative error {e}");
-    let e = rel_err(p.clone(), fixture_tensor::<4>(&st, "expected.predictor"));
+    let p = model.predictor.forward(fixture_tensor::<4>(&st, "expected.encoder_context"));
+    let e = rel_err(p, fixture_tensor::<4>(&st, "expected.predictor"));
     assert!(e < 1e-4, "predictor: relative error {e}");
 
-    // Round trip through our own writer: the predictor output must be bit-identical.
     let dir = std::env::temp_dir().join(format!("physrep-nn-rt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let check_file = |out: &std::path::Path, prefixes: &[&str]| {
+        let written = std::fs::read(out).unwrap();
+        let wst = safetensors::SafeTensors::deserialize(&written).unwrap();
+        let want: Vec<String> = st.names().into_iter().filter(|n| prefixes.iter().any(|p| n.starts_with(p))).cloned().collect();
+        assert_eq!(wst.names().len(), want.len(), "tensors written under {prefixes:?}");
+        for name in want {
+            let (a, b) = (wst.tensor(&name).unwrap(), st.tensor(&name).unwrap());
+            assert_eq!(a.shape(), b.shape(), "{name}");
+            assert!(a.data() == b.data(), "{name}: values differ after the round trip");
+        }
+    };
     let out = dir.join("jepa.safetensors");
     save_safetensors(&model, "", &out).unwrap();
-    let again = load_safetensors(
-        ConvJepa::<Cpu>::new(&ConvEncoderConfig::default(), &ConvPredictorConfig::default(), &dev).unwrap(),
-        "",
-        &out,
-    )
-    .unwrap();
-    assert_eq!(rel_err(again.predictor.forward(e_ctx), p), 0.0);
-    // The written file uses the reference names and shapes.
-    let written = std::fs::read(&out).unwrap();
-    let wst = safetensors::SafeTensors::deserialize(&written).unwrap();
-    for name in ["encoder.res_blocks.3.8.pwconv1.weight", "encoder.res_blocks.4.0.conv.weight", "predictor.conv.0.weight"] {
-        assert_eq!(wst.tensor(name).unwrap().shape(), st.tensor(name).unwrap().shape(), "{name}");
-        assert_eq!(wst.tensor(name).unwrap().data(), st.tensor(name).unwrap().data(), "{name}");
-    }
-    // An encoder alone loads under the `encoder` prefix.
-    let enc = ConvEncoderConfig::default().init::<Cpu>(&dev).unwrap();
-    let enc = load_safetensors(enc, "encoder", &path).unwrap();
-    let e = rel_err(enc.forward(fixture_tensor::<5>(&st, "input.target")), fixture_tensor::<4>(&st, "expected.encoder_target"));
-    assert!(e < 1e-4, "encoder(target): relative error {e}");
+    check_file(&out, &["encoder.", "predictor."]);
+    // An encoder alone loads and saves under the `encoder` prefix.
+    let enc = load_safetensors(ConvEncoderConfig::default().init::<Cpu>(&dev).unwrap(), "encoder", &path).unwrap();
+    let out = dir.join("enc.safetensors");
+    save_safetensors(&enc, "encoder", &out).unwrap();
+    check_file(&out, &["encoder."]);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1,1 +1,25 @@
-//! physrep-sim
+//! physrep-sim: validated pseudo-spectral simulators writing The Well's layout.
+//!
+//! * [`spectral`]: 2-D real FFTs (planned once, explicit 1/N), wavenumbers, dealiasing masks, Hou–Li filter.
+//! * [`etdrk4`]: ETDRK4 with Kassam–Trefethen complex contour coefficients.
+//! * [`system`]: the [`System`] trait every dataset implements, presets, parameter points, trajectories.
+//! * [`generate`]: parameter grid → Well files (splits, seeds, sharding, resumption, `stats.yaml`).
+//! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`] (and `active_matter`, another helper's).
+//!
+//! Specification: `shared/spec/simulators.md`.
+
+pub mod active_matter;
+pub mod etdrk4;
+pub mod generate;
+pub mod gray_scott;
+pub mod rayleigh_benard;
+pub mod shear_flow;
+pub mod spectral;
+pub mod system;
+
+mod error;
+mod flow;
+
+pub use error::SimError;
+pub use generate::{generate, GenerateOptions, ParamSelection};
+pub use system::{Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, System, Trajectory};

@@ -3,9 +3,29 @@
 //! A method (JEPA, VideoMAE, MPP, DISCO) implements [`Method`]: how to build its model from its
 //! typed config and what the loss of one micro-batch is. Everything else — optimiser, warm-up +
 //! cosine schedule, gradient accumulation, seeded epoch order, atomic checkpoints, `--resume`,
-//! metrics JSONL and progress — is the loop's, written once.
+//! metrics JSONL and progress — is the loop's ([`train`]), written once.
 
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod error;
 pub mod method;
+pub mod methods;
+pub mod monitor;
 pub mod objectives;
+pub mod pretrain;
+pub mod schedule;
+pub mod trainer;
+pub mod well_source;
 
+pub use checkpoint::{Checkpoint, LoopState};
+pub use config::{DataConfig, Preset, TrainConfig};
+pub use data::{DataSource, HostBatch, Phase};
+pub use error::TrainError;
 pub use method::{Method, StepContext, StepOutput, TensorBatch};
+pub use methods::{encoder_info, load_encoder, EncoderInfo, MethodConfig, MethodKind};
+pub use pretrain::{pretrain, PretrainConfig, PretrainOptions, RunDir, RunManifest, RunSummary};
+pub use monitor::{collapse_stats, CollapseStats};
+pub use schedule::LrSchedule;
+pub use trainer::{init_model, train, RunControl, TrainOutcome};
+pub use well_source::WellSource;

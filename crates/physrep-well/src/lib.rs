@@ -18,6 +18,7 @@
 //! ```
 
 mod dataset;
+mod direct;
 mod error;
 mod file;
 mod h5util;
@@ -25,6 +26,7 @@ mod labels;
 mod loader;
 mod preprocess;
 pub mod stats;
+pub mod synthetic;
 pub mod write;
 
 pub use dataset::{ChannelOrder, Sample, Split, WellDataset, WindowRef, WindowSpec};

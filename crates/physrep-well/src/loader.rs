@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver};
-use ndarray::{s, Array2, Array5};
+use ndarray::{Array2, Array5, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -68,33 +68,24 @@ pub fn noise_seed(seed: u64, epoch: u64, w: &WindowRef) -> u64 {
     parts.iter().fold(splitmix(seed), |h, &p| splitmix(h ^ p))
 }
 
-/// Builds one batch from `windows` (in order).
+/// Builds one batch from `windows` (in order), reading every sample straight into the batch arrays.
 fn build_batch(ds: &WellDataset, windows: &[WindowRef], pre: &Preprocess, cfg: &LoaderConfig) -> Result<Batch, WellError> {
-    let mut context: Option<Array5<f32>> = None;
-    let mut target: Option<Array5<f32>> = None;
-    let mut labels = Array2::<f32>::zeros((windows.len(), ds.label_names().len()));
-    for (i, w) in windows.iter().enumerate() {
-        let s = ds.read_sample(w, pre, noise_seed(cfg.seed, cfg.epoch, w))?;
-        let (c, t, h, wd) = s.context.dim();
-        let ctx = context.get_or_insert_with(|| Array5::zeros((windows.len(), c, t, h, wd)));
-        let (_, tc, tt, th, tw) = ctx.dim();
-        if (tc, tt, th, tw) != (c, t, h, wd) {
-            return Err(WellError::Invalid { what: format!("window {w:?} has context shape {:?}, batch has {:?}", s.context.dim(), (tc, tt, th, tw)) });
+    let first = windows.first().ok_or_else(|| WellError::Invalid { what: "empty batch".into() })?;
+    let [h, w] = ds.sample_hw(first, pre)?;
+    let (b, c) = (windows.len(), ds.n_channels());
+    let mut context = Array5::<f32>::zeros((b, c, first.context, h, w));
+    let mut target = Array5::<f32>::zeros((b, c, first.target, h, w));
+    let mut labels = Array2::<f32>::zeros((b, ds.label_names().len()));
+    for (i, win) in windows.iter().enumerate() {
+        if (win.context, win.target) != (first.context, first.target) || ds.sample_hw(win, pre)? != [h, w] {
+            return Err(WellError::Invalid { what: format!("window {win:?} differs in length or size from the batch's first window {first:?}") });
         }
-        ctx.slice_mut(s![i, .., .., .., ..]).assign(&s.context);
-        let tg = target.get_or_insert_with(|| Array5::zeros((windows.len(), c, s.target.dim().1, h, wd)));
-        if tg.slice(s![i, .., .., .., ..]).dim() != s.target.dim() {
-            return Err(WellError::Invalid { what: format!("window {w:?} has target shape {:?}", s.target.dim()) });
+        let l = ds.read_sample_into(win, pre, noise_seed(cfg.seed, cfg.epoch, win), context.index_axis_mut(Axis(0), i), target.index_axis_mut(Axis(0), i))?;
+        for (dst, v) in labels.row_mut(i).iter_mut().zip(l) {
+            *dst = v as f32;
         }
-        tg.slice_mut(s![i, .., .., .., ..]).assign(&s.target);
-        labels.row_mut(i).assign(&s.labels);
     }
-    Ok(Batch {
-        context: context.unwrap_or_else(|| Array5::zeros((0, 0, 0, 0, 0))),
-        target: target.unwrap_or_else(|| Array5::zeros((0, 0, 0, 0, 0))),
-        labels,
-        windows: windows.to_vec(),
-    })
+    Ok(Batch { context, target, labels, windows: windows.to_vec() })
 }
 
 struct Shared {

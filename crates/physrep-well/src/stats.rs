@@ -7,6 +7,8 @@
 //! consecutive frames, `x[:, 1:] − x[:, :-1]` (computed in float64). Sums are accumulated per row in
 //! float64 and compensated across rows (Neumaier), so the tiny `mean_delta` values are reproduced too.
 //!
+//! Only time-varying fields are covered (constant fields have no time axis for the `_delta` variants).
+//!
 //! YAML shape: keys `mean, std, rms, mean_delta, std_delta, rms_delta`, each mapping a core field name
 //! (t0, t1, t2 groups, HDF5 key order inside a group) to a number, a list of 2, or a 2×2 nested list,
 //! every number written as C's `%.4E`.

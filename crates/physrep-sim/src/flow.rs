@@ -1,0 +1,242 @@
+//! Pieces shared by the 2-D incompressible flow solvers (`shear_flow`, `rayleigh_benard`): the
+//! vorticity–streamfunction velocity, dealiased advection `−u·∇f`, the pressure Poisson solve, and the frame
+//! clock that picks an ETDRK4 step `dt = Δt_out / n` from the CFL number.
+//!
+//! Conventions: `ω = ∂ₓv − ∂ᵧu = −∇²ψ`, `u = ∂ᵧψ`, `v = −∂ₓψ`, so `ψ̂ = ω̂/|k|²`, `û = ik_yψ̂`, `v̂ = −ik_xψ̂`;
+//! a spatially uniform mean flow `(U₀, V₀)` (not representable by ψ) is added in physical space.
+
+use num_complex::Complex64;
+
+use crate::etdrk4::Etdrk4;
+use crate::spectral::{Dealias, Fft2, Grid2};
+
+/// Velocity and advection on one grid, with reusable buffers.
+pub(crate) struct Advection {
+    pub grid: Grid2,
+    pub fft: Fft2,
+    inv_k2: Vec<f64>,
+    mask: Vec<f64>,
+    /// Uniform mean velocity `(U₀, V₀)` added to the streamfunction velocity.
+    pub mean_flow: [f64; 2],
+    spec: Vec<Complex64>,
+    /// Physical velocity components of the last [`Advection::velocity`] call.
+    pub u: Vec<f64>,
+    pub v: Vec<f64>,
+    gx: Vec<f64>,
+    gy: Vec<f64>,
+}
+
+impl Advection {
+    pub fn new(grid: Grid2, dealias: Dealias) -> Self {
+        let fft = Fft2::new(&grid);
+        let inv_k2 = grid
+            .k_squared()
+            .into_iter()
+            .map(|k2| if k2 > 0.0 { 1.0 / k2 } else { 0.0 })
+            .collect();
+        let mask = grid.dealias_mask(dealias);
+        let (ns, np) = (grid.n_spec(), grid.n_phys());
+        Self {
+            grid,
+            fft,
+            inv_k2,
+            mask,
+            mean_flow: [0.0; 2],
+            spec: vec![Complex64::default(); ns],
+            u: vec![0.0; np],
+            v: vec![0.0; np],
+            gx: vec![0.0; np],
+            gy: vec![0.0; np],
+        }
+    }
+
+    /// The dealiasing mask (spectral layout).
+    pub fn mask(&self) -> &[f64] {
+        &self.mask
+    }
+
+    /// Spectral velocity `(û, v̂)` of the vorticity `w` (mean flow excluded).
+    pub fn velocity_hat(&self, w: &[Complex64], uh: &mut [Complex64], vh: &mut [Complex64]) {
+        let g = &self.grid;
+        let nyh = g.nyh();
+        for i in 0..g.nx {
+            for j in 0..nyh {
+                let idx = i * nyh + j;
+                let psi = w[idx] * self.inv_k2[idx];
+                uh[idx] = Complex64::new(0.0, g.ky[j]) * psi;
+                vh[idx] = Complex64::new(0.0, -g.kx[i]) * psi;
+            }
+        }
+    }
+
+    /// Fills [`Advection::u`], [`Advection::v`] with the physical velocity of `w` plus the mean flow.
+    pub fn velocity(&mut self, w: &[Complex64]) {
+        let g = &self.grid;
+        let nyh = g.nyh();
+        for i in 0..g.nx {
+            for j in 0..nyh {
+                let idx = i * nyh + j;
+                self.spec[idx] = Complex64::new(0.0, g.ky[j]) * (w[idx] * self.inv_k2[idx]);
+            }
+        }
+        self.fft.inverse(&self.spec, &mut self.u);
+        for i in 0..g.nx {
+            for j in 0..nyh {
+                let idx = i * nyh + j;
+                self.spec[idx] = Complex64::new(0.0, -g.kx[i]) * (w[idx] * self.inv_k2[idx]);
+            }
+        }
+        self.fft.inverse(&self.spec, &mut self.v);
+        let [u0, v0] = self.mean_flow;
+        self.u.iter_mut().for_each(|x| *x += u0);
+        self.v.iter_mut().for_each(|x| *x += v0);
+    }
+
+    /// `out = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` with the velocity of the last [`Advection::velocity`] call.
+    pub fn advect(&mut self, f: &[Complex64], out: &mut [Complex64]) {
+        self.grid.ddx(f, &mut self.spec);
+        self.fft.inverse(&self.spec, &mut self.gx);
+        self.grid.ddy(f, &mut self.spec);
+        self.fft.inverse(&self.spec, &mut self.gy);
+        for k in 0..self.gx.len() {
+            self.gx[k] = -(self.u[k] * self.gx[k] + self.v[k] * self.gy[k]);
+        }
+        self.fft.forward(&self.gx, out);
+        for (o, m) in out.iter_mut().zip(&self.mask) {
+            *o *= *m;
+        }
+    }
+
+    /// `max(|u|/Δx + |v|/Δy)` of the current velocity: the CFL number per unit time step.
+    pub fn cfl_rate(&self) -> f64 {
+        let dx = self.grid.lx / self.grid.nx as f64;
+        let dy = self.grid.ly / self.grid.ny as f64;
+        self.u
+            .iter()
+            .zip(&self.v)
+            .map(|(u, v)| u.abs() / dx + v.abs() / dy)
+            .fold(0.0, f64::max)
+    }
+
+    /// Pressure `p̂ = −(k_ik_j (u_iu_j)^ + extra)/|k|²`, `p̂(0) = 0`, from the current velocity. `extra` (may be
+    /// empty) is a spectral source added to `k_ik_j (u_iu_j)^`, e.g. the buoyancy term of Rayleigh–Bénard.
+    pub fn pressure_hat(&mut self, extra: &[Complex64], out: &mut [Complex64]) {
+        let n = self.grid.n_spec();
+        let nyh = self.grid.nyh();
+        let mut acc = vec![Complex64::default(); n];
+        // (kx², 2kxky, ky²) weights for (uu, uv, vv).
+        for comp in 0..3 {
+            for k in 0..self.u.len() {
+                self.gx[k] = match comp {
+                    0 => self.u[k] * self.u[k],
+                    1 => self.u[k] * self.v[k],
+                    _ => self.v[k] * self.v[k],
+                };
+            }
+            self.fft.forward(&self.gx, &mut self.spec);
+            for i in 0..self.grid.nx {
+                for j in 0..nyh {
+                    let w = match comp {
+                        0 => self.grid.kx2[i],
+                        1 => 2.0 * self.grid.kx[i] * self.grid.ky[j],
+                        _ => self.grid.ky2[j],
+                    };
+                    acc[i * nyh + j] += self.spec[i * nyh + j] * w;
+                }
+            }
+        }
+        for k in 0..n {
+            let src = if extra.is_empty() { acc[k] } else { acc[k] + extra[k] };
+            out[k] = -src * self.inv_k2[k] * self.mask[k];
+        }
+    }
+}
+
+/// Picks the number of ETDRK4 substeps per output interval from the CFL number and caches the coefficients.
+pub(crate) struct FrameClock {
+    dt_out: f64,
+    cfl: f64,
+    n_min: usize,
+    n_max: usize,
+    lin: Vec<Complex64>,
+    cache: Vec<Etdrk4>,
+}
+
+impl FrameClock {
+    /// `lin`: the diagonal linear operator of the whole state; `n_min ≤ n ≤ n_max` substeps per frame.
+    pub fn new(lin: Vec<Complex64>, dt_out: f64, cfl: f64, n_min: usize, n_max: usize) -> Self {
+        Self {
+            dt_out,
+            cfl,
+            n_min,
+            n_max,
+            lin,
+            cache: Vec::new(),
+        }
+    }
+
+    /// Substeps for the next frame given the CFL rate `max(|u|/Δx + |v|/Δy)`: the smallest power-of-two
+    /// multiple of `n_min` with `rate · dt ≤ cfl`. Errors (with the CFL number reached) past `n_max`.
+    pub fn substeps(&self, rate: f64) -> Result<usize, String> {
+        let mut n = self.n_min;
+        while rate * self.dt_out / n as f64 > self.cfl {
+            n *= 2;
+            if n > self.n_max {
+                return Err(format!(
+                    "CFL violation: CFL {:.3} even at dt = {:.3e} (limit {})",
+                    rate * self.dt_out / self.n_max as f64,
+                    self.dt_out / self.n_max as f64,
+                    self.cfl
+                ));
+            }
+        }
+        Ok(n)
+    }
+
+    /// The stepper for `n` substeps per frame (built once).
+    pub fn stepper(&mut self, n: usize) -> &mut Etdrk4 {
+        let dt = self.dt_out / n as f64;
+        let pos = match self.cache.iter().position(|s| s.dt() == dt) {
+            Some(p) => p,
+            None => {
+                self.cache.push(Etdrk4::new(&self.lin, dt));
+                self.cache.len() - 1
+            }
+        };
+        &mut self.cache[pos]
+    }
+}
+
+/// `true` when every value is finite.
+pub(crate) fn all_finite(v: &[Complex64]) -> bool {
+    v.iter().all(|c| c.re.is_finite() && c.im.is_finite())
+}
+
+/// Copies the modes of `src` (on `from`) that exist on the coarser grid `to` into `dst`, rescaled for `to`'s
+/// inverse normalisation; the output grid's Nyquist modes are zeroed (spectral truncation).
+pub(crate) fn truncate(from: &Grid2, src: &[Complex64], to: &Grid2, dst: &mut [Complex64]) {
+    let (fnyh, tnyh) = (from.nyh(), to.nyh());
+    let scale = (to.n_phys() as f64) / (from.n_phys() as f64);
+    dst.iter_mut().for_each(|c| *c = Complex64::default());
+    for it in 0..to.nx {
+        let m = if it <= to.nx / 2 {
+            it as i64
+        } else {
+            it as i64 - to.nx as i64
+        };
+        if m.unsigned_abs() as usize >= to.nx / 2 || m.unsigned_abs() as usize >= from.nx / 2 {
+            continue;
+        }
+        let fi = if m >= 0 {
+            m as usize
+        } else {
+            (from.nx as i64 + m) as usize
+        };
+        for j in 0..tnyh.min(fnyh) {
+            if j >= to.ny / 2 || j >= from.ny / 2 {
+                continue;
+            }
+            dst[it * tnyh + j] = src[fi * fnyh + j] * scale;
+        }
+    }
+}

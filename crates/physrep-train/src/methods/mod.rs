@@ -1,0 +1,180 @@
+//! The registry of pretraining methods: names, typed configs, and loading a trained encoder.
+//!
+//! Adding a method: one [`MethodKind`] variant (+ its name in `NAMES`), one [`MethodConfig`]
+//! variant, and one match arm in each of `MethodConfig::{preset, validate}`, `crate::pretrain`'s
+//! dispatch and [`load_encoder`]. The loop itself is shared ([`crate::train`]).
+
+pub mod jepa;
+pub mod videomae;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use physrep_nn::conv_jepa::ConvJepa;
+use physrep_nn::{ClipEncoder, Cpu};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::load_module;
+use crate::config::{DataConfig, Preset};
+use crate::error::TrainError;
+use crate::pretrain::{RunDir, RunManifest};
+
+pub use jepa::{JepaConfig, JepaLoss, JepaMethod};
+
+/// Every pretraining method physrep knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    /// The paper's conv JEPA (ConvNeXt-3D encoder + conv predictor, VICReg).
+    Jepa,
+    /// VideoMAE (ViT with tube masking, masked-patch reconstruction).
+    #[serde(rename = "videomae")]
+    VideoMae,
+    /// Multiple Physics Pretraining (AViT, next-frame NRMSE).
+    Mpp,
+    /// DISCO (operator-network hypernetwork).
+    Disco,
+}
+
+const NAMES: [(MethodKind, &str); 4] =
+    [(MethodKind::Jepa, "jepa"), (MethodKind::VideoMae, "videomae"), (MethodKind::Mpp, "mpp"), (MethodKind::Disco, "disco")];
+
+impl MethodKind {
+    /// Every method, in the paper's table order.
+    pub const ALL: [MethodKind; 4] = [MethodKind::Jepa, MethodKind::VideoMae, MethodKind::Mpp, MethodKind::Disco];
+
+    /// The name used on the command line, in run directories and reports.
+    pub fn as_str(self) -> &'static str {
+        NAMES.iter().find(|(k, _)| *k == self).map(|(_, n)| *n).expect("every kind is named")
+    }
+}
+
+impl fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MethodKind {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        NAMES
+            .iter()
+            .find(|(_, n)| *n == lower || (lower == "video-mae" && *n == "videomae"))
+            .map(|(k, _)| *k)
+            .ok_or_else(|| TrainError::UnknownMethod(s.to_string()))
+    }
+}
+
+/// A method's typed configuration, tagged by `kind` in the serde form (`[method] kind = "jepa"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum MethodConfig {
+    Jepa(JepaConfig),
+}
+
+impl MethodConfig {
+    /// Which method this configures.
+    pub fn kind(&self) -> MethodKind {
+        match self {
+            MethodConfig::Jepa(_) => MethodKind::Jepa,
+        }
+    }
+
+    /// The preset configuration of `kind` for data with `channels` input channels.
+    pub fn preset(kind: MethodKind, preset: Preset, channels: usize) -> Result<Self, TrainError> {
+        match kind {
+            MethodKind::Jepa => Ok(MethodConfig::Jepa(JepaConfig::preset(preset, channels))),
+            other => Err(TrainError::MethodUnavailable(other.to_string())),
+        }
+    }
+
+    /// Check the config and its fit with the data settings and `channels` input channels.
+    pub fn validate(&self, data: &DataConfig, channels: usize) -> Result<(), TrainError> {
+        match self {
+            MethodConfig::Jepa(c) => {
+                if c.encoder.in_channels != channels {
+                    return Err(TrainError::config(
+                        "method.encoder.in_channels",
+                        format!("the dataset has {channels} channels, the encoder expects {}", c.encoder.in_channels),
+                    ));
+                }
+                c.validate(data)
+            }
+        }
+    }
+
+    /// Width of the encoder's output tokens.
+    pub fn token_dim(&self) -> usize {
+        match self {
+            MethodConfig::Jepa(c) => c.encoder.out_dim(),
+        }
+    }
+}
+
+/// What a probe needs to know about a trained encoder, besides its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncoderInfo {
+    pub method: MethodKind,
+    /// Token width D of `encode_tokens`' output `(B, N, D)`.
+    pub token_dim: usize,
+    /// Input channels C of a clip `(B, C, T, H, W)`.
+    pub channels: usize,
+    /// Frames T per clip (the context length).
+    pub frames: usize,
+    /// H = W of a clip.
+    pub resolution: usize,
+    /// Dataset the encoder was trained on and its flattened channel names.
+    pub dataset: String,
+    pub channel_names: Vec<String>,
+}
+
+/// The encoder geometry of a finished run (`RUN/run.json`).
+pub fn encoder_info(run_dir: &Path) -> Result<EncoderInfo, TrainError> {
+    let run = RunDir::new(run_dir);
+    let m: RunManifest = run.manifest()?;
+    Ok(EncoderInfo {
+        method: m.method,
+        token_dim: m.token_dim,
+        channels: m.channel_names.len(),
+        frames: m.context_frames,
+        resolution: m.resolution,
+        dataset: m.dataset,
+        channel_names: m.channel_names,
+    })
+}
+
+/// The trained encoder of a finished run, on the CPU, for any method: clips `(B, C, T, H, W)`
+/// with the geometry of [`encoder_info`] → tokens `(B, N, D)`.
+pub fn load_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
+    let run = RunDir::new(run_dir);
+    run.require_done()?;
+    let cfg = run.config()?;
+    let device = Default::default();
+    match &cfg.method {
+        MethodConfig::Jepa(c) => {
+            let model = ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &device)
+                .map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
+            let model = load_module(model, &run.model_path(), &device)?;
+            Ok(Box::new(model.encoder))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_round_trip() {
+        for k in MethodKind::ALL {
+            assert_eq!(k.to_string().parse::<MethodKind>().unwrap(), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::Value::String(k.to_string()));
+        }
+        assert_eq!("JEPA".parse::<MethodKind>().unwrap(), MethodKind::Jepa);
+        let e = "byol".parse::<MethodKind>().unwrap_err().to_string();
+        assert!(e.contains("byol") && e.contains("videomae"), "{e}");
+    }
+}

@@ -1,0 +1,367 @@
+//! A pretraining run end to end: resolve the config, prepare the run directory, train, export.
+//!
+//! Run directory layout (everything written atomically):
+//! ```text
+//! RUN/config.toml          the resolved PretrainConfig (method + data + train), written first
+//! RUN/run.json             RunManifest: method, dataset, channels, clip geometry, update counts
+//! RUN/metrics.jsonl        one JSON object per logged update ("kind": "train") and per epoch ("valid")
+//! RUN/checkpoints/update-*/{model.mpk, optim.mpk, state.json}
+//! RUN/model.mpk            final weights of the whole model (burn named MessagePack, full precision)
+//! RUN/encoder.safetensors  JEPA: the encoder under the reference PyTorch names
+//! RUN/DONE                 RunSummary as JSON, written last
+//! ```
+//! [`crate::methods::load_encoder`] rebuilds any method's encoder from such a directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use physrep_nn::conv_jepa::save_safetensors;
+use physrep_nn::CpuAutodiff;
+use physrep_well::WellDataset;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{module_bytes, write_atomic};
+use crate::config::{apply_overrides, merge_toml, DataConfig, Preset, TrainConfig};
+use crate::data::{DataSource, Phase};
+use crate::error::TrainError;
+use crate::method::Method;
+use crate::methods::{JepaMethod, MethodConfig, MethodKind};
+use crate::trainer::{train, RunControl};
+use crate::well_source::WellSource;
+
+/// A whole pretraining run: method, data, optimisation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainConfig {
+    pub method: MethodConfig,
+    pub data: DataConfig,
+    pub train: TrainConfig,
+}
+
+impl PretrainConfig {
+    /// The preset configuration of `method` for the dataset `dataset` (`channels` channels) in `dir`.
+    ///
+    /// * `paper`: 224², the paper's per-dataset optimisation (§9) with physrep's fixes (§13).
+    /// * `default`: as `paper` at 64² (physrep's CPU protocol).
+    /// * `small`: 64², the paper's model, global batch 32, 5 epochs (1 warm-up), 16 valid batches.
+    /// * `tiny`: 32², a ~23 k-parameter model, micro 2 × accum 2, at most 10 updates — seconds.
+    pub fn preset(preset: Preset, method: MethodKind, dataset: &str, channels: usize, dir: &Path) -> Result<Self, TrainError> {
+        let paper = TrainConfig::paper(dataset);
+        let data = DataConfig { dir: dir.to_path_buf(), ..DataConfig::default() };
+        let (data, train) = match preset {
+            Preset::Paper => (data, paper),
+            Preset::Default => (DataConfig { resolution: 64, ..data }, paper),
+            Preset::Small => (
+                DataConfig { resolution: 64, ..data },
+                TrainConfig { epochs: 5, warmup_epochs: 1.0, global_batch: 32, max_valid_batches: Some(16), ..paper },
+            ),
+            Preset::Tiny => (
+                DataConfig { resolution: 32, workers: 1, ..data },
+                TrainConfig {
+                    epochs: 2,
+                    warmup_epochs: 0.0,
+                    micro_batch: 2,
+                    global_batch: 4,
+                    checkpoint_every: 5,
+                    max_updates: Some(10),
+                    max_valid_batches: Some(2),
+                    ..paper
+                },
+            ),
+        };
+        Ok(PretrainConfig { method: MethodConfig::preset(method, preset, channels)?, data, train })
+    }
+
+    /// Check every section against itself and the data's channel count.
+    pub fn validate(&self, channels: usize) -> Result<(), TrainError> {
+        self.train.validate()?;
+        self.data.validate()?;
+        self.method.validate(&self.data, channels)
+    }
+
+    /// Apply `key=value` overrides (see [`apply_overrides`]) and validate.
+    pub fn with_overrides<S: AsRef<str>>(self, overrides: &[S], channels: usize) -> Result<Self, TrainError> {
+        let cfg: PretrainConfig = apply_overrides(&self, overrides)?;
+        cfg.validate(channels)?;
+        Ok(cfg)
+    }
+}
+
+/// What `physrep pretrain` (and `reproduce`) asks for.
+#[derive(Clone, Debug)]
+pub struct PretrainOptions {
+    pub method: MethodKind,
+    /// Dataset directory in The Well's layout.
+    pub data: PathBuf,
+    /// Run directory.
+    pub out: PathBuf,
+    /// Starting point (`None` = `default` for a new run, the stored config when resuming).
+    pub preset: Option<Preset>,
+    /// A partial TOML config merged onto the preset.
+    pub config_file: Option<PathBuf>,
+    /// `key=value` overrides applied last.
+    pub overrides: Vec<String>,
+    /// Continue the run in `out` from its newest checkpoint.
+    pub resume: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Stop after this many updates (a simulated interruption; the run stays resumable).
+    pub stop_after: Option<u64>,
+}
+
+impl PretrainOptions {
+    /// A new run of `method` on `data` into `out`, default preset, no overrides.
+    pub fn new(method: MethodKind, data: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        PretrainOptions {
+            method,
+            data: data.into(),
+            out: out.into(),
+            preset: None,
+            config_file: None,
+            overrides: Vec::new(),
+            resume: false,
+            progress: false,
+            stop_after: None,
+        }
+    }
+}
+
+/// Static facts about a run, written to `RUN/run.json` before training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub physrep_version: String,
+    pub method: MethodKind,
+    pub dataset: String,
+    pub data_dir: PathBuf,
+    /// Flattened channel names, in the order the encoder sees them.
+    pub channel_names: Vec<String>,
+    pub label_names: Vec<String>,
+    pub context_frames: usize,
+    pub target_frames: usize,
+    pub resolution: usize,
+    pub token_dim: usize,
+    pub train_windows: usize,
+    pub micro_batches_per_epoch: usize,
+    pub accum: usize,
+}
+
+/// The outcome of a run (the contents of `RUN/DONE`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub method: MethodKind,
+    pub dataset: String,
+    /// Optimiser updates done.
+    pub updates: u64,
+    /// Updates of the full schedule.
+    pub total_updates: u64,
+    /// False when stopped early (`stop_after`); such a run has no `DONE` and can be resumed.
+    pub finished: bool,
+    /// Mean training loss of the last update.
+    pub final_loss: Option<f64>,
+    /// Loss of the last validation pass.
+    pub final_valid_loss: Option<f64>,
+    /// Wall-clock seconds of this invocation.
+    pub seconds: f64,
+}
+
+/// Paths inside a run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(dir: &Path) -> Self {
+        RunDir { dir: dir.to_path_buf() }
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    pub fn manifest_path(&self) -> PathBuf {
+        self.dir.join("run.json")
+    }
+    pub fn metrics_path(&self) -> PathBuf {
+        self.dir.join("metrics.jsonl")
+    }
+    pub fn checkpoints(&self) -> PathBuf {
+        self.dir.join("checkpoints")
+    }
+    pub fn model_path(&self) -> PathBuf {
+        self.dir.join("model.mpk")
+    }
+    pub fn encoder_safetensors(&self) -> PathBuf {
+        self.dir.join("encoder.safetensors")
+    }
+    pub fn done_path(&self) -> PathBuf {
+        self.dir.join("DONE")
+    }
+
+    /// The resolved config stored in `config.toml`.
+    pub fn config(&self) -> Result<PretrainConfig, TrainError> {
+        let p = self.config_path();
+        let text = fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
+        toml::from_str(&text).map_err(|e| TrainError::Format { path: p, message: e.to_string() })
+    }
+
+    /// The manifest stored in `run.json`.
+    pub fn manifest(&self) -> Result<RunManifest, TrainError> {
+        read_json(&self.manifest_path())
+    }
+
+    /// The summary stored in `DONE`, if the run finished.
+    pub fn summary(&self) -> Result<Option<RunSummary>, TrainError> {
+        let p = self.done_path();
+        if p.exists() { read_json(&p).map(Some) } else { Ok(None) }
+    }
+
+    /// An error unless the run finished.
+    pub fn require_done(&self) -> Result<(), TrainError> {
+        if self.done_path().exists() {
+            Ok(())
+        } else {
+            Err(TrainError::RunDir {
+                path: self.dir.clone(),
+                message: "has no DONE marker: the run did not finish (continue it with `physrep pretrain --resume`)".into(),
+            })
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T, TrainError> {
+    let text = fs::read_to_string(p).map_err(|e| TrainError::io(p, e))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Format { path: p.to_path_buf(), message: e.to_string() })
+}
+
+/// Dotted paths whose values differ between two configs (for a clear resume error).
+fn config_diff(a: &PretrainConfig, b: &PretrainConfig) -> Vec<String> {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                for (k, v) in x {
+                    let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                    walk(v, y.get(k).unwrap_or(&serde_json::Value::Null), path, out);
+                }
+            }
+            _ if a != b => out.push(format!("{at}: stored {b}, asked {a}")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&serde_json::to_value(a).expect("serialise"), &serde_json::to_value(b).expect("serialise"), String::new(), &mut out);
+    out
+}
+
+/// The configuration a new run with `opts` would use on `ds` (preset → config file → overrides, validated).
+pub fn resolve_config(opts: &PretrainOptions, ds: &WellDataset) -> Result<PretrainConfig, TrainError> {
+    let preset = opts.preset.unwrap_or(Preset::Default);
+    let mut cfg = PretrainConfig::preset(preset, opts.method, ds.name(), ds.n_channels(), &opts.data)?;
+    if let Some(path) = &opts.config_file {
+        let text = fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        cfg = merge_toml(&cfg, &text, path)?;
+    }
+    cfg.with_overrides(&opts.overrides, ds.n_channels())
+}
+
+/// Run (or resume) a pretraining run; see the module docs for what it writes.
+pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
+    let started = Instant::now();
+    let run = RunDir::new(&opts.out);
+    let ds = Arc::new(WellDataset::open(&opts.data)?);
+    let cfg = prepare_run_dir(opts, &run, &ds)?;
+    if let Some(done) = run.summary()? {
+        return Ok(done);
+    }
+    if cfg.train.threads > 0 {
+        // The global pool can only be set once per process; a second run keeps the first size.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(cfg.train.threads).build_global();
+    }
+    let source = WellSource::new(ds.clone(), &cfg.data, cfg.train.micro_batch, cfg.train.noise_std, cfg.train.seed)?;
+    let manifest = RunManifest {
+        physrep_version: env!("CARGO_PKG_VERSION").to_string(),
+        method: cfg.method.kind(),
+        dataset: ds.name().to_string(),
+        data_dir: opts.data.clone(),
+        channel_names: ds.channel_names().to_vec(),
+        label_names: ds.label_names().to_vec(),
+        context_frames: cfg.data.context_frames,
+        target_frames: cfg.data.target_frames,
+        resolution: cfg.data.resolution,
+        token_dim: cfg.method.token_dim(),
+        train_windows: source.train_windows(),
+        micro_batches_per_epoch: source.batches_per_epoch(Phase::Train),
+        accum: cfg.train.accum(),
+    };
+    write_atomic(&run.manifest_path(), &serde_json::to_vec_pretty(&manifest).expect("serialise"))?;
+    let control = RunControl { resume: opts.resume, stop_after: opts.stop_after, progress: opts.progress };
+    let device = Default::default();
+    let (state, schedule, finished, last_loss, last_valid_loss) = match &cfg.method {
+        MethodConfig::Jepa(c) => {
+            let method = JepaMethod { config: c.clone() };
+            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
+            if out.finished {
+                finish::<JepaMethod>(&run, &out.model)?;
+                save_safetensors(&out.model.encoder, "encoder", &run.encoder_safetensors())
+                    .map_err(|e| TrainError::Model(e.to_string()))?;
+            }
+            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
+        }
+    };
+    let summary = RunSummary {
+        run_dir: run.dir.clone(),
+        method: cfg.method.kind(),
+        dataset: ds.name().to_string(),
+        updates: state.update,
+        total_updates: schedule.total,
+        finished,
+        final_loss: last_loss,
+        final_valid_loss: last_valid_loss,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if finished {
+        write_atomic(&run.done_path(), &serde_json::to_vec_pretty(&summary).expect("serialise"))?;
+    }
+    Ok(summary)
+}
+
+/// Final weights of the whole model.
+fn finish<M: Method<CpuAutodiff>>(run: &RunDir, model: &M::Model) -> Result<(), TrainError> {
+    let bytes = module_bytes::<physrep_nn::Cpu, _>(&model.clone().valid(), &run.model_path())?;
+    write_atomic(&run.model_path(), &bytes)
+}
+
+/// Check that `opts` fits the run directory and write the resolved config of a new run.
+fn prepare_run_dir(opts: &PretrainOptions, run: &RunDir, ds: &WellDataset) -> Result<PretrainConfig, TrainError> {
+    let err = |message: String| TrainError::RunDir { path: run.dir.clone(), message };
+    let stored_exists = run.config_path().exists();
+    if !opts.resume {
+        if stored_exists || run.done_path().exists() {
+            return Err(err("already holds a run; pass --resume to continue it or choose another --out".into()));
+        }
+        let cfg = resolve_config(opts, ds)?;
+        fs::create_dir_all(&run.dir).map_err(|e| TrainError::io(&run.dir, e))?;
+        let text = toml::to_string(&cfg).map_err(|e| err(format!("cannot write config.toml: {e}")))?;
+        write_atomic(&run.config_path(), text.as_bytes())?;
+        return Ok(cfg);
+    }
+    if !stored_exists {
+        return Err(err("has no config.toml to resume from (start a new run without --resume)".into()));
+    }
+    let stored = run.config()?;
+    if stored.method.kind() != opts.method {
+        return Err(err(format!("holds a `{}` run, not `{}`", stored.method.kind(), opts.method)));
+    }
+    let asked = if opts.preset.is_some() || opts.config_file.is_some() {
+        resolve_config(opts, ds)?
+    } else {
+        stored.clone().with_overrides(&opts.overrides, ds.n_channels())?
+    };
+    let diff = config_diff(&asked, &stored);
+    if !diff.is_empty() {
+        return Err(err(format!("a resumed run keeps its config, but these values differ: {}", diff.join("; "))));
+    }
+    Ok(stored)
+}

@@ -1,0 +1,150 @@
+//! End to end on the active_matter fixture: a tiny conv JEPA pretrains through `pretrain()`,
+//! lowers its loss without collapsing, resumes bit-identically after an interruption, and its
+//! encoder loads back through the method registry.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use physrep_nn::Cpu;
+use physrep_train::{encoder_info, load_encoder, pretrain, MethodKind, Preset, PretrainOptions, RunDir, TrainError};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    assert!(
+        shared.exists(),
+        "fixtures not found: {} must exist (CI provides /work/shared next to the repository)",
+        shared.display()
+    );
+    shared.join("fixtures/well").join(name)
+}
+
+/// 12 train windows (2 files × 2 trajectories × 3 starts), micro 4 → 3 updates per epoch.
+fn opts(out: &Path) -> PretrainOptions {
+    let mut o = PretrainOptions::new(MethodKind::Jepa, fixture("active_matter"), out);
+    o.preset = Some(Preset::Tiny);
+    o.overrides = [
+        "train.epochs=8",
+        "train.max_updates=24",
+        "train.micro_batch=4",
+        "train.global_batch=4",
+        "train.checkpoint_every=5",
+        "train.lr=2e-3",
+        "train.max_valid_batches=2",
+    ]
+    .map(String::from)
+    .to_vec();
+    o
+}
+
+fn records(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|mut r: Value| {
+            let o = r.as_object_mut().unwrap();
+            o.remove("samples_per_s");
+            o.remove("elapsed_s");
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn tiny_jepa_trains_without_collapse_resumes_exactly_and_exports_its_encoder() {
+    let full = tempfile::tempdir().unwrap();
+    let summary = pretrain(&opts(full.path())).unwrap();
+    assert!(summary.finished && summary.updates == 24 && summary.total_updates == 24, "{summary:?}");
+    let recs = records(full.path());
+    let train: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "train").collect();
+    let valid: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "valid").collect();
+    assert_eq!((train.len(), valid.len()), (24, 8));
+    let loss = |r: &Value| r["loss"].as_f64().unwrap();
+    let head: f64 = train[..3].iter().map(|r| loss(r)).sum::<f64>() / 3.0;
+    let tail: f64 = train[21..].iter().map(|r| loss(r)).sum::<f64>() / 3.0;
+    assert!(tail < 0.9 * head, "training loss should fall: first 3 updates {head:.4}, last 3 {tail:.4}");
+    let (v0, v1) = (loss(valid[0]), loss(valid[7]));
+    assert!(v1 < v0, "validation loss should fall: {v0:.4} → {v1:.4}");
+    for key in ["repr_loss", "std_loss", "cov_loss", "std_loss_x", "cov_loss_y", "grad_norm", "lr"] {
+        assert!(train[5][key].as_f64().is_some(), "{key} logged: {}", train[5]);
+    }
+    // No collapse: every embedding dimension keeps spread, the spectrum is not rank one.
+    let last = valid[7];
+    let (std_min, rank) = (last["emb_std_min"].as_f64().unwrap(), last["emb_eff_rank"].as_f64().unwrap());
+    assert!(std_min > 0.05 && rank > 2.0, "collapse: std_min {std_min}, effective rank {rank}");
+
+    // Interrupted after update 12 (last checkpoint 10), resumed: identical metrics and weights.
+    let part = tempfile::tempdir().unwrap();
+    let mut o = opts(part.path());
+    o.stop_after = Some(12);
+    let s = pretrain(&o).unwrap();
+    assert!(!s.finished && s.updates == 12);
+    assert!(!RunDir::new(part.path()).done_path().exists());
+    let e = load_encoder(part.path()).err().expect("an unfinished run has no encoder").to_string();
+    assert!(e.contains("DONE"), "{e}");
+    let mut o = opts(part.path());
+    o.resume = true;
+    let s = pretrain(&o).unwrap();
+    assert!(s.finished && s.updates == 24);
+    assert_eq!(records(part.path()), recs, "resumed metrics differ from the uninterrupted run");
+    let a = std::fs::read(RunDir::new(full.path()).encoder_safetensors()).unwrap();
+    let b = std::fs::read(RunDir::new(part.path()).encoder_safetensors()).unwrap();
+    assert!(a == b, "resumed encoder weights differ from the uninterrupted run");
+
+    // The registry rebuilds the encoder: geometry from run.json, tokens (B, (32/16)², 16).
+    let info = encoder_info(full.path()).unwrap();
+    assert_eq!((info.method, info.channels, info.frames, info.resolution, info.token_dim), (MethodKind::Jepa, 11, 16, 32, 16));
+    let enc = load_encoder(full.path()).unwrap();
+    let clips = Tensor::<Cpu, 5>::ones([2, 11, 16, 32, 32], &Default::default());
+    let tokens = enc.encode_tokens(clips.clone());
+    assert_eq!(tokens.dims(), [2, 4, 16]);
+    let again = load_encoder(part.path()).unwrap().encode_tokens(clips);
+    assert_eq!(tokens.into_data().to_vec::<f32>().unwrap(), again.into_data().to_vec::<f32>().unwrap());
+
+    // A finished run is not trained again; a second new run into it is refused.
+    let mut o = opts(full.path());
+    o.resume = true;
+    assert_eq!(pretrain(&o).unwrap().updates, 24);
+    let e = pretrain(&opts(full.path())).unwrap_err().to_string();
+    assert!(e.contains("--resume"), "{e}");
+}
+
+#[test]
+fn bad_runs_fail_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // Resume without a run.
+    let mut o = opts(dir.path());
+    o.resume = true;
+    let e = pretrain(&o).unwrap_err().to_string();
+    assert!(e.contains("config.toml"), "{e}");
+    // An invalid override is rejected before anything is written.
+    let mut o = opts(dir.path());
+    o.overrides.push("data.resolution=24".into());
+    let e = pretrain(&o).unwrap_err().to_string();
+    assert!(e.contains("data.resolution") && e.contains("16"), "{e}");
+    assert!(!RunDir::new(dir.path()).config_path().exists());
+    // The encoder must match the data's channels.
+    let mut o = opts(dir.path());
+    o.overrides.push("method.encoder.in_channels=4".into());
+    let e = pretrain(&o).unwrap_err().to_string();
+    assert!(e.contains("method.encoder.in_channels") && e.contains("11"), "{e}");
+    // A method not built in yet.
+    let mut o = opts(dir.path());
+    o.method = MethodKind::Disco;
+    assert!(matches!(pretrain(&o), Err(TrainError::MethodUnavailable(_))));
+    // Frames must fit the encoder.
+    let mut o = opts(dir.path());
+    o.overrides.push("data.context_frames=8".into());
+    let e = pretrain(&o).unwrap_err().to_string();
+    assert!(e.contains("data.context_frames"), "{e}");
+    // Resuming with a changed value is refused, naming it.
+    let mut o = opts(dir.path());
+    o.stop_after = Some(1);
+    pretrain(&o).unwrap();
+    let mut o = opts(dir.path());
+    o.resume = true;
+    o.overrides.push("train.lr=1e-2".into());
+    let e = pretrain(&o).unwrap_err().to_string();
+    assert!(e.contains("train.lr"), "{e}");
+}
