@@ -26,4 +26,4 @@ pub use features::{CacheKey, FeatureCache, Features};
 pub use metrics::{mse, Scores};
 pub use probes::{FitReport, Probe};
 pub use report::{ProbeReport, ProbeResult};
-pub use run::{probe_run_with, EncoderHandle, ProbeOptions};
+pub use run::{probe_run, probe_run_with, EncoderHandle, ProbeOptions};

@@ -136,6 +136,46 @@ fn capped(mut windows: Vec<WindowRef>, cap: Option<usize>, seed: u64) -> Vec<Win
     }
 }
 
+/// Load the encoder of a finished pretraining run (or, with `random_init`, a freshly initialised encoder
+/// of the same architecture, seeded by `eval.train.seed`) and run the probes.
+pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
+    let train_err = |e: physrep_train::TrainError| EvalError::Config(format!("{}: {e}", opts.run_dir.display()));
+    let info = physrep_train::encoder_info(&opts.run_dir).map_err(train_err)?;
+    let run = physrep_train::RunDir::new(&opts.run_dir);
+    let run_name = opts.run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let handle = if opts.random_init {
+        let cfg = run.config().map_err(train_err)?;
+        let seed = opts.eval.train.seed;
+        let device = Default::default();
+        let encoder: Box<dyn ClipEncoder<Cpu>> = match &cfg.method {
+            physrep_train::MethodConfig::Jepa(c) => {
+                <Cpu as burn::prelude::Backend>::seed(&device, seed);
+                let model = physrep_nn::ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &device)
+                    .map_err(|e| EvalError::Config(format!("{}: {e}", opts.run_dir.display())))?;
+                Box::new(model.encoder)
+            }
+        };
+        let arch = serde_json::to_string(&cfg.method).map_err(|source| EvalError::Json { path: run.config_path(), source })?;
+        EncoderHandle {
+            encoder,
+            id: format!("random-init:{}:seed{seed}", crate::features::sha256_hex(arch.as_bytes())),
+            description: format!("{run_name} ({}, random init, seed {seed})", info.method),
+            frames: info.frames,
+            resolution: Some([info.resolution, info.resolution]),
+        }
+    } else {
+        let encoder = physrep_train::load_encoder(&opts.run_dir).map_err(train_err)?;
+        EncoderHandle {
+            encoder,
+            id: crate::features::file_sha256(&run.model_path())?,
+            description: format!("{run_name} ({})", info.method),
+            frames: info.frames,
+            resolution: Some([info.resolution, info.resolution]),
+        }
+    };
+    probe_run_with(opts, &handle)
+}
+
 /// Run the probes with an already-loaded encoder.
 pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeReport, EvalError> {
     if opts.noise_draws == 0 || opts.extract_batch == 0 {

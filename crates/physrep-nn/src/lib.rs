@@ -5,8 +5,8 @@
 
 use burn::prelude::*;
 
-pub mod avit;
 pub mod attentive_probe;
+pub mod avit;
 pub mod conv_jepa;
 pub mod disco;
 pub mod kernels;
