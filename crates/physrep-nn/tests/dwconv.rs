@@ -57,6 +57,9 @@ fn matches_burn_conv3d_2d_kernel_and_short_axes() {
     // 2-D depthwise (D = kd = 1), and axes shorter than the kernel (T = 2 with k = 7, as stage 3).
     check_against_reference([2, 3, 1, 9, 10], [1, 7, 7]);
     check_against_reference([1, 2, 2, 3, 4], [7, 7, 7]);
+    // Rows long enough for every vector block width (64 + 16 + 8 + 3 outputs).
+    check_against_reference([1, 2, 3, 4, 91], [7, 7, 7]);
+    check_against_reference([1, 2, 1, 3, 91], [1, 5, 3]);
 }
 
 #[test]

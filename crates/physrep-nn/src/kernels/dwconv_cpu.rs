@@ -149,80 +149,34 @@ fn tap_range(o: usize, len: usize, k: usize) -> std::ops::Range<usize> {
     lo..hi
 }
 
-/// `out += correlate(x_plane, taps)` for one plane (`out` already holds the bias).
-fn correlate_plane(x: &[f32], taps: &[f32], dm: DwDims, scratch: &mut [f32], out: &mut [f32]) {
-    pad_rows(x, dm, scratch);
-    let wp = dm.w + dm.kw - 1;
-    let (pd, ph) = (dm.kd / 2, dm.kh / 2);
-    for od in 0..dm.d {
-        for i in tap_range(od, dm.d, dm.kd) {
-            let id = od + i - pd;
-            for oh in 0..dm.h {
-                let orow = &mut out[(od * dm.h + oh) * dm.w..][..dm.w];
-                for j in tap_range(oh, dm.h, dm.kh) {
-                    let ih = oh + j - ph;
-                    let xrow = &scratch[(id * dm.h + ih) * wp..][..wp];
-                    let k = &taps[(i * dm.kh + j) * dm.kw..][..dm.kw];
-                    fir_row(orow, xrow, k);
+/// Define `$name` as a call of `$imp` through a copy compiled for the best instruction set the CPU
+/// has (AVX-512F, AVX2 + FMA, or the portable baseline), checked once at run time.
+macro_rules! multiversion {
+    ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $imp:ident) => {
+        $(#[$m])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $imp($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $imp($($arg),*)
+                }
+                match simd_level() {
+                    // SAFETY: the CPU supports AVX-512F (checked at run time).
+                    2 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+                    1 => return unsafe { avx2($($arg),*) },
+                    _ => {}
                 }
             }
+            $imp($($arg),*)
         }
-    }
+    };
 }
-
-/// `part[i,j,l] += Σ_{od,oh,ow} gy[od,oh,ow] · x[od+i−pd, oh+j−ph, ow+l−pw]` for one plane.
-fn weight_grad_plane(x: &[f32], gy: &[f32], dm: DwDims, scratch: &mut [f32], part: &mut [f32]) {
-    pad_rows(x, dm, scratch);
-    let wp = dm.w + dm.kw - 1;
-    let (pd, ph) = (dm.kd / 2, dm.kh / 2);
-    for od in 0..dm.d {
-        for i in tap_range(od, dm.d, dm.kd) {
-            let id = od + i - pd;
-            for oh in 0..dm.h {
-                let grow = &gy[(od * dm.h + oh) * dm.w..][..dm.w];
-                for j in tap_range(oh, dm.h, dm.kh) {
-                    let ih = oh + j - ph;
-                    let xrow = &scratch[(id * dm.h + ih) * wp..][..wp];
-                    let k = &mut part[(i * dm.kh + j) * dm.kw..][..dm.kw];
-                    dot_row(k, grow, xrow);
-                }
-            }
-        }
-    }
-}
-
-/// Call `$f` through a copy compiled for the best instruction set the CPU has.
-macro_rules! dispatch {
-    ($f:ident($($a:expr),*)) => {{
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            unsafe fn avx512(out: &mut [f32], x: &[f32], k: &[f32]) { $f(out, x, k) }
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2(out: &mut [f32], x: &[f32], k: &[f32]) { $f(out, x, k) }
-            if simd_level() >= 2 {
-                // SAFETY: the CPU supports AVX-512F (checked once at run time).
-                return unsafe { avx512($($a),*) };
-            }
-            if simd_level() == 1 {
-                // SAFETY: the CPU supports AVX2 and FMA (checked once at run time).
-                return unsafe { avx2($($a),*) };
-            }
-        }
-        $f($($a),*)
-    }};
-}
-
-/// `out[o] += Σ_l k[l] · x[o + l]` with `x.len() == out.len() + k.len() − 1`.
-fn fir_row(out: &mut [f32], x: &[f32], k: &[f32]) {
-    dispatch!(fir_row_impl(out, x, k))
-}
-
-/// `k[l] += Σ_o g[o] · x[o + l]` with `x.len() == g.len() + k.len() − 1`.
-fn dot_row(k: &mut [f32], g: &[f32], x: &[f32]) {
-    dispatch!(dot_row_impl(k, g, x))
-}
-
 
 /// 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable.
 #[cfg(target_arch = "x86_64")]
@@ -240,17 +194,92 @@ fn simd_level() -> u8 {
     })
 }
 
+multiversion! {
+    /// `out += correlate(x_plane, taps)` for one plane (`out` already holds the bias).
+    fn correlate_plane(x: &[f32], taps: &[f32], dm: DwDims, scratch: &mut [f32], out: &mut [f32]) => correlate_plane_impl
+}
+
+multiversion! {
+    /// `part[i,j,l] += Σ_{od,oh,ow} gy[od,oh,ow] · x[od+i−pd, oh+j−ph, ow+l−pw]` for one plane.
+    fn weight_grad_plane(x: &[f32], gy: &[f32], dm: DwDims, scratch: &mut [f32], part: &mut [f32]) => weight_grad_plane_impl
+}
+
 #[inline(always)]
-fn fir_row_impl(out: &mut [f32], x: &[f32], k: &[f32]) {
-    match k.len() {
-        7 => fir_const::<7>(out, x, k),
-        5 => fir_const::<5>(out, x, k),
-        3 => fir_const::<3>(out, x, k),
-        1 => fir_const::<1>(out, x, k),
-        _ => {
-            for (l, &kv) in k.iter().enumerate() {
-                for (o, xv) in out.iter_mut().zip(&x[l..]) {
-                    *o += kv * xv;
+fn correlate_plane_impl(x: &[f32], taps: &[f32], dm: DwDims, scratch: &mut [f32], out: &mut [f32]) {
+    pad_rows(x, dm, scratch);
+    match dm.kw {
+        7 => correlate_rows::<7>(scratch, taps, dm, out),
+        5 => correlate_rows::<5>(scratch, taps, dm, out),
+        3 => correlate_rows::<3>(scratch, taps, dm, out),
+        1 => correlate_rows::<1>(scratch, taps, dm, out),
+        _ => correlate_rows_any(scratch, taps, dm, out),
+    }
+}
+
+/// For each output row, the (padded input row offset, kernel row offset) pairs that touch it.
+#[inline(always)]
+fn row_pairs(dm: DwDims, od: usize, oh: usize, pairs: &mut Vec<(usize, usize)>) {
+    let wp = dm.w + dm.kw - 1;
+    let (pd, ph) = (dm.kd / 2, dm.kh / 2);
+    pairs.clear();
+    for i in tap_range(od, dm.d, dm.kd) {
+        for j in tap_range(oh, dm.h, dm.kh) {
+            let (id, ih) = (od + i - pd, oh + j - ph);
+            pairs.push(((id * dm.h + ih) * wp, (i * dm.kh + j) * dm.kw));
+        }
+    }
+}
+
+#[inline(always)]
+fn correlate_rows<const K: usize>(xp: &[f32], taps: &[f32], dm: DwDims, out: &mut [f32]) {
+    let mut pairs = Vec::with_capacity(dm.kd * dm.kh);
+    for od in 0..dm.d {
+        for oh in 0..dm.h {
+            row_pairs(dm, od, oh, &mut pairs);
+            let orow = &mut out[(od * dm.h + oh) * dm.w..][..dm.w];
+            let mut o = 0;
+            o = fir_block::<K, 64>(orow, xp, taps, &pairs, o);
+            o = fir_block::<K, 16>(orow, xp, taps, &pairs, o);
+            o = fir_block::<K, 8>(orow, xp, taps, &pairs, o);
+            fir_block::<K, 1>(orow, xp, taps, &pairs, o);
+        }
+    }
+}
+
+/// `orow[o..o+L] += Σ_pairs Σ_l k[l] · x[o + l]` for as many whole blocks of L outputs as fit
+/// from `o`; returns the first output not done. The L accumulators live in registers.
+#[inline(always)]
+fn fir_block<const K: usize, const L: usize>(orow: &mut [f32], xp: &[f32], taps: &[f32], pairs: &[(usize, usize)], mut o: usize) -> usize {
+    while o + L <= orow.len() {
+        let mut acc = [0.0f32; L];
+        acc.copy_from_slice(&orow[o..o + L]);
+        for &(xo, ko) in pairs {
+            let xr = &xp[xo + o..][..L + K - 1];
+            let kr = &taps[ko..ko + K];
+            for l in 0..K {
+                let kv = kr[l];
+                for t in 0..L {
+                    acc[t] = kv.mul_add(xr[l + t], acc[t]);
+                }
+            }
+        }
+        orow[o..o + L].copy_from_slice(&acc);
+        o += L;
+    }
+    o
+}
+
+fn correlate_rows_any(xp: &[f32], taps: &[f32], dm: DwDims, out: &mut [f32]) {
+    let mut pairs = Vec::with_capacity(dm.kd * dm.kh);
+    for od in 0..dm.d {
+        for oh in 0..dm.h {
+            row_pairs(dm, od, oh, &mut pairs);
+            let orow = &mut out[(od * dm.h + oh) * dm.w..][..dm.w];
+            for &(xo, ko) in &pairs {
+                for (l, &kv) in taps[ko..ko + dm.kw].iter().enumerate() {
+                    for (o, xv) in orow.iter_mut().zip(&xp[xo + l..]) {
+                        *o += kv * xv;
+                    }
                 }
             }
         }
@@ -258,39 +287,103 @@ fn fir_row_impl(out: &mut [f32], x: &[f32], k: &[f32]) {
 }
 
 #[inline(always)]
-fn fir_const<const K: usize>(out: &mut [f32], x: &[f32], k: &[f32]) {
-    let k: [f32; K] = k.try_into().expect("kernel row length");
-    let n = out.len();
-    let x = &x[..n + K - 1];
-    for o in 0..n {
-        let mut s = out[o];
-        for l in 0..K {
-            s = k[l].mul_add(x[o + l], s);
-        }
-        out[o] = s;
+fn weight_grad_plane_impl(x: &[f32], gy: &[f32], dm: DwDims, scratch: &mut [f32], part: &mut [f32]) {
+    pad_rows(x, dm, scratch);
+    match dm.kw {
+        7 => weight_grad_taps::<7>(scratch, gy, dm, part),
+        5 => weight_grad_taps::<5>(scratch, gy, dm, part),
+        3 => weight_grad_taps::<3>(scratch, gy, dm, part),
+        1 => weight_grad_taps::<1>(scratch, gy, dm, part),
+        _ => weight_grad_taps_any(scratch, gy, dm, part),
     }
 }
 
+/// For every tap (i, j, l): vector accumulators sweep all output rows the tap touches and are
+/// summed across lanes once, at the end.
 #[inline(always)]
-fn dot_row_impl(k: &mut [f32], g: &[f32], x: &[f32]) {
-    // 16 independent partial sums per tap, so the reduction vectorises without reassociating.
-    const L: usize = 16;
-    let n = g.len();
-    let x = &x[..n + k.len() - 1];
-    for (l, kv) in k.iter_mut().enumerate() {
-        let xs = &x[l..l + n];
-        let mut acc = [0.0f32; L];
-        let mut gc = g.chunks_exact(L);
-        let mut xc = xs.chunks_exact(L);
-        for (gb, xb) in (&mut gc).zip(&mut xc) {
-            for t in 0..L {
-                acc[t] = gb[t].mul_add(xb[t], acc[t]);
+fn weight_grad_taps<const K: usize>(xp: &[f32], gy: &[f32], dm: DwDims, part: &mut [f32]) {
+    let wp = dm.w + dm.kw - 1;
+    let (pd, ph) = (dm.kd / 2, dm.kh / 2);
+    let (b16, b8) = (dm.w / 16, (dm.w % 16) / 8);
+    let rest = 16 * b16 + 8 * b8;
+    for i in 0..dm.kd {
+        for j in 0..dm.kh {
+            // Output rows whose input row (od + i − pd, oh + j − ph) is inside the plane.
+            let ods = pd.saturating_sub(i)..(dm.d + pd).saturating_sub(i).min(dm.d);
+            let ohs = ph.saturating_sub(j)..(dm.h + ph).saturating_sub(j).min(dm.h);
+            for l in 0..K {
+                let mut acc16 = [0.0f32; 16];
+                let mut acc8 = [0.0f32; 8];
+                let mut acc1 = 0.0f32;
+                for od in ods.clone() {
+                    for oh in ohs.clone() {
+                        let g = &gy[(od * dm.h + oh) * dm.w..][..dm.w];
+                        let xr = &xp[((od + i - pd) * dm.h + (oh + j - ph)) * wp + l..][..dm.w];
+                        dot16(&mut acc16, g, xr, b16);
+                        if b8 == 1 {
+                            fma_lanes(&mut acc8, &g[16 * b16..], &xr[16 * b16..]);
+                        }
+                        for o in rest..dm.w {
+                            acc1 = g[o].mul_add(xr[o], acc1);
+                        }
+                    }
+                }
+                part[(i * dm.kh + j) * K + l] += acc16.iter().sum::<f32>() + acc8.iter().sum::<f32>() + acc1;
             }
         }
-        let mut s: f32 = acc.iter().sum();
-        for (gv, xv) in gc.remainder().iter().zip(xc.remainder()) {
-            s += gv * xv;
+    }
+}
+
+/// `acc[t] += Σ_blk g[16·blk + t] · x[16·blk + t]` over `blocks` blocks of 16 lanes.
+#[inline(always)]
+fn dot16(acc: &mut [f32; 16], g: &[f32], x: &[f32], blocks: usize) {
+    assert!(g.len() >= 16 * blocks && x.len() >= 16 * blocks);
+    #[cfg(target_arch = "x86_64")]
+    if simd_level() >= 2 {
+        // SAFETY: AVX-512F is available (checked at run time) and both slices hold 16·blocks values.
+        unsafe { dot16_avx512(acc, g.as_ptr(), x.as_ptr(), blocks) };
+        return;
+    }
+    for blk in 0..blocks {
+        fma_lanes(acc, &g[16 * blk..], &x[16 * blk..]);
+    }
+}
+
+/// [`dot16`] with AVX-512 intrinsics: LLVM does not vectorise the lane-wise reduction by itself.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot16_avx512(acc: &mut [f32; 16], g: *const f32, x: *const f32, blocks: usize) {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps};
+    // Full-mask loads/stores: unlike `_mm512_loadu_ps` they carry no debug-build pointer checks.
+    const ALL: u16 = u16::MAX;
+    let mut a = _mm512_maskz_loadu_ps(ALL, acc.as_ptr());
+    for blk in 0..blocks {
+        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(ALL, g.add(16 * blk)), _mm512_maskz_loadu_ps(ALL, x.add(16 * blk)), a);
+    }
+    _mm512_mask_storeu_ps(acc.as_mut_ptr(), ALL, a);
+}
+
+/// `acc[t] += a[t] · b[t]` for the first L elements.
+#[inline(always)]
+fn fma_lanes<const L: usize>(acc: &mut [f32; L], a: &[f32], b: &[f32]) {
+    let a: &[f32; L] = a[..L].try_into().expect("L lanes");
+    let b: &[f32; L] = b[..L].try_into().expect("L lanes");
+    for t in 0..L {
+        acc[t] = a[t].mul_add(b[t], acc[t]);
+    }
+}
+
+fn weight_grad_taps_any(xp: &[f32], gy: &[f32], dm: DwDims, part: &mut [f32]) {
+    let mut pairs = Vec::with_capacity(dm.kd * dm.kh);
+    for od in 0..dm.d {
+        for oh in 0..dm.h {
+            row_pairs(dm, od, oh, &mut pairs);
+            let g = &gy[(od * dm.h + oh) * dm.w..][..dm.w];
+            for &(xo, ko) in &pairs {
+                for (l, p) in part[ko..ko + dm.kw].iter_mut().enumerate() {
+                    *p += g.iter().zip(&xp[xo + l..]).map(|(a, b)| a * b).sum::<f32>();
+                }
+            }
         }
-        *kv += s;
     }
 }
