@@ -3,6 +3,7 @@
 //! One subcommand per pipeline stage; each lives in its own file under `cmd/`.
 
 mod cmd;
+mod reproduce;
 
 use clap::{Parser, Subcommand};
 

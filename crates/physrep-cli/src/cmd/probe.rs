@@ -1,9 +1,102 @@
-//! `physrep probe`.
+//! `physrep probe`: frozen-encoder probes on the physical parameters (`physrep_eval::probe_run`).
+//!
+//! Writes `RUN/probe/results.json`, `results.md`, predicted-vs-true scatter PNGs per parameter and a
+//! data-efficiency plot. Example:
+//! `physrep probe --run runs/am-jepa --data data/active_matter --probe all --fractions 0.1,0.5,1`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use physrep_eval::{ProbeKind, ProbeOptions};
 
 /// Arguments of `physrep probe`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Pretraining run directory (encoder checkpoint + config).
+    #[arg(long = "run")]
+    run: PathBuf,
+    /// Well-layout dataset directory.
+    #[arg(long)]
+    data: PathBuf,
+    /// attentive | attentive4 | linear | knn | all (comma-separated list allowed).
+    #[arg(long, default_value = "attentive")]
+    probe: String,
+    /// Nested fractions of the probe training windows.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.5,1")]
+    fractions: Vec<f64>,
+    /// Probe training epochs (paper: 100).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Probe a randomly initialised encoder of the same architecture (the honest control).
+    #[arg(long)]
+    random_init: bool,
+    /// Probe-input noise σ (default: the paper's per dataset).
+    #[arg(long)]
+    noise: Option<f32>,
+    /// Cached noise draws K cycled over epochs (K = 1 = the paper's code).
+    #[arg(long, default_value_t = 1)]
+    noise_draws: usize,
+    /// Input resolution (default: the encoder's).
+    #[arg(long)]
+    resolution: Option<usize>,
+    /// Probe micro-batch size (paper: 32 AM/RB, 64 SF).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Micro-batches per update (paper: 256 / batch).
+    #[arg(long)]
+    accum: Option<usize>,
+    /// Cap on probe training windows (default: the paper's, SF 20,480 / RB 10,240).
+    #[arg(long)]
+    max_train_windows: Option<usize>,
+    /// Learning rates of the sweep.
+    #[arg(long, value_delimiter = ',')]
+    sweep_lr: Option<Vec<f64>>,
+    /// Weight decays of the sweep.
+    #[arg(long, value_delimiter = ',')]
+    sweep_wd: Option<Vec<f64>>,
+    /// Seed of probe init, order and subsets.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output directory (default RUN/probe).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Skip the PNG plots.
+    #[arg(long)]
+    no_plots: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`physrep probe` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut opts = ProbeOptions {
+        run_dir: args.run.clone(),
+        data_dir: args.data.clone(),
+        out_dir: args.out.clone(),
+        random_init: args.random_init,
+        noise_std: args.noise,
+        noise_draws: args.noise_draws,
+        resolution: args.resolution.map(|r| [r, r]),
+        max_train_windows: args.max_train_windows,
+        batch_size: args.batch,
+        accum: args.accum,
+        plots: !args.no_plots,
+        progress: true,
+        ..Default::default()
+    };
+    opts.eval.probes = ProbeKind::parse_list(&args.probe)?;
+    opts.eval.fractions = args.fractions.clone();
+    opts.eval.subset_seed = args.seed;
+    opts.eval.train.seed = args.seed;
+    if let Some(e) = args.epochs {
+        opts.eval.train.epochs = e;
+    }
+    if let Some(lr) = args.sweep_lr {
+        opts.eval.sweep.lrs = lr;
+    }
+    if let Some(wd) = args.sweep_wd {
+        opts.eval.sweep.weight_decays = wd;
+    }
+    let report = physrep_eval::probe_run(&opts).with_context(|| format!("probing {} on {}", args.run.display(), args.data.display()))?;
+    let out = opts.out_dir();
+    println!("{}", report.to_markdown());
+    println!("wrote {}", out.join("results.json").display());
+    Ok(())
 }

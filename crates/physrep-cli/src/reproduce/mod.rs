@@ -1,0 +1,346 @@
+//! `physrep reproduce`: simulate (or read The Well), pretrain every method, probe, report.
+//!
+//! Layout of the output directory:
+//! ```text
+//! OUT/plan.json                         the resolved plan
+//! OUT/data/<system>/                    simulated Well-layout dataset (stage `data`)
+//! OUT/runs/<system>/<method>/seed<k>/   pretraining run (stage `pretrain`), its probe in `probe/`
+//! OUT/runs/<system>/random/probe/       probes of a randomly initialised JEPA encoder (control)
+//! OUT/figures/*.png                     figures of the report
+//! OUT/REPORT.md, results.csv, results.json
+//! ```
+//! Every stage is cached by the hash of its resolved config (`stage.rs`): a rerun skips what is done,
+//! and a killed run resumes (simulation skips finished files, pretraining resumes from its newest
+//! checkpoint, probes reuse cached features).
+
+pub mod plan;
+pub mod report;
+pub mod stage;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use physrep_eval::plots::{self, BarSeries, Curve};
+use physrep_well::{Split, WellDataset, WindowSpec};
+
+pub use plan::Plan;
+use report::{ResultRow, StageTime, Study};
+
+/// Run the whole study described by `plan` into `out`.
+pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
+    let start = Instant::now();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    stage::write_atomic(&out.join("plan.json"), &serde_json::to_vec_pretty(plan)?)?;
+    let figures_dir = out.join("figures");
+    std::fs::create_dir_all(&figures_dir)?;
+    let mut stages = Vec::new();
+    let mut rows = Vec::new();
+    let mut figures: Vec<(String, String)> = Vec::new();
+    let mut record = |st: &stage::StageRecord, skipped: bool, label: String| {
+        stages.push(StageTime { stage: label, wall_s: st.wall_s, peak_rss_mb: st.peak_rss_mb, cached: skipped });
+    };
+
+    for system in &plan.systems {
+        // 1. Data.
+        let data_cfg = DataStage { system: system.clone(), well_dir: plan.well_dir.clone(), sim_preset: plan.sim_preset.clone(), sim_seed: plan.sim_seed };
+        let data = stage::run(&out.join("stages").join(system).join("data"), "data", &data_cfg, |_| data_cfg.materialise(out))?;
+        record(&data.record, data.skipped, format!("{system}: data"));
+        let data_dir = PathBuf::from(&data.output);
+        let data_hash = stage::config_hash(&data_cfg)?;
+
+        let strip = figures_dir.join(format!("frames_{system}.png"));
+        if !strip.exists() {
+            frame_strip(&data_dir, &strip).with_context(|| format!("frame strip of {system}"))?;
+        }
+        figures.push((format!("{system}: frames of the first training window"), rel(out, &strip)));
+
+        // 2. Pretraining and probes per method and seed.
+        for method in &plan.methods {
+            for &seed in &plan.seeds {
+                let run_dir = out.join("runs").join(system).join(method).join(format!("seed{seed}"));
+                let pre_cfg = PretrainStage {
+                    data: data_hash.clone(),
+                    method: method.clone(),
+                    seed,
+                    preset: plan.train_preset.clone(),
+                    overrides: plan.train_overrides.clone(),
+                };
+                let pre = stage::run(&run_dir.join("stage-pretrain"), "pretrain", &pre_cfg, |_| pretrain(&pre_cfg, &data_dir, &run_dir))?;
+                record(&pre.record, pre.skipped, format!("{system}: pretrain {method} seed {seed}"));
+                let pre_hash = stage::config_hash(&pre_cfg)?;
+
+                let probe_cfg = ProbeStage::new(plan, pre_hash.clone(), false);
+                let probed = stage::run(&run_dir.join("stage-probe"), "probe", &probe_cfg, |_| {
+                    probe(&probe_cfg, plan, &run_dir, &data_dir, system, method, seed)
+                })?;
+                record(&probed.record, probed.skipped, format!("{system}: probe {method} seed {seed}"));
+                rows.extend(probed.output);
+
+                if seed == plan.seeds[0] {
+                    let metrics = run_dir.join("metrics.jsonl");
+                    let fig = figures_dir.join(format!("loss_{system}_{method}.png"));
+                    if metrics.exists() {
+                        plots::loss_curves_from_jsonl(&metrics, "update", &["loss"], &fig, false)
+                            .with_context(|| format!("loss curve of {}", metrics.display()))?;
+                        figures.push((format!("{system}: {method} pretraining loss"), rel(out, &fig)));
+                    }
+                }
+            }
+        }
+
+        // 3. The honest control: a randomly initialised JEPA encoder of the same architecture.
+        if plan.random_control && plan.methods.iter().any(|m| m == "jepa") {
+            let jepa0 = out.join("runs").join(system).join("jepa").join(format!("seed{}", plan.seeds[0]));
+            let pre_cfg = PretrainStage { data: data_hash.clone(), method: "jepa".into(), seed: plan.seeds[0], preset: plan.train_preset.clone(), overrides: plan.train_overrides.clone() };
+            let probe_cfg = ProbeStage::new(plan, stage::config_hash(&pre_cfg)?, true);
+            let dir = out.join("runs").join(system).join("random");
+            let probed = stage::run(&dir.join("stage-probe"), "probe", &probe_cfg, |_| {
+                probe(&probe_cfg, plan, &jepa0, &data_dir, system, "random", plan.seeds[0])
+            })?;
+            record(&probed.record, probed.skipped, format!("{system}: probe random-init jepa"));
+            rows.extend(probed.output);
+        }
+    }
+
+    let mut methods = plan.methods.clone();
+    if plan.random_control && plan.methods.iter().any(|m| m == "jepa") {
+        methods.push("random".into());
+    }
+    let mut study = Study {
+        preset: plan.preset.clone(),
+        data_source: match &plan.well_dir {
+            Some(d) => format!("The Well at {}", d.display()),
+            None => format!("physrep's simulators, preset `{}`", plan.sim_preset),
+        },
+        systems: plan.systems.clone(),
+        methods,
+        seeds: plan.seeds.clone(),
+        rows,
+        stages,
+        figures,
+        total_wall_s: 0.0,
+    };
+    summary_figures(&mut study, out, &figures_dir)?;
+    study.total_wall_s = start.elapsed().as_secs_f64();
+    report::write(&study, out)?;
+    Ok(study)
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+/// Bar chart of Table 1 and data-efficiency curves.
+fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
+    let bars = dir.join("table1_test_mse.png");
+    let series: Vec<BarSeries> = study
+        .methods
+        .iter()
+        .map(|m| BarSeries {
+            name: m.clone(),
+            values: study
+                .systems
+                .iter()
+                .map(|s| {
+                    let xs: Vec<f64> = study.rows.iter().filter(|r| &r.system == s && &r.method == m && r.probe == report::main_probe(&study.rows, s, m)).map(|r| r.test_mse).collect();
+                    if xs.is_empty() { (f64::NAN, 0.0) } else { report::mean_std(&xs) }
+                })
+                .collect(),
+        })
+        .collect();
+    plots::grouped_bars(&bars, "Parameter-estimation MSE (test)", "MSE (z-scored)", &study.systems, &series)?;
+    study.figures.push(("Table 1 as a bar chart (test MSE, mean ± std over seeds)".into(), rel(out, &bars)));
+
+    for system in study.systems.clone() {
+        let curves: Vec<Curve> = study
+            .methods
+            .iter()
+            .filter_map(|m| {
+                let probe = report::main_probe(&study.rows, &system, m);
+                let rows: Vec<&ResultRow> = study.rows.iter().filter(|r| r.system == system && &r.method == m && r.probe == probe && !r.fractions.is_empty()).collect();
+                let first = rows.first()?;
+                let points = first
+                    .fractions
+                    .iter()
+                    .map(|(f, _, _)| {
+                        let xs: Vec<f64> = rows.iter().filter_map(|r| r.fractions.iter().find(|x| (x.0 - f).abs() < 1e-12)).map(|x| x.2).collect();
+                        (*f * 100.0, report::mean_std(&xs).0)
+                    })
+                    .collect();
+                Some(Curve { name: m.clone(), points })
+            })
+            .collect();
+        if curves.is_empty() {
+            continue;
+        }
+        let fig = dir.join(format!("data_efficiency_{system}.png"));
+        plots::line_curves(&fig, &format!("{system}: data efficiency (test)"), "% of probe training windows", "MSE (z-scored)", &curves, false)?;
+        study.figures.push((format!("{system}: data efficiency"), rel(out, &fig)));
+    }
+    // Predicted-vs-true scatters written by the probe runs (first seed).
+    for system in study.systems.clone() {
+        for m in study.methods.clone() {
+            let probe_dir = if m == "random" {
+                out.join("runs").join(&system).join("random").join("probe")
+            } else {
+                out.join("runs").join(&system).join(&m).join(format!("seed{}", study.seeds[0])).join("probe")
+            };
+            let Ok(entries) = std::fs::read_dir(&probe_dir) else { continue };
+            let mut pngs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "png")).collect();
+            pngs.sort();
+            for p in pngs {
+                let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                study.figures.push((format!("{system}: {m} {name}"), rel(out, &p)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The data stage's resolved config.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DataStage {
+    system: String,
+    well_dir: Option<PathBuf>,
+    sim_preset: String,
+    sim_seed: u64,
+}
+
+impl DataStage {
+    /// Simulate the dataset (or check the real one) and return its directory.
+    fn materialise(&self, out: &Path) -> Result<String> {
+        let dir = match &self.well_dir {
+            Some(well) => {
+                let dir = well.join(&self.system);
+                WellDataset::open(&dir).with_context(|| format!("opening The Well's {} at {}", self.system, dir.display()))?;
+                dir
+            }
+            None => {
+                let opts = physrep_sim::GenerateOptions {
+                    out: out.join("data"),
+                    preset: self.sim_preset.parse()?,
+                    seed: self.sim_seed,
+                    progress: true,
+                    ..Default::default()
+                };
+                physrep_sim::generate(&self.system, &opts)?
+            }
+        };
+        Ok(dir.display().to_string())
+    }
+}
+
+/// A pretraining stage's resolved config (the data stage's hash pins the data).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PretrainStage {
+    data: String,
+    method: String,
+    seed: u64,
+    preset: String,
+    overrides: Vec<String>,
+}
+
+fn pretrain(cfg: &PretrainStage, data_dir: &Path, run_dir: &Path) -> Result<serde_json::Value> {
+    let method: physrep_train::methods::MethodKind = cfg.method.parse()?;
+    let mut opts = physrep_train::pretrain::PretrainOptions::new(method, data_dir, run_dir);
+    opts.preset = Some(cfg.preset.parse()?);
+    opts.overrides = cfg.overrides.clone();
+    opts.overrides.push(format!("train.seed={}", cfg.seed));
+    // A killed run left checkpoints behind: continue from the newest one.
+    opts.resume = run_dir.join("config.toml").exists();
+    opts.progress = true;
+    let summary = physrep_train::pretrain::pretrain(&opts)?;
+    Ok(serde_json::to_value(summary)?)
+}
+
+/// A probe stage's resolved config.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ProbeStage {
+    pretrain: String,
+    random_init: bool,
+    probes: Vec<String>,
+    epochs: usize,
+    fractions: Vec<f64>,
+    max_train_windows: Option<usize>,
+}
+
+impl ProbeStage {
+    fn new(plan: &Plan, pretrain: String, random_init: bool) -> Self {
+        ProbeStage {
+            pretrain,
+            random_init,
+            probes: plan.probes.clone(),
+            epochs: plan.probe_epochs,
+            fractions: plan.probe_fractions.clone(),
+            max_train_windows: plan.probe_max_train_windows,
+        }
+    }
+}
+
+fn probe(cfg: &ProbeStage, plan: &Plan, run_dir: &Path, data_dir: &Path, system: &str, method: &str, seed: u64) -> Result<Vec<ResultRow>> {
+    let mut opts = physrep_eval::ProbeOptions { run_dir: run_dir.to_path_buf(), data_dir: data_dir.to_path_buf(), ..Default::default() };
+    if cfg.random_init {
+        opts.random_init = true;
+        opts.out_dir = Some(run_dir.parent().and_then(Path::parent).map_or_else(|| run_dir.join("random"), |p| p.join("random").join("probe")));
+    }
+    opts.eval.probes = cfg.probes.iter().map(|p| p.parse()).collect::<Result<_, _>>()?;
+    opts.eval.fractions = cfg.fractions.clone();
+    opts.eval.train.epochs = cfg.epochs;
+    opts.max_train_windows = cfg.max_train_windows;
+    opts.progress = true;
+    let _ = plan;
+    let report = physrep_eval::probe_run(&opts)?;
+    Ok(rows_from_report(&report, system, method, seed))
+}
+
+/// One [`ResultRow`] per probe kind, with the data-efficiency curve from its fractions.
+fn rows_from_report(report: &physrep_eval::ProbeReport, system: &str, method: &str, seed: u64) -> Vec<ResultRow> {
+    let mut kinds: Vec<String> = report.results.iter().map(|r| r.probe.clone()).collect();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .filter_map(|kind| {
+            let mut rs: Vec<&physrep_eval::ProbeResult> = report.results.iter().filter(|r| r.probe == kind).collect();
+            rs.sort_by(|a, b| a.fraction.total_cmp(&b.fraction));
+            let full = *rs.last()?;
+            let test = full.test.as_ref()?;
+            Some(ResultRow {
+                system: system.to_string(),
+                method: method.to_string(),
+                seed,
+                probe: kind,
+                valid_mse: full.valid.mean,
+                test_mse: test.mean,
+                label_names: report.label_names.clone(),
+                valid_per_param: full.valid.per_param.clone(),
+                test_per_param: test.per_param.clone(),
+                floor_valid: full.floor_valid.mean,
+                floor_test: full.floor_test.as_ref().map_or(f64::NAN, |s| s.mean),
+                fractions: rs.iter().map(|r| (r.fraction, r.valid.mean, r.test.as_ref().map_or(f64::NAN, |s| s.mean))).collect(),
+            })
+        })
+        .collect()
+}
+
+/// A frame strip of every channel of the first training window (8 frames).
+fn frame_strip(data_dir: &Path, path: &Path) -> Result<()> {
+    let ds = Arc::new(WellDataset::open(data_dir)?);
+    let spec = WindowSpec { context: 16, target: 0, stride: 16 };
+    let windows = ds.windows(Split::Train, &spec)?;
+    let w = windows.first().context("no training window")?;
+    let crop = physrep_well::Crop::paper(ds.name());
+    let clip = ds.read_window(w, &crop)?; // (C, T, H, W)
+    let frames: Vec<usize> = (0..clip.dim().1).step_by(2).take(8).collect();
+    let channels: Vec<(String, ndarray::Array3<f32>)> = ds
+        .channel_names()
+        .iter()
+        .enumerate()
+        .map(|(c, name)| (name.clone(), clip.index_axis(ndarray::Axis(0), c).select(ndarray::Axis(0), &frames)))
+        .collect();
+    plots::frame_strip(&channels, path)?;
+    Ok(())
+}

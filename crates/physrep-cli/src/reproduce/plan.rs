@@ -1,0 +1,148 @@
+//! `physrep reproduce` presets: what each one simulates, trains and probes.
+//!
+//! | preset | data | pretraining | probes | seeds | budget (2 cores) |
+//! |---|---|---|---|---|---|
+//! | `smoke` | simulated, `tiny` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 1 | < 3 min, in CI |
+//! | `default` | simulated, `small` | `small` capped | attentive, linear, kNN; 10/50/100 % | 2 | ≤ 15 min |
+//! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | 3 | hours |
+//! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | 3 | GPU days |
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// Every system of the paper, in its table order.
+pub const PAPER_SYSTEMS: [&str; 3] = ["active_matter", "shear_flow", "rayleigh_benard"];
+/// Every method, in the paper's table order.
+pub const ALL_METHODS: [&str; 4] = ["jepa", "videomae", "mpp", "disco"];
+
+/// The resolved plan of a study (written to `OUT/plan.json`; every stage hashes its part of it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub preset: String,
+    pub systems: Vec<String>,
+    pub methods: Vec<String>,
+    /// Pretraining seeds (one encoder per seed, system and method).
+    pub seeds: Vec<u64>,
+    /// Real Well data (`<dir>/<system>`) instead of simulation.
+    pub well_dir: Option<PathBuf>,
+    /// Simulator preset (`tiny`, `small`, `medium`) when simulating.
+    pub sim_preset: String,
+    pub sim_seed: u64,
+    /// Pretraining preset of `physrep pretrain` (`tiny`, `small`, `default`, `paper`).
+    pub train_preset: String,
+    /// `key=value` overrides applied to every pretraining run (after the preset).
+    pub train_overrides: Vec<String>,
+    /// Probes run on every frozen encoder (`attentive`, `linear`, `knn`, `attentive4`).
+    pub probes: Vec<String>,
+    pub probe_epochs: usize,
+    pub probe_fractions: Vec<f64>,
+    /// Cap on probe training windows (`None` = the paper's).
+    pub probe_max_train_windows: Option<usize>,
+    /// Probe a randomly initialised JEPA encoder too (the honest control).
+    pub random_control: bool,
+}
+
+impl Plan {
+    /// The plan of a named preset.
+    pub fn preset(name: &str) -> Result<Plan> {
+        let base = Plan {
+            preset: name.to_string(),
+            systems: PAPER_SYSTEMS.iter().map(|s| s.to_string()).collect(),
+            methods: ALL_METHODS.iter().map(|s| s.to_string()).collect(),
+            seeds: vec![0],
+            well_dir: None,
+            sim_preset: "tiny".into(),
+            sim_seed: 0,
+            train_preset: "tiny".into(),
+            train_overrides: vec![],
+            probes: vec!["attentive".into(), "linear".into()],
+            probe_epochs: 5,
+            probe_fractions: vec![0.5, 1.0],
+            probe_max_train_windows: None,
+            random_control: true,
+        };
+        Ok(match name {
+            "smoke" => base,
+            "default" => Plan {
+                seeds: vec![0, 1],
+                sim_preset: "small".into(),
+                train_preset: "small".into(),
+                train_overrides: vec!["train.max_updates=12".into()],
+                probes: vec!["attentive".into(), "linear".into(), "knn".into()],
+                probe_epochs: 30,
+                probe_fractions: vec![0.1, 0.5, 1.0],
+                probe_max_train_windows: Some(2048),
+                ..base
+            },
+            "full" => Plan {
+                seeds: vec![0, 1, 2],
+                sim_preset: "medium".into(),
+                train_preset: "default".into(),
+                probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
+                probe_epochs: 100,
+                probe_fractions: vec![0.1, 0.5, 1.0],
+                ..base
+            },
+            "paper" => Plan {
+                seeds: vec![0, 1, 2],
+                sim_preset: "medium".into(),
+                train_preset: "paper".into(),
+                probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
+                probe_epochs: 100,
+                probe_fractions: vec![0.1, 0.5, 1.0],
+                ..base
+            },
+            other => bail!("unknown preset `{other}` (expected smoke, default, full or paper)"),
+        })
+    }
+
+    /// Restrict systems / methods / seeds, checking every name.
+    pub fn restrict(mut self, systems: Option<Vec<String>>, methods: Option<Vec<String>>, seeds: Option<usize>) -> Result<Plan> {
+        if let Some(s) = systems {
+            if s.is_empty() {
+                bail!("--systems: give at least one system");
+            }
+            self.systems = s;
+        }
+        if let Some(m) = methods {
+            for name in &m {
+                if !ALL_METHODS.contains(&name.as_str()) {
+                    bail!("--methods: unknown method `{name}` (expected one of {})", ALL_METHODS.join(", "));
+                }
+            }
+            if m.is_empty() {
+                bail!("--methods: give at least one method");
+            }
+            self.methods = m;
+        }
+        if let Some(n) = seeds {
+            if n == 0 {
+                bail!("--seeds must be ≥ 1");
+            }
+            self.seeds = (0..n as u64).collect();
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_resolve_and_unknown_names_are_errors() {
+        for p in ["smoke", "default", "full", "paper"] {
+            let plan = Plan::preset(p).unwrap();
+            assert_eq!(plan.methods.len(), 4);
+            assert_eq!(plan.systems.len(), 3);
+        }
+        assert!(Plan::preset("huge").is_err());
+        let p = Plan::preset("smoke").unwrap();
+        assert!(p.clone().restrict(None, Some(vec!["bogus".into()]), None).is_err());
+        let r = p.restrict(Some(vec!["shear_flow".into()]), Some(vec!["jepa".into()]), Some(2)).unwrap();
+        assert_eq!(r.systems, vec!["shear_flow"]);
+        assert_eq!(r.seeds, vec![0, 1]);
+    }
+}

@@ -1,0 +1,424 @@
+//! The study's report: `REPORT.md`, `results.csv`, `results.json`.
+//!
+//! Table 1 is MSE on z-scored labels per system × method (valid and test, mean ± sample standard
+//! deviation over pretraining seeds), with the predict-the-train-mean floor and the paper's numbers
+//! beside it. Table 2 is data efficiency (probe trained on nested fractions of its training set).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::stage::write_atomic;
+
+/// One probe result of one pretrained encoder (one seed).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResultRow {
+    pub system: String,
+    pub method: String,
+    pub seed: u64,
+    /// Which probe produced the numbers (`attentive`, `linear`, `knn`, `finetune`, ...).
+    pub probe: String,
+    pub valid_mse: f64,
+    pub test_mse: f64,
+    /// Per label column (in `label_names` order).
+    pub label_names: Vec<String>,
+    pub valid_per_param: Vec<f64>,
+    pub test_per_param: Vec<f64>,
+    /// Predict-the-train-mean floor on valid and test.
+    pub floor_valid: f64,
+    pub floor_test: f64,
+    /// Data efficiency: (fraction of the probe's training windows, valid MSE, test MSE).
+    pub fractions: Vec<(f64, f64, f64)>,
+}
+
+/// Wall time and peak memory of one stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StageTime {
+    pub stage: String,
+    pub wall_s: f64,
+    pub peak_rss_mb: f64,
+    pub cached: bool,
+}
+
+/// Everything the report is written from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Study {
+    pub preset: String,
+    pub data_source: String,
+    pub systems: Vec<String>,
+    pub methods: Vec<String>,
+    pub seeds: Vec<u64>,
+    pub rows: Vec<ResultRow>,
+    pub stages: Vec<StageTime>,
+    /// Figures, relative to the output directory.
+    pub figures: Vec<(String, String)>,
+    pub total_wall_s: f64,
+}
+
+/// Paper Table 1 (Qu et al., Well `valid`, attentive probe; MPP fine-tuned end to end).
+pub fn paper_table1(system: &str, method: &str) -> Option<f64> {
+    let col = ["active_matter", "shear_flow", "rayleigh_benard"].iter().position(|s| *s == system)?;
+    let row: [f64; 3] = match method {
+        "jepa" => [0.079, 0.38, 0.13],
+        "videomae" => [0.160, 0.67, 0.18],
+        "disco" => [0.057, 0.13, 0.01],
+        "mpp" => [0.230, 0.59, 0.08],
+        _ => return None,
+    };
+    Some(row[col])
+}
+
+/// Paper Table 2 (shear_flow, probe data 10 / 50 / 100 %).
+pub fn paper_table2(method: &str, fraction: f64) -> Option<f64> {
+    let i = [0.1, 0.5, 1.0].iter().position(|f| (f - fraction).abs() < 1e-9)?;
+    match method {
+        "jepa" => Some([0.57, 0.40, 0.38][i]),
+        "videomae" => Some([0.98, 0.75, 0.67][i]),
+        _ => None,
+    }
+}
+
+/// Mean and sample standard deviation (0 for a single value).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (m, 0.0);
+    }
+    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, v.sqrt())
+}
+
+fn fmt_ms(xs: &[f64]) -> String {
+    let (m, s) = mean_std(xs);
+    if xs.len() > 1 {
+        format!("{m:.3} ± {s:.3}")
+    } else {
+        format!("{m:.3}")
+    }
+}
+
+/// The rows of (system, method) under its main probe.
+fn main_rows<'a>(rows: &'a [ResultRow], system: &str, method: &str) -> Vec<&'a ResultRow> {
+    let probe = main_probe(rows, system, method);
+    rows.iter().filter(|r| r.system == system && r.method == method && r.probe == probe).collect()
+}
+
+/// The probe reported in Table 1 for (system, method): end-to-end fine-tuning where it ran (MPP, as
+/// the paper), otherwise the frozen attentive probe.
+pub fn main_probe(rows: &[ResultRow], system: &str, method: &str) -> &'static str {
+    if rows.iter().any(|r| r.system == system && r.method == method && r.probe == "finetune") {
+        "finetune"
+    } else {
+        "attentive"
+    }
+}
+
+/// Mean test MSE of (system, method) under its main probe.
+fn mean_test(study: &Study, system: &str, method: &str) -> Option<f64> {
+    let xs: Vec<f64> = study
+        .rows
+        .iter()
+        .filter(|r| r.system == system && r.method == method && r.probe == main_probe(&study.rows, system, method))
+        .map(|r| r.test_mse)
+        .collect();
+    (!xs.is_empty()).then(|| mean_std(&xs).0)
+}
+
+fn ranking(scores: &[(String, f64)]) -> Vec<String> {
+    let mut s = scores.to_vec();
+    s.sort_by(|a, b| a.1.total_cmp(&b.1));
+    s.into_iter().map(|(m, _)| m).collect()
+}
+
+/// The honest comparison paragraph: our ranking vs the paper's, per system.
+pub fn comparison_paragraph(study: &Study) -> String {
+    let mut out = String::new();
+    let mut agree = 0;
+    let mut total = 0;
+    for system in &study.systems {
+        let ours: Vec<(String, f64)> = study
+            .methods
+            .iter()
+            .filter(|m| m.as_str() != "random")
+            .filter_map(|m| mean_test(study, system, m).map(|v| (m.clone(), v)))
+            .collect();
+        let paper: Vec<(String, f64)> = ours
+            .iter()
+            .filter_map(|(m, _)| paper_table1(system, m).map(|v| (m.clone(), v)))
+            .collect();
+        if ours.len() < 2 || paper.len() != ours.len() {
+            continue;
+        }
+        let (ro, rp) = (ranking(&ours), ranking(&paper));
+        // Pairwise agreement of orderings.
+        let mut pairs = 0;
+        let mut same = 0;
+        for i in 0..ours.len() {
+            for j in i + 1..ours.len() {
+                let (a, b) = (&ours[i], &ours[j]);
+                let pa = paper.iter().find(|p| p.0 == a.0).map(|p| p.1);
+                let pb = paper.iter().find(|p| p.0 == b.0).map(|p| p.1);
+                if let (Some(pa), Some(pb)) = (pa, pb) {
+                    pairs += 1;
+                    if (a.1 < b.1) == (pa < pb) {
+                        same += 1;
+                    }
+                }
+            }
+        }
+        agree += same;
+        total += pairs;
+        let _ = writeln!(
+            out,
+            "- **{system}**: ours (test, best first) {}; the paper's (valid) {}; {same} of {pairs} pairwise orderings agree.",
+            ro.join(" < "),
+            rp.join(" < ")
+        );
+    }
+    if total > 0 {
+        let _ = writeln!(
+            out,
+            "\nOverall {agree} of {total} pairwise method orderings agree with the paper. The data are physrep's \
+             simulated analogues at reduced resolution with small pretraining budgets, not The Well, so absolute \
+             numbers are not comparable with the paper's; only orderings and gaps to the floor are."
+        );
+    } else {
+        out.push_str("Too few methods ran to compare rankings with the paper.\n");
+    }
+    out
+}
+
+/// Write `REPORT.md`, `results.csv` and `results.json` into `dir`.
+pub fn write(study: &Study, dir: &Path) -> Result<()> {
+    write_atomic(&dir.join("results.json"), &serde_json::to_vec_pretty(study)?)?;
+    write_atomic(&dir.join("results.csv"), csv(study).as_bytes())?;
+    write_atomic(&dir.join("REPORT.md"), markdown(study).as_bytes())?;
+    Ok(())
+}
+
+fn csv(study: &Study) -> String {
+    let mut s = String::from("system,method,seed,probe,valid_mse,test_mse,floor_valid,floor_test,per_param_valid,per_param_test\n");
+    for r in &study.rows {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{:.6},{:.6},{:.6},{:.6},{},{}",
+            r.system,
+            r.method,
+            r.seed,
+            r.probe,
+            r.valid_mse,
+            r.test_mse,
+            r.floor_valid,
+            r.floor_test,
+            r.label_names.iter().zip(&r.valid_per_param).map(|(n, v)| format!("{n}={v:.6}")).collect::<Vec<_>>().join(";"),
+            r.label_names.iter().zip(&r.test_per_param).map(|(n, v)| format!("{n}={v:.6}")).collect::<Vec<_>>().join(";"),
+        );
+    }
+    s
+}
+
+fn markdown(study: &Study) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# physrep study report\n");
+    let _ = writeln!(
+        s,
+        "Preset `{}`, data: {}. Systems: {}. Methods: {}. Pretraining seeds: {:?}. Total wall time {:.1} min.\n",
+        study.preset,
+        study.data_source,
+        study.systems.join(", "),
+        study.methods.join(", "),
+        study.seeds,
+        study.total_wall_s / 60.0
+    );
+    let _ = writeln!(
+        s,
+        "Metric: mean squared error on z-scored physical parameters, averaged over the label columns \
+         (1.0 ≈ predicting the grid mean). Every encoder, MPP included, is frozen and probed with the paper's attentive \
+         probe (the paper fine-tunes MPP end to end; physrep does not implement that yet). `± ` is the sample standard deviation over pretraining seeds. \
+         The floor predicts the train-split mean label.\n"
+    );
+
+    // Table 1.
+    let _ = writeln!(s, "## Table 1: parameter-estimation MSE\n");
+    let _ = writeln!(s, "| system | method | probe | valid MSE | test MSE | floor (valid / test) | paper (valid) |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for system in &study.systems {
+        for method in &study.methods {
+            let probe = main_probe(&study.rows, system, method);
+            let rows = main_rows(&study.rows, system, method);
+            if rows.is_empty() {
+                continue;
+            }
+            let v: Vec<f64> = rows.iter().map(|r| r.valid_mse).collect();
+            let t: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
+            let fv = rows[0].floor_valid;
+            let ft = rows[0].floor_test;
+            let paper = paper_table1(system, method).map_or("—".to_string(), |p| format!("{p}"));
+            let _ = writeln!(s, "| {system} | {method} | {probe} | {} | {} | {fv:.3} / {ft:.3} | {paper} |", fmt_ms(&v), fmt_ms(&t));
+        }
+    }
+
+    // Other probes.
+    let others: Vec<&ResultRow> =
+        study.rows.iter().filter(|r| r.probe != main_probe(&study.rows, &r.system, &r.method)).collect();
+    if !others.is_empty() {
+        let _ = writeln!(s, "\n### Other probes (same frozen encoders)\n");
+        let _ = writeln!(s, "| system | method | probe | valid MSE | test MSE |");
+        let _ = writeln!(s, "|---|---|---|---|---|");
+        let mut g: BTreeMap<(String, String, String), Vec<&ResultRow>> = BTreeMap::new();
+        for r in others {
+            g.entry((r.system.clone(), r.method.clone(), r.probe.clone())).or_default().push(r);
+        }
+        for ((system, method, probe), rows) in g {
+            let v: Vec<f64> = rows.iter().map(|r| r.valid_mse).collect();
+            let t: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
+            let _ = writeln!(s, "| {system} | {method} | {probe} | {} | {} |", fmt_ms(&v), fmt_ms(&t));
+        }
+    }
+
+    // Per-parameter breakdown.
+    let _ = writeln!(s, "\n### Per-parameter test MSE (main probe, mean over seeds)\n");
+    let _ = writeln!(s, "| system | method | per parameter |");
+    let _ = writeln!(s, "|---|---|---|");
+    for system in &study.systems {
+        for method in &study.methods {
+            let rows = main_rows(&study.rows, system, method);
+            if rows.is_empty() {
+                continue;
+            }
+            let names = &rows[0].label_names;
+            let cells: Vec<String> = (0..names.len())
+                .map(|i| {
+                    let xs: Vec<f64> = rows.iter().filter_map(|r| r.test_per_param.get(i).copied()).collect();
+                    format!("{} {:.3}", names[i], mean_std(&xs).0)
+                })
+                .collect();
+            let _ = writeln!(s, "| {system} | {method} | {} |", cells.join(", "));
+        }
+    }
+
+    // Table 2.
+    let _ = writeln!(s, "\n## Table 2: data efficiency (main probe trained on a fraction of its windows)\n");
+    let fractions: Vec<f64> = {
+        let mut f: Vec<f64> = study.rows.iter().flat_map(|r| r.fractions.iter().map(|x| x.0)).collect();
+        f.sort_by(f64::total_cmp);
+        f.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+        f
+    };
+    if fractions.is_empty() {
+        let _ = writeln!(s, "No data-efficiency runs in this preset.");
+    } else {
+        let header: Vec<String> = fractions.iter().map(|f| format!("{:.0} % (valid / test)", f * 100.0)).collect();
+        let _ = writeln!(s, "| system | method | {} | paper SF (10/50/100 %) |", header.join(" | "));
+        let _ = writeln!(s, "|---|---|{}---|", "---|".repeat(fractions.len()));
+        for system in &study.systems {
+            for method in &study.methods {
+                let rows = main_rows(&study.rows, system, method);
+                if rows.is_empty() || rows.iter().all(|r| r.fractions.is_empty()) {
+                    continue;
+                }
+                let cells: Vec<String> = fractions
+                    .iter()
+                    .map(|f| {
+                        let pick = |k: usize| -> Vec<f64> {
+                            rows.iter()
+                                .filter_map(|r| r.fractions.iter().find(|x| (x.0 - f).abs() < 1e-12))
+                                .map(|x| if k == 0 { x.1 } else { x.2 })
+                                .collect()
+                        };
+                        format!("{} / {}", fmt_ms(&pick(0)), fmt_ms(&pick(1)))
+                    })
+                    .collect();
+                let paper = if system == "shear_flow" {
+                    [0.1, 0.5, 1.0]
+                        .iter()
+                        .map(|f| paper_table2(method, *f).map_or("—".into(), |v| format!("{v}")))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                } else {
+                    "—".into()
+                };
+                let _ = writeln!(s, "| {system} | {method} | {} | {paper} |", cells.join(" | "));
+            }
+        }
+    }
+
+    // Comparison.
+    let _ = writeln!(s, "\n## Where our ranking agrees or disagrees with the paper's\n");
+    s.push_str(&comparison_paragraph(study));
+
+    // Figures.
+    if !study.figures.is_empty() {
+        let _ = writeln!(s, "\n## Figures\n");
+        for (caption, path) in &study.figures {
+            let _ = writeln!(s, "- {caption}: ![{caption}]({path})");
+        }
+    }
+
+    // Stages.
+    let _ = writeln!(s, "\n## Wall time and peak memory per stage\n");
+    let _ = writeln!(s, "| stage | wall time (s) | peak RSS (MiB) | cached |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    for st in &study.stages {
+        let _ = writeln!(s, "| {} | {:.1} | {:.0} | {} |", st.stage, st.wall_s, st.peak_rss_mb, if st.cached { "yes" } else { "no" });
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(system: &str, method: &str, seed: u64, test: f64) -> ResultRow {
+        ResultRow {
+            system: system.into(),
+            method: method.into(),
+            seed,
+            probe: "attentive".into(),
+            valid_mse: test,
+            test_mse: test,
+            label_names: vec!["a".into(), "b".into()],
+            valid_per_param: vec![test, test],
+            test_per_param: vec![test, test],
+            floor_valid: 1.0,
+            floor_test: 1.0,
+            fractions: vec![(0.5, test * 2.0, test * 2.0), (1.0, test, test)],
+        }
+    }
+
+    #[test]
+    fn mean_std_is_the_sample_statistic() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
+        assert!((m - 2.0).abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
+        assert_eq!(mean_std(&[4.0]), (4.0, 0.0));
+    }
+
+    #[test]
+    fn rankings_are_compared_pairwise_with_the_paper() {
+        let study = Study {
+            preset: "t".into(),
+            data_source: "x".into(),
+            systems: vec!["shear_flow".into()],
+            methods: vec!["jepa".into(), "videomae".into(), "disco".into()],
+            seeds: vec![0],
+            // ours: jepa 0.2 < videomae 0.3 < disco 0.5; paper: disco 0.13 < jepa 0.38 < videomae 0.67
+            rows: vec![row("shear_flow", "jepa", 0, 0.2), row("shear_flow", "videomae", 0, 0.3), row("shear_flow", "disco", 0, 0.5)],
+            stages: vec![],
+            figures: vec![],
+            total_wall_s: 1.0,
+        };
+        let p = comparison_paragraph(&study);
+        // Pairs: (jepa, videomae) agree; (jepa, disco) and (videomae, disco) disagree.
+        assert!(p.contains("1 of 3 pairwise"), "{p}");
+        let md = markdown(&study);
+        assert!(md.contains("| shear_flow | jepa | attentive | 0.200 | 0.200 | 1.000 / 1.000 | 0.38 |"), "{md}");
+        assert!(md.contains("0.57 / 0.4 / 0.38"), "{md}");
+    }
+}

@@ -1,0 +1,59 @@
+//! `physrep reproduce --preset smoke` end to end: simulate all three systems, pretrain every method,
+//! probe, and write the report. Checks the report's contents, then that a rerun reuses every stage.
+
+use std::path::Path;
+use std::process::Command;
+
+fn physrep(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_physrep")).args(args).output().expect("physrep runs")
+}
+
+fn pngs_under(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            n += pngs_under(&p);
+        } else if p.extension().is_some_and(|e| e == "png") {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn smoke_preset_writes_every_table_and_figure_and_resumes_from_its_stages() {
+    let out = std::env::temp_dir().join(format!("physrep-smoke-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_s = out.to_str().unwrap();
+    let run = physrep(&["reproduce", "--preset", "smoke", "--out", out_s]);
+    assert!(run.status.success(), "reproduce failed:\n{}", String::from_utf8_lossy(&run.stderr));
+
+    let report = std::fs::read_to_string(out.join("REPORT.md")).expect("REPORT.md");
+    for method in ["jepa", "videomae", "mpp", "disco"] {
+        assert!(report.contains(&format!("| {method} |")), "REPORT.md lacks a Table 1 row for {method}:\n{report}");
+    }
+    for section in ["## Table 1", "## Table 2", "## Where our ranking agrees", "## Wall time and peak memory"] {
+        assert!(report.contains(section), "REPORT.md lacks {section}");
+    }
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let rows = results["rows"].as_array().expect("results.json rows");
+    for system in ["active_matter", "shear_flow", "rayleigh_benard"] {
+        for method in ["jepa", "videomae", "mpp", "disco"] {
+            assert!(
+                rows.iter().any(|r| r["system"] == system && r["method"] == method && r["test_mse"].as_f64().is_some_and(f64::is_finite)),
+                "no finite test MSE for {system}/{method}"
+            );
+        }
+    }
+    assert!(out.join("results.csv").exists());
+    assert!(pngs_under(&out) >= 3, "fewer than three PNG figures under {}", out.display());
+
+    // A rerun finds every stage done and reproduces the same numbers.
+    let again = physrep(&["reproduce", "--preset", "smoke", "--out", out_s]);
+    assert!(again.status.success(), "rerun failed:\n{}", String::from_utf8_lossy(&again.stderr));
+    let results2: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["rows"], results2["rows"], "a rerun changed the results");
+    assert!(results2["stages"].as_array().unwrap().iter().all(|s| s["cached"] == true), "a rerun recomputed a stage");
+    std::fs::remove_dir_all(&out).unwrap();
+}
