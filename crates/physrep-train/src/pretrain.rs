@@ -28,7 +28,7 @@ use crate::config::{apply_overrides, merge_toml, DataConfig, Preset, TrainConfig
 use crate::data::{DataSource, Phase};
 use crate::error::TrainError;
 use crate::method::Method;
-use crate::methods::{JepaMethod, MethodConfig, MethodKind};
+use crate::methods::{DiscoMethod, JepaMethod, MethodConfig, MethodKind, MppMethod};
 use crate::trainer::{train, RunControl};
 use crate::well_source::WellSource;
 
@@ -306,6 +306,22 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
                 finish::<JepaMethod>(&run, &out.model)?;
                 save_safetensors(&out.model.encoder, "encoder", &run.encoder_safetensors())
                     .map_err(|e| TrainError::Model(e.to_string()))?;
+            }
+            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
+        }
+        MethodConfig::Mpp(c) => {
+            let method = MppMethod::new(c.clone()).map_err(|e| TrainError::config("method.model", e.to_string()))?;
+            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
+            if out.finished {
+                finish::<MppMethod>(&run, &out.model)?;
+            }
+            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
+        }
+        MethodConfig::Disco(c) => {
+            let method = DiscoMethod::new(c.clone()).map_err(|e| TrainError::config("method.model", e.to_string()))?;
+            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
+            if out.finished {
+                finish::<DiscoMethod>(&run, &out.model)?;
             }
             (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
         }

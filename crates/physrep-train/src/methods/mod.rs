@@ -4,8 +4,10 @@
 //! variant, and one match arm in each of `MethodConfig::{preset, validate}`, `crate::pretrain`'s
 //! dispatch and [`load_encoder`]. The loop itself is shared ([`crate::train`]).
 
+pub mod disco;
 pub mod jepa;
 pub mod videomae;
+pub mod mpp;
 
 use std::fmt;
 use std::path::Path;
@@ -20,7 +22,9 @@ use crate::config::{DataConfig, Preset};
 use crate::error::TrainError;
 use crate::pretrain::{RunDir, RunManifest};
 
+pub use disco::{DiscoMethod, DiscoPretrainConfig};
 pub use jepa::{JepaConfig, JepaLoss, JepaMethod};
+pub use mpp::{MppMethod, MppPretrainConfig};
 
 /// Every pretraining method physrep knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +77,8 @@ impl FromStr for MethodKind {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum MethodConfig {
     Jepa(JepaConfig),
+    Mpp(MppPretrainConfig),
+    Disco(DiscoPretrainConfig),
 }
 
 impl MethodConfig {
@@ -80,6 +86,8 @@ impl MethodConfig {
     pub fn kind(&self) -> MethodKind {
         match self {
             MethodConfig::Jepa(_) => MethodKind::Jepa,
+            MethodConfig::Mpp(_) => MethodKind::Mpp,
+            MethodConfig::Disco(_) => MethodKind::Disco,
         }
     }
 
@@ -87,6 +95,8 @@ impl MethodConfig {
     pub fn preset(kind: MethodKind, preset: Preset, channels: usize) -> Result<Self, TrainError> {
         match kind {
             MethodKind::Jepa => Ok(MethodConfig::Jepa(JepaConfig::preset(preset, channels))),
+            MethodKind::Mpp => Ok(MethodConfig::Mpp(MppPretrainConfig::preset(preset))),
+            MethodKind::Disco => Ok(MethodConfig::Disco(DiscoPretrainConfig::preset(preset, channels))),
             other => Err(TrainError::MethodUnavailable(other.to_string())),
         }
     }
@@ -103,6 +113,12 @@ impl MethodConfig {
                 }
                 c.validate(data)
             }
+            MethodConfig::Mpp(c) => c
+                .validate(channels, data.context_frames, data.resolution)
+                .map_err(|e| TrainError::config("method.model", e.to_string())),
+            MethodConfig::Disco(c) => c
+                .validate(channels, data.context_frames, data.resolution)
+                .map_err(|e| TrainError::config("method.model", e.to_string())),
         }
     }
 
@@ -110,6 +126,8 @@ impl MethodConfig {
     pub fn token_dim(&self) -> usize {
         match self {
             MethodConfig::Jepa(c) => c.encoder.out_dim(),
+            MethodConfig::Mpp(c) => c.model.embed_dim,
+            MethodConfig::Disco(c) => c.model.embed_dim,
         }
     }
 }
@@ -159,6 +177,14 @@ pub fn load_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainEr
                 .map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
             let model = load_module(model, &run.model_path(), &device)?;
             Ok(Box::new(model.encoder))
+        }
+        MethodConfig::Mpp(c) => {
+            let model = c.model.init::<Cpu>(&device).map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
+            Ok(Box::new(load_module(model, &run.model_path(), &device)?))
+        }
+        MethodConfig::Disco(c) => {
+            let model = c.model.init::<Cpu>(&device).map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
+            Ok(Box::new(load_module(model, &run.model_path(), &device)?))
         }
     }
 }
