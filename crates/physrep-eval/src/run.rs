@@ -146,15 +146,7 @@ pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
     let handle = if opts.random_init {
         let cfg = run.config().map_err(train_err)?;
         let seed = opts.eval.train.seed;
-        let device = Default::default();
-        let encoder: Box<dyn ClipEncoder<Cpu>> = match &cfg.method {
-            physrep_train::MethodConfig::Jepa(c) => {
-                <Cpu as burn::prelude::Backend>::seed(&device, seed);
-                let model = physrep_nn::ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &device)
-                    .map_err(|e| EvalError::Config(format!("{}: {e}", opts.run_dir.display())))?;
-                Box::new(model.encoder)
-            }
-        };
+        let encoder = physrep_train::random_encoder(&opts.run_dir, seed).map_err(train_err)?;
         let arch = serde_json::to_string(&cfg.method).map_err(|source| EvalError::Json { path: run.config_path(), source })?;
         EncoderHandle {
             encoder,

@@ -169,22 +169,44 @@ pub fn encoder_info(run_dir: &Path) -> Result<EncoderInfo, TrainError> {
 pub fn load_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
     let run = RunDir::new(run_dir);
     run.require_done()?;
+    build_encoder(&run, Weights::Trained)
+}
+
+/// A freshly initialised encoder of the same architecture as the run in `run_dir`, with burn's
+/// initialisers seeded by `seed`: the honest control for probing (no pretraining at all).
+pub fn random_encoder(run_dir: &Path, seed: u64) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
+    let run = RunDir::new(run_dir);
+    let device = Default::default();
+    <Cpu as burn::prelude::Backend>::seed(&device, seed);
+    build_encoder(&run, Weights::Initial)
+}
+
+/// Which weights [`build_encoder`] gives the model.
+enum Weights {
+    /// The run's final weights (`RUN/model.mpk`).
+    Trained,
+    /// The initialisers' draw.
+    Initial,
+}
+
+fn build_encoder(run: &RunDir, weights: Weights) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
     let cfg = run.config()?;
     let device = Default::default();
+    let model_err = |e: &dyn std::fmt::Display| TrainError::Model(format!("{}: {e}", run.config_path().display()));
+    let trained = matches!(weights, Weights::Trained);
     match &cfg.method {
         MethodConfig::Jepa(c) => {
-            let model = ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &device)
-                .map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
-            let model = load_module(model, &run.model_path(), &device)?;
+            let model = ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &device).map_err(|e| model_err(&e))?;
+            let model = if trained { load_module(model, &run.model_path(), &device)? } else { model };
             Ok(Box::new(model.encoder))
         }
         MethodConfig::Mpp(c) => {
-            let model = c.model.init::<Cpu>(&device).map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
-            Ok(Box::new(load_module(model, &run.model_path(), &device)?))
+            let model = c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?;
+            Ok(Box::new(if trained { load_module(model, &run.model_path(), &device)? } else { model }))
         }
         MethodConfig::Disco(c) => {
-            let model = c.model.init::<Cpu>(&device).map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
-            Ok(Box::new(load_module(model, &run.model_path(), &device)?))
+            let model = c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?;
+            Ok(Box::new(if trained { load_module(model, &run.model_path(), &device)? } else { model }))
         }
     }
 }
