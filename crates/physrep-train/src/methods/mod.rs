@@ -1,8 +1,12 @@
 //! The registry of pretraining methods: names, typed configs, and loading a trained encoder.
 //!
 //! Adding a method: one [`MethodKind`] variant (+ its name in `NAMES`), one [`MethodConfig`]
-//! variant, and one match arm in each of `MethodConfig::{preset, validate}`, `crate::pretrain`'s
+//! variant, and one match arm in each of `MethodConfig::{preset, validate, token_dim}`, `crate::pretrain`'s
 //! dispatch and [`load_encoder`]. The loop itself is shared ([`crate::train`]).
+//!
+//! Exported encoders (`RUN/encoder.safetensors`, PyTorch names): JEPA's conv encoder; VideoMAE's ViT
+//! encoder (VideoMAE's encoder names, no `encoder.` prefix), whose frozen features are all `N` tokens
+//! after the final LayerNorm, `(B, (T/tubelet)·(H/p)², D)`.
 
 pub mod jepa;
 pub mod videomae;
@@ -12,6 +16,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use physrep_nn::conv_jepa::ConvJepa;
+use physrep_nn::videomae::VideoMaeEncoder;
 use physrep_nn::{ClipEncoder, Cpu};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +26,7 @@ use crate::error::TrainError;
 use crate::pretrain::{RunDir, RunManifest};
 
 pub use jepa::{JepaConfig, JepaLoss, JepaMethod};
+pub use videomae::{VideoMaeMethod, VideoMaeMethodConfig, VideoMaeProbeConfig};
 
 /// Every pretraining method physrep knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +79,8 @@ impl FromStr for MethodKind {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum MethodConfig {
     Jepa(JepaConfig),
+    #[serde(rename = "videomae")]
+    VideoMae(VideoMaeMethodConfig),
 }
 
 impl MethodConfig {
@@ -80,6 +88,7 @@ impl MethodConfig {
     pub fn kind(&self) -> MethodKind {
         match self {
             MethodConfig::Jepa(_) => MethodKind::Jepa,
+            MethodConfig::VideoMae(_) => MethodKind::VideoMae,
         }
     }
 
@@ -87,6 +96,7 @@ impl MethodConfig {
     pub fn preset(kind: MethodKind, preset: Preset, channels: usize) -> Result<Self, TrainError> {
         match kind {
             MethodKind::Jepa => Ok(MethodConfig::Jepa(JepaConfig::preset(preset, channels))),
+            MethodKind::VideoMae => Ok(MethodConfig::VideoMae(VideoMaeMethodConfig::preset(preset, channels))),
             other => Err(TrainError::MethodUnavailable(other.to_string())),
         }
     }
@@ -103,6 +113,7 @@ impl MethodConfig {
                 }
                 c.validate(data)
             }
+            MethodConfig::VideoMae(c) => c.validate(data, channels),
         }
     }
 
@@ -110,6 +121,7 @@ impl MethodConfig {
     pub fn token_dim(&self) -> usize {
         match self {
             MethodConfig::Jepa(c) => c.encoder.out_dim(),
+            MethodConfig::VideoMae(c) => c.model.embed_dim,
         }
     }
 }
@@ -160,6 +172,12 @@ pub fn load_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainEr
             let model = load_module(model, &run.model_path(), &device)?;
             Ok(Box::new(model.encoder))
         }
+        MethodConfig::VideoMae(c) => {
+            let model_err = |e: &dyn fmt::Display| TrainError::Model(format!("{}: {e}", run.config_path().display()));
+            let mut encoder: VideoMaeEncoder<Cpu> = c.model.init_encoder(&device).map_err(|e| model_err(&e))?;
+            encoder.load_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| model_err(&e))?;
+            Ok(Box::new(encoder))
+        }
     }
 }
 
@@ -176,5 +194,24 @@ mod tests {
         assert_eq!("JEPA".parse::<MethodKind>().unwrap(), MethodKind::Jepa);
         let e = "byol".parse::<MethodKind>().unwrap_err().to_string();
         assert!(e.contains("byol") && e.contains("videomae"), "{e}");
+    }
+
+    /// Every VideoMAE preset fits its preset's data (resolution, 16 frames, channels), round-trips through
+    /// TOML, and carries VideoMAE's lr recipe for the preset's global batch.
+    #[test]
+    fn videomae_presets_are_valid_and_use_the_lr_recipe() {
+        use crate::pretrain::PretrainConfig;
+        let dims = [(Preset::Tiny, 32, 32, 128), (Preset::Small, 64, 192, 128), (Preset::Default, 64, 384, 128), (Preset::Paper, 224, 384, 1568)];
+        for (preset, resolution, width, tokens) in dims {
+            let cfg = PretrainConfig::preset(preset, MethodKind::VideoMae, "shear_flow", 4, Path::new("/data")).unwrap();
+            cfg.validate(4).unwrap();
+            assert!(cfg.validate(11).is_err(), "{preset:?}: 11 channels must be refused");
+            let MethodConfig::VideoMae(c) = &cfg.method else { panic!("{:?}", cfg.method) };
+            assert_eq!((cfg.data.resolution, cfg.method.token_dim(), c.model.num_tokens()), (resolution, width, tokens), "{preset:?}");
+            let scale = cfg.train.global_batch as f64 / 256.0;
+            assert!((cfg.train.lr - 1.5e-4 * scale).abs() < 1e-15 && (cfg.train.min_lr - 1e-5 * scale).abs() < 1e-15, "{preset:?}");
+            let back: PretrainConfig = toml::from_str(&toml::to_string(&cfg).unwrap()).unwrap();
+            assert_eq!(back, cfg);
+        }
     }
 }
