@@ -203,9 +203,9 @@ mod tests {
         use crate::pretrain::PretrainConfig;
         let dims = [(Preset::Tiny, 32, 32, 128), (Preset::Small, 64, 192, 128), (Preset::Default, 64, 384, 128), (Preset::Paper, 224, 384, 1568)];
         for (preset, resolution, width, tokens) in dims {
-            let cfg = PretrainConfig::preset(preset, MethodKind::VideoMae, "shear_flow", 4, Path::new("/data")).unwrap();
-            cfg.validate(4).unwrap();
-            assert!(cfg.validate(11).is_err(), "{preset:?}: 11 channels must be refused");
+            let cfg = PretrainConfig::preset(preset, MethodKind::VideoMae, "active_matter", 11, Path::new("/data")).unwrap();
+            cfg.validate(11).unwrap();
+            assert!(cfg.validate(4).is_err(), "{preset:?}: 4 channels must be refused");
             let MethodConfig::VideoMae(c) = &cfg.method else { panic!("{:?}", cfg.method) };
             assert_eq!((cfg.data.resolution, cfg.method.token_dim(), c.model.num_tokens()), (resolution, width, tokens), "{preset:?}");
             let scale = cfg.train.global_batch as f64 / 256.0;
