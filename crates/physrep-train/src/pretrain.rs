@@ -7,7 +7,8 @@
 //! RUN/metrics.jsonl        one JSON object per logged update ("kind": "train") and per epoch ("valid")
 //! RUN/checkpoints/update-*/{model.mpk, optim.mpk, state.json}
 //! RUN/model.mpk            final weights of the whole model (burn named MessagePack, full precision)
-//! RUN/encoder.safetensors  JEPA: the encoder under the reference PyTorch names
+//! RUN/encoder.safetensors  the encoder under the reference PyTorch names (JEPA: `encoder.*` of the
+//!                          paper's code; VideoMAE: VideoMAE's encoder names, no prefix)
 //! RUN/DONE                 RunSummary as JSON, written last
 //! ```
 //! [`crate::methods::load_encoder`] rebuilds any method's encoder from such a directory.
@@ -28,7 +29,7 @@ use crate::config::{apply_overrides, merge_toml, DataConfig, Preset, TrainConfig
 use crate::data::{DataSource, Phase};
 use crate::error::TrainError;
 use crate::method::Method;
-use crate::methods::{DiscoMethod, JepaMethod, MethodConfig, MethodKind, MppMethod};
+use crate::methods::{DiscoMethod, JepaMethod, MethodConfig, MethodKind, MppMethod, VideoMaeMethod};
 use crate::trainer::{train, RunControl};
 use crate::well_source::WellSource;
 
@@ -48,6 +49,11 @@ impl PretrainConfig {
     /// * `default`: as `paper` at 64² (physrep's CPU protocol).
     /// * `small`: 64², the paper's model, global batch 32, 5 epochs (1 warm-up), 16 valid batches.
     /// * `tiny`: 32², a ~23 k-parameter model, micro 2 × accum 2, at most 10 updates — seconds.
+    ///
+    /// The model is the method's preset ([`MethodConfig::preset`]). VideoMAE keeps its own optimisation
+    /// recipe: lr = 1.5e-4 × global_batch / 256 and min_lr = 1e-5 × global_batch / 256 (betas 0.9/0.95,
+    /// weight decay 0.05), applied here to the preset's global batch
+    /// ([`crate::methods::VideoMaeMethodConfig::apply_recipe`]); epochs, warm-up and batches stay the preset's.
     pub fn preset(preset: Preset, method: MethodKind, dataset: &str, channels: usize, dir: &Path) -> Result<Self, TrainError> {
         let paper = TrainConfig::paper(dataset);
         let data = DataConfig { dir: dir.to_path_buf(), ..DataConfig::default() };
@@ -72,7 +78,12 @@ impl PretrainConfig {
                 },
             ),
         };
-        Ok(PretrainConfig { method: MethodConfig::preset(method, preset, channels)?, data, train })
+        let method = MethodConfig::preset(method, preset, channels)?;
+        let train = match &method {
+            MethodConfig::VideoMae(c) => c.apply_recipe(train),
+            MethodConfig::Jepa(_) => train,
+        };
+        Ok(PretrainConfig { method, data, train })
     }
 
     /// Check every section against itself and the data's channel count.
@@ -322,6 +333,18 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
             let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
             if out.finished {
                 finish::<DiscoMethod>(&run, &out.model)?;
+            }
+            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
+        }
+        MethodConfig::VideoMae(c) => {
+            let method = VideoMaeMethod::new(c.clone()).map_err(|e| TrainError::config("method.model", e.to_string()))?;
+            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
+            if out.finished {
+                finish::<VideoMaeMethod>(&run, &out.model)?;
+                out.model
+                    .encoder
+                    .save_pytorch_safetensors(&run.encoder_safetensors())
+                    .map_err(|e| TrainError::Model(e.to_string()))?;
             }
             (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
         }

@@ -1,9 +1,9 @@
-//! `physrep pretrain --method jepa --data DIR --out RUN [--preset tiny|small|default|paper]
+//! `physrep pretrain --method jepa|videomae --data DIR --out RUN [--preset tiny|small|default|paper]
 //! [--config FILE.toml] [--resume] [--stop-after N] [key=value ...]`.
 //!
 //! Resolves the config (preset → TOML file → `key=value` overrides, validated), writes it to
 //! `RUN/config.toml`, trains with the shared loop and writes `RUN/metrics.jsonl`,
-//! `RUN/checkpoints/`, `RUN/model.mpk`, `RUN/encoder.safetensors` (JEPA) and finally `RUN/DONE`.
+//! `RUN/checkpoints/`, `RUN/model.mpk`, `RUN/encoder.safetensors` (JEPA, VideoMAE) and finally `RUN/DONE`.
 //! `--resume` continues from the newest checkpoint with the stored config.
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use physrep_train::{pretrain, MethodKind, PretrainOptions, Preset};
 /// Arguments of `physrep pretrain`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Pretraining method: jepa (videomae, mpp, disco where built in).
+    /// Pretraining method: jepa, videomae (mpp, disco where built in).
     #[arg(long)]
     pub method: MethodKind,
     /// Dataset directory in The Well's layout (`DIR/data/{train,valid}/*.h5`).

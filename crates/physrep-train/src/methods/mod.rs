@@ -1,8 +1,12 @@
 //! The registry of pretraining methods: names, typed configs, and loading a trained encoder.
 //!
 //! Adding a method: one [`MethodKind`] variant (+ its name in `NAMES`), one [`MethodConfig`]
-//! variant, and one match arm in each of `MethodConfig::{preset, validate}`, `crate::pretrain`'s
+//! variant, and one match arm in each of `MethodConfig::{preset, validate, token_dim}`, `crate::pretrain`'s
 //! dispatch and [`load_encoder`]. The loop itself is shared ([`crate::train`]).
+//!
+//! Exported encoders (`RUN/encoder.safetensors`, PyTorch names): JEPA's conv encoder; VideoMAE's ViT
+//! encoder (VideoMAE's encoder names, no `encoder.` prefix), whose frozen features are all `N` tokens
+//! after the final LayerNorm, `(B, (T/tubelet)·(H/p)², D)`.
 
 pub mod disco;
 pub mod jepa;
@@ -14,6 +18,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use physrep_nn::conv_jepa::ConvJepa;
+use physrep_nn::videomae::VideoMaeEncoder;
 use physrep_nn::{ClipEncoder, Cpu};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +30,7 @@ use crate::pretrain::{RunDir, RunManifest};
 pub use disco::{DiscoMethod, DiscoPretrainConfig};
 pub use jepa::{JepaConfig, JepaLoss, JepaMethod};
 pub use mpp::{MppMethod, MppPretrainConfig};
+pub use videomae::{VideoMaeMethod, VideoMaeMethodConfig, VideoMaeProbeConfig};
 
 /// Every pretraining method physrep knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,6 +85,8 @@ pub enum MethodConfig {
     Jepa(JepaConfig),
     Mpp(MppPretrainConfig),
     Disco(DiscoPretrainConfig),
+    #[serde(rename = "videomae")]
+    VideoMae(VideoMaeMethodConfig),
 }
 
 impl MethodConfig {
@@ -88,6 +96,7 @@ impl MethodConfig {
             MethodConfig::Jepa(_) => MethodKind::Jepa,
             MethodConfig::Mpp(_) => MethodKind::Mpp,
             MethodConfig::Disco(_) => MethodKind::Disco,
+            MethodConfig::VideoMae(_) => MethodKind::VideoMae,
         }
     }
 
@@ -97,6 +106,7 @@ impl MethodConfig {
             MethodKind::Jepa => Ok(MethodConfig::Jepa(JepaConfig::preset(preset, channels))),
             MethodKind::Mpp => Ok(MethodConfig::Mpp(MppPretrainConfig::preset(preset))),
             MethodKind::Disco => Ok(MethodConfig::Disco(DiscoPretrainConfig::preset(preset, channels))),
+            MethodKind::VideoMae => Ok(MethodConfig::VideoMae(VideoMaeMethodConfig::preset(preset, channels))),
             other => Err(TrainError::MethodUnavailable(other.to_string())),
         }
     }
@@ -119,6 +129,7 @@ impl MethodConfig {
             MethodConfig::Disco(c) => c
                 .validate(channels, data.context_frames, data.resolution)
                 .map_err(|e| TrainError::config("method.model", e.to_string())),
+            MethodConfig::VideoMae(c) => c.validate(data, channels),
         }
     }
 
@@ -128,6 +139,7 @@ impl MethodConfig {
             MethodConfig::Jepa(c) => c.encoder.out_dim(),
             MethodConfig::Mpp(c) => c.model.embed_dim,
             MethodConfig::Disco(c) => c.model.embed_dim,
+            MethodConfig::VideoMae(c) => c.model.embed_dim,
         }
     }
 }
@@ -208,6 +220,13 @@ fn build_encoder(run: &RunDir, weights: Weights) -> Result<Box<dyn ClipEncoder<C
             let model = c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?;
             Ok(Box::new(if trained { load_module(model, &run.model_path(), &device)? } else { model }))
         }
+        MethodConfig::VideoMae(c) => {
+            let mut encoder: VideoMaeEncoder<Cpu> = c.model.init_encoder(&device).map_err(|e| model_err(&e))?;
+            if trained {
+                encoder.load_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| model_err(&e))?;
+            }
+            Ok(Box::new(encoder))
+        }
     }
 }
 
@@ -224,5 +243,24 @@ mod tests {
         assert_eq!("JEPA".parse::<MethodKind>().unwrap(), MethodKind::Jepa);
         let e = "byol".parse::<MethodKind>().unwrap_err().to_string();
         assert!(e.contains("byol") && e.contains("videomae"), "{e}");
+    }
+
+    /// Every VideoMAE preset fits its preset's data (resolution, 16 frames, channels), round-trips through
+    /// TOML, and carries VideoMAE's lr recipe for the preset's global batch.
+    #[test]
+    fn videomae_presets_are_valid_and_use_the_lr_recipe() {
+        use crate::pretrain::PretrainConfig;
+        let dims = [(Preset::Tiny, 32, 32, 128), (Preset::Small, 64, 192, 128), (Preset::Default, 64, 384, 128), (Preset::Paper, 224, 384, 1568)];
+        for (preset, resolution, width, tokens) in dims {
+            let cfg = PretrainConfig::preset(preset, MethodKind::VideoMae, "active_matter", 11, Path::new("/data")).unwrap();
+            cfg.validate(11).unwrap();
+            assert!(cfg.validate(4).is_err(), "{preset:?}: 4 channels must be refused");
+            let MethodConfig::VideoMae(c) = &cfg.method else { panic!("{:?}", cfg.method) };
+            assert_eq!((cfg.data.resolution, cfg.method.token_dim(), c.model.num_tokens()), (resolution, width, tokens), "{preset:?}");
+            let scale = cfg.train.global_batch as f64 / 256.0;
+            assert!((cfg.train.lr - 1.5e-4 * scale).abs() < 1e-15 && (cfg.train.min_lr - 1e-5 * scale).abs() < 1e-15, "{preset:?}");
+            let back: PretrainConfig = toml::from_str(&toml::to_string(&cfg).unwrap()).unwrap();
+            assert_eq!(back, cfg);
+        }
     }
 }

@@ -16,6 +16,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{DataConfig, Preset, TrainConfig};
+use crate::error::TrainError;
 use crate::method::{Method, StepContext, StepOutput, TensorBatch};
 
 /// The paper's probe settings for VideoMAE features (`baselines.md` §1).
@@ -83,6 +85,70 @@ impl VideoMaeMethodConfig {
     /// Final learning rate of the cosine for a global batch: `base_min_lr · batch / 256`.
     pub fn min_lr_for_batch(&self, global_batch: usize) -> f64 {
         self.base_min_lr * global_batch as f64 / 256.0
+    }
+
+    /// The preset's model for `channels` input channels and 16-frame clips, at the preset's resolution:
+    /// * `tiny`: 32², width 32, depth 2, 2 heads, patch 8, decoder 16 / 1 / 2 (~35 k encoder parameters
+    ///   for C = 11): 8 × 4² = 128 tokens, 2 visible per slice.
+    /// * `small`: 64², ViT-Ti/16 ([`VideoMaeConfig::vit_tiny`]): 8 × 4² = 128 tokens.
+    /// * `default`: 64², ViT-S/16 ([`VideoMaeConfig::vit_small`], the paper's model): 128 tokens.
+    /// * `paper`: 224², ViT-S/16: 1568 tokens.
+    pub fn preset(preset: Preset, channels: usize) -> Self {
+        let small = VideoMaeConfig::vit_small(channels);
+        let model = match preset {
+            Preset::Tiny => VideoMaeConfig {
+                img_size: 32,
+                patch_size: 8,
+                embed_dim: 32,
+                depth: 2,
+                num_heads: 2,
+                decoder_embed_dim: 16,
+                decoder_depth: 1,
+                decoder_num_heads: 2,
+                ..small
+            },
+            Preset::Small => VideoMaeConfig { img_size: 64, ..VideoMaeConfig::vit_tiny(channels) },
+            Preset::Default => VideoMaeConfig { img_size: 64, ..small },
+            Preset::Paper => small,
+        };
+        Self { model, ..Self::default() }
+    }
+
+    /// The VideoMAE optimisation recipe applied to a shared training config: AdamW betas and weight
+    /// decay of this config, `lr = base_lr · global_batch / 256`, `min_lr = base_min_lr · global_batch / 256`
+    /// for `train.global_batch` as it is now. This is the one place VideoMAE's recipe enters a run
+    /// (`PretrainConfig::preset`); an override of `train.global_batch` afterwards does not rescale the lr.
+    pub fn apply_recipe(&self, train: TrainConfig) -> TrainConfig {
+        TrainConfig {
+            lr: self.lr_for_batch(train.global_batch),
+            min_lr: self.min_lr_for_batch(train.global_batch),
+            beta1: self.betas[0] as f32,
+            beta2: self.betas[1] as f32,
+            weight_decay: self.weight_decay as f32,
+            ..train
+        }
+    }
+
+    /// Check the model against itself, the data (`channels`, frames, resolution); the error names the field.
+    pub fn validate(&self, data: &DataConfig, channels: usize) -> Result<(), TrainError> {
+        let m = &self.model;
+        m.validate().map_err(|e| TrainError::config("method.model", e.to_string()))?;
+        let fit = [
+            ("method.model.in_chans", m.in_chans, channels, "the dataset's channel count"),
+            ("method.model.num_frames", m.num_frames, data.context_frames, "data.context_frames"),
+            ("method.model.img_size", m.img_size, data.resolution, "data.resolution"),
+        ];
+        for (field, got, want, what) in fit {
+            if got != want {
+                return Err(TrainError::config(field, format!("must equal {what} = {want}, got {got}")));
+            }
+        }
+        for (field, v) in [("method.base_lr", self.base_lr), ("method.base_min_lr", self.base_min_lr)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(TrainError::config(field, format!("must be finite and ≥ 0, got {v}")));
+            }
+        }
+        Ok(())
     }
 }
 
