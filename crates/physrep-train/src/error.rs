@@ -45,10 +45,6 @@ pub enum TrainError {
     #[error("unknown method `{0}` (expected one of: jepa, videomae, mpp, disco)")]
     UnknownMethod(String),
 
-    /// A method known to the registry but not built into this binary yet.
-    #[error("method `{0}` is not available in this build")]
-    MethodUnavailable(String),
-
     /// An error from a data source.
     #[error("data: {0}")]
     Data(String),

@@ -81,7 +81,7 @@ impl PretrainConfig {
         let method = MethodConfig::preset(method, preset, channels)?;
         let train = match &method {
             MethodConfig::VideoMae(c) => c.apply_recipe(train),
-            MethodConfig::Jepa(_) => train,
+            MethodConfig::Jepa(_) | MethodConfig::Mpp(_) | MethodConfig::Disco(_) => train,
         };
         Ok(PretrainConfig { method, data, train })
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use physrep_nn::Cpu;
-use physrep_train::{encoder_info, load_encoder, pretrain, MethodKind, Preset, PretrainOptions, RunDir, TrainError};
+use physrep_train::{encoder_info, load_encoder, pretrain, MethodKind, Preset, PretrainOptions, RunDir};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -129,10 +129,6 @@ fn bad_runs_fail_with_clear_errors() {
     o.overrides.push("method.encoder.in_channels=4".into());
     let e = pretrain(&o).unwrap_err().to_string();
     assert!(e.contains("method.encoder.in_channels") && e.contains("11"), "{e}");
-    // A method not built in yet.
-    let mut o = opts(dir.path());
-    o.method = MethodKind::Disco;
-    assert!(matches!(pretrain(&o), Err(TrainError::MethodUnavailable(_))));
     // Frames must fit the encoder.
     let mut o = opts(dir.path());
     o.overrides.push("data.context_frames=8".into());

@@ -300,6 +300,7 @@ fn probe(cfg: &ProbeStage, plan: &Plan, run_dir: &Path, data_dir: &Path, system:
 /// One [`ResultRow`] per probe kind, with the data-efficiency curve from its fractions.
 fn rows_from_report(report: &physrep_eval::ProbeReport, system: &str, method: &str, seed: u64) -> Vec<ResultRow> {
     let mut kinds: Vec<String> = report.results.iter().map(|r| r.probe.clone()).collect();
+    kinds.sort();
     kinds.dedup();
     kinds
         .into_iter()

@@ -56,7 +56,8 @@ impl Plan {
             sim_preset: "tiny".into(),
             sim_seed: 0,
             train_preset: "tiny".into(),
-            train_overrides: vec![],
+            // The tiny simulated sets hold only a few 16 + 16-frame windows per split: one sample per update.
+            train_overrides: vec!["train.micro_batch=1".into(), "train.global_batch=1".into()],
             probes: vec!["attentive".into(), "linear".into()],
             probe_epochs: 5,
             probe_fractions: vec![0.5, 1.0],

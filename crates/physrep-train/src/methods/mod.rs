@@ -107,7 +107,6 @@ impl MethodConfig {
             MethodKind::Mpp => Ok(MethodConfig::Mpp(MppPretrainConfig::preset(preset))),
             MethodKind::Disco => Ok(MethodConfig::Disco(DiscoPretrainConfig::preset(preset, channels))),
             MethodKind::VideoMae => Ok(MethodConfig::VideoMae(VideoMaeMethodConfig::preset(preset, channels))),
-            other => Err(TrainError::MethodUnavailable(other.to_string())),
         }
     }
 
