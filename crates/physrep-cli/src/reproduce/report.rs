@@ -182,6 +182,14 @@ pub fn comparison_paragraph(study: &Study) -> String {
             rp.join(" < ")
         );
     }
+    let main: Vec<&ResultRow> =
+        study.rows.iter().filter(|r| r.probe == main_probe(&study.rows, &r.system, &r.method)).collect();
+    let beat = main.iter().filter(|r| r.test_mse < r.floor_test).count();
+    let _ = writeln!(
+        out,
+        "\n{beat} of {} probed encoders (all seeds) beat the predict-the-train-mean floor on test.",
+        main.len()
+    );
     if total > 0 {
         let _ = writeln!(
             out,
@@ -417,6 +425,7 @@ mod tests {
         let p = comparison_paragraph(&study);
         // Pairs: (jepa, videomae) agree; (jepa, disco) and (videomae, disco) disagree.
         assert!(p.contains("1 of 3 pairwise"), "{p}");
+        assert!(p.contains("3 of 3 probed encoders (all seeds) beat the predict-the-train-mean floor"), "{p}");
         let md = markdown(&study);
         assert!(md.contains("| shear_flow | jepa | attentive | 0.200 | 0.200 | 1.000 / 1.000 | 0.38 |"), "{md}");
         assert!(md.contains("0.57 / 0.4 / 0.38"), "{md}");
