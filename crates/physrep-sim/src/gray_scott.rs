@@ -379,8 +379,8 @@ impl System for GrayScott {
 
     fn simulate(&self, p: &ParamPoint, ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = GrayScottConfig::preset(preset);
-        let f = p.get("F").ok_or_else(|| SimError::Options(format!("gray_scott: no F in {}", p.describe())))?;
-        let k = p.get("k").ok_or_else(|| SimError::Options(format!("gray_scott: no k in {}", p.describe())))?;
+        let f = p.require("gray_scott_reaction_diffusion", "F")?;
+        let k = p.require("gray_scott_reaction_diffusion", "k")?;
         let kind = if ic < cfg.ics.div_ceil(2) { GrayScottIc::Gaussians } else { GrayScottIc::Fourier };
         let mut solver = GrayScottSolver::new(&cfg, f, k, kind, seed)?;
         let n = cfg.n;

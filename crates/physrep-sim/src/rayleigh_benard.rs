@@ -502,8 +502,8 @@ impl System for RayleighBenard {
 
     fn simulate(&self, p: &ParamPoint, ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = RayleighBenardConfig::preset(preset);
-        let ra = p.get("Rayleigh").ok_or_else(|| SimError::Options(format!("rayleigh_benard: no Rayleigh in {}", p.describe())))?;
-        let pr = p.get("Prandtl").ok_or_else(|| SimError::Options(format!("rayleigh_benard: no Prandtl in {}", p.describe())))?;
+        let ra = p.require("rayleigh_benard", "Rayleigh")?;
+        let pr = p.require("rayleigh_benard", "Prandtl")?;
         let dt_ic = DELTA_T[(ic / 10) % DELTA_T.len()];
         let (t, onx, ony) = (cfg.frames, cfg.out_nx, cfg.out_ny);
         let mut b = ArrayD::<f32>::zeros(IxDyn(&[t, onx, ony]));

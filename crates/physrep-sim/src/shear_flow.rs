@@ -425,8 +425,8 @@ impl System for ShearFlow {
 
     fn simulate(&self, p: &ParamPoint, ic: usize, _seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = Self::config(preset);
-        let re = p.get("Reynolds").ok_or_else(|| SimError::Options(format!("shear_flow: no Reynolds in {}", p.describe())))?;
-        let sc = p.get("Schmidt").ok_or_else(|| SimError::Options(format!("shear_flow: no Schmidt in {}", p.describe())))?;
+        let re = p.require("shear_flow", "Reynolds")?;
+        let sc = p.require("shear_flow", "Schmidt")?;
         let icp = ShearFlowIc::from_index(ic);
         let (t, onx, ony) = (cfg.frames, cfg.out_nx, cfg.out_ny);
         let mut tracer = ArrayD::<f32>::zeros(IxDyn(&[t, onx, ony]));

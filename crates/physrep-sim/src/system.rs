@@ -62,6 +62,12 @@ impl ParamPoint {
         self.params.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
     }
 
+    /// The value of parameter `name`, or an error naming `system`, the parameter and this point.
+    pub fn require(&self, system: &str, name: &str) -> Result<f64, SimError> {
+        self.get(name)
+            .ok_or_else(|| SimError::Options(format!("{system}: parameter `{name}` missing in {} ({})", self.file_name, self.describe())))
+    }
+
     /// `name=value, …` for error messages.
     pub fn describe(&self) -> String {
         self.params
@@ -164,6 +170,14 @@ mod tests {
         assert_eq!(python_float_repr(-3.0), "-3.0");
         assert_eq!(python_float_repr(0.098), "0.098");
         assert_eq!(python_float_repr(0.03), "0.03");
+    }
+
+    #[test]
+    fn require_names_the_system_parameter_and_file() {
+        let p = ParamPoint { params: vec![("Rayleigh".into(), 1e6)], file_name: "rb.hdf5".into() };
+        assert_eq!(p.require("rayleigh_benard", "Rayleigh").unwrap(), 1e6);
+        let e = p.require("rayleigh_benard", "Prandtl").unwrap_err().to_string();
+        assert!(e.contains("rayleigh_benard") && e.contains("Prandtl") && e.contains("rb.hdf5"), "{e}");
     }
 
     #[test]

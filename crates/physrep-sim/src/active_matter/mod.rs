@@ -450,11 +450,7 @@ impl System for ActiveMatter {
     }
 
     fn simulate(&self, p: &ParamPoint, ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
-        let get = |name: &str| {
-            p.get(name).ok_or_else(|| {
-                SimError::Options(format!("active_matter: parameter `{name}` missing in {}", p.file_name))
-            })
-        };
+        let get = |name: &str| p.require("active_matter", name);
         let cfg = ActiveMatterConfig::preset(preset);
         let frames = simulate(&cfg, get("zeta")?, get("alpha")?, seed, ic)?;
         Ok(Trajectory {
