@@ -105,14 +105,21 @@ impl<B: AutodiffBackend> Method<B> for MppMethod {
 pub(crate) mod tests {
     use super::*;
     use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-    use burn::tensor::Distribution;
     use physrep_nn::CpuAutodiff;
 
-    /// A random batch: context `(2, 3, 4, 16, 16)`, target `(2, 3, 2, 16, 16)`, labels `(2, 2)`.
+    /// A seeded random batch (its own RNG, so tests running in parallel cannot change it): context
+    /// `(2, 3, 4, 16, 16)`, target `(2, 3, 2, 16, 16)`, labels `(2, 2)`, values N(1, 2²).
     pub(crate) fn batch() -> TensorBatch<CpuAutodiff> {
+        use rand::{Rng, SeedableRng};
         let device = Default::default();
-        let context = Tensor::random([2, 3, 4, 16, 16], Distribution::Normal(1.0, 2.0), &device);
-        let target = Tensor::random([2, 3, 2, 16, 16], Distribution::Normal(1.0, 2.0), &device);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let normal = rand_distr::Normal::new(1.0f32, 2.0).expect("valid normal");
+        let mut draw = |shape: [usize; 5]| {
+            let values: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| rng.sample(normal)).collect();
+            Tensor::<CpuAutodiff, 5>::from_data(burn::tensor::TensorData::new(values, shape), &device)
+        };
+        let context = draw([2, 3, 4, 16, 16]);
+        let target = draw([2, 3, 2, 16, 16]);
         TensorBatch { context, target, labels: Tensor::zeros([2, 2], &device) }
     }
 
@@ -121,7 +128,8 @@ pub(crate) mod tests {
         let device = Default::default();
         let batch = batch();
         let ctx = StepContext { seed: 0, update: 0, micro: 0 };
-        let mut model = method.init(&device);
+        // Seeded and materialised under the loop's init lock: the same weights whatever runs beside it.
+        let mut model = crate::trainer::init_model(method, 0, &device);
         let mut optim = AdamConfig::new().init();
         let mut losses = Vec::new();
         for _ in 0..steps {
