@@ -30,6 +30,8 @@ enum Command {
     Pretrain(cmd::pretrain::Args),
     /// Probe a frozen (or fine-tuned) encoder on the physical parameters.
     Probe(cmd::probe::Args),
+    /// Fine-tune an MPP run's AViT end to end on the physical parameters (the paper's MPP protocol).
+    Finetune(cmd::finetune::Args),
     /// Run the whole study: simulate, pretrain every method, probe, report.
     Reproduce(cmd::reproduce::Args),
     /// Micro- and macro-benchmarks.
@@ -46,6 +48,7 @@ fn main() {
         Command::Summary(a) => cmd::summary::run(a),
         Command::Pretrain(a) => cmd::pretrain::run(a),
         Command::Probe(a) => cmd::probe::run(a),
+        Command::Finetune(a) => cmd::finetune::run(a),
         Command::Reproduce(a) => cmd::reproduce::run(a),
         Command::Bench(a) => cmd::bench::run(a),
     };

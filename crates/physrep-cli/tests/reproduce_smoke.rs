@@ -1,5 +1,5 @@
 //! `physrep reproduce --preset smoke` end to end: simulate all three systems, pretrain every method,
-//! probe, and write the report. Checks the report's contents, then that a rerun reuses every stage.
+//! probe, fine-tune MPP, and write the report. Checks the report's contents, then that a rerun reuses every stage.
 
 use std::path::Path;
 use std::process::Command;
@@ -46,6 +46,16 @@ fn smoke_preset_writes_every_table_and_figure_and_resumes_from_its_stages() {
             );
         }
     }
+    // MPP is fine-tuned end to end as the paper (after its frozen probe), and Table 1 reports that row.
+    for system in ["active_matter", "shear_flow", "rayleigh_benard"] {
+        assert!(
+            rows.iter().any(|r| r["system"] == system && r["method"] == "mpp" && r["probe"] == "finetune" && r["test_mse"].as_f64().is_some_and(f64::is_finite)),
+            "no finite fine-tuning row for {system}/mpp"
+        );
+        assert!(rows.iter().any(|r| r["system"] == system && r["method"] == "mpp" && r["probe"] == "attentive"), "{system}/mpp lost its frozen probe row");
+        assert!(report.contains(&format!("| {system} | mpp | finetune |")), "Table 1 does not report MPP's fine-tuning for {system}:\n{report}");
+    }
+    assert!(out.join("runs/active_matter/mpp/seed0/finetune/results.json").exists());
     assert!(out.join("results.csv").exists());
     assert!(pngs_under(&out) >= 3, "fewer than three PNG figures under {}", out.display());
 

@@ -57,7 +57,6 @@ pub fn extract(
     }
     let [c, t, h, w] = src.clip_shape();
     let p = src.label_dim();
-    let clip_len = c * t * h * w;
     let device = Default::default();
     let bar = if progress {
         let b = ProgressBar::new(n as u64);
@@ -73,19 +72,8 @@ pub fn extract(
     let mut token_shape: Option<(usize, usize)> = None;
     let idx: Vec<usize> = (0..n).collect();
     for chunk in idx.chunks(batch) {
-        let clips: Vec<Clip> = chunk.par_iter().map(|&i| src.read(i, draw)).collect::<Result<_, _>>()?;
-        let mut data = Vec::with_capacity(chunk.len() * clip_len);
-        for (k, clip) in clips.iter().enumerate() {
-            if clip.data.len() != clip_len || clip.labels.len() != p {
-                return Err(EvalError::shape(
-                    format!("clip of window {}", chunk[k]),
-                    (clip_len, p),
-                    (clip.data.len(), clip.labels.len()),
-                ));
-            }
-            data.extend_from_slice(&clip.data);
-            labels.extend_from_slice(&clip.labels);
-        }
+        let (data, y) = read_batch(src, chunk, draw)?;
+        labels.extend(y);
         let x = Tensor::<Cpu, 5>::from_data(TensorData::new(data, [chunk.len(), c, t, h, w]), &device);
         let y = encoder.encode_tokens(x);
         let [b, nt, d] = y.dims();
@@ -103,6 +91,25 @@ pub fn extract(
     bar.finish_and_clear();
     let (nt, d) = token_shape.expect("n > 0");
     Features::new(tokens, labels, [n, nt, d], p)
+}
+
+/// Windows `idx` of `src` under noise draw `draw`, read in parallel (rayon) and stacked in `idx` order:
+/// clips `(len(idx), C, T, H, W)` and labels `(len(idx), P)`, both row-major. A clip or label vector
+/// of the wrong length is a shape error naming the window.
+pub fn read_batch(src: &dyn ClipSource, idx: &[usize], draw: usize) -> Result<(Vec<f32>, Vec<f32>), EvalError> {
+    let clip_len: usize = src.clip_shape().iter().product();
+    let p = src.label_dim();
+    let clips: Vec<Clip> = idx.par_iter().map(|&i| src.read(i, draw)).collect::<Result<_, _>>()?;
+    let mut data = Vec::with_capacity(idx.len() * clip_len);
+    let mut labels = Vec::with_capacity(idx.len() * p);
+    for (k, clip) in clips.iter().enumerate() {
+        if clip.data.len() != clip_len || clip.labels.len() != p {
+            return Err(EvalError::shape(format!("clip of window {}", idx[k]), (clip_len, p), (clip.data.len(), clip.labels.len())));
+        }
+        data.extend_from_slice(&clip.data);
+        labels.extend_from_slice(&clip.labels);
+    }
+    Ok((data, labels))
 }
 
 /// [`extract`] through `cache`: the key is the source's key for `draw` plus `encoder_id`

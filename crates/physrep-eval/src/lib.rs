@@ -5,12 +5,14 @@
 //! on them ([`probes`]: the paper's attentive probe, V-JEPA 2's 4-block probe, ridge, kNN and the
 //! predict-the-mean floor), sweep the attentive probes' lr × wd in parallel ([`sweep`]), repeat on
 //! nested subsets of the training windows ([`subsets`], [`evaluate`]), and write `results.json`,
-//! `results.md` ([`report`]) and plots ([`plots`]).
+//! `results.md` ([`report`]) and plots ([`plots`]). MPP, which the paper fine-tunes end to end instead of
+//! probing frozen, is fine-tuned by [`finetune`].
 
 pub mod error;
 pub mod evaluate;
 pub mod extract;
 pub mod features;
+pub mod finetune;
 pub mod metrics;
 pub mod plots;
 pub mod probes;
@@ -23,6 +25,7 @@ pub mod well_source;
 pub use error::EvalError;
 pub use evaluate::{evaluate, EvalConfig, ProbeKind, SplitFeatures};
 pub use features::{CacheKey, FeatureCache, Features};
+pub use finetune::{finetune_run, FinetuneOptions};
 pub use metrics::{mse, Scores};
 pub use probes::{FitReport, Probe};
 pub use report::{ProbeReport, ProbeResult};

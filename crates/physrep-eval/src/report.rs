@@ -20,7 +20,8 @@ pub struct ProbeResult {
     pub train_windows: usize,
     /// Hyperparameters in effect (selected on valid where the probe selects).
     pub hyper: BTreeMap<String, f64>,
-    /// Final-epoch valid scores of the reported (selected) probe.
+    /// Valid scores of the reported (selected) probe: final epoch for frozen probes, the best-valid
+    /// epoch for `finetune`.
     pub valid: Scores,
     pub test: Option<Scores>,
     /// Predict-the-train-mean floor for the same training subset.
@@ -97,7 +98,7 @@ impl ProbeReport {
         let mut md = String::new();
         let _ = writeln!(md, "# Probe results: {} on {}\n", self.encoder, self.dataset);
         let windows: Vec<String> = self.windows.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(md, "Windows embedded: {}. MSE on z-scored labels (1.0 ≈ predicting the grid mean); \"floor\" = predict the training-subset mean label. Reported epoch: final.\n", windows.join(", "));
+        let _ = writeln!(md, "Windows embedded: {}. MSE on z-scored labels (1.0 ≈ predicting the grid mean); \"floor\" = predict the training-subset mean label. Reported epoch: final for frozen probes; `finetune` (end-to-end fine-tuning): the epoch of lowest valid MSE (`best_epoch`, 0-based).\n", windows.join(", "));
         let mut header = vec!["probe".to_string(), "fraction".into(), "train windows".into()];
         for split in ["valid", "test"] {
             header.extend(self.label_names.iter().map(|n| format!("{split} {n}")));

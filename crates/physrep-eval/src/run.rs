@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use physrep_nn::{ClipEncoder, Cpu};
-use physrep_well::{Preprocess, Split, WellDataset, WindowRef, WindowSpec};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use physrep_well::{Preprocess, WellDataset, WindowSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::EvalError;
@@ -17,7 +14,7 @@ use crate::extract::extract_cached;
 use crate::features::{FeatureCache, Features};
 use crate::plots::{line_curves, scatter_pred_true, Curve};
 use crate::report::ProbeReport;
-use crate::well_source::WellClips;
+use crate::well_source::{SplitClips, WellClips};
 
 /// Options of a probe run. `Default` = the paper's protocol (physrep fixes, `paper-protocol.md` §13).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,21 +118,6 @@ pub struct EncoderHandle {
     pub resolution: Option<[usize; 2]>,
 }
 
-/// A seeded random subset of `m` windows (sorted back into flat order), fixed across epochs.
-fn capped(mut windows: Vec<WindowRef>, cap: Option<usize>, seed: u64) -> Vec<WindowRef> {
-    match cap {
-        Some(m) if m < windows.len() => {
-            let mut idx: Vec<usize> = (0..windows.len()).collect();
-            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-            let mut keep = idx[..m].to_vec();
-            keep.sort_unstable();
-            let all = std::mem::take(&mut windows);
-            keep.into_iter().map(|i| all[i]).collect()
-        }
-        _ => windows,
-    }
-}
-
 /// Load the encoder of a finished pretraining run (or, with `random_init`, a freshly initialised encoder
 /// of the same architecture, seeded by `eval.train.seed`) and run the probes.
 pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
@@ -187,21 +169,14 @@ pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeR
     let out = opts.out_dir();
     let cache = FeatureCache::new(opts.cache_dir.clone().unwrap_or_else(|| out.join("cache")));
 
-    let clips = |split: Split, windows: Vec<WindowRef>| WellClips::new(ds.clone(), split, windows, pre.clone(), opts.noise_seed);
     let embed = |src: &WellClips, draw: usize| -> Result<Features, EvalError> {
         extract_cached(&cache, &enc.id, enc.encoder.as_ref(), src, draw, opts.extract_batch, opts.progress)
     };
-    let train_src = clips(Split::Train, capped(ds.windows(Split::Train, &spec)?, cap, opts.noise_seed))?;
+    let sources = SplitClips::new(&ds, &spec, &pre, cap, opts.noise_seed)?;
     let draws = if sigma > 0.0 { opts.noise_draws } else { 1 };
-    let train = (0..draws).map(|k| embed(&train_src, k)).collect::<Result<Vec<_>, _>>()?;
-    let valid_src = clips(Split::Valid, ds.windows(Split::Valid, &spec)?)?;
-    let valid = embed(&valid_src, 0)?;
-    let test = if ds.has_split(Split::Test) {
-        let src = clips(Split::Test, ds.windows(Split::Test, &spec)?)?;
-        Some(embed(&src, 0)?)
-    } else {
-        None
-    };
+    let train = (0..draws).map(|k| embed(&sources.train, k)).collect::<Result<Vec<_>, _>>()?;
+    let valid = embed(&sources.valid, 0)?;
+    let test = sources.test.as_ref().map(|src| embed(src, 0)).transpose()?;
 
     let data = SplitFeatures { train, valid, test };
     let mut eval_cfg = opts.eval.clone();
@@ -241,7 +216,7 @@ pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeR
 
 /// Scatter per (probe, parameter) at the largest fraction on test (valid if there is no test), and a
 /// data-efficiency curve per probe when several fractions were run.
-fn write_plots(out: &Path, report: &ProbeReport, predictions: &[Predictions]) -> Result<(), EvalError> {
+pub(crate) fn write_plots(out: &Path, report: &ProbeReport, predictions: &[Predictions]) -> Result<(), EvalError> {
     let p = report.label_names.len();
     let top = report.results.iter().map(|r| r.fraction).fold(0.0f64, f64::max);
     let has_test = predictions.iter().any(|x| x.split == "test");

@@ -8,7 +8,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use physrep_well::{noise_seed, Preprocess, Split, WellDataset, WindowRef};
+use physrep_well::{noise_seed, Preprocess, Split, WellDataset, WindowRef, WindowSpec};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use crate::error::EvalError;
 use crate::extract::{Clip, ClipSource};
@@ -44,6 +47,50 @@ impl WellClips {
 
     pub fn dataset(&self) -> &WellDataset {
         &self.ds
+    }
+
+    /// The z-scored labels of every window, row-major `(len, P)`, from the files' scalars (no clip is read).
+    pub fn labels(&self) -> Result<Vec<f32>, EvalError> {
+        let mut out = Vec::with_capacity(self.windows.len() * self.ds.label_names().len());
+        for w in &self.windows {
+            out.extend(self.ds.labels(self.split, w.file)?.into_iter().map(|v| v as f32));
+        }
+        Ok(out)
+    }
+}
+
+/// The clip sources of a probe or fine-tuning run: the training windows (optionally a seeded subset),
+/// all of valid, and all of test where the dataset has a test split, with one preprocessing and noise seed.
+pub struct SplitClips {
+    pub train: WellClips,
+    pub valid: WellClips,
+    pub test: Option<WellClips>,
+}
+
+impl SplitClips {
+    /// Windows of `spec` in every split of `ds`; at most `max_train` training windows (a subset drawn
+    /// with `seed`, fixed across epochs; `None` = all).
+    pub fn new(ds: &Arc<WellDataset>, spec: &WindowSpec, pre: &Preprocess, max_train: Option<usize>, seed: u64) -> Result<Self, EvalError> {
+        let clips = |split: Split, windows: Vec<WindowRef>| WellClips::new(ds.clone(), split, windows, pre.clone(), seed);
+        let train = clips(Split::Train, capped(ds.windows(Split::Train, spec)?, max_train, seed))?;
+        let valid = clips(Split::Valid, ds.windows(Split::Valid, spec)?)?;
+        let test = if ds.has_split(Split::Test) { Some(clips(Split::Test, ds.windows(Split::Test, spec)?)?) } else { None };
+        Ok(Self { train, valid, test })
+    }
+}
+
+/// A seeded random subset of `m` windows (sorted back into flat order), fixed across epochs.
+fn capped(mut windows: Vec<WindowRef>, cap: Option<usize>, seed: u64) -> Vec<WindowRef> {
+    match cap {
+        Some(m) if m < windows.len() => {
+            let mut idx: Vec<usize> = (0..windows.len()).collect();
+            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            let mut keep = idx[..m].to_vec();
+            keep.sort_unstable();
+            let all = std::mem::take(&mut windows);
+            keep.into_iter().map(|i| all[i]).collect()
+        }
+        _ => windows,
     }
 }
 

@@ -5,6 +5,7 @@
 //! OUT/plan.json                         the resolved plan
 //! OUT/data/<system>/                    simulated Well-layout dataset (stage `data`)
 //! OUT/runs/<system>/<method>/seed<k>/   pretraining run (stage `pretrain`), its probe in `probe/`
+//!                                       (MPP: also its end-to-end fine-tuning in `finetune/`)
 //! OUT/runs/<system>/random/probe/       probes of a randomly initialised JEPA encoder (control)
 //! OUT/figures/*.png                     figures of the report
 //! OUT/REPORT.md, results.csv, results.json
@@ -79,6 +80,14 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
                 })?;
                 record(&probed.record, probed.skipped, format!("{system}: probe {method} seed {seed}"));
                 rows.extend(probed.output);
+
+                // MPP as the paper reports it: fine-tuned end to end (Table 1 prefers these rows).
+                if method == "mpp" && plan.finetune_epochs > 0 {
+                    let ft_cfg = FinetuneStage { pretrain: pre_hash.clone(), epochs: plan.finetune_epochs, max_train_windows: plan.finetune_max_train_windows };
+                    let tuned = stage::run(&run_dir.join("stage-finetune"), "finetune", &ft_cfg, |_| finetune(&ft_cfg, &run_dir, &data_dir, system, seed))?;
+                    record(&tuned.record, tuned.skipped, format!("{system}: fine-tune {method} seed {seed}"));
+                    rows.extend(tuned.output);
+                }
 
                 if seed == plan.seeds[0] {
                     let metrics = run_dir.join("metrics.jsonl");
@@ -295,6 +304,27 @@ fn probe(cfg: &ProbeStage, plan: &Plan, run_dir: &Path, data_dir: &Path, system:
     let _ = plan;
     let report = physrep_eval::probe_run(&opts)?;
     Ok(rows_from_report(&report, system, method, seed))
+}
+
+/// A fine-tuning stage's resolved config (everything else is `FinetuneOptions`' paper defaults).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct FinetuneStage {
+    pretrain: String,
+    epochs: usize,
+    max_train_windows: Option<usize>,
+}
+
+fn finetune(cfg: &FinetuneStage, run_dir: &Path, data_dir: &Path, system: &str, seed: u64) -> Result<Vec<ResultRow>> {
+    let opts = physrep_eval::FinetuneOptions {
+        run_dir: run_dir.to_path_buf(),
+        data_dir: data_dir.to_path_buf(),
+        epochs: cfg.epochs,
+        max_train_windows: cfg.max_train_windows,
+        progress: true,
+        ..Default::default()
+    };
+    let report = physrep_eval::finetune_run(&opts)?;
+    Ok(rows_from_report(&report, system, "mpp", seed))
 }
 
 /// One [`ResultRow`] per probe kind, with the data-efficiency curve from its fractions.

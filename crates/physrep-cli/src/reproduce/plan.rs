@@ -1,11 +1,11 @@
 //! `physrep reproduce` presets: what each one simulates, trains and probes.
 //!
-//! | preset | data | pretraining | probes | seeds | budget (2 cores) |
-//! |---|---|---|---|---|---|
-//! | `smoke` | simulated, `tiny` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 1 | < 3 min, in CI |
-//! | `default` | simulated, `small` | `small` capped | attentive, linear, kNN; 10/50/100 % | 2 | ≤ 15 min |
-//! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | 3 | hours |
-//! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | 3 | GPU days |
+//! | preset | data | pretraining | probes | MPP fine-tuning | seeds | budget (2 cores) |
+//! |---|---|---|---|---|---|---|
+//! | `smoke` | simulated, `tiny` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs | 1 | < 3 min, in CI |
+//! | `default` | simulated, `small` | `small` capped | attentive, linear, kNN; 10/50/100 % | 5 epochs, ≤ 256 windows | 2 | ≤ 15 min |
+//! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | 30 epochs | 3 | hours |
+//! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | 30 epochs | 3 | GPU days |
 
 use std::path::PathBuf;
 
@@ -42,6 +42,11 @@ pub struct Plan {
     pub probe_max_train_windows: Option<usize>,
     /// Probe a randomly initialised JEPA encoder too (the honest control).
     pub random_control: bool,
+    /// Epochs of MPP's end-to-end fine-tuning (the paper's Table 1 protocol for MPP; 0 = skip it and
+    /// report MPP's frozen probe).
+    pub finetune_epochs: usize,
+    /// Cap on fine-tuning training windows (`None` = all, as the paper).
+    pub finetune_max_train_windows: Option<usize>,
 }
 
 impl Plan {
@@ -63,6 +68,8 @@ impl Plan {
             probe_fractions: vec![0.5, 1.0],
             probe_max_train_windows: None,
             random_control: true,
+            finetune_epochs: 2,
+            finetune_max_train_windows: None,
         };
         Ok(match name {
             "smoke" => base,
@@ -75,6 +82,8 @@ impl Plan {
                 probe_epochs: 30,
                 probe_fractions: vec![0.1, 0.5, 1.0],
                 probe_max_train_windows: Some(2048),
+                finetune_epochs: 5,
+                finetune_max_train_windows: Some(256),
                 ..base
             },
             "full" => Plan {
@@ -84,6 +93,7 @@ impl Plan {
                 probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],
+                finetune_epochs: 30,
                 ..base
             },
             "paper" => Plan {
@@ -93,6 +103,7 @@ impl Plan {
                 probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],
+                finetune_epochs: 30,
                 ..base
             },
             other => bail!("unknown preset `{other}` (expected smoke, default, full or paper)"),

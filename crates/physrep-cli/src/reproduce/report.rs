@@ -96,6 +96,9 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
 }
 
 fn fmt_ms(xs: &[f64]) -> String {
+    if xs.is_empty() {
+        return "—".into();
+    }
     let (m, s) = mean_std(xs);
     if xs.len() > 1 {
         format!("{m:.3} ± {s:.3}")
@@ -248,9 +251,11 @@ fn markdown(study: &Study) -> String {
     let _ = writeln!(
         s,
         "Metric: mean squared error on z-scored physical parameters, averaged over the label columns \
-         (1.0 ≈ predicting the grid mean). Every encoder, MPP included, is frozen and probed with the paper's attentive \
-         probe (the paper fine-tunes MPP end to end; physrep does not implement that yet). `± ` is the sample standard deviation over pretraining seeds. \
-         The floor predicts the train-split mean label.\n"
+         (1.0 ≈ predicting the grid mean). Every encoder is frozen and probed with the paper's attentive probe, except \
+         MPP, which the paper fine-tunes end to end: where the plan fine-tunes it, MPP's Table 1 row is probe `finetune` \
+         (AViT + attentive head on the last time step's tokens, Adam 1e-5 with ReduceLROnPlateau, valid and test reported \
+         at the epoch of lowest valid MSE) and its frozen attentive probe is listed under the other probes. \
+         `± ` is the sample standard deviation over pretraining seeds. The floor predicts the train-split mean label.\n"
     );
 
     // Table 1.
@@ -277,7 +282,7 @@ fn markdown(study: &Study) -> String {
     let others: Vec<&ResultRow> =
         study.rows.iter().filter(|r| r.probe != main_probe(&study.rows, &r.system, &r.method)).collect();
     if !others.is_empty() {
-        let _ = writeln!(s, "\n### Other probes (same frozen encoders)\n");
+        let _ = writeln!(s, "\n### Other probes (frozen encoders)\n");
         let _ = writeln!(s, "| system | method | probe | valid MSE | test MSE |");
         let _ = writeln!(s, "|---|---|---|---|---|");
         let mut g: BTreeMap<(String, String, String), Vec<&ResultRow>> = BTreeMap::new();
