@@ -20,6 +20,9 @@ pub enum EvalError {
     /// A cache file exists but does not match what was asked for.
     #[error("feature cache {path}: {reason}")]
     Cache { path: PathBuf, reason: String },
+    /// A fine-tuning checkpoint that cannot be written or read back.
+    #[error("fine-tuning checkpoint {path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
     /// File-system error with the path involved.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },

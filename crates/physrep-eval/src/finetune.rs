@@ -35,7 +35,7 @@
 //! probe is `"finetune"`, so `physrep reproduce` picks it up for Table 1) and predicted-vs-true scatters.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use burn::module::AutodiffModule;
@@ -46,7 +46,7 @@ use physrep_nn::attentive_probe::{AttentiveProbe, AttentiveProbeConfig};
 use physrep_nn::avit::Avit;
 use physrep_nn::{ClipEncoder, Cpu, CpuAutodiff};
 use physrep_train::checkpoint::{load_module, module_bytes, read_record, record_bytes};
-use physrep_train::{MethodConfig, RunDir};
+use physrep_train::{MethodKind, RunDir};
 use physrep_well::{Preprocess, WellDataset, WindowSpec};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -273,21 +273,6 @@ impl<B: Backend> AvitRegressor<B> {
     }
 }
 
-/// The trained AViT of a finished MPP run, on the autodiff backend; a typed error for other methods.
-pub fn load_mpp_avit(run_dir: &Path) -> Result<Avit<CpuAutodiff>, EvalError> {
-    let run = RunDir::new(run_dir);
-    let train_err = |e: physrep_train::TrainError| EvalError::Config(format!("{}: {e}", run_dir.display()));
-    let cfg = run.config().map_err(train_err)?;
-    let MethodConfig::Mpp(mpp) = &cfg.method else {
-        return Err(EvalError::NotFinetunable { path: run_dir.to_path_buf(), method: cfg.method.kind().to_string() });
-    };
-    run.require_done().map_err(train_err)?;
-    let device = Default::default();
-    // Every weight is replaced by the checkpoint's, so the initialisers' draw does not matter.
-    let model = mpp.model.init::<CpuAutodiff>(&device).map_err(|e| EvalError::Config(format!("{}: {e}", run.config_path().display())))?;
-    load_module(model, &run.model_path(), &device).map_err(train_err)
-}
-
 /// Windows `idx` of `src` under noise draw `draw` as tensors `(b, C, T, H, W)` and `(b, P)`.
 fn batch<B: Backend>(src: &WellClips, idx: &[usize], draw: usize, device: &B::Device) -> Result<(Tensor<B, 5>, Tensor<B, 2>), EvalError> {
     let [c, t, h, w] = src.clip_shape();
@@ -323,8 +308,13 @@ fn label_rows(src: &WellClips) -> Result<Features, EvalError> {
 /// write `results.json`, `results.md` and scatters into [`FinetuneOptions::out_dir`].
 pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     opts.validate()?;
-    let encoder = load_mpp_avit(&opts.run_dir)?;
-    let info = physrep_train::encoder_info(&opts.run_dir).map_err(|e| EvalError::Config(format!("{}: {e}", opts.run_dir.display())))?;
+    let train_err = |e: physrep_train::TrainError| EvalError::Config(format!("{}: {e}", opts.run_dir.display()));
+    let info = physrep_train::encoder_info(&opts.run_dir).map_err(train_err)?;
+    if info.method != MethodKind::Mpp {
+        return Err(EvalError::NotFinetunable { path: opts.run_dir.clone(), method: info.method.to_string() });
+    }
+    let device = Default::default();
+    let (encoder, avit) = physrep_train::load_mpp_model::<CpuAutodiff>(&opts.run_dir, &device).map_err(train_err)?;
     let ds = Arc::new(WellDataset::open(&opts.data_dir)?);
     let name = ds.name().to_string();
     let spec = WindowSpec { context: info.frames, stride: opts.stride.unwrap_or(4), ..WindowSpec::paper(&name) };
@@ -332,8 +322,9 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     let resolution = opts.resolution.or(Some([info.resolution, info.resolution]));
     let sources = SplitClips::new(&ds, &spec, &Preprocess::paper(&name, resolution, sigma), opts.max_train_windows, opts.noise_seed)?;
     let p = ds.label_names().len();
+    let [c, t, h, w] = sources.train.clip_shape();
+    avit.check_clip([1, c, t, h, w]).map_err(|e| EvalError::Config(format!("{} does not fit the AViT of {}: {e}", opts.data_dir.display(), opts.run_dir.display())))?;
 
-    let device = Default::default();
     let head_cfg = AttentiveProbeConfig { dim: encoder.token_dim(), num_outputs: p, ..opts.head.clone() };
     let head = head_cfg.init::<CpuAutodiff>(opts.seed, &device)?;
     let mut model = AvitRegressor { encoder, head };
@@ -400,8 +391,9 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         if best.observe(epoch, valid_mean, || (snapshot, valid.clone(), valid_pred.clone(), valid_truth.clone())) {
             state.best = Some(BestRecord { epoch, valid, valid_pred, valid_truth });
         }
-        let (_, _, kept) = best.best().expect("observed at least one epoch");
-        ckpt.save(&state, &model, &optim, &kept.0)?;
+        if let Some((_, _, kept)) = best.best() {
+            ckpt.save(&state, &model, &optim, &kept.0)?;
+        }
         bar.set_message(format!("loss {:.4} · valid {valid_mean:.4} · lr {lr:.1e}", state.train_loss[epoch]));
         bar.inc(1);
     }
@@ -514,7 +506,7 @@ struct Checkpoint {
 
 impl Checkpoint {
     fn err(&self) -> impl Fn(physrep_train::TrainError) -> EvalError + '_ {
-        move |e| EvalError::Cache { path: self.dir.clone(), reason: e.to_string() }
+        move |e| EvalError::Checkpoint { path: self.dir.clone(), reason: e.to_string() }
     }
 
     /// The stored progress, if it belongs to this trajectory and has at most `epochs` epochs; a

@@ -17,6 +17,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use physrep_nn::avit::{Avit, AvitConfig};
 use physrep_nn::conv_jepa::ConvJepa;
 use physrep_nn::videomae::VideoMaeEncoder;
 use physrep_nn::{ClipEncoder, Cpu};
@@ -190,6 +191,21 @@ pub fn random_encoder(run_dir: &Path, seed: u64) -> Result<Box<dyn ClipEncoder<C
     let device = Default::default();
     <Cpu as burn::prelude::Backend>::seed(&device, seed);
     build_encoder(&run, Weights::Initial)
+}
+
+/// The whole trained AViT of a finished MPP run (trunk and next-frame decoder) and its config, on any
+/// backend — the autodiff one for end-to-end fine-tuning. A run of another method is a
+/// [`TrainError::RunDir`] naming it.
+pub fn load_mpp_model<B: burn::prelude::Backend>(run_dir: &Path, device: &B::Device) -> Result<(Avit<B>, AvitConfig), TrainError> {
+    let run = RunDir::new(run_dir);
+    let cfg = run.config()?;
+    let MethodConfig::Mpp(c) = &cfg.method else {
+        return Err(TrainError::RunDir { path: run.dir.clone(), message: format!("is a `{}` run, not an MPP run", cfg.method.kind()) });
+    };
+    run.require_done()?;
+    // Every weight is replaced by the checkpoint's, so the initialisers' draw does not matter.
+    let model = c.model.init::<B>(device).map_err(|e| TrainError::Model(format!("{}: {e}", run.config_path().display())))?;
+    Ok((load_module(model, &run.model_path(), device)?, c.model.clone()))
 }
 
 /// Which weights [`build_encoder`] gives the model.
