@@ -577,8 +577,10 @@ fn epoch_bar(show: bool, epochs: usize) -> ProgressBar {
 mod tests {
     use super::*;
 
-    /// PyTorch's ReduceLROnPlateau(mode="min", factor=0.5, patience=2, threshold=1e-4) on the same
-    /// sequence: reductions after the 3rd bad epoch in a row, count restarted, tiny gains ignored.
+    /// The expected lrs are what PyTorch 2.15's `ReduceLROnPlateau(SGD(lr=1), mode="min", factor=0.5,
+    /// patience=2, threshold=1e-4, min_lr=0.2)` gives for the same metric sequence (run once, numbers
+    /// copied): reductions after the 3rd bad epoch in a row, count restarted, a gain below the relative
+    /// threshold is not an improvement, the floor holds.
     #[test]
     fn plateau_follows_pytorch_semantics() {
         let mut s = Plateau::new(1.0, PlateauConfig { factor: 0.5, patience: 2, threshold: 1e-4, min_lr: 0.2 });

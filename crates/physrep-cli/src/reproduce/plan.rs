@@ -150,6 +150,9 @@ mod tests {
             assert_eq!(plan.methods.len(), 4);
             assert_eq!(plan.systems.len(), 3);
         }
+        // MPP is fine-tuned everywhere: briefly in the smoke run (CI), the paper's 30 epochs at full scale.
+        let epochs: Vec<usize> = ["smoke", "default", "full", "paper"].iter().map(|p| Plan::preset(p).unwrap().finetune_epochs).collect();
+        assert_eq!(epochs, [2, 5, 30, 30]);
         assert!(Plan::preset("huge").is_err());
         let p = Plan::preset("smoke").unwrap();
         assert!(p.clone().restrict(None, Some(vec!["bogus".into()]), None).is_err());
