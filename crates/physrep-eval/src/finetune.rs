@@ -7,7 +7,8 @@
 //!
 //! What it computes ([`AvitRegressor`]): clip `(B, C, T, H, W)` → AViT trunk → last time step's tokens
 //! `(B, (H/p)·(W/p), D)` → the paper's attentive probe (1 query, 8 heads, MLP ratio 4; for AViT-Ti D = 192
-//! and P = 2 the head has 408,386 parameters) → predictions `(B, P)` of the z-scored labels.
+//! and P = 2 the head has 408,386 parameters) → predictions `(B, P)` of the z-scored labels. AViT-Ti
+//! (7,278,588) + head: 7,686,974 parameters, of which the decoder's are never updated.
 //!
 //! Recipe ([`FinetuneOptions`], `Default` = the paper's): Adam (lr 1e-5, β (0.9, 0.999), eps 1e-8, no
 //! weight decay) on every trained parameter (the AViT's next-frame decoder gets no gradient and stays as
@@ -614,6 +615,8 @@ mod tests {
         let cfg = AttentiveProbeConfig { dim: 192, num_outputs: 2, ..FinetuneOptions::default().head };
         let head = cfg.init::<Cpu>(0, &Default::default()).unwrap();
         assert_eq!(head.num_params(), 408_386);
+        let encoder = physrep_nn::avit::AvitConfig::default().init::<Cpu>(&Default::default()).unwrap();
+        assert_eq!(AvitRegressor { encoder, head }.num_params(), 7_278_588 + 408_386);
         let o = FinetuneOptions::default();
         assert_eq!((o.lr, o.epochs, o.batch_size, o.plateau.factor, o.plateau.patience), (1e-5, 30, 64, 0.5, 5));
         assert!(FinetuneOptions { epochs: 0, ..o.clone() }.validate().is_err());

@@ -1,16 +1,21 @@
 //! End-to-end fine-tuning on the Well fixture (`fixtures/well/active_matter`: 16×16 grid, 34 frames;
 //! 4 + 16-frame windows at the default stride 4: 16 / 8 / 8 windows): a tiny MPP run (4 context frames at 16², two updates) pretrained
 //! here is fine-tuned with its attentive head. The training MSE falls far below the predict-the-mean
-//! floor, the reported epoch is the argmin of the valid curve and its test score is that epoch's, runs
+//! floor, the trunk trains while the unused decoder stays as pretrained, the reported epoch is the
+//! argmin of the valid curve and its test score is that epoch's, runs
 //! with the same seed agree, an interrupted run resumes to identical results, and a run of another
 //! method is refused with a typed error. (The fixture's valid and test labels lie outside the training
 //! range, so valid/test MSEs are only checked for plumbing, not for quality.)
 
 use std::path::{Path, PathBuf};
 
-use physrep_eval::finetune::FINETUNE_PROBE;
+use burn::prelude::*;
+use physrep_eval::finetune::{AvitRegressor, FINETUNE_PROBE};
 use physrep_eval::{finetune_run, EvalError, FinetuneOptions, ProbeReport};
-use physrep_train::{pretrain, MethodKind, Preset, PretrainOptions};
+use physrep_nn::attentive_probe::AttentiveProbeConfig;
+use physrep_nn::Cpu;
+use physrep_train::checkpoint::load_module;
+use physrep_train::{load_mpp_model, pretrain, MethodKind, Preset, PretrainOptions};
 use physrep_well::{Split, WellDataset, WindowSpec};
 
 fn fixture() -> PathBuf {
@@ -86,6 +91,18 @@ fn finetuning_fits_the_training_set_reports_the_best_valid_epoch_and_resumes_exa
         assert!(out.join(f).exists(), "missing {f}");
     }
     assert_eq!(ProbeReport::read_json(&out.join("results.json")).unwrap(), report);
+
+    // End to end: the last epoch's weights (checkpoint) have a moved AViT trunk, while the next-frame
+    // decoder, which no prediction uses, is exactly as pretrained.
+    let device = Default::default();
+    let (pretrained, _) = load_mpp_model::<Cpu>(&run, &device).unwrap();
+    let head = AttentiveProbeConfig { dim: 32, num_outputs: 2, ..opts.head.clone() }.init::<Cpu>(0, &device).unwrap();
+    let shell = AvitRegressor { encoder: pretrained.clone(), head };
+    let tuned = load_module(shell, &out.join("checkpoint/model.mpk"), &device).unwrap().encoder;
+    let values = |t: Tensor<Cpu, 4>| t.into_data().to_vec::<f32>().unwrap();
+    assert_ne!(values(tuned.trunk.embed.conv1.weight.val()), values(pretrained.trunk.embed.conv1.weight.val()), "the AViT stem did not train");
+    assert_eq!(values(tuned.debed.out_kernel.val()), values(pretrained.debed.out_kernel.val()), "the unused decoder changed");
+    assert_eq!(values(tuned.debed.deconv1.weight.val()), values(pretrained.debed.deconv1.weight.val()));
 
     // A fresh run stopped right after the selected epoch: same seed → the same curves up to there,
     // and its test score (of the same best epoch) equals the reported one: test is scored with the
