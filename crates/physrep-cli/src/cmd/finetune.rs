@@ -28,6 +28,9 @@ pub struct Args {
     /// Clips per update (paper: 64 = 32 per GPU × 2 GPUs).
     #[arg(long)]
     batch: Option<usize>,
+    /// Clips per forward/backward pass (gradients summed over the batch; bounds memory).
+    #[arg(long)]
+    micro_batch: Option<usize>,
     /// ReduceLROnPlateau patience in epochs (paper: 5).
     #[arg(long)]
     patience: Option<usize>,
@@ -79,6 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(b) = args.batch {
         opts.batch_size = b;
+    }
+    if let Some(m) = args.micro_batch {
+        opts.micro_batch = m;
     }
     if let Some(p) = args.patience {
         opts.plateau.patience = p;
