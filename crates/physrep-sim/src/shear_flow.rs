@@ -98,11 +98,12 @@ impl ShearFlowConfig {
                 ..Self::default()
             },
             Preset::Small => Self {
-                nx: 64,
-                ny: 128,
+                nx: 32,
+                ny: 64,
                 out_nx: 32,
                 out_ny: 64,
-                frames: 100,
+                frames: 48,
+                dt_out: 0.4,
                 min_substeps: 4,
                 reynolds: vec![1e4, 1e5, 5e5],
                 schmidt: vec![0.1, 1.0, 10.0],

@@ -144,7 +144,7 @@ impl ActiveMatterConfig {
         let base = Self { realizability_limit: Some(0.999), ..Self::default() };
         match preset {
             Preset::Tiny => Self { n: 16, frames: 33, steps_per_frame: 10, ..base },
-            Preset::Small => Self { n: 32, steps_per_frame: 40, ..base },
+            Preset::Small => Self { n: 32, frames: 49, steps_per_frame: 20, ..base },
             Preset::Medium => Self { n: 64, steps_per_frame: 80, ..base },
         }
     }
@@ -393,7 +393,7 @@ impl ActiveMatter {
         match preset {
             Preset::Tiny => (vec![1.0, 17.0], vec![-1.0, -5.0]),
             Preset::Small => (
-                ZETAS.iter().copied().step_by(2).collect(),
+                ZETAS.iter().copied().step_by(4).collect(),
                 ALPHAS.iter().copied().step_by(2).collect(),
             ),
             Preset::Medium => (ZETAS.to_vec(), ALPHAS.to_vec()),
