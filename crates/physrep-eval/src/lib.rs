@@ -7,6 +7,7 @@
 //! nested subsets of the training windows ([`subsets`], [`evaluate`]), and write `results.json`,
 //! `results.md` ([`report`]) and plots ([`plots`]).
 
+pub mod bootstrap;
 pub mod error;
 pub mod evaluate;
 pub mod extract;
