@@ -3,7 +3,7 @@
 //! | preset | data | pretraining | probes | seeds | budget (2 cores) |
 //! |---|---|---|---|---|---|
 //! | `smoke` | simulated, `tiny` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 1 | < 3 min, in CI |
-//! | `default` | simulated, `small` | `small` capped | attentive, linear, kNN; 10/50/100 % | 2 | ≤ 15 min |
+//! | `default` | simulated, `small` | `tiny` models, 16 updates of 8 clips | attentive, linear, kNN; 10/50/100 % | 1 (+ bootstrap intervals) | ≤ 15 min |
 //! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | 3 | hours |
 //! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | 3 | GPU days |
 
@@ -40,6 +40,16 @@ pub struct Plan {
     pub probe_fractions: Vec<f64>,
     /// Cap on probe training windows (`None` = the paper's).
     pub probe_max_train_windows: Option<usize>,
+    /// Probe micro-batch and micro-batches per update (`None` = the paper's: 32 or 64, 256 / batch).
+    pub probe_batch: Option<usize>,
+    pub probe_accum: Option<usize>,
+    /// The attentive probe's lr × weight-decay sweep (`None` = `physrep probe`'s default grid).
+    pub probe_sweep: Option<(Vec<f64>, Vec<f64>)>,
+    /// Factor on the paper's input-noise σ (AM, SF 1.0; RB 0) in pretraining and probing. 1 = the paper.
+    /// At reduced resolution the same per-pixel σ buries far more of the signal (a region of fixed
+    /// physical size holds (224 / R)² fewer pixels to average it out), so the CPU presets scale σ by
+    /// R / 224 to keep the paper's signal-to-noise ratio per unit area.
+    pub noise_scale: f32,
     /// Probe a randomly initialised JEPA encoder too (the honest control).
     pub random_control: bool,
 }
@@ -62,25 +72,46 @@ impl Plan {
             probe_epochs: 5,
             probe_fractions: vec![0.5, 1.0],
             probe_max_train_windows: None,
+            probe_batch: None,
+            probe_accum: None,
+            probe_sweep: None,
+            noise_scale: 1.0,
             random_control: true,
         };
         Ok(match name {
-            "smoke" => base,
+            "smoke" => Plan {
+                probe_batch: Some(32),
+                probe_accum: Some(1),
+                probe_sweep: Some((vec![1e-3], vec![0.01])),
+                noise_scale: 32.0 / 224.0,
+                ..base
+            },
             "default" => Plan {
-                seeds: vec![0, 1],
                 sim_preset: "small".into(),
-                train_preset: "small".into(),
-                train_overrides: vec!["train.max_updates=12".into()],
+                train_overrides: vec![
+                    "train.max_updates=16".into(),
+                    "train.global_batch=8".into(),
+                    "train.micro_batch=4".into(),
+                    "train.lr=1e-3".into(),
+                ],
                 probes: vec!["attentive".into(), "linear".into(), "knn".into()],
                 probe_epochs: 30,
                 probe_fractions: vec![0.1, 0.5, 1.0],
                 probe_max_train_windows: Some(2048),
+                // A few hundred windows per system: the paper's 256-window updates would give the
+                // probe two updates per epoch.
+                probe_batch: Some(32),
+                probe_accum: Some(1),
+                // The paper's probe lr / weight decay only: a sweep would multiply the probe cost.
+                probe_sweep: Some((vec![1e-3], vec![0.01])),
+                noise_scale: 32.0 / 224.0,
                 ..base
             },
             "full" => Plan {
                 seeds: vec![0, 1, 2],
                 sim_preset: "medium".into(),
                 train_preset: "default".into(),
+                noise_scale: 64.0 / 224.0,
                 probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],
