@@ -1,8 +1,10 @@
 //! `physrep reproduce --preset smoke` end to end: simulate all three systems, pretrain every method,
-//! probe, fine-tune MPP, and write the report. Checks the report's contents, then that a rerun reuses every stage.
+//! probe, fine-tune MPP, and write the report. Checks the report's contents, that a rerun reuses every
+//! stage, and that a run killed part-way finishes, when rerun, with the same numbers as the uninterrupted one.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn physrep(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_physrep")).args(args).output().expect("physrep runs")
@@ -65,5 +67,31 @@ fn smoke_preset_writes_every_table_and_figure_and_resumes_from_its_stages() {
     let results2: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["rows"], results2["rows"], "a rerun changed the results");
     assert!(results2["stages"].as_array().unwrap().iter().all(|s| s["cached"] == true), "a rerun recomputed a stage");
+
+    // Kill a second run part-way (SIGKILL: no chance to clean up), rerun it: same numbers.
+    let killed = out.with_extension("killed");
+    let _ = std::fs::remove_dir_all(&killed);
+    let total_s = results["total_wall_s"].as_f64().expect("total_wall_s");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_physrep"))
+        .args(["reproduce", "--preset", "smoke", "--out", killed.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("physrep starts");
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < 0.4 * total_s && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let finished_early = child.try_wait().unwrap().is_some();
+    child.kill().ok();
+    child.wait().unwrap();
+    assert!(!finished_early, "the run finished before it could be killed");
+    assert!(!killed.join("results.json").exists(), "the killed run wrote its results");
+    let resumed = physrep(&["reproduce", "--preset", "smoke", "--out", killed.to_str().unwrap()]);
+    assert!(resumed.status.success(), "resumed run failed:\n{}", String::from_utf8_lossy(&resumed.stderr));
+    let results3: serde_json::Value = serde_json::from_slice(&std::fs::read(killed.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["rows"], results3["rows"], "the killed and resumed run differs from the uninterrupted one");
+    assert!(results3["stages"].as_array().unwrap().iter().any(|s| s["cached"] == true), "the resumed run reused no stage");
     std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&killed).unwrap();
 }

@@ -155,6 +155,7 @@ pub fn evaluate(data: &SplitFeatures, cfg: &EvalConfig) -> Result<(Vec<ProbeResu
                 hyper: Default::default(),
                 valid: floor_valid.clone(),
                 test: None,
+                test_ci95: None,
                 floor_valid: floor_valid.clone(),
                 floor_test: floor_test.clone(),
                 paper_protocol_valid: None,

@@ -34,7 +34,8 @@
 //! uninterrupted run; so does a call asking for more epochs than a finished run had.
 //!
 //! Output (default `RUN/finetune/`): `results.json` / `results.md` ([`ProbeReport`] with one result whose
-//! probe is `"finetune"`, so `physrep reproduce` picks it up for Table 1) and predicted-vs-true scatters.
+//! probe is `"finetune"`, with the predict-the-mean floor and the test MSE's bootstrap interval over test
+//! trajectories, so `physrep reproduce` picks it up for Table 1) and predicted-vs-true scatters.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -64,7 +65,7 @@ use crate::probes::attentive::epoch_seed;
 use crate::probes::mean::MeanProbe;
 use crate::probes::Probe;
 use crate::report::{ProbeReport, ProbeResult};
-use crate::run::write_plots;
+use crate::run::{add_test_intervals, write_plots};
 use crate::well_source::{SplitClips, WellClips};
 
 /// The name of fine-tuning results in reports (`ProbeResult::probe`).
@@ -461,7 +462,7 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     if let Some((_, pred, truth)) = &test {
         predictions.push(Predictions { probe: FINETUNE_PROBE.into(), fraction: 1.0, split: "test".into(), pred: pred.clone(), truth: truth.clone() });
     }
-    let result = ProbeResult {
+    let mut result = ProbeResult {
         probe: FINETUNE_PROBE.into(),
         fraction: 1.0,
         train_windows: n,
@@ -469,12 +470,15 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         paper_protocol_valid: Some(valid.clone()),
         valid,
         test: test.map(|t| t.0),
+        test_ci95: None,
         floor_valid,
         floor_test,
         sweep: vec![],
         train_loss,
         valid_curve,
     };
+    let test_windows = sources.test.as_ref().map_or(&[][..], |src| src.windows());
+    add_test_intervals(std::slice::from_mut(&mut result), &predictions, test_windows, p, opts.seed)?;
 
     let mut windows = BTreeMap::new();
     windows.insert("train".to_string(), n);

@@ -8,6 +8,7 @@
 //! `results.md` ([`report`]) and plots ([`plots`]). MPP, which the paper fine-tunes end to end instead of
 //! probing frozen, is fine-tuned by [`finetune`].
 
+pub mod bootstrap;
 pub mod error;
 pub mod evaluate;
 pub mod extract;

@@ -24,6 +24,10 @@ pub struct ProbeResult {
     /// epoch for `finetune`.
     pub valid: Scores,
     pub test: Option<Scores>,
+    /// 95 % interval of the test mean MSE, from a bootstrap over test trajectories (see
+    /// [`crate::bootstrap`]); filled in by [`crate::probe_run`].
+    #[serde(default)]
+    pub test_ci95: Option<[f64; 2]>,
     /// Predict-the-train-mean floor for the same training subset.
     pub floor_valid: Scores,
     pub floor_test: Option<Scores>,
@@ -170,6 +174,7 @@ mod tests {
                 hyper: [("lr".to_string(), 1e-3)].into(),
                 valid: scores(0.1, 0.3),
                 test: None,
+                test_ci95: None,
                 floor_valid: scores(1.0, 1.1),
                 floor_test: None,
                 paper_protocol_valid: Some(scores(0.2, 0.3)),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use physrep_nn::{ClipEncoder, Cpu};
-use physrep_well::{Preprocess, WellDataset, WindowSpec};
+use physrep_well::{Preprocess, WellDataset, WindowRef, WindowSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::EvalError;
@@ -13,7 +13,7 @@ use crate::evaluate::{evaluate, EvalConfig, Predictions, SplitFeatures};
 use crate::extract::extract_cached;
 use crate::features::{FeatureCache, Features};
 use crate::plots::{line_curves, scatter_pred_true, Curve};
-use crate::report::ProbeReport;
+use crate::report::{ProbeReport, ProbeResult};
 use crate::well_source::{SplitClips, WellClips};
 
 /// Options of a probe run. `Default` = the paper's protocol (physrep fixes, `paper-protocol.md` §13).
@@ -177,13 +177,15 @@ pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeR
     let train = (0..draws).map(|k| embed(&sources.train, k)).collect::<Result<Vec<_>, _>>()?;
     let valid = embed(&sources.valid, 0)?;
     let test = sources.test.as_ref().map(|src| embed(src, 0)).transpose()?;
+    let test_windows = sources.test.as_ref().map_or(&[][..], |src| src.windows());
 
     let data = SplitFeatures { train, valid, test };
     let mut eval_cfg = opts.eval.clone();
     let batch = opts.batch_size.unwrap_or(if name == "shear_flow" { 64 } else { 32 });
     eval_cfg.train.batch_size = batch;
     eval_cfg.train.accum = opts.accum.unwrap_or((256 / batch.max(1)).max(1));
-    let (results, predictions) = evaluate(&data, &eval_cfg)?;
+    let (mut results, predictions) = evaluate(&data, &eval_cfg)?;
+    add_test_intervals(&mut results, &predictions, test_windows, ds.label_names().len(), opts.eval.train.seed)?;
     let mut windows = std::collections::BTreeMap::new();
     windows.insert("train".to_string(), data.train[0].len());
     windows.insert("valid".to_string(), data.valid.len());
@@ -212,6 +214,19 @@ pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeR
         write_plots(&out, &report, &predictions)?;
     }
     Ok(report)
+}
+
+/// Attach to every result with test predictions the 95 % interval of its test MSE, bootstrapping
+/// test trajectories (rows are in `test_windows` order).
+pub(crate) fn add_test_intervals(results: &mut [ProbeResult], predictions: &[Predictions], test_windows: &[WindowRef], p: usize, seed: u64) -> Result<(), EvalError> {
+    let groups: Vec<usize> = test_windows.iter().map(|w| (w.file << 32) | w.trajectory).collect();
+    for r in results.iter_mut() {
+        let pr = predictions.iter().find(|x| x.split == "test" && x.probe == r.probe && x.fraction == r.fraction);
+        if let Some(pr) = pr {
+            r.test_ci95 = Some(crate::bootstrap::cluster_ci95(&pr.pred, &pr.truth, p, &groups, crate::bootstrap::RESAMPLES, seed)?);
+        }
+    }
+    Ok(())
 }
 
 /// Scatter per (probe, parameter) at the largest fraction on test (valid if there is no test), and a

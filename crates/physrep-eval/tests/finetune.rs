@@ -87,6 +87,8 @@ fn finetuning_fits_the_training_set_reports_the_best_valid_epoch_and_resumes_exa
     assert_eq!(r.valid.mean, r.valid_curve[argmin]);
     assert_eq!(r.valid.per_param.len(), 2);
     assert!(r.test.is_some() && r.floor_test.is_some() && r.floor_valid.mean.is_finite());
+    let [lo, hi] = r.test_ci95.expect("bootstrap interval of the test MSE");
+    assert!(lo <= hi && lo.is_finite() && hi.is_finite(), "{lo} {hi}");
     let out = opts.out_dir();
     for f in ["results.json", "results.md", "scatter_finetune_test_alpha.png", "checkpoint/best.mpk"] {
         assert!(out.join(f).exists(), "missing {f}");

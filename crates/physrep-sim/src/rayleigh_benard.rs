@@ -94,7 +94,8 @@ impl Default for RayleighBenardConfig {
 
 impl RayleighBenardConfig {
     /// The settings of a preset. `small`: 64×16 compute = output grid, Ra {1e6, 1e7, 1e8} × Pr {0.1, 1, 10},
-    /// 8 ICs each (6/1/1), 100 frames — coarse (Ra ≥ 1e7 filter-controlled), sized for minutes on 2 cores.
+    /// 8 ICs each (6/1/1), 48 frames at Δt 0.5 (t ≤ 24) — coarse (Ra ≥ 1e7 filter-controlled), sized for
+    /// about a minute on 2 cores.
     pub fn preset(p: Preset) -> Self {
         match p {
             Preset::Tiny => Self {
@@ -114,7 +115,8 @@ impl RayleighBenardConfig {
                 ny: 16,
                 out_nx: 64,
                 out_ny: 16,
-                frames: 100,
+                frames: 48,
+                dt_out: 0.5,
                 rayleigh: vec![1e6, 1e7, 1e8],
                 prandtl: vec![0.1, 1.0, 10.0],
                 ics: 8,

@@ -54,7 +54,7 @@ pub struct ShearFlowConfig {
     /// Apply the Hou–Li filter after each step.
     pub filter: bool,
     /// Reynolds numbers and Schmidt numbers generated (subset of The Well's grid for small presets:
-    /// `small` = Re {1e4, 1e5, 5e5} × Sc {0.1, 1, 10}, 8 ICs each (6/1/1), 100 frames).
+    /// `small` = Re {1e4, 1e5, 5e5} × Sc {0.1, 1, 10}, 8 ICs each (6/1/1), 48 frames at Δt 0.4 on a 32×64 grid).
     pub reynolds: Vec<f64>,
     pub schmidt: Vec<f64>,
     /// Initial-condition indices per file (0..40).
@@ -98,11 +98,12 @@ impl ShearFlowConfig {
                 ..Self::default()
             },
             Preset::Small => Self {
-                nx: 64,
-                ny: 128,
+                nx: 32,
+                ny: 64,
                 out_nx: 32,
                 out_ny: 64,
-                frames: 100,
+                frames: 48,
+                dt_out: 0.4,
                 min_substeps: 4,
                 reynolds: vec![1e4, 1e5, 5e5],
                 schmidt: vec![0.1, 1.0, 10.0],

@@ -308,47 +308,20 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
     };
     write_atomic(&run.manifest_path(), &serde_json::to_vec_pretty(&manifest).expect("serialise"))?;
     let control = RunControl { resume: opts.resume, stop_after: opts.stop_after, progress: opts.progress };
-    let device = Default::default();
-    let (state, schedule, finished, last_loss, last_valid_loss) = match &cfg.method {
-        MethodConfig::Jepa(c) => {
-            let method = JepaMethod { config: c.clone() };
-            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
-            if out.finished {
-                finish::<JepaMethod>(&run, &out.model)?;
-                save_safetensors(&out.model.encoder, "encoder", &run.encoder_safetensors())
-                    .map_err(|e| TrainError::Model(e.to_string()))?;
-            }
-            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
-        }
-        MethodConfig::Mpp(c) => {
-            let method = MppMethod::new(c.clone()).map_err(|e| TrainError::config("method.model", e.to_string()))?;
-            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
-            if out.finished {
-                finish::<MppMethod>(&run, &out.model)?;
-            }
-            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
-        }
+    let model_err = |e: &dyn std::fmt::Display| TrainError::config("method.model", e.to_string());
+    let out = match &cfg.method {
+        MethodConfig::Jepa(c) => run_method(&JepaMethod { config: c.clone() }, &source, &cfg.train, &run, &control, |m| {
+            save_safetensors(&m.encoder, "encoder", &run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
+        })?,
+        MethodConfig::Mpp(c) => run_method(&MppMethod::new(c.clone()).map_err(|e| model_err(&e))?, &source, &cfg.train, &run, &control, |_| Ok(()))?,
         MethodConfig::Disco(c) => {
-            let method = DiscoMethod::new(c.clone()).map_err(|e| TrainError::config("method.model", e.to_string()))?;
-            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
-            if out.finished {
-                finish::<DiscoMethod>(&run, &out.model)?;
-            }
-            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
+            run_method(&DiscoMethod::new(c.clone()).map_err(|e| model_err(&e))?, &source, &cfg.train, &run, &control, |_| Ok(()))?
         }
-        MethodConfig::VideoMae(c) => {
-            let method = VideoMaeMethod::new(c.clone()).map_err(|e| TrainError::config("method.model", e.to_string()))?;
-            let out = train::<CpuAutodiff, _>(&method, &source, &cfg.train, &run.dir, &control, &device)?;
-            if out.finished {
-                finish::<VideoMaeMethod>(&run, &out.model)?;
-                out.model
-                    .encoder
-                    .save_pytorch_safetensors(&run.encoder_safetensors())
-                    .map_err(|e| TrainError::Model(e.to_string()))?;
-            }
-            (out.state, out.schedule, out.finished, out.last_loss, out.last_valid_loss)
-        }
+        MethodConfig::VideoMae(c) => run_method(&VideoMaeMethod::new(c.clone()).map_err(|e| model_err(&e))?, &source, &cfg.train, &run, &control, |m| {
+            m.encoder.save_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
+        })?,
     };
+    let RunOutcome { state, schedule, finished, last_loss, last_valid_loss } = out;
     let summary = RunSummary {
         run_dir: run.dir.clone(),
         method: cfg.method.kind(),
@@ -367,9 +340,38 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
 }
 
 /// Final weights of the whole model.
-fn finish<M: Method<CpuAutodiff>>(run: &RunDir, model: &M::Model) -> Result<(), TrainError> {
-    let bytes = module_bytes::<physrep_nn::Cpu, _>(&model.clone().valid(), &run.model_path())?;
-    write_atomic(&run.model_path(), &bytes)
+/// What [`pretrain`] keeps of a training loop's outcome (the model is saved by then).
+struct RunOutcome {
+    state: crate::checkpoint::LoopState,
+    schedule: crate::schedule::LrSchedule,
+    finished: bool,
+    last_loss: Option<f64>,
+    last_valid_loss: Option<f64>,
+}
+
+/// Train `method`; once the schedule has run to its end, save the model (`model.mpk`, inference form)
+/// and whatever `export` writes beside it (the encoder as safetensors, for the methods that have one).
+fn run_method<M: Method<CpuAutodiff>>(
+    method: &M,
+    source: &WellSource,
+    cfg: &TrainConfig,
+    run: &RunDir,
+    control: &RunControl,
+    export: impl FnOnce(&M::Model) -> Result<(), TrainError>,
+) -> Result<RunOutcome, TrainError> {
+    let out = train::<CpuAutodiff, _>(method, source, cfg, &run.dir, control, &Default::default())?;
+    if out.finished {
+        let bytes = module_bytes::<physrep_nn::Cpu, _>(&out.model.clone().valid(), &run.model_path())?;
+        write_atomic(&run.model_path(), &bytes)?;
+        export(&out.model)?;
+    }
+    Ok(RunOutcome {
+        state: out.state,
+        schedule: out.schedule,
+        finished: out.finished,
+        last_loss: out.last_loss,
+        last_valid_loss: out.last_valid_loss,
+    })
 }
 
 /// Check that `opts` fits the run directory and write the resolved config of a new run.

@@ -63,27 +63,27 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         for method in &plan.methods {
             for &seed in &plan.seeds {
                 let run_dir = out.join("runs").join(system).join(method).join(format!("seed{seed}"));
-                let pre_cfg = PretrainStage {
-                    data: data_hash.clone(),
-                    method: method.clone(),
-                    seed,
-                    preset: plan.train_preset.clone(),
-                    overrides: plan.train_overrides.clone(),
-                };
+                let pre_cfg = PretrainStage::new(plan, system, &data_hash, method, seed);
                 let pre = stage::run(&run_dir.join("stage-pretrain"), "pretrain", &pre_cfg, |_| pretrain(&pre_cfg, &data_dir, &run_dir))?;
                 record(&pre.record, pre.skipped, format!("{system}: pretrain {method} seed {seed}"));
                 let pre_hash = stage::config_hash(&pre_cfg)?;
 
-                let probe_cfg = ProbeStage::new(plan, pre_hash.clone(), false);
+                let probe_cfg = ProbeStage::new(plan, system, pre_hash.clone(), false);
                 let probed = stage::run(&run_dir.join("stage-probe"), "probe", &probe_cfg, |_| {
-                    probe(&probe_cfg, plan, &run_dir, &data_dir, system, method, seed)
+                    probe(&probe_cfg, &run_dir, &data_dir, system, method, seed)
                 })?;
                 record(&probed.record, probed.skipped, format!("{system}: probe {method} seed {seed}"));
                 rows.extend(probed.output);
 
                 // MPP as the paper reports it: fine-tuned end to end (Table 1 prefers these rows).
                 if method == "mpp" && plan.finetune_epochs > 0 {
-                    let ft_cfg = FinetuneStage { pretrain: pre_hash.clone(), epochs: plan.finetune_epochs, max_train_windows: plan.finetune_max_train_windows };
+                    let ft_cfg = FinetuneStage {
+                        pretrain: pre_hash.clone(),
+                        epochs: plan.finetune_epochs,
+                        max_train_windows: plan.finetune_max_train_windows,
+                        batch: plan.finetune_batch,
+                        lr: plan.finetune_lr,
+                    };
                     let tuned = stage::run(&run_dir.join("stage-finetune"), "finetune", &ft_cfg, |_| finetune(&ft_cfg, &run_dir, &data_dir, system, seed))?;
                     record(&tuned.record, tuned.skipped, format!("{system}: fine-tune {method} seed {seed}"));
                     rows.extend(tuned.output);
@@ -104,11 +104,11 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         // 3. The honest control: a randomly initialised JEPA encoder of the same architecture.
         if plan.random_control && plan.methods.iter().any(|m| m == "jepa") {
             let jepa0 = out.join("runs").join(system).join("jepa").join(format!("seed{}", plan.seeds[0]));
-            let pre_cfg = PretrainStage { data: data_hash.clone(), method: "jepa".into(), seed: plan.seeds[0], preset: plan.train_preset.clone(), overrides: plan.train_overrides.clone() };
-            let probe_cfg = ProbeStage::new(plan, stage::config_hash(&pre_cfg)?, true);
+            let pre_cfg = PretrainStage::new(plan, system, &data_hash, "jepa", plan.seeds[0]);
+            let probe_cfg = ProbeStage::new(plan, system, stage::config_hash(&pre_cfg)?, true);
             let dir = out.join("runs").join(system).join("random");
             let probed = stage::run(&dir.join("stage-probe"), "probe", &probe_cfg, |_| {
-                probe(&probe_cfg, plan, &jepa0, &data_dir, system, "random", plan.seeds[0])
+                probe(&probe_cfg, &jepa0, &data_dir, system, "random", plan.seeds[0])
             })?;
             record(&probed.record, probed.skipped, format!("{system}: probe random-init jepa"));
             rows.extend(probed.output);
@@ -253,6 +253,21 @@ struct PretrainStage {
     overrides: Vec<String>,
 }
 
+impl PretrainStage {
+    /// The plan's pretraining of `method` on `system` with `seed`: its overrides, then the input noise
+    /// (the paper's σ for the system times the plan's noise scale).
+    fn new(plan: &Plan, system: &str, data: &str, method: &str, seed: u64) -> Self {
+        let mut overrides = plan.train_overrides.clone();
+        overrides.push(format!("train.noise_std={}", noise_std(plan, system)));
+        PretrainStage { data: data.to_string(), method: method.to_string(), seed, preset: plan.train_preset.clone(), overrides }
+    }
+}
+
+/// Input-noise σ of `system` under `plan`: the paper's σ times the plan's scale.
+fn noise_std(plan: &Plan, system: &str) -> f32 {
+    physrep_eval::run::paper_noise_std(system) * plan.noise_scale
+}
+
 fn pretrain(cfg: &PretrainStage, data_dir: &Path, run_dir: &Path) -> Result<serde_json::Value> {
     let method: physrep_train::methods::MethodKind = cfg.method.parse()?;
     let mut opts = physrep_train::pretrain::PretrainOptions::new(method, data_dir, run_dir);
@@ -275,10 +290,14 @@ struct ProbeStage {
     epochs: usize,
     fractions: Vec<f64>,
     max_train_windows: Option<usize>,
+    batch: Option<usize>,
+    accum: Option<usize>,
+    sweep: Option<(Vec<f64>, Vec<f64>)>,
+    noise_std: f32,
 }
 
 impl ProbeStage {
-    fn new(plan: &Plan, pretrain: String, random_init: bool) -> Self {
+    fn new(plan: &Plan, system: &str, pretrain: String, random_init: bool) -> Self {
         ProbeStage {
             pretrain,
             random_init,
@@ -286,11 +305,15 @@ impl ProbeStage {
             epochs: plan.probe_epochs,
             fractions: plan.probe_fractions.clone(),
             max_train_windows: plan.probe_max_train_windows,
+            batch: plan.probe_batch,
+            accum: plan.probe_accum,
+            sweep: plan.probe_sweep.clone(),
+            noise_std: noise_std(plan, system),
         }
     }
 }
 
-fn probe(cfg: &ProbeStage, plan: &Plan, run_dir: &Path, data_dir: &Path, system: &str, method: &str, seed: u64) -> Result<Vec<ResultRow>> {
+fn probe(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path, system: &str, method: &str, seed: u64) -> Result<Vec<ResultRow>> {
     let mut opts = physrep_eval::ProbeOptions { run_dir: run_dir.to_path_buf(), data_dir: data_dir.to_path_buf(), ..Default::default() };
     if cfg.random_init {
         opts.random_init = true;
@@ -300,8 +323,13 @@ fn probe(cfg: &ProbeStage, plan: &Plan, run_dir: &Path, data_dir: &Path, system:
     opts.eval.fractions = cfg.fractions.clone();
     opts.eval.train.epochs = cfg.epochs;
     opts.max_train_windows = cfg.max_train_windows;
+    opts.batch_size = cfg.batch;
+    opts.accum = cfg.accum;
+    if let Some((lrs, wds)) = &cfg.sweep {
+        opts.eval.sweep = physrep_eval::sweep::SweepConfig { lrs: lrs.clone(), weight_decays: wds.clone() };
+    }
+    opts.noise_std = Some(cfg.noise_std);
     opts.progress = true;
-    let _ = plan;
     let report = physrep_eval::probe_run(&opts)?;
     Ok(rows_from_report(&report, system, method, seed))
 }
@@ -312,10 +340,12 @@ struct FinetuneStage {
     pretrain: String,
     epochs: usize,
     max_train_windows: Option<usize>,
+    batch: Option<usize>,
+    lr: Option<f64>,
 }
 
 fn finetune(cfg: &FinetuneStage, run_dir: &Path, data_dir: &Path, system: &str, seed: u64) -> Result<Vec<ResultRow>> {
-    let opts = physrep_eval::FinetuneOptions {
+    let mut opts = physrep_eval::FinetuneOptions {
         run_dir: run_dir.to_path_buf(),
         data_dir: data_dir.to_path_buf(),
         epochs: cfg.epochs,
@@ -323,6 +353,12 @@ fn finetune(cfg: &FinetuneStage, run_dir: &Path, data_dir: &Path, system: &str, 
         progress: true,
         ..Default::default()
     };
+    if let Some(b) = cfg.batch {
+        opts.batch_size = b;
+    }
+    if let Some(lr) = cfg.lr {
+        opts.lr = lr;
+    }
     let report = physrep_eval::finetune_run(&opts)?;
     Ok(rows_from_report(&report, system, "mpp", seed))
 }
@@ -346,6 +382,7 @@ fn rows_from_report(report: &physrep_eval::ProbeReport, system: &str, method: &s
                 probe: kind,
                 valid_mse: full.valid.mean,
                 test_mse: test.mean,
+                test_ci95: full.test_ci95,
                 label_names: report.label_names.clone(),
                 valid_per_param: full.valid.per_param.clone(),
                 test_per_param: test.per_param.clone(),

@@ -2,10 +2,10 @@
 //!
 //! | preset | data | pretraining | probes | MPP fine-tuning | seeds | budget (2 cores) |
 //! |---|---|---|---|---|---|---|
-//! | `smoke` | simulated, `tiny` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs | 1 | < 3 min, in CI |
-//! | `default` | simulated, `small` | `small` capped | attentive, linear, kNN; 10/50/100 % | 3 epochs, ≤ 64 windows | 2 | ≤ 15 min |
-//! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | 30 epochs | 3 | hours |
-//! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | 30 epochs | 3 | GPU days |
+//! | `smoke` | simulated, `tiny` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs, batch 8, lr 1e-4 | 1 | < 3 min, in CI |
+//! | `default` | simulated, `small` | `tiny` models, 16 updates of 8 clips | attentive, linear, kNN; 10/50/100 % | 2 epochs of ≤ 64 windows, batch 8, lr 1e-4 | 1 (+ bootstrap intervals) | ≤ 15 min |
+//! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
+//! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | the paper's | 3 | GPU days |
 
 use std::path::PathBuf;
 
@@ -40,6 +40,16 @@ pub struct Plan {
     pub probe_fractions: Vec<f64>,
     /// Cap on probe training windows (`None` = the paper's).
     pub probe_max_train_windows: Option<usize>,
+    /// Probe micro-batch and micro-batches per update (`None` = the paper's: 32 or 64, 256 / batch).
+    pub probe_batch: Option<usize>,
+    pub probe_accum: Option<usize>,
+    /// The attentive probe's lr × weight-decay sweep (`None` = `physrep probe`'s default grid).
+    pub probe_sweep: Option<(Vec<f64>, Vec<f64>)>,
+    /// Factor on the paper's input-noise σ (AM, SF 1.0; RB 0) in pretraining and probing. 1 = the paper.
+    /// At reduced resolution the same per-pixel σ buries far more of the signal (a region of fixed
+    /// physical size holds (224 / R)² fewer pixels to average it out), so the CPU presets scale σ by
+    /// R / 224 to keep the paper's signal-to-noise ratio per unit area.
+    pub noise_scale: f32,
     /// Probe a randomly initialised JEPA encoder too (the honest control).
     pub random_control: bool,
     /// Epochs of MPP's end-to-end fine-tuning (the paper's Table 1 protocol for MPP; 0 = skip it and
@@ -47,6 +57,10 @@ pub struct Plan {
     pub finetune_epochs: usize,
     /// Cap on fine-tuning training windows (`None` = all, as the paper).
     pub finetune_max_train_windows: Option<usize>,
+    /// Fine-tuning batch and lr (`None` = the paper's 64 and 1e-5). The CPU presets' few windows give the
+    /// paper's batch one or two updates per epoch, so they use batch 8 and lr 1e-4.
+    pub finetune_batch: Option<usize>,
+    pub finetune_lr: Option<f64>,
 }
 
 impl Plan {
@@ -67,35 +81,61 @@ impl Plan {
             probe_epochs: 5,
             probe_fractions: vec![0.5, 1.0],
             probe_max_train_windows: None,
+            probe_batch: None,
+            probe_accum: None,
+            probe_sweep: None,
+            noise_scale: 1.0,
             random_control: true,
-            finetune_epochs: 2,
+            finetune_epochs: 30,
             finetune_max_train_windows: None,
+            finetune_batch: None,
+            finetune_lr: None,
         };
         Ok(match name {
-            "smoke" => base,
+            "smoke" => Plan {
+                finetune_epochs: 2,
+                finetune_batch: Some(8),
+                finetune_lr: Some(1e-4),
+                probe_batch: Some(32),
+                probe_accum: Some(1),
+                probe_sweep: Some((vec![1e-3], vec![0.01])),
+                noise_scale: 32.0 / 224.0,
+                ..base
+            },
             "default" => Plan {
-                seeds: vec![0, 1],
                 sim_preset: "small".into(),
-                train_preset: "small".into(),
-                train_overrides: vec!["train.max_updates=12".into()],
+                train_overrides: vec![
+                    "train.max_updates=16".into(),
+                    "train.global_batch=8".into(),
+                    "train.micro_batch=4".into(),
+                    "train.lr=1e-3".into(),
+                ],
                 probes: vec!["attentive".into(), "linear".into(), "knn".into()],
                 probe_epochs: 30,
                 probe_fractions: vec![0.1, 0.5, 1.0],
                 probe_max_train_windows: Some(2048),
-                // AViT-Ti at 64² is slow on CPU: one update of 8 clips plus 16 evaluated clips took 54 s on the
-                // (shared, loaded) 2-core machine, so fine-tuning is kept to 3 epochs of ≤ 64 windows here.
-                finetune_epochs: 3,
+                // A few hundred windows per system: the paper's 256-window updates would give the
+                // probe two updates per epoch.
+                probe_batch: Some(32),
+                probe_accum: Some(1),
+                // The paper's probe lr / weight decay only: a sweep would multiply the probe cost.
+                probe_sweep: Some((vec![1e-3], vec![0.01])),
+                noise_scale: 32.0 / 224.0,
+                // Fine-tuning runs the AViT forward and backward on every clip each epoch: kept small.
+                finetune_epochs: 2,
                 finetune_max_train_windows: Some(64),
+                finetune_batch: Some(8),
+                finetune_lr: Some(1e-4),
                 ..base
             },
             "full" => Plan {
                 seeds: vec![0, 1, 2],
                 sim_preset: "medium".into(),
                 train_preset: "default".into(),
+                noise_scale: 64.0 / 224.0,
                 probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],
-                finetune_epochs: 30,
                 ..base
             },
             "paper" => Plan {
@@ -105,7 +145,6 @@ impl Plan {
                 probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],
-                finetune_epochs: 30,
                 ..base
             },
             other => bail!("unknown preset `{other}` (expected smoke, default, full or paper)"),
@@ -152,9 +191,9 @@ mod tests {
             assert_eq!(plan.methods.len(), 4);
             assert_eq!(plan.systems.len(), 3);
         }
-        // MPP is fine-tuned everywhere: briefly in the smoke run (CI), the paper's 30 epochs at full scale.
+        // MPP is fine-tuned everywhere: briefly in the CPU presets, the paper's 30 epochs at full scale.
         let epochs: Vec<usize> = ["smoke", "default", "full", "paper"].iter().map(|p| Plan::preset(p).unwrap().finetune_epochs).collect();
-        assert_eq!(epochs, [2, 3, 30, 30]);
+        assert_eq!(epochs, [2, 2, 30, 30]);
         assert!(Plan::preset("huge").is_err());
         let p = Plan::preset("smoke").unwrap();
         assert!(p.clone().restrict(None, Some(vec!["bogus".into()]), None).is_err());

@@ -23,6 +23,9 @@ pub struct ResultRow {
     pub probe: String,
     pub valid_mse: f64,
     pub test_mse: f64,
+    /// 95 % interval of `test_mse` (bootstrap over test trajectories).
+    #[serde(default)]
+    pub test_ci95: Option<[f64; 2]>,
     /// Per label column (in `label_names` order).
     pub label_names: Vec<String>,
     pub valid_per_param: Vec<f64>,
@@ -104,6 +107,16 @@ fn fmt_ms(xs: &[f64]) -> String {
         format!("{m:.3} ± {s:.3}")
     } else {
         format!("{m:.3}")
+    }
+}
+
+/// Test MSE of one (system, method, probe) over seeds: mean ± std for several seeds, the value and
+/// its bootstrap 95 % interval for one.
+fn fmt_test(rows: &[&ResultRow]) -> String {
+    let t: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
+    match (rows, rows.first().and_then(|r| r.test_ci95)) {
+        ([_], Some([lo, hi])) => format!("{:.3} [{lo:.3}, {hi:.3}]", t[0]),
+        _ => fmt_ms(&t),
     }
 }
 
@@ -253,9 +266,11 @@ fn markdown(study: &Study) -> String {
         "Metric: mean squared error on z-scored physical parameters, averaged over the label columns \
          (1.0 ≈ predicting the grid mean). Every encoder is frozen and probed with the paper's attentive probe, except \
          MPP, which the paper fine-tunes end to end: where the plan fine-tunes it, MPP's Table 1 row is probe `finetune` \
-         (AViT + attentive head on the last time step's tokens, Adam 1e-5 with ReduceLROnPlateau, valid and test reported \
+         (AViT + attentive head on the last time step's tokens, Adam with ReduceLROnPlateau, valid and test reported \
          at the epoch of lowest valid MSE) and its frozen attentive probe is listed under the other probes. \
-         `± ` is the sample standard deviation over pretraining seeds. The floor predicts the train-split mean label.\n"
+         `± ` is the sample standard deviation over pretraining seeds; with one seed, `[lo, hi]` is the 95 % \
+         interval of the test MSE from a bootstrap over test trajectories (the probe's sampling noise, not the pretraining seed's). \
+         The floor predicts the train-split mean label.\n"
     );
 
     // Table 1.
@@ -270,11 +285,10 @@ fn markdown(study: &Study) -> String {
                 continue;
             }
             let v: Vec<f64> = rows.iter().map(|r| r.valid_mse).collect();
-            let t: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
             let fv = rows[0].floor_valid;
             let ft = rows[0].floor_test;
             let paper = paper_table1(system, method).map_or("—".to_string(), |p| format!("{p}"));
-            let _ = writeln!(s, "| {system} | {method} | {probe} | {} | {} | {fv:.3} / {ft:.3} | {paper} |", fmt_ms(&v), fmt_ms(&t));
+            let _ = writeln!(s, "| {system} | {method} | {probe} | {} | {} | {fv:.3} / {ft:.3} | {paper} |", fmt_ms(&v), fmt_test(&rows));
         }
     }
 
@@ -291,8 +305,7 @@ fn markdown(study: &Study) -> String {
         }
         for ((system, method, probe), rows) in g {
             let v: Vec<f64> = rows.iter().map(|r| r.valid_mse).collect();
-            let t: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
-            let _ = writeln!(s, "| {system} | {method} | {probe} | {} | {} |", fmt_ms(&v), fmt_ms(&t));
+            let _ = writeln!(s, "| {system} | {method} | {probe} | {} | {} |", fmt_ms(&v), fmt_test(&rows));
         }
     }
 
@@ -397,6 +410,7 @@ mod tests {
             probe: "attentive".into(),
             valid_mse: test,
             test_mse: test,
+            test_ci95: None,
             label_names: vec!["a".into(), "b".into()],
             valid_per_param: vec![test, test],
             test_per_param: vec![test, test],
@@ -404,6 +418,15 @@ mod tests {
             floor_test: 1.0,
             fractions: vec![(0.5, test * 2.0, test * 2.0), (1.0, test, test)],
         }
+    }
+
+    #[test]
+    fn one_seed_shows_the_bootstrap_interval_several_show_the_spread() {
+        let mut a = row("shear_flow", "jepa", 0, 0.5);
+        a.test_ci95 = Some([0.4, 0.7]);
+        assert_eq!(fmt_test(&[&a]), "0.500 [0.400, 0.700]");
+        let b = row("shear_flow", "jepa", 1, 0.7);
+        assert_eq!(fmt_test(&[&a, &b]), "0.600 ± 0.141");
     }
 
     #[test]

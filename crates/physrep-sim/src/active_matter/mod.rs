@@ -134,8 +134,8 @@ impl Default for ActiveMatterConfig {
 }
 
 impl ActiveMatterConfig {
-    /// The configuration of a physrep preset: `tiny` 16², 33 frames, dt = 0.25/10; `small` 32², 81 frames,
-    /// dt = 0.25/40; `medium` 64² (MiniWell resolution), 81 frames, dt = 0.25/80. Measured time-step error
+    /// The configuration of a physrep preset: `tiny` 16², 33 frames, dt = 0.25/10; `small` 32², 49 frames,
+    /// dt = 0.25/20; `medium` 64² (MiniWell resolution), 81 frames, dt = 0.25/80. Measured time-step error
     /// (max |ΔD| at t = 0.5 between dt and dt/2, ζ = 17, α = −5, 64²): 1.1e-3 at 0.25/40, 4.7e-4 at
     /// 0.25/80, 2.2e-4 at 0.25/160 — first order, set by the lagged E of the fixed-point iteration.
     /// All presets are under-resolved at large ζ (module doc, "Resolution") and so enable the
@@ -144,7 +144,7 @@ impl ActiveMatterConfig {
         let base = Self { realizability_limit: Some(0.999), ..Self::default() };
         match preset {
             Preset::Tiny => Self { n: 16, frames: 33, steps_per_frame: 10, ..base },
-            Preset::Small => Self { n: 32, steps_per_frame: 40, ..base },
+            Preset::Small => Self { n: 32, frames: 49, steps_per_frame: 20, ..base },
             Preset::Medium => Self { n: 64, steps_per_frame: 80, ..base },
         }
     }
@@ -387,13 +387,13 @@ pub fn file_name(zeta: f64, alpha: f64) -> String {
 pub struct ActiveMatter;
 
 impl ActiveMatter {
-    /// (ζ values, α values) generated for `preset`: all of The Well's for `medium`; `small` keeps every
-    /// other ζ and α (5 × 3 = 15 files); `tiny` the extremes (2 × 2).
+    /// (ζ values, α values) generated for `preset`: all of The Well's for `medium`; `small` ζ {1, 9, 17} ×
+    /// α {−1, −3, −5} (9 files); `tiny` the extremes (2 × 2).
     pub fn grid_values(preset: Preset) -> (Vec<f64>, Vec<f64>) {
         match preset {
             Preset::Tiny => (vec![1.0, 17.0], vec![-1.0, -5.0]),
             Preset::Small => (
-                ZETAS.iter().copied().step_by(2).collect(),
+                ZETAS.iter().copied().step_by(4).collect(),
                 ALPHAS.iter().copied().step_by(2).collect(),
             ),
             Preset::Medium => (ZETAS.to_vec(), ALPHAS.to_vec()),
