@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use ndarray::Array3;
-use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 use crate::error::EvalError;
@@ -99,45 +99,52 @@ pub fn scatter_pred_true(path: &Path, title: &str, truth: &[f32], pred: &[f32]) 
 /// One bar series of [`grouped_bars`]: a method with (mean, error) per group.
 pub struct BarSeries {
     pub name: String,
-    pub values: Vec<(f64, f64)>,
+    /// Per group: the bar height and the whisker's `[low, high]` (e.g. mean ± std, or a 95 % interval).
+    pub values: Vec<(f64, [f64; 2])>,
 }
 
 /// Grouped bar chart: one group per entry of `groups` (e.g. systems), one bar per series (methods),
-/// bar height = mean, whisker = ± error.
-pub fn grouped_bars(path: &Path, title: &str, y_label: &str, groups: &[String], series: &[BarSeries]) -> Result<(), EvalError> {
+/// with whiskers, and, when `floors` is given, a dashed reference line across each group (e.g. the
+/// predict-the-mean floor).
+pub fn grouped_bars(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    groups: &[String],
+    series: &[BarSeries],
+    floors: Option<&[f64]>,
+) -> Result<(), EvalError> {
     if let Some(s) = series.iter().find(|s| s.values.len() != groups.len()) {
         return Err(EvalError::shape(format!("bar series {}", s.name), groups.len(), s.values.len()));
+    }
+    if let Some(f) = floors.filter(|f| f.len() != groups.len()) {
+        return Err(EvalError::shape("bar chart floors".to_string(), groups.len(), f.len()));
     }
     with_plot(path, || {
         let root = BitMapBackend::new(path, (200 + 160 * groups.len() as u32, 520)).into_drawing_area();
         root.fill(&WHITE)?;
         let top = series
             .iter()
-            .flat_map(|s| s.values.iter().map(|(m, e)| m + e.abs()))
+            .flat_map(|s| s.values.iter().map(|(m, [_, hi])| m.max(*hi)))
+            .chain(floors.unwrap_or(&[]).iter().copied())
             .filter(|v| v.is_finite())
             .fold(0.0f64, f64::max)
             .max(1e-6)
             * 1.15;
-        let mut chart = ChartBuilder::on(&root)
+        let mut inner = ChartBuilder::on(&root)
             .caption(title, (FONT, 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..groups.len()).into_segmented(), 0.0..top)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc(y_label)
-            .label_style((FONT, 13))
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => groups.get(*i).cloned().unwrap_or_default(),
-                SegmentValue::Last => String::new(),
-            })
-            .draw()?;
+            .build_cartesian_2d(0.0..groups.len() as f64, 0.0..top)?;
+        inner.configure_mesh().disable_x_mesh().x_labels(0).y_desc(y_label).label_style((FONT, 13)).draw()?;
+        // Group names centred under their bars, in pixels below the x axis.
+        let label = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        for (g, name) in groups.iter().enumerate() {
+            let (px, py) = inner.backend_coord(&(g as f64 + 0.5, 0.0));
+            root.draw(&Text::new(name.clone(), (px, py + 8), label.clone()))?;
+        }
         let m = series.len().max(1) as f64;
-        // Bars are drawn in a second, continuous coordinate system over the same plotting area.
-        let area = chart.plotting_area().strip_coord_spec();
-        let mut inner = ChartBuilder::on(&area).build_cartesian_2d(0.0..groups.len() as f64, 0.0..top)?;
         for (si, s) in series.iter().enumerate() {
             let color = PALETTE[si % PALETTE.len()];
             let width = 0.8 / m;
@@ -148,10 +155,22 @@ pub fn grouped_bars(path: &Path, title: &str, y_label: &str, groups: &[String], 
                 }))?
                 .label(s.name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
-            inner.draw_series(s.values.iter().enumerate().map(|(g, (mean, err))| {
+            inner.draw_series(s.values.iter().enumerate().filter(|(_, (_, [lo, hi]))| hi > lo).map(|(g, (_, [lo, hi]))| {
                 let xc = x0(g) + width * 0.45;
-                PathElement::new(vec![(xc, (mean - err.abs()).max(0.0)), (xc, mean + err.abs())], BLACK.stroke_width(2))
+                PathElement::new(vec![(xc, lo.max(0.0)), (xc, *hi)], BLACK.stroke_width(2))
             }))?;
+        }
+        if let Some(floors) = floors {
+            let dashes = floors.iter().enumerate().filter(|(_, f)| f.is_finite()).flat_map(|(g, &f)| {
+                (0..8).map(move |k| {
+                    let x = g as f64 + 0.05 + k as f64 * 0.1125;
+                    PathElement::new(vec![(x, f), (x + 0.07, f)], BLACK.stroke_width(2))
+                })
+            });
+            inner
+                .draw_series(dashes)?
+                .label("predict-the-mean floor")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.stroke_width(2)));
         }
         inner
             .configure_series_labels()
@@ -296,10 +315,10 @@ mod tests {
         scatter_pred_true(&d.join("s.png"), "alpha", &[0.0, 1.0, -1.0], &[0.1, 0.8, -1.2]).unwrap();
         let groups = vec!["AM".to_string(), "SF".to_string()];
         let series = vec![
-            BarSeries { name: "jepa".into(), values: vec![(0.1, 0.01), (0.4, 0.05)] },
-            BarSeries { name: "mean".into(), values: vec![(1.0, 0.0), (1.0, 0.0)] },
+            BarSeries { name: "jepa".into(), values: vec![(0.1, [0.09, 0.11]), (0.4, [0.3, 0.5])] },
+            BarSeries { name: "mean".into(), values: vec![(1.0, [1.0, 1.0]), (1.0, [1.0, 1.0])] },
         ];
-        grouped_bars(&d.join("b.png"), "probe MSE", "MSE", &groups, &series).unwrap();
+        grouped_bars(&d.join("b.png"), "probe MSE", "MSE", &groups, &series, Some(&[1.0, 0.9])).unwrap();
         let curves = vec![Curve { name: "attentive".into(), points: vec![(0.1, 0.5), (0.5, 0.3), (1.0, 0.2)] }];
         line_curves(&d.join("l.png"), "data efficiency", "fraction", "MSE", &curves, true).unwrap();
         std::fs::write(d.join("m.jsonl"), "{\"update\":0,\"loss\":2.0}\n{\"update\":1,\"loss\":1.5,\"lr\":0.001}\n").unwrap();

@@ -690,7 +690,7 @@ mod tests {
         let device = Default::default();
         let model = config.init::<Cpu>(&device).unwrap();
         assert_eq!(model.num_params(), formula(&config));
-        let clip = Tensor::<Cpu, 5>::random([2, 3, 4, 16, 24], Distribution::Normal(0.0, 1.0), &device);
+        let clip = crate::seeded::normal::<Cpu, 5>([2, 3, 4, 16, 24], 0.0, 1.0, 114, &device);
         config.check_clip(clip.dims()).unwrap();
         assert_eq!(model.forward_next(clip.clone()).dims(), [2, 3, 16, 24]);
         assert_eq!(model.encode_tokens(clip).dims(), [2, 4 * 6, 32]);
@@ -712,7 +712,7 @@ mod tests {
     fn batch_items_are_independent() {
         let device = Default::default();
         let model = tiny().init::<Cpu>(&device).unwrap();
-        let clip = Tensor::<Cpu, 5>::random([3, 2, 3, 8, 12], Distribution::Normal(0.0, 1.0), &device);
+        let clip = crate::seeded::normal::<Cpu, 5>([3, 2, 3, 8, 12], 0.0, 1.0, 236, &device);
         let all = model.encode_tokens(clip.clone());
         let one = model.encode_tokens(clip.narrow(0, 1, 1));
         all.narrow(0, 1, 1).into_data().assert_approx_eq::<f32>(&one.into_data(), Tolerance::absolute(1e-4));
@@ -723,7 +723,7 @@ mod tests {
         // The RevIN-style normalisation makes f(a·x + b) = a·f(x) + b per channel (a > 0).
         let device = Default::default();
         let model = tiny().init::<Cpu>(&device).unwrap();
-        let clip = Tensor::<Cpu, 5>::random([2, 2, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+        let clip = crate::seeded::normal::<Cpu, 5>([2, 2, 3, 8, 8], 0.0, 1.0, 347, &device);
         let scale = Tensor::<Cpu, 1>::from_floats([3.0, 0.5], &device).reshape([1, 2, 1, 1, 1]);
         let shift = Tensor::<Cpu, 1>::from_floats([-2.0, 10.0], &device).reshape([1, 2, 1, 1, 1]);
         let y = model.forward_next(clip.clone());

@@ -403,7 +403,7 @@ mod tests {
         let device = Default::default();
         let model = config.init::<Cpu>(&device).unwrap();
         assert_eq!(model.num_params(), formula(&config));
-        let clip = Tensor::<Cpu, 5>::random([3, 2, 4, 8, 12], Distribution::Normal(0.0, 1.0), &device);
+        let clip = crate::seeded::normal::<Cpu, 5>([3, 2, 4, 8, 12], 0.0, 1.0, 118, &device);
         config.check_clip(clip.dims()).unwrap();
         let next = model.forward_next(clip.clone());
         assert_eq!(next.standardized.dims(), [3, 2, 8, 12]);
@@ -433,8 +433,8 @@ mod tests {
         let device = Default::default();
         let model = config.init::<Cpu>(&device).unwrap();
         let (b, c, h, w, width) = (2, 2, 5, 6, config.operator_width);
-        let x = Tensor::<Cpu, 4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device);
-        let theta = Tensor::<Cpu, 2>::random([b, config.operator_params()], Distribution::Normal(0.0, 0.5), &device);
+        let x = crate::seeded::normal::<Cpu, 4>([b, c, h, w], 0.0, 1.0, 248, &device);
+        let theta = crate::seeded::normal::<Cpu, 2>([b, config.operator_params()], 0.0, 0.5, 349, &device);
         let got: Vec<f32> = model.operator(x.clone(), theta.clone()).into_data().to_vec().unwrap();
         let xv: Vec<f32> = x.into_data().to_vec().unwrap();
         let tv: Vec<f32> = theta.into_data().to_vec().unwrap();
@@ -514,9 +514,9 @@ mod tests {
         let device = Default::default();
         let config = tiny();
         let model = config.init::<CpuAutodiff>(&device).unwrap();
-        let x0 = Tensor::<CpuAutodiff, 4>::random([2, 2, 6, 6], Distribution::Normal(0.0, 1.0), &device).require_grad();
-        let target = Tensor::<CpuAutodiff, 4>::random([2, 2, 6, 6], Distribution::Normal(0.0, 1.0), &device);
-        let z = Tensor::<CpuAutodiff, 2>::random([2, 16], Distribution::Normal(0.0, 1.0), &device);
+        let x0 = crate::seeded::normal::<CpuAutodiff, 4>([2, 2, 6, 6], 0.0, 1.0, 432, &device).require_grad();
+        let target = crate::seeded::normal::<CpuAutodiff, 4>([2, 2, 6, 6], 0.0, 1.0, 533, &device);
+        let z = crate::seeded::normal::<CpuAutodiff, 2>([2, 16], 0.0, 1.0, 634, &device);
         let loss_of = |m: &Disco<Cpu>, x: Tensor<Cpu, 4>| -> f64 {
             let theta = m.generate(z.clone().inner());
             normalized_mse(m.evolve(x, theta), target.clone().inner()).into_scalar() as f64

@@ -10,6 +10,7 @@ pub mod avit;
 pub mod conv_jepa;
 pub mod disco;
 pub mod kernels;
+pub mod seeded;
 pub mod videomae;
 
 pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};

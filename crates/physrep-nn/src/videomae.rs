@@ -979,11 +979,7 @@ mod tests {
         let model = config.init::<Cpu>(&device).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mask = TubeMaskGenerator::new(&config).sample(2, &mut rng).unwrap();
-        let clip = Tensor::<Cpu, 5>::random(
-            [2, 2, 4, 12, 12],
-            burn::tensor::Distribution::Default,
-            &device,
-        );
+        let clip = crate::seeded::uniform::<Cpu, 5>([2, 2, 4, 12, 12], 0.0, 1.0, 31, &device);
         let vis = model.encoder.forward_visible(clip.clone(), &mask).unwrap();
         // 9 spatial tokens, int(0.5·9) = 4 masked, 5 visible, 2 slices.
         assert_eq!(vis.dims(), [2, 10, 16]);
@@ -996,11 +992,7 @@ mod tests {
         let config = tiny_config();
         let device = Default::default();
         let encoder = config.init_encoder::<Cpu>(&device).unwrap();
-        let clip = Tensor::<Cpu, 5>::random(
-            [2, 2, 4, 12, 12],
-            burn::tensor::Distribution::Default,
-            &device,
-        );
+        let clip = crate::seeded::uniform::<Cpu, 5>([2, 2, 4, 12, 12], 0.0, 1.0, 32, &device);
         let ours = encoder.patch_embed.forward(clip.clone());
         let conv = encoder
             .patch_embed

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use physrep_nn::conv_jepa::{load_safetensors, save_safetensors, torch_name};
 use physrep_nn::{ClipEncoder, ConvEncoderConfig, ConvJepa, ConvPredictorConfig, Cpu};
 
@@ -58,7 +57,7 @@ fn every_parameter_has_a_distinct_torch_name() {
 fn shapes_and_token_order() {
     let dev = Default::default();
     let enc = ConvEncoderConfig::paper(4).init::<Cpu>(&dev).unwrap();
-    let x = Tensor::<Cpu, 5>::random([2, 4, 16, 32, 48], Distribution::Normal(0.0, 1.0), &dev);
+    let x = physrep_nn::seeded::normal::<Cpu, 5>([2, 4, 16, 32, 48], 0.0, 1.0, 161, &dev);
     let y = enc.forward(x.clone());
     assert_eq!(y.dims(), [2, 128, 2, 3]);
     let tokens = enc.encode_tokens(x);

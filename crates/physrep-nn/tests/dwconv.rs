@@ -2,7 +2,7 @@
 //! finite differences.
 
 use burn::prelude::*;
-use burn::tensor::{Distribution, TensorPrimitive};
+use burn::tensor::TensorPrimitive;
 use physrep_nn::kernels::{dwconv3d, dwconv3d_reference, fallback_dwconv3d_backward, DwBackend};
 use physrep_nn::{Cpu, CpuAutodiff};
 
@@ -15,19 +15,18 @@ fn rel_err<const D: usize, B: Backend>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 
 }
 
 fn inputs<B: Backend>(shape: [usize; 5], k: [usize; 3], seed: u64) -> (Tensor<B, 5>, Tensor<B, 5>, Tensor<B, 1>) {
-    B::seed(&Default::default(), seed);
     let dev = Default::default();
     let c = shape[1];
-    let x = Tensor::random(shape, Distribution::Normal(0.0, 1.0), &dev);
-    let w = Tensor::random([c, 1, k[0], k[1], k[2]], Distribution::Normal(0.0, 0.3), &dev);
-    let b = Tensor::random([c], Distribution::Normal(0.0, 1.0), &dev);
+    let x = physrep_nn::seeded::normal(shape, 0.0, 1.0, seed, &dev);
+    let w = physrep_nn::seeded::normal([c, 1, k[0], k[1], k[2]], 0.0, 0.3, seed + 1, &dev);
+    let b = physrep_nn::seeded::normal([c], 0.0, 1.0, seed + 2, &dev);
     (x, w, b)
 }
 
 /// Forward and all three gradients of `(y · r).sum()` under autodiff, ours vs burn's conv3d.
 fn check_against_reference(shape: [usize; 5], k: [usize; 3]) {
     let (x, w, b) = inputs::<AD>(shape, k, 7);
-    let r = Tensor::<AD, 5>::random(shape, Distribution::Normal(0.0, 1.0), &Default::default());
+    let r = physrep_nn::seeded::normal::<AD, 5>(shape, 0.0, 1.0, 430, &Default::default());
     let run = |f: fn(Tensor<AD, 5>, Tensor<AD, 5>, Tensor<AD, 1>) -> Tensor<AD, 5>| {
         let (x, w, b) = (x.clone().require_grad(), w.clone().require_grad(), b.clone().require_grad());
         let y = f(x.clone(), w.clone(), b.clone());
@@ -65,7 +64,7 @@ fn matches_burn_conv3d_2d_kernel_and_short_axes() {
 #[test]
 fn fallback_bodies_match_the_kernels() {
     let (x, w, b) = inputs::<Cpu>([2, 3, 4, 6, 5], [3, 5, 7], 11);
-    let gy = Tensor::<Cpu, 5>::random([2, 3, 4, 6, 5], Distribution::Normal(0.0, 1.0), &Default::default());
+    let gy = physrep_nn::seeded::normal::<Cpu, 5>([2, 3, 4, 6, 5], 0.0, 1.0, 568, &Default::default());
     let prim = |t: Tensor<Cpu, 5>| t.into_primitive().tensor();
     let back = |p| Tensor::<Cpu, 5>::from_primitive(TensorPrimitive::Float(p));
     let (gx, gw, gb) = <Cpu as DwBackend>::dwconv3d_backward(prim(x.clone()), prim(w.clone()), prim(gy.clone()));
@@ -94,7 +93,7 @@ fn non_contiguous_input() {
 fn finite_difference_gradients() {
     let shape = [1, 2, 3, 4, 5];
     let (x, w, b) = inputs::<AD>(shape, [3, 3, 3], 5);
-    let r = Tensor::<AD, 5>::random(shape, Distribution::Normal(0.0, 1.0), &Default::default());
+    let r = physrep_nn::seeded::normal::<AD, 5>(shape, 0.0, 1.0, 600, &Default::default());
     let loss = |x: Tensor<Cpu, 5>, w: Tensor<Cpu, 5>, b: Tensor<Cpu, 1>| -> f64 {
         let y = dwconv3d(x, w, b).tanh();
         let v: Vec<f32> = (y * r.clone().inner()).into_data().to_vec().unwrap();

@@ -1,7 +1,6 @@
 //! VICReg and BCS against direct float64 loops on small random inputs.
 
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use physrep_nn::Cpu;
 use physrep_train::objectives::bcs::{bcs_rows, projection};
 use physrep_train::objectives::vicreg::{chunk_sizes, permutation, token_rows, vicreg_rows};
@@ -80,11 +79,10 @@ fn permutation_is_seeded() {
 #[test]
 fn vicreg_matches_float64_loops() {
     let dev = Default::default();
-    <Cpu as Backend>::seed(&dev, 3);
     // N = 2·3·3 = 18 rows → chunks 4,4,4,4,2; and N = 6 → 3 chunks of 2; and 1-row chunks.
     for (b, c, h, w) in [(2, 6, 3, 3), (1, 5, 2, 3), (1, 4, 1, 3)] {
-        let p = Tensor::<Cpu, 4>::random([b, c, h, w], Distribution::Normal(0.0, 0.7), &dev);
-        let t = Tensor::<Cpu, 4>::random([b, c, h, w], Distribution::Normal(0.2, 1.3), &dev);
+        let p = physrep_nn::seeded::normal::<Cpu, 4>([b, c, h, w], 0.0, 0.7, 186, &dev);
+        let t = physrep_nn::seeded::normal::<Cpu, 4>([b, c, h, w], 0.2, 1.3, 287, &dev);
         let n = b * h * w;
         let perm = permutation(n, 42);
         let got = vicreg_rows(token_rows(p.clone()), token_rows(t.clone()), &perm, &VicregConfig::default());
@@ -139,10 +137,9 @@ fn bcs_oracle(x: &[Vec<f64>], y: &[Vec<f64>], a: &[Vec<f64>], cfg: &BcsConfig) -
 #[test]
 fn bcs_matches_float64_loops_and_redraws_projections() {
     let dev = Default::default();
-    <Cpu as Backend>::seed(&dev, 5);
     let cfg = BcsConfig { num_slices: 16, ..Default::default() };
-    let x = Tensor::<Cpu, 2>::random([6, 10], Distribution::Normal(0.0, 1.0), &dev);
-    let y = Tensor::<Cpu, 2>::random([6, 10], Distribution::Normal(0.5, 2.0), &dev);
+    let x = physrep_nn::seeded::normal::<Cpu, 2>([6, 10], 0.0, 1.0, 347, &dev);
+    let y = physrep_nn::seeded::normal::<Cpu, 2>([6, 10], 0.5, 2.0, 448, &dev);
     let a = projection::<Cpu>(10, 16, 7, &dev);
     // Unit-norm columns.
     let norms: Vec<f32> = a.clone().square().sum_dim(0).sqrt().into_data().to_vec().unwrap();
@@ -153,8 +150,8 @@ fn bcs_matches_float64_loops_and_redraws_projections() {
         assert!((o - w).abs() <= 1e-5 * w.abs().max(1e-3), "{o} vs {w}");
     }
     // Fresh projections per seed; the fixed flag ignores the seed.
-    let p = Tensor::<Cpu, 4>::random([4, 3, 2, 2], Distribution::Normal(0.0, 1.0), &dev);
-    let t = Tensor::<Cpu, 4>::random([4, 3, 2, 2], Distribution::Normal(0.0, 1.0), &dev);
+    let p = physrep_nn::seeded::normal::<Cpu, 4>([4, 3, 2, 2], 0.0, 1.0, 559, &dev);
+    let t = physrep_nn::seeded::normal::<Cpu, 4>([4, 3, 2, 2], 0.0, 1.0, 660, &dev);
     let l = |seed, fixed| {
         let cfg = BcsConfig { num_slices: 8, fixed_projection: fixed, ..Default::default() };
         scalar(physrep_train::objectives::bcs(p.clone(), t.clone(), seed, &cfg).loss)

@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
-use burn::tensor::Distribution;
 use physrep_nn::Cpu;
 use physrep_train::{
     encoder_info, load_encoder, pretrain, pretrain::resolve_config, MethodConfig, MethodKind, Preset, PretrainOptions, RunDir,
@@ -55,8 +53,7 @@ fn tiny_videomae_pretrains_and_its_encoder_loads_back() {
     let enc = load_encoder(dir.path()).unwrap();
     assert_eq!(enc.token_dim(), 32);
     let device = Default::default();
-    <Cpu as Backend>::seed(&device, 3);
-    let clips = Tensor::<Cpu, 5>::random([2, 4, 16, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    let clips = physrep_nn::seeded::normal::<Cpu, 5>([2, 4, 16, 32, 32], 0.0, 1.0, 159, &device);
     let tokens = enc.encode_tokens(clips.clone());
     assert_eq!(tokens.dims(), [2, 128, 32]);
     let values = tokens.into_data().to_vec::<f32>().unwrap();

@@ -155,14 +155,29 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
                 .systems
                 .iter()
                 .map(|s| {
-                    let xs: Vec<f64> = study.rows.iter().filter(|r| &r.system == s && &r.method == m && r.probe == report::main_probe(&study.rows, s, m)).map(|r| r.test_mse).collect();
-                    if xs.is_empty() { (f64::NAN, 0.0) } else { report::mean_std(&xs) }
+                    let rows: Vec<&ResultRow> =
+                        study.rows.iter().filter(|r| &r.system == s && &r.method == m && r.probe == report::main_probe(&study.rows, s, m)).collect();
+                    let xs: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
+                    match (rows.as_slice(), rows.first().and_then(|r| r.test_ci95)) {
+                        ([], _) => (f64::NAN, [f64::NAN; 2]),
+                        ([r], Some(ci)) => (r.test_mse, ci),
+                        _ => {
+                            let (mean, sd) = report::mean_std(&xs);
+                            (mean, [mean - sd, mean + sd])
+                        }
+                    }
                 })
                 .collect(),
         })
         .collect();
-    plots::grouped_bars(&bars, "Parameter-estimation MSE (test)", "MSE (z-scored)", &study.systems, &series)?;
-    study.figures.push(("Table 1 as a bar chart (test MSE, mean ± std over seeds)".into(), rel(out, &bars)));
+    let floors: Vec<f64> = study
+        .systems
+        .iter()
+        .map(|s| study.rows.iter().find(|r| &r.system == s).map_or(f64::NAN, |r| r.floor_test))
+        .collect();
+    plots::grouped_bars(&bars, "Parameter-estimation MSE (test)", "MSE (z-scored)", &study.systems, &series, Some(&floors))?;
+    let whiskers = if study.seeds.len() > 1 { "mean ± std over seeds" } else { "95 % bootstrap interval" };
+    study.figures.push((format!("Table 1 as a bar chart (test MSE, {whiskers}; dashes: predict-the-mean floor)"), rel(out, &bars)));
 
     for system in study.systems.clone() {
         let curves: Vec<Curve> = study

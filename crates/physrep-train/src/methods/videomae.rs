@@ -224,7 +224,6 @@ mod tests {
     use burn::module::AutodiffModule;
     use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
     use burn::prelude::*;
-    use burn::tensor::Distribution;
     use physrep_nn::CpuAutodiff;
 
     fn tiny() -> VideoMaeMethodConfig {
@@ -305,7 +304,7 @@ mod tests {
         <CpuAutodiff as Backend>::seed(&device, 5);
         let model = Method::<CpuAutodiff>::init(&method, &device);
         let clip =
-            Tensor::<CpuAutodiff, 5>::random([2, 2, 4, 16, 16], Distribution::Default, &device);
+            physrep_nn::seeded::uniform::<CpuAutodiff, 5>([2, 2, 4, 16, 16], 0.0, 1.0, 117, &device);
         let batch = TensorBatch {
             context: clip.clone(),
             target: clip,

@@ -12,7 +12,6 @@ use anyhow::{bail, Context};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use physrep_nn::{ConvEncoderConfig, ConvJepa, ConvPredictorConfig, Cpu, CpuAutodiff};
 use physrep_train::objectives::{vicreg, VicregConfig};
 use serde_json::json;
@@ -64,8 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     <CpuAutodiff as Backend>::seed(&dev, args.seed);
     let model = ConvJepa::<CpuAutodiff>::new(&enc_cfg, &ConvPredictorConfig::default(), &dev)?;
     model.encoder.check_input(shape).context("input shape")?;
-    let ctx = Tensor::<CpuAutodiff, 5>::random(shape, Distribution::Normal(0.0, 1.0), &dev);
-    let tgt = Tensor::<CpuAutodiff, 5>::random(shape, Distribution::Normal(0.0, 1.0), &dev);
+    let ctx = physrep_nn::seeded::normal::<CpuAutodiff, 5>(shape, 0.0, 1.0, 167, &dev);
+    let tgt = physrep_nn::seeded::normal::<CpuAutodiff, 5>(shape, 0.0, 1.0, 268, &dev);
 
     let mut times_ms = Vec::with_capacity(args.steps);
     let last_value = match args.mode.as_str() {

@@ -8,7 +8,6 @@ use std::time::Instant;
 use anyhow::Context;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use physrep_nn::avit::{nrmse_loss, AvitConfig};
 use physrep_nn::disco::{normalized_mse, DiscoConfig};
 use physrep_nn::CpuAutodiff;
@@ -59,8 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     anyhow::ensure!(args.steps > 0, "--steps must be at least 1");
     let device = Default::default();
-    let clip = Tensor::<CpuAutodiff, 5>::random([args.batch, args.channels, args.frames, args.res, args.res], Distribution::Normal(0.0, 1.0), &device);
-    let target = Tensor::<CpuAutodiff, 4>::random([args.batch, args.channels, args.res, args.res], Distribution::Normal(0.0, 1.0), &device);
+    let clip = physrep_nn::seeded::normal::<CpuAutodiff, 5>([args.batch, args.channels, args.frames, args.res, args.res], 0.0, 1.0, 162, &device);
+    let target = physrep_nn::seeded::normal::<CpuAutodiff, 4>([args.batch, args.channels, args.res, args.res], 0.0, 1.0, 263, &device);
     let mut times = Vec::with_capacity(args.steps);
     let params;
     match args.model.as_str() {

@@ -8,7 +8,6 @@ use std::time::Instant;
 use anyhow::Context;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use physrep_nn::videomae::{VideoMae, VideoMaeConfig};
 use physrep_nn::CpuAutodiff;
 use physrep_train::methods::videomae::{VideoMaeMethod, VideoMaeMethodConfig};
@@ -64,11 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_beta_2(c.betas[1] as f32)
         .with_weight_decay(c.weight_decay as f32)
         .init::<CpuAutodiff, VideoMae<CpuAutodiff>>();
-    let clip = Tensor::<CpuAutodiff, 5>::random(
-        [args.batch, args.chans, 16, args.img, args.img],
-        Distribution::Normal(0.0, 1.0),
-        &device,
-    );
+    let clip = physrep_nn::seeded::normal::<CpuAutodiff, 5>([args.batch, args.chans, 16, args.img, args.img], 0.0, 1.0, 167, &device);
     let batch = TensorBatch {
         context: clip.clone(),
         target: clip,
