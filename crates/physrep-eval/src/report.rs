@@ -70,9 +70,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(EvalError::io(parent))?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(EvalError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(EvalError::io(path))
+    physrep_train::checkpoint::write_atomic(path, bytes).map_err(|e| match e {
+        physrep_train::TrainError::Io { path, source } => EvalError::Io { path, source },
+        other => EvalError::Data(other.to_string()),
+    })
 }
 
 fn fmt_scores(s: Option<&Scores>, p: usize) -> Vec<String> {

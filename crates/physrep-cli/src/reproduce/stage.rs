@@ -35,12 +35,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Write `bytes` to `path` atomically (temp file in the same directory, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-}
+/// Write `bytes` to `path` atomically (the one implementation, in `physrep-train`: synced temp file, rename).
+pub use physrep_train::checkpoint::write_atomic;
 
 /// The outcome of [`run`]: the stage's output and its record; `skipped` when it came from the cache.
 pub struct StageOutcome<T> {
