@@ -154,19 +154,7 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
             values: study
                 .systems
                 .iter()
-                .map(|s| {
-                    let rows: Vec<&ResultRow> =
-                        study.rows.iter().filter(|r| &r.system == s && &r.method == m && r.probe == report::main_probe(&study.rows, s, m)).collect();
-                    let xs: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
-                    match (rows.as_slice(), rows.first().and_then(|r| r.test_ci95)) {
-                        ([], _) => (f64::NAN, [f64::NAN; 2]),
-                        ([r], Some(ci)) => (r.test_mse, ci),
-                        _ => {
-                            let (mean, sd) = report::mean_std(&xs);
-                            (mean, [mean - sd, mean + sd])
-                        }
-                    }
-                })
+                .map(|s| report::test_spread(&report::main_rows(&study.rows, s, m)).whisker())
                 .collect(),
         })
         .collect();

@@ -110,18 +110,44 @@ fn fmt_ms(xs: &[f64]) -> String {
     }
 }
 
-/// Test MSE of one (system, method, probe) over seeds: mean ± std for several seeds, the value and
-/// its bootstrap 95 % interval for one.
-fn fmt_test(rows: &[&ResultRow]) -> String {
-    let t: Vec<f64> = rows.iter().map(|r| r.test_mse).collect();
+/// The test MSE of one (system, method, probe) over seeds, with its uncertainty.
+pub enum TestSpread {
+    /// One seed: the value and its bootstrap 95 % interval over test trajectories.
+    Interval(f64, [f64; 2]),
+    /// Mean and sample standard deviation over seeds (0 for a single seed without an interval).
+    MeanStd(f64, f64),
+}
+
+impl TestSpread {
+    /// Bar height and whisker `[low, high]`.
+    pub fn whisker(&self) -> (f64, [f64; 2]) {
+        match *self {
+            TestSpread::Interval(v, ci) => (v, ci),
+            TestSpread::MeanStd(m, s) => (m, [m - s, m + s]),
+        }
+    }
+}
+
+/// The [`TestSpread`] of `rows` (one per seed): the bootstrap interval for one seed, ± std for several.
+pub fn test_spread(rows: &[&ResultRow]) -> TestSpread {
     match (rows, rows.first().and_then(|r| r.test_ci95)) {
-        ([_], Some([lo, hi])) => format!("{:.3} [{lo:.3}, {hi:.3}]", t[0]),
-        _ => fmt_ms(&t),
+        ([r], Some(ci)) => TestSpread::Interval(r.test_mse, ci),
+        _ => {
+            let (m, s) = mean_std(&rows.iter().map(|r| r.test_mse).collect::<Vec<_>>());
+            TestSpread::MeanStd(m, s)
+        }
+    }
+}
+
+fn fmt_test(rows: &[&ResultRow]) -> String {
+    match test_spread(rows) {
+        TestSpread::Interval(v, [lo, hi]) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+        TestSpread::MeanStd(..) => fmt_ms(&rows.iter().map(|r| r.test_mse).collect::<Vec<_>>()),
     }
 }
 
 /// The rows of (system, method) under its main probe.
-fn main_rows<'a>(rows: &'a [ResultRow], system: &str, method: &str) -> Vec<&'a ResultRow> {
+pub fn main_rows<'a>(rows: &'a [ResultRow], system: &str, method: &str) -> Vec<&'a ResultRow> {
     let probe = main_probe(rows, system, method);
     rows.iter().filter(|r| r.system == system && r.method == method && r.probe == probe).collect()
 }
@@ -138,12 +164,7 @@ pub fn main_probe(rows: &[ResultRow], system: &str, method: &str) -> &'static st
 
 /// Mean test MSE of (system, method) under its main probe.
 fn mean_test(study: &Study, system: &str, method: &str) -> Option<f64> {
-    let xs: Vec<f64> = study
-        .rows
-        .iter()
-        .filter(|r| r.system == system && r.method == method && r.probe == main_probe(&study.rows, system, method))
-        .map(|r| r.test_mse)
-        .collect();
+    let xs: Vec<f64> = main_rows(&study.rows, system, method).iter().map(|r| r.test_mse).collect();
     (!xs.is_empty()).then(|| mean_std(&xs).0)
 }
 
