@@ -28,13 +28,13 @@ use std::path::Path;
 
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, Conv3d, Conv3dConfig};
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn_store::{ModuleSnapshot, TensorSnapshot};
 use burn::tensor::activation::gelu;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{dwconv3d, DwBackend};
+use crate::kernels::{channel_norm, channel_norm_last, dwconv3d, layer_scale_residual, KernelBackend};
 use crate::ClipEncoder;
 
 /// Errors of the conv JEPA: invalid configs, bad input shapes, checkpoint I/O.
@@ -165,7 +165,7 @@ impl ConvEncoderConfig {
     }
 
     /// Build a freshly initialised encoder (PyTorch's default init; γ = `layer_scale_init`).
-    pub fn init<B: DwBackend>(&self, device: &B::Device) -> Result<ConvEncoder<B>, JepaError> {
+    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<ConvEncoder<B>, JepaError> {
         self.validate()?;
         let d = &self.dims;
         let stem_conv = Conv3dConfig::new([self.in_channels, d[0]], [1, 4, 4]).init(device);
@@ -199,7 +199,7 @@ impl ConvPredictorConfig {
         Ok(())
     }
 
-    pub fn init<B: DwBackend>(&self, device: &B::Device) -> Result<ConvPredictor<B>, JepaError> {
+    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<ConvPredictor<B>, JepaError> {
         self.validate()?;
         Ok(ConvPredictor {
             expand: Conv2dConfig::new([self.dim, self.hidden], [2, 2])
@@ -232,14 +232,17 @@ impl<B: Backend> ChannelNorm<B> {
         }
     }
 
+}
+
+impl<B: KernelBackend> ChannelNorm<B> {
     /// `(B, C, D, H, W)` → same shape.
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let c = self.weight.dims()[0];
-        let mean = x.clone().mean_dim(1);
-        let xc = x - mean;
-        let var = xc.clone().square().mean_dim(1);
-        let xhat = xc / (var + self.eps).sqrt();
-        xhat * self.weight.val().reshape([1, c, 1, 1, 1]) + self.bias.val().reshape([1, c, 1, 1, 1])
+        channel_norm(x, self.weight.val(), self.bias.val(), self.eps)
+    }
+
+    /// `(B, C, D, H, W)` → channels-last `(B, D, H, W, C)`.
+    pub fn forward_to_last(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        channel_norm_last(x, self.weight.val(), self.bias.val(), self.eps)
     }
 }
 
@@ -249,7 +252,7 @@ pub struct Block<B: Backend> {
     /// Depthwise kernel `(C, 1, kd, kh, kw)`.
     pub dw_weight: Param<Tensor<B, 5>>,
     pub dw_bias: Param<Tensor<B, 1>>,
-    pub norm: LayerNorm<B>,
+    pub norm: ChannelNorm<B>,
     pub pwconv1: Linear<B>,
     pub pwconv2: Linear<B>,
     pub gamma: Param<Tensor<B, 1>>,
@@ -262,7 +265,7 @@ impl<B: Backend> Block<B> {
         Self {
             dw_weight: init.init_with([dim, 1, k[0], k[1], k[2]], Some(fan_in), Some(fan_in), device),
             dw_bias: init.init_with([dim], Some(fan_in), Some(fan_in), device),
-            norm: LayerNormConfig::new(dim).with_epsilon(eps).init(device),
+            norm: ChannelNorm::new(dim, eps, device),
             pwconv1: LinearConfig::new(dim, 4 * dim).init(device),
             pwconv2: LinearConfig::new(4 * dim, dim).init(device),
             gamma: Initializer::Constant { value: layer_scale }.init([dim], device),
@@ -270,14 +273,13 @@ impl<B: Backend> Block<B> {
     }
 }
 
-impl<B: DwBackend> Block<B> {
+impl<B: KernelBackend> Block<B> {
     /// `(B, C, D, H, W)` → same shape.
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         let h = dwconv3d(x.clone(), self.dw_weight.val(), self.dw_bias.val());
-        let h = h.permute([0, 2, 3, 4, 1]); // channels last
-        let h = self.pwconv2.forward(gelu(self.pwconv1.forward(self.norm.forward(h))));
-        let h = h * self.gamma.val().unsqueeze::<5>();
-        x + h.permute([0, 4, 1, 2, 3])
+        let h = self.norm.forward_to_last(h); // channels last from here
+        let h = self.pwconv2.forward(gelu(self.pwconv1.forward(h)));
+        layer_scale_residual(x, h, self.gamma.val())
     }
 }
 
@@ -305,7 +307,7 @@ pub struct ConvEncoder<B: Backend> {
     num_frames: usize,
 }
 
-impl<B: DwBackend> ConvEncoder<B> {
+impl<B: KernelBackend> ConvEncoder<B> {
     /// Check a clip shape `(B, C, T, H, W)` against the encoder.
     pub fn check_input(&self, dims: [usize; 5]) -> Result<(), JepaError> {
         let c = self.stem_conv.weight.dims()[1];
@@ -351,7 +353,7 @@ impl<B: DwBackend> ConvEncoder<B> {
     }
 }
 
-impl<B: DwBackend> ClipEncoder<B> for ConvEncoder<B> {
+impl<B: KernelBackend> ClipEncoder<B> for ConvEncoder<B> {
     fn token_dim(&self) -> usize {
         self.out_dim()
     }
@@ -370,7 +372,7 @@ pub struct ConvPredictor<B: Backend> {
     pub project: Conv2d<B>,
 }
 
-impl<B: DwBackend> ConvPredictor<B> {
+impl<B: KernelBackend> ConvPredictor<B> {
     /// `(B, D, h, w)` → `(B, D, h, w)`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self.expand.forward(x); // (B, hidden, h+1, w+1)
@@ -387,7 +389,7 @@ pub struct ConvJepa<B: Backend> {
     pub predictor: ConvPredictor<B>,
 }
 
-impl<B: DwBackend> ConvJepa<B> {
+impl<B: KernelBackend> ConvJepa<B> {
     pub fn new(enc: &ConvEncoderConfig, pred: &ConvPredictorConfig, device: &B::Device) -> Result<Self, JepaError> {
         if enc.out_dim() != pred.dim {
             return Err(JepaError::Config(format!(
@@ -412,8 +414,7 @@ pub fn torch_name(burn_path: &str) -> Option<String> {
         Some(match rest {
             ["dw_weight"] => "conv.weight".into(),
             ["dw_bias"] => "conv.bias".into(),
-            ["norm", "gamma"] => "norm.weight".into(),
-            ["norm", "beta"] => "norm.bias".into(),
+            ["norm", p @ ("weight" | "bias")] => format!("norm.{p}"),
             [l @ ("pwconv1" | "pwconv2"), p @ ("weight" | "bias")] => format!("{l}.{p}"),
             ["gamma"] => "gamma".into(),
             _ => return None,

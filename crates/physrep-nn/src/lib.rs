@@ -14,7 +14,7 @@ pub mod seeded;
 pub mod videomae;
 
 pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
-pub use kernels::{dwconv3d, DwBackend};
+pub use kernels::{dwconv3d, KernelBackend};
 
 /// The default CPU backend (burn's `flex`).
 pub type Cpu = burn::backend::Flex;

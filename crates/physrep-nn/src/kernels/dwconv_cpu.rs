@@ -14,6 +14,9 @@
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::simd::simd_level;
+
 /// Shape of one depthwise convolution: input `(n, c, d, h, w)`, kernel `(kd, kh, kw)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DwDims {
@@ -147,51 +150,6 @@ fn tap_range(o: usize, len: usize, k: usize) -> std::ops::Range<usize> {
     let lo = p.saturating_sub(o);
     let hi = k.min(len + p - o);
     lo..hi
-}
-
-/// Define `$name` as a call of `$imp` through a copy compiled for the best instruction set the CPU
-/// has (AVX-512F, AVX2 + FMA, or the portable baseline), checked once at run time.
-macro_rules! multiversion {
-    ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $imp:ident) => {
-        $(#[$m])*
-        fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn avx512($($arg: $ty),*) {
-                    $imp($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    $imp($($arg),*)
-                }
-                match simd_level() {
-                    // SAFETY: the CPU supports AVX-512F (checked at run time).
-                    2 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-                    1 => return unsafe { avx2($($arg),*) },
-                    _ => {}
-                }
-            }
-            $imp($($arg),*)
-        }
-    };
-}
-
-/// 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable.
-#[cfg(target_arch = "x86_64")]
-fn simd_level() -> u8 {
-    use std::sync::OnceLock;
-    static LEVEL: OnceLock<u8> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        if std::is_x86_feature_detected!("avx512f") {
-            2
-        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            1
-        } else {
-            0
-        }
-    })
 }
 
 multiversion! {

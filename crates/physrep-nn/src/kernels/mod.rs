@@ -1,15 +1,26 @@
-//! Custom kernels as a burn backend extension: the depthwise 3-D convolution.
+//! Custom kernels as a burn backend extension: the ConvNeXt block's hot ops.
 //!
-//! burn 0.21's flex backend runs a 7×7×7 depthwise `conv3d(groups = C)` through im2col and one
-//! GEMM per group (M = 1), about 15× slower than a direct loop. [`DwBackend`] adds the op to a
-//! backend: the flex impl runs the direct loops of [`dwconv_cpu`]; `Autodiff<B>` gets a
-//! hand-written backward node that calls the input-grad and weight-grad kernels; any other backend
-//! (CUDA) uses the default bodies, built from burn's own grouped `conv3d` and its backward ops.
-//! See `shared/spec/custom-kernels.md` for the recipe.
+//! [`KernelBackend`] adds three ops (each with its gradients) to a backend:
 //!
-//! Shapes: `x (N, C, D, H, W)`, `w (C, 1, kd, kh, kw)` with odd kernel sizes, `b (C)`; stride 1,
-//! zero padding `k/2` per axis, so `y` has the shape of `x`. A 2-D depthwise conv is `D = kd = 1`.
+//! * **Depthwise 3-D convolution.** burn 0.21's flex backend runs a 7×7×7 depthwise
+//!   `conv3d(groups = C)` through im2col and one GEMM per group (M = 1), about 15× slower than a
+//!   direct loop. Shapes: `x (N, C, D, H, W)`, `w (C, 1, kd, kh, kw)` with odd kernel sizes,
+//!   `b (C)`; stride 1, zero padding `k/2` per axis, so `y` has the shape of `x`. A 2-D depthwise
+//!   conv is `D = kd = 1`.
+//! * **LayerNorm over channels** of a channels-first `x (N, C, D, H, W)`, written channels-first
+//!   or channels-last `(N, D, H, W, C)` ([`Layout`]). Composed from burn ops, the permute to
+//!   channels-last makes every elementwise op of the norm and of its autodiff backward walk a
+//!   strided view through flex's generic iterator: about a third of a JEPA training step.
+//! * **Layer-scaled residual** `y = x + γ · hᵀ`: `x (N, C, D, H, W)` channels-first, the block's
+//!   branch `h (N, D, H, W, C)` channels-last, `γ (C)`.
+//!
+//! The flex impl runs the direct loops of [`dwconv_cpu`] and [`channel_cpu`]; `Autodiff<B>` gets
+//! hand-written backward nodes that call the gradient kernels; any other backend (CUDA) uses the
+//! default bodies, built from burn's own ops. See `shared/spec/custom-kernels.md` for the recipe.
 
+#[macro_use]
+mod simd;
+pub mod channel_cpu;
 pub mod dwconv_cpu;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -22,13 +33,15 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 
+pub use channel_cpu::Layout;
+use channel_cpu::ChannelDims;
 use dwconv_cpu::DwDims;
 
-/// A backend that can run the depthwise 3-D convolution (and its gradients) natively.
+/// A backend that can run the ConvNeXt block's hot ops (and their gradients) natively.
 ///
-/// The default bodies ([`fallback_dwconv3d`], [`fallback_dwconv3d_backward`]) use burn's grouped
-/// `conv3d` ops, so `impl DwBackend for MyBackend {}` is a complete (if slow) port.
-pub trait DwBackend: Backend {
+/// The default bodies (`fallback_*`) are compositions of burn's own ops, so
+/// `impl KernelBackend for MyBackend {}` is a complete (if slower) port.
+pub trait KernelBackend: Backend {
     /// `y = dwconv(x, w) + b`; see the module docs for shapes.
     fn dwconv3d(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         fallback_dwconv3d::<Self>(x, w, b)
@@ -42,15 +55,47 @@ pub trait DwBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         fallback_dwconv3d_backward::<Self>(x, w, gy)
     }
+
+    /// LayerNorm over the channels of `x (N, C, D, H, W)` with weight `w (C)`, bias `b (C)`,
+    /// written as `out`.
+    fn channel_norm(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, eps: f64, out: Layout) -> FloatTensor<Self> {
+        fallback_channel_norm::<Self>(x, w, b, eps, out)
+    }
+
+    /// Gradients `(gx, gw, gb)` of [`Self::channel_norm`]; `gy` is laid out as `out`, `gx` is
+    /// channels-first.
+    fn channel_norm_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        gy: FloatTensor<Self>,
+        eps: f64,
+        out: Layout,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        fallback_channel_norm_backward::<Self>(x, w, gy, eps, out)
+    }
+
+    /// `x + γ · hᵀ` for `x (N, C, D, H, W)`, `h (N, D, H, W, C)`, `γ (C)`.
+    fn layer_scale_residual(x: FloatTensor<Self>, h: FloatTensor<Self>, gamma: FloatTensor<Self>) -> FloatTensor<Self> {
+        fallback_layer_scale_residual::<Self>(x, h, gamma)
+    }
+
+    /// Gradients `(gh, gγ)` of [`Self::layer_scale_residual`] (the gradient of `x` is `gy`).
+    fn layer_scale_residual_backward(
+        gy: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        fallback_layer_scale_residual_backward::<Self>(gy, h, gamma)
+    }
 }
 
-/// [`DwBackend::dwconv3d`] through burn's `conv3d(groups = C)`.
+/// [`KernelBackend::dwconv3d`] through burn's `conv3d(groups = C)`.
 pub fn fallback_dwconv3d<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: FloatTensor<B>) -> FloatTensor<B> {
     let opt = conv_options(&w.shape());
     B::conv3d(x, w, Some(b), opt)
 }
 
-/// [`DwBackend::dwconv3d_backward`] through burn's `conv3d_{x,weight}_backward` and a sum.
+/// [`KernelBackend::dwconv3d_backward`] through burn's `conv3d_{x,weight}_backward` and a sum.
 pub fn fallback_dwconv3d_backward<B: Backend>(
     x: FloatTensor<B>,
     w: FloatTensor<B>,
@@ -72,8 +117,96 @@ fn conv_options(s: &Shape) -> ConvOptions<3> {
     ConvOptions::new([1, 1, 1], [s[2] / 2, s[3] / 2, s[4] / 2], [1, 1, 1], s[0])
 }
 
+fn t5<B: Backend>(p: FloatTensor<B>) -> Tensor<B, 5> {
+    Tensor::from_primitive(TensorPrimitive::Float(p))
+}
+
+fn t1<B: Backend>(p: FloatTensor<B>) -> Tensor<B, 1> {
+    Tensor::from_primitive(TensorPrimitive::Float(p))
+}
+
+fn prim<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
+    t.into_primitive().tensor()
+}
+
+/// `(C)` → `(1, C, 1, 1, 1)`.
+fn per_channel<B: Backend>(v: FloatTensor<B>) -> Tensor<B, 5> {
+    let v = t1::<B>(v);
+    let c = v.dims()[0];
+    v.reshape([1, c, 1, 1, 1])
+}
+
+/// Sum over every axis but `axis`: `(…)` → `(C)`.
+fn sum_except<B: Backend>(t: Tensor<B, 5>, axis: usize) -> FloatTensor<B> {
+    let c = t.dims()[axis];
+    let t = (0..5).filter(|&a| a != axis).fold(t, |t, a| t.sum_dim(a));
+    prim(t.reshape([c]))
+}
+
+/// `(x̂, 1/σ)` of a LayerNorm over axis 1 of `x`.
+fn normalized<B: Backend>(x: Tensor<B, 5>, eps: f64) -> (Tensor<B, 5>, Tensor<B, 5>) {
+    let xc = x.clone() - x.mean_dim(1);
+    let rstd = (xc.clone().square().mean_dim(1) + eps).sqrt().recip();
+    (xc * rstd.clone(), rstd)
+}
+
+const TO_LAST: [usize; 5] = [0, 2, 3, 4, 1];
+const TO_FIRST: [usize; 5] = [0, 4, 1, 2, 3];
+
+/// [`KernelBackend::channel_norm`] composed from burn ops.
+pub fn fallback_channel_norm<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: FloatTensor<B>, eps: f64, out: Layout) -> FloatTensor<B> {
+    let (xhat, _) = normalized(t5::<B>(x), eps);
+    let y = xhat * per_channel::<B>(w) + per_channel::<B>(b);
+    prim(match out {
+        Layout::ChannelsFirst => y,
+        Layout::ChannelsLast => y.permute(TO_LAST),
+    })
+}
+
+/// [`KernelBackend::channel_norm_backward`] composed from burn ops:
+/// `gx = (g − mean_c g − x̂ · mean_c(g x̂)) / σ` with `g = gy · w`.
+pub fn fallback_channel_norm_backward<B: Backend>(
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    gy: FloatTensor<B>,
+    eps: f64,
+    out: Layout,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let gy = match out {
+        Layout::ChannelsFirst => t5::<B>(gy),
+        Layout::ChannelsLast => t5::<B>(gy).permute(TO_FIRST),
+    };
+    let (xhat, rstd) = normalized(t5::<B>(x), eps);
+    let gb = sum_except(gy.clone(), 1);
+    let gw = sum_except(gy.clone() * xhat.clone(), 1);
+    let g = gy * per_channel::<B>(w);
+    let a = g.clone().mean_dim(1);
+    let q = (g.clone() * xhat.clone()).mean_dim(1);
+    let gx = (g - a - xhat * q) * rstd;
+    (prim(gx), gw, gb)
+}
+
+/// [`KernelBackend::layer_scale_residual`] composed from burn ops.
+pub fn fallback_layer_scale_residual<B: Backend>(x: FloatTensor<B>, h: FloatTensor<B>, gamma: FloatTensor<B>) -> FloatTensor<B> {
+    let c = t1::<B>(gamma.clone()).dims()[0];
+    let branch = t5::<B>(h) * t1::<B>(gamma).reshape([1, 1, 1, 1, c]);
+    prim(t5::<B>(x) + branch.permute(TO_FIRST))
+}
+
+/// [`KernelBackend::layer_scale_residual_backward`] composed from burn ops.
+pub fn fallback_layer_scale_residual_backward<B: Backend>(
+    gy: FloatTensor<B>,
+    h: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let c = t1::<B>(gamma.clone()).dims()[0];
+    let gy = t5::<B>(gy).permute(TO_LAST);
+    let gg = sum_except(gy.clone() * t5::<B>(h), 4);
+    (prim(gy * t1::<B>(gamma).reshape([1, 1, 1, 1, c])), gg)
+}
+
 #[cfg(feature = "cuda")]
-impl DwBackend for burn::backend::Cuda {}
+impl KernelBackend for burn::backend::Cuda {}
 
 fn dims_of(x: &FlexTensor, w: &FlexTensor) -> DwDims {
     let (xs, ws) = (x.shape(), w.shape());
@@ -99,7 +232,23 @@ fn flex_from_vec(v: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(v, shape.into()))
 }
 
-impl DwBackend for Flex {
+/// `(n, c, d·h·w)` of a channels-first 5-D tensor.
+fn channel_dims(x: &FlexTensor) -> ChannelDims {
+    let s = x.shape();
+    assert!(s.num_dims() == 5, "channel kernels: expected a (N, C, D, H, W) tensor, got {:?}", s.dims::<5>());
+    ChannelDims { n: s[0], c: s[1], s: s[2] * s[3] * s[4] }
+}
+
+/// The shape of channels-first `x` laid out as `out`.
+fn shape_as(x: &FlexTensor, out: Layout) -> Shape {
+    let [n, c, d, h, w] = x.shape().dims::<5>();
+    match out {
+        Layout::ChannelsFirst => Shape::new([n, c, d, h, w]),
+        Layout::ChannelsLast => Shape::new([n, d, h, w, c]),
+    }
+}
+
+impl KernelBackend for Flex {
     fn dwconv3d(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
         let dm = dims_of(&x, &w);
         let y = with_f32(&x, |xs| {
@@ -114,13 +263,45 @@ impl DwBackend for Flex {
         let (gw, gb) = with_f32(&x, |xs| with_f32(&gy, |g| dwconv_cpu::grad_weight_bias(xs, g, dm)));
         (flex_from_vec(gx, x.shape()), flex_from_vec(gw, w.shape()), flex_from_vec(gb, [dm.c]))
     }
+
+    fn channel_norm(x: FlexTensor, w: FlexTensor, b: FlexTensor, eps: f64, out: Layout) -> FlexTensor {
+        let dm = channel_dims(&x);
+        let y = with_f32(&x, |xs| {
+            with_f32(&w, |ws| with_f32(&b, |bs| channel_cpu::norm_forward(xs, ws, bs, eps as f32, dm, out)))
+        });
+        flex_from_vec(y, shape_as(&x, out))
+    }
+
+    fn channel_norm_backward(x: FlexTensor, w: FlexTensor, gy: FlexTensor, eps: f64, out: Layout) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let dm = channel_dims(&x);
+        let (gx, gw, gb) = with_f32(&x, |xs| {
+            with_f32(&w, |ws| with_f32(&gy, |g| channel_cpu::norm_backward(xs, ws, g, eps as f32, dm, out)))
+        });
+        (flex_from_vec(gx, x.shape()), flex_from_vec(gw, [dm.c]), flex_from_vec(gb, [dm.c]))
+    }
+
+    fn layer_scale_residual(x: FlexTensor, h: FlexTensor, gamma: FlexTensor) -> FlexTensor {
+        let dm = channel_dims(&x);
+        let y = with_f32(&x, |xs| {
+            with_f32(&h, |hs| with_f32(&gamma, |gs| channel_cpu::residual_forward(xs, hs, gs, dm)))
+        });
+        flex_from_vec(y, x.shape())
+    }
+
+    fn layer_scale_residual_backward(gy: FlexTensor, h: FlexTensor, gamma: FlexTensor) -> (FlexTensor, FlexTensor) {
+        let dm = channel_dims(&gy);
+        let (gh, gg) = with_f32(&gy, |g| {
+            with_f32(&h, |hs| with_f32(&gamma, |gs| channel_cpu::residual_backward(g, hs, gs, dm)))
+        });
+        (flex_from_vec(gh, h.shape()), flex_from_vec(gg, [dm.c]))
+    }
 }
 
 /// Backward node: saves `x` and `w`, produces gradients for `x`, `w` and `b`.
 #[derive(Debug)]
 struct DwConv3dBackward;
 
-impl<B: DwBackend> Backward<B, 3> for DwConv3dBackward {
+impl<B: KernelBackend> Backward<B, 3> for DwConv3dBackward {
     type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
@@ -140,7 +321,55 @@ impl<B: DwBackend> Backward<B, 3> for DwConv3dBackward {
     }
 }
 
-impl<B: DwBackend, C: CheckpointStrategy> DwBackend for Autodiff<B, C> {
+/// Backward node of the channel LayerNorm: saves `x` and `w`.
+#[derive(Debug)]
+struct ChannelNormBackward {
+    eps: f64,
+    out: Layout,
+}
+
+impl<B: KernelBackend> Backward<B, 3> for ChannelNormBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let gy = grads.consume::<B>(&ops.node);
+        let (x, w) = ops.state;
+        let (gx, gw, gb) = B::channel_norm_backward(x, w, gy, self.eps, self.out);
+        for (node, g) in [(node_x, gx), (node_w, gw), (node_b, gb)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+/// Backward node of the layer-scaled residual: saves `h` and `γ`.
+#[derive(Debug)]
+struct LayerScaleResidualBackward;
+
+impl<B: KernelBackend> Backward<B, 3> for LayerScaleResidualBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_h, node_g] = ops.parents;
+        let gy = grads.consume::<B>(&ops.node);
+        let (h, gamma) = ops.state;
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, gy.clone());
+        }
+        if node_h.is_some() || node_g.is_some() {
+            let (gh, gg) = B::layer_scale_residual_backward(gy, h, gamma);
+            for (node, g) in [(node_h, gh), (node_g, gg)] {
+                if let Some(node) = node {
+                    grads.register::<B>(node.id, g);
+                }
+            }
+        }
+    }
+}
+
+impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn dwconv3d(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         match DwConv3dBackward
             .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
@@ -155,11 +384,39 @@ impl<B: DwBackend, C: CheckpointStrategy> DwBackend for Autodiff<B, C> {
         }
     }
 
-    // `dwconv3d_backward` keeps the default body: only a second-order derivative reaches it.
+    fn channel_norm(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, eps: f64, out: Layout) -> FloatTensor<Self> {
+        match (ChannelNormBackward { eps, out })
+            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::channel_norm(x.primitive.clone(), w.primitive.clone(), b.primitive, eps, out);
+                prep.finish((x.primitive, w.primitive), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::channel_norm(x.primitive, w.primitive, b.primitive, eps, out)),
+        }
+    }
+
+    fn layer_scale_residual(x: FloatTensor<Self>, h: FloatTensor<Self>, gamma: FloatTensor<Self>) -> FloatTensor<Self> {
+        match LayerScaleResidualBackward
+            .prepare::<C>([x.node.clone(), h.node.clone(), gamma.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::layer_scale_residual(x.primitive, h.primitive.clone(), gamma.primitive.clone());
+                prep.finish((h.primitive, gamma.primitive), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::layer_scale_residual(x.primitive, h.primitive, gamma.primitive)),
+        }
+    }
+
+    // The `*_backward` ops keep their default bodies: only a second-order derivative reaches them.
 }
 
 /// Depthwise 3-D convolution `x (N, C, D, H, W)`, `w (C, 1, kd, kh, kw)`, `b (C)` → `(N, C, D, H, W)`.
-pub fn dwconv3d<B: DwBackend>(x: Tensor<B, 5>, w: Tensor<B, 5>, b: Tensor<B, 1>) -> Tensor<B, 5> {
+pub fn dwconv3d<B: KernelBackend>(x: Tensor<B, 5>, w: Tensor<B, 5>, b: Tensor<B, 1>) -> Tensor<B, 5> {
     Tensor::from_primitive(TensorPrimitive::Float(B::dwconv3d(
         x.into_primitive().tensor(),
         w.into_primitive().tensor(),
@@ -172,4 +429,19 @@ pub fn dwconv3d<B: DwBackend>(x: Tensor<B, 5>, w: Tensor<B, 5>, b: Tensor<B, 1>)
 pub fn dwconv3d_reference<B: Backend>(x: Tensor<B, 5>, w: Tensor<B, 5>, b: Tensor<B, 1>) -> Tensor<B, 5> {
     let opt = conv_options(&w.shape());
     burn::tensor::module::conv3d(x, w, Some(b), opt)
+}
+
+/// LayerNorm over the channels of `x (N, C, D, H, W)`; same shape out.
+pub fn channel_norm<B: KernelBackend>(x: Tensor<B, 5>, w: Tensor<B, 1>, b: Tensor<B, 1>, eps: f64) -> Tensor<B, 5> {
+    t5(B::channel_norm(prim(x), prim(w), prim(b), eps, Layout::ChannelsFirst))
+}
+
+/// LayerNorm over the channels of `x (N, C, D, H, W)`, written channels-last `(N, D, H, W, C)`.
+pub fn channel_norm_last<B: KernelBackend>(x: Tensor<B, 5>, w: Tensor<B, 1>, b: Tensor<B, 1>, eps: f64) -> Tensor<B, 5> {
+    t5(B::channel_norm(prim(x), prim(w), prim(b), eps, Layout::ChannelsLast))
+}
+
+/// `x + γ · hᵀ`: `x (N, C, D, H, W)`, the channels-last branch `h (N, D, H, W, C)`, `γ (C)`.
+pub fn layer_scale_residual<B: KernelBackend>(x: Tensor<B, 5>, h: Tensor<B, 5>, gamma: Tensor<B, 1>) -> Tensor<B, 5> {
+    t5(B::layer_scale_residual(prim(x), prim(h), prim(gamma)))
 }

@@ -16,7 +16,7 @@
 
 use burn::tensor::backend::AutodiffBackend;
 use physrep_nn::conv_jepa::{ConvEncoderConfig, ConvJepa, ConvPredictorConfig};
-use physrep_nn::DwBackend;
+use physrep_nn::KernelBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, Preset};
@@ -110,7 +110,7 @@ pub struct JepaMethod {
     pub config: JepaConfig,
 }
 
-impl<B: AutodiffBackend + DwBackend> Method<B> for JepaMethod {
+impl<B: AutodiffBackend + KernelBackend> Method<B> for JepaMethod {
     type Model = ConvJepa<B>;
 
     fn name(&self) -> &'static str {

@@ -1,0 +1,316 @@
+//! The custom kernels against independent references: the depthwise 3-D convolution against burn's
+//! grouped `conv3d`; the channel LayerNorm and the layer-scaled residual against burn's autodiff
+//! of the same maths composed from tensor ops; every gradient against finite differences.
+
+use burn::prelude::*;
+use burn::tensor::TensorPrimitive;
+use physrep_nn::kernels::{
+    channel_norm, channel_norm_last, dwconv3d, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
+    fallback_dwconv3d_backward, fallback_layer_scale_residual, fallback_layer_scale_residual_backward, layer_scale_residual,
+    KernelBackend, Layout,
+};
+use physrep_nn::{Cpu, CpuAutodiff};
+
+type AD = CpuAutodiff;
+
+fn rel_err<const D: usize, B: Backend>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
+    let d = (a - b.clone()).abs().max().into_scalar().elem::<f32>();
+    let m = b.abs().max().into_scalar().elem::<f32>();
+    d / m.max(1e-30)
+}
+
+fn inputs<B: Backend>(shape: [usize; 5], k: [usize; 3], seed: u64) -> (Tensor<B, 5>, Tensor<B, 5>, Tensor<B, 1>) {
+    let dev = Default::default();
+    let c = shape[1];
+    let x = physrep_nn::seeded::normal(shape, 0.0, 1.0, seed, &dev);
+    let w = physrep_nn::seeded::normal([c, 1, k[0], k[1], k[2]], 0.0, 0.3, seed + 1, &dev);
+    let b = physrep_nn::seeded::normal([c], 0.0, 1.0, seed + 2, &dev);
+    (x, w, b)
+}
+
+/// Forward and all three gradients of `(y · r).sum()` under autodiff, ours vs burn's conv3d.
+fn check_against_reference(shape: [usize; 5], k: [usize; 3]) {
+    let (x, w, b) = inputs::<AD>(shape, k, 7);
+    let r = physrep_nn::seeded::normal::<AD, 5>(shape, 0.0, 1.0, 430, &Default::default());
+    let run = |f: fn(Tensor<AD, 5>, Tensor<AD, 5>, Tensor<AD, 1>) -> Tensor<AD, 5>| {
+        let (x, w, b) = (x.clone().require_grad(), w.clone().require_grad(), b.clone().require_grad());
+        let y = f(x.clone(), w.clone(), b.clone());
+        let g = (y.clone() * r.clone()).sum().backward();
+        (y.inner(), x.grad(&g).unwrap(), w.grad(&g).unwrap(), b.grad(&g).unwrap())
+    };
+    let ours = run(dwconv3d::<AD>);
+    let refr = run(dwconv3d_reference::<AD>);
+    for (name, e) in [
+        ("y", rel_err(ours.0, refr.0)),
+        ("gx", rel_err(ours.1, refr.1)),
+        ("gw", rel_err(ours.2, refr.2)),
+        ("gb", rel_err(ours.3, refr.3)),
+    ] {
+        assert!(e < 2e-5, "{name}: relative error {e} at shape {shape:?}, kernel {k:?}");
+    }
+}
+
+#[test]
+fn matches_burn_conv3d_k3_and_k7() {
+    check_against_reference([2, 3, 5, 6, 7], [3, 3, 3]);
+    check_against_reference([2, 4, 6, 8, 8], [7, 7, 7]);
+}
+
+#[test]
+fn matches_burn_conv3d_2d_kernel_and_short_axes() {
+    // 2-D depthwise (D = kd = 1), and axes shorter than the kernel (T = 2 with k = 7, as stage 3).
+    check_against_reference([2, 3, 1, 9, 10], [1, 7, 7]);
+    check_against_reference([1, 2, 2, 3, 4], [7, 7, 7]);
+    // Rows long enough for every vector block width (64 + 16 + 8 + 3 outputs).
+    check_against_reference([1, 2, 3, 4, 91], [7, 7, 7]);
+    check_against_reference([1, 2, 1, 3, 91], [1, 5, 3]);
+}
+
+#[test]
+fn fallback_bodies_match_the_kernels() {
+    let (x, w, b) = inputs::<Cpu>([2, 3, 4, 6, 5], [3, 5, 7], 11);
+    let gy = physrep_nn::seeded::normal::<Cpu, 5>([2, 3, 4, 6, 5], 0.0, 1.0, 568, &Default::default());
+    let prim = |t: Tensor<Cpu, 5>| t.into_primitive().tensor();
+    let back = |p| Tensor::<Cpu, 5>::from_primitive(TensorPrimitive::Float(p));
+    let (gx, gw, gb) = <Cpu as KernelBackend>::dwconv3d_backward(prim(x.clone()), prim(w.clone()), prim(gy.clone()));
+    let (rx, rw, rb) = fallback_dwconv3d_backward::<Cpu>(prim(x.clone()), prim(w.clone()), prim(gy));
+    assert!(rel_err(back(gx), back(rx)) < 2e-5);
+    assert!(rel_err(back(gw), back(rw)) < 2e-5);
+    let gb = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(gb));
+    let rb = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(rb));
+    assert!(rel_err(gb, rb) < 2e-5);
+    assert!(rel_err(dwconv3d(x.clone(), w.clone(), b.clone()), dwconv3d_reference(x, w, b)) < 2e-5);
+}
+
+#[test]
+fn non_contiguous_input() {
+    let (x, w, b) = inputs::<Cpu>([2, 3, 4, 6, 5], [3, 3, 3], 3);
+    // Same values, strided layout: swap two axes, make contiguous, swap back (a view).
+    let xs = x.clone().swap_dims(2, 4).into_data();
+    let xs = Tensor::<Cpu, 5>::from_data(xs, &Default::default()).swap_dims(2, 4);
+    assert_eq!(xs.dims(), x.dims());
+    let e = rel_err(dwconv3d(xs, w.clone(), b.clone()), dwconv3d(x, w, b));
+    assert!(e == 0.0, "non-contiguous input changed the result: {e}");
+}
+
+/// Values of a tensor as `f32`s.
+fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().to_vec().unwrap()
+}
+
+/// Central differences in f32 of `loss` (a function of three flat inputs) at a few entries of
+/// each input, against the analytic `grads`.
+fn finite_difference_check(base: [Vec<f32>; 3], grads: [Vec<f32>; 3], loss: impl Fn(&[Vec<f32>; 3]) -> f64) {
+    let eps = 1e-2f32;
+    for which in 0..3 {
+        let n = base[which].len();
+        for idx in [0, n / 3, n / 2, n - 1] {
+            let eval = |delta: f32| {
+                let mut vals = base.clone();
+                vals[which][idx] += delta;
+                loss(&vals)
+            };
+            let fd = (eval(eps) - eval(-eps)) / (2.0 * f64::from(eps));
+            let an = f64::from(grads[which][idx]);
+            assert!(
+                (fd - an).abs() <= 2e-3 + 1e-2 * an.abs(),
+                "input {which} entry {idx}: finite difference {fd}, autodiff {an}"
+            );
+        }
+    }
+}
+
+fn tensor<const D: usize>(v: &[f32], shape: [usize; D]) -> Tensor<Cpu, D> {
+    Tensor::from_data(TensorData::new(v.to_vec(), shape), &Default::default())
+}
+
+/// `Σ r · tanh(y)` in f64.
+fn tanh_loss(y: Tensor<Cpu, 5>, r: &Tensor<Cpu, 5>) -> f64 {
+    values(y.tanh() * r.clone()).iter().map(|&v| f64::from(v)).sum()
+}
+
+/// Central differences of `L = Σ r · tanh(y)` for a few entries of x, w and b.
+#[test]
+fn finite_difference_gradients() {
+    let shape = [1, 2, 3, 4, 5];
+    let (x, w, b) = inputs::<AD>(shape, [3, 3, 3], 5);
+    let r = physrep_nn::seeded::normal::<AD, 5>(shape, 0.0, 1.0, 600, &Default::default());
+    let (xg, wg, bg) = (x.clone().require_grad(), w.clone().require_grad(), b.clone().require_grad());
+    let g = (dwconv3d(xg.clone(), wg.clone(), bg.clone()).tanh() * r.clone()).sum().backward();
+    let grads = [values(xg.grad(&g).unwrap()), values(wg.grad(&g).unwrap()), values(bg.grad(&g).unwrap())];
+    let base = [values(x.inner()), values(w.inner()), values(b.inner())];
+    let r = r.inner();
+    finite_difference_check(base, grads, |v| {
+        tanh_loss(dwconv3d(tensor(&v[0], shape), tensor(&v[1], [2, 1, 3, 3, 3]), tensor(&v[2], [2])), &r)
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channel LayerNorm and layer-scaled residual
+// ---------------------------------------------------------------------------------------------
+
+const EPS: f64 = 1e-6;
+/// Positions `3·5·7 = 105`: one full tile of 64 and a partial one; and `2·3 = 6`: one partial tile.
+const SHAPES: [[usize; 5]; 2] = [[2, 5, 3, 5, 7], [1, 3, 1, 2, 3]];
+
+fn to_last(s: [usize; 5]) -> [usize; 5] {
+    [s[0], s[2], s[3], s[4], s[1]]
+}
+
+fn wrap<B: Backend, const D: usize>(p: burn::tensor::ops::FloatTensor<B>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(p))
+}
+
+fn prim<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
+    t.into_primitive().tensor()
+}
+
+/// Output and the three input gradients of `Σ r · y` under autodiff.
+fn value_and_grads<const D2: usize>(
+    inputs: (&Tensor<AD, 5>, &Tensor<AD, D2>, &Tensor<AD, 1>),
+    r: &Tensor<AD, 5>,
+    op: impl Fn(Tensor<AD, 5>, Tensor<AD, D2>, Tensor<AD, 1>) -> Tensor<AD, 5>,
+) -> [Vec<f32>; 4] {
+    let (a, b, c) = (inputs.0.clone().require_grad(), inputs.1.clone().require_grad(), inputs.2.clone().require_grad());
+    let y = op(a.clone(), b.clone(), c.clone());
+    let g = (y.clone() * r.clone()).sum().backward();
+    [values(y.inner()), values(a.grad(&g).unwrap()), values(b.grad(&g).unwrap()), values(c.grad(&g).unwrap())]
+}
+
+fn max_rel_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let m = b.iter().map(|y| y.abs()).fold(0.0f32, f32::max);
+    d / m.max(1e-30)
+}
+
+fn assert_all_close(ours: [Vec<f32>; 4], reference: [Vec<f32>; 4], what: &str) {
+    for (name, (o, r)) in ["y", "grad 0", "grad 1", "grad 2"].iter().zip(ours.iter().zip(&reference)) {
+        let e = max_rel_err(o, r);
+        assert!(e < 2e-5, "{what}: {name} relative error {e}");
+    }
+}
+
+fn norm_inputs<B: Backend>(shape: [usize; 5], seed: u64) -> (Tensor<B, 5>, Tensor<B, 1>, Tensor<B, 1>) {
+    let dev = Default::default();
+    let c = shape[1];
+    // An offset and a scale per sample, so the mean subtraction and the variance both matter.
+    let x = physrep_nn::seeded::normal::<B, 5>(shape, 0.0, 1.0, seed, &dev) * 2.5 + 0.7;
+    let w = physrep_nn::seeded::normal::<B, 1>([c], 1.0, 0.5, seed + 1, &dev);
+    let b = physrep_nn::seeded::normal::<B, 1>([c], 0.0, 0.5, seed + 2, &dev);
+    (x, w, b)
+}
+
+fn residual_inputs<B: Backend>(shape: [usize; 5], seed: u64) -> (Tensor<B, 5>, Tensor<B, 5>, Tensor<B, 1>) {
+    let dev = Default::default();
+    let x = physrep_nn::seeded::normal::<B, 5>(shape, 0.0, 1.0, seed, &dev);
+    let h = physrep_nn::seeded::normal::<B, 5>(to_last(shape), 0.0, 1.0, seed + 1, &dev);
+    let g = physrep_nn::seeded::normal::<B, 1>([shape[1]], 0.0, 1.0, seed + 2, &dev);
+    (x, h, g)
+}
+
+#[test]
+fn channel_norm_matches_autodiff_of_composed_ops() {
+    for shape in SHAPES {
+        let (x, w, b) = norm_inputs::<AD>(shape, 21);
+        for (layout, out_shape) in [(Layout::ChannelsFirst, shape), (Layout::ChannelsLast, to_last(shape))] {
+            let r = physrep_nn::seeded::normal::<AD, 5>(out_shape, 0.0, 1.0, 99, &Default::default());
+            let ours = value_and_grads((&x, &w, &b), &r, |x, w, b| match layout {
+                Layout::ChannelsFirst => channel_norm(x, w, b, EPS),
+                Layout::ChannelsLast => channel_norm_last(x, w, b, EPS),
+            });
+            // burn's autodiff differentiates the composed ops: an independent backward.
+            let reference =
+                value_and_grads((&x, &w, &b), &r, |x, w, b| wrap(fallback_channel_norm::<AD>(prim(x), prim(w), prim(b), EPS, layout)));
+            assert_all_close(ours, reference, &format!("channel norm {layout:?} {shape:?}"));
+        }
+    }
+}
+
+#[test]
+fn layer_scale_residual_matches_autodiff_of_composed_ops() {
+    for shape in SHAPES {
+        let (x, h, g) = residual_inputs::<AD>(shape, 31);
+        let r = physrep_nn::seeded::normal::<AD, 5>(shape, 0.0, 1.0, 98, &Default::default());
+        let ours = value_and_grads((&x, &h, &g), &r, layer_scale_residual);
+        let reference =
+            value_and_grads((&x, &h, &g), &r, |x, h, g| wrap(fallback_layer_scale_residual::<AD>(prim(x), prim(h), prim(g))));
+        assert_all_close(ours, reference, &format!("layer-scale residual {shape:?}"));
+    }
+}
+
+#[test]
+fn channel_fallback_backward_bodies_match_the_kernels() {
+    let shape = SHAPES[0];
+    let (x, w, _) = norm_inputs::<Cpu>(shape, 41);
+    for (layout, out_shape) in [(Layout::ChannelsFirst, shape), (Layout::ChannelsLast, to_last(shape))] {
+        let gy = physrep_nn::seeded::normal::<Cpu, 5>(out_shape, 0.0, 1.0, 42, &Default::default());
+        let ours = <Cpu as KernelBackend>::channel_norm_backward(prim(x.clone()), prim(w.clone()), prim(gy.clone()), EPS, layout);
+        let reference = fallback_channel_norm_backward::<Cpu>(prim(x.clone()), prim(w.clone()), prim(gy), EPS, layout);
+        assert!(max_rel_err(&values(wrap::<Cpu, 5>(ours.0)), &values(wrap::<Cpu, 5>(reference.0))) < 2e-5);
+        assert!(max_rel_err(&values(wrap::<Cpu, 1>(ours.1)), &values(wrap::<Cpu, 1>(reference.1))) < 2e-5);
+        assert!(max_rel_err(&values(wrap::<Cpu, 1>(ours.2)), &values(wrap::<Cpu, 1>(reference.2))) < 2e-5);
+    }
+    let (_, h, g) = residual_inputs::<Cpu>(shape, 43);
+    let gy = physrep_nn::seeded::normal::<Cpu, 5>(shape, 0.0, 1.0, 44, &Default::default());
+    let ours = <Cpu as KernelBackend>::layer_scale_residual_backward(prim(gy.clone()), prim(h.clone()), prim(g.clone()));
+    let reference = fallback_layer_scale_residual_backward::<Cpu>(prim(gy), prim(h), prim(g));
+    assert!(max_rel_err(&values(wrap::<Cpu, 5>(ours.0)), &values(wrap::<Cpu, 5>(reference.0))) < 2e-5);
+    assert!(max_rel_err(&values(wrap::<Cpu, 1>(ours.1)), &values(wrap::<Cpu, 1>(reference.1))) < 2e-5);
+}
+
+#[test]
+fn channel_norm_finite_difference_gradients() {
+    let shape = [1, 4, 2, 3, 3];
+    let (x, w, b) = norm_inputs::<AD>(shape, 51);
+    let r = physrep_nn::seeded::normal::<AD, 5>(to_last(shape), 0.0, 1.0, 52, &Default::default());
+    let (xg, wg, bg) = (x.clone().require_grad(), w.clone().require_grad(), b.clone().require_grad());
+    let g = (channel_norm_last(xg.clone(), wg.clone(), bg.clone(), EPS).tanh() * r.clone()).sum().backward();
+    let grads = [values(xg.grad(&g).unwrap()), values(wg.grad(&g).unwrap()), values(bg.grad(&g).unwrap())];
+    let base = [values(x.inner()), values(w.inner()), values(b.inner())];
+    let r = r.inner();
+    finite_difference_check(base, grads, |v| {
+        tanh_loss(channel_norm_last(tensor(&v[0], shape), tensor(&v[1], [4]), tensor(&v[2], [4]), EPS), &r)
+    });
+}
+
+#[test]
+fn layer_scale_residual_finite_difference_gradients() {
+    let shape = [2, 3, 2, 2, 3];
+    let (x, h, gm) = residual_inputs::<AD>(shape, 61);
+    let r = physrep_nn::seeded::normal::<AD, 5>(shape, 0.0, 1.0, 62, &Default::default());
+    let (xg, hg, gg) = (x.clone().require_grad(), h.clone().require_grad(), gm.clone().require_grad());
+    let g = (layer_scale_residual(xg.clone(), hg.clone(), gg.clone()).tanh() * r.clone()).sum().backward();
+    let grads = [values(xg.grad(&g).unwrap()), values(hg.grad(&g).unwrap()), values(gg.grad(&g).unwrap())];
+    let base = [values(x.inner()), values(h.inner()), values(gm.inner())];
+    let r = r.inner();
+    finite_difference_check(base, grads, |v| {
+        tanh_loss(layer_scale_residual(tensor(&v[0], shape), tensor(&v[1], to_last(shape)), tensor(&v[2], [3])), &r)
+    });
+}
+
+/// The per-channel parameter gradients are reduced in a fixed order: the thread count must not
+/// change a single bit.
+#[test]
+fn channel_kernels_do_not_depend_on_the_thread_count() {
+    let shape = [3, 6, 4, 8, 9];
+    let (x, w, _) = norm_inputs::<Cpu>(shape, 71);
+    let (_, h, g) = residual_inputs::<Cpu>(shape, 72);
+    let gy_last = physrep_nn::seeded::normal::<Cpu, 5>(to_last(shape), 0.0, 1.0, 73, &Default::default());
+    let gy = physrep_nn::seeded::normal::<Cpu, 5>(shape, 0.0, 1.0, 74, &Default::default());
+    let run = || {
+        let (gx, gw, gb) = <Cpu as KernelBackend>::channel_norm_backward(prim(x.clone()), prim(w.clone()), prim(gy_last.clone()), EPS, Layout::ChannelsLast);
+        let (gh, gg) = <Cpu as KernelBackend>::layer_scale_residual_backward(prim(gy.clone()), prim(h.clone()), prim(g.clone()));
+        [values(wrap::<Cpu, 5>(gx)), values(wrap::<Cpu, 1>(gw)), values(wrap::<Cpu, 1>(gb)), values(wrap::<Cpu, 5>(gh)), values(wrap::<Cpu, 1>(gg))]
+    };
+    let in_pool = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(run);
+    assert_eq!(in_pool(1), in_pool(3));
+}
+
+#[test]
+fn channel_kernels_accept_non_contiguous_inputs() {
+    let shape = SHAPES[0];
+    let (x, w, b) = norm_inputs::<Cpu>(shape, 81);
+    let strided = Tensor::<Cpu, 5>::from_data(x.clone().swap_dims(2, 4).into_data(), &Default::default()).swap_dims(2, 4);
+    assert_eq!(values(channel_norm_last(strided, w.clone(), b.clone(), EPS)), values(channel_norm_last(x, w, b, EPS)));
+}
