@@ -31,10 +31,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, Conv3d, Conv3dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn_store::{ModuleSnapshot, TensorSnapshot};
-use burn::tensor::activation::gelu;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{channel_norm, channel_norm_last, dwconv3d, layer_scale_residual, KernelBackend};
+use crate::kernels::{channel_norm, channel_norm_last, dwconv3d, gelu, layer_scale_residual, KernelBackend};
 use crate::ClipEncoder;
 
 /// Errors of the conv JEPA: invalid configs, bad input shapes, checkpoint I/O.

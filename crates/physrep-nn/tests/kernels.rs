@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use physrep_nn::kernels::{
     channel_norm, channel_norm_last, dwconv3d, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
-    fallback_dwconv3d_backward, fallback_layer_scale_residual, fallback_layer_scale_residual_backward, layer_scale_residual,
+    fallback_dwconv3d_backward, fallback_gelu_exact_backward, fallback_layer_scale_residual, gelu, fallback_layer_scale_residual_backward, layer_scale_residual,
     KernelBackend, Layout,
 };
 use physrep_nn::{Cpu, CpuAutodiff};
@@ -313,4 +313,53 @@ fn channel_kernels_accept_non_contiguous_inputs() {
     let (x, w, b) = norm_inputs::<Cpu>(shape, 81);
     let strided = Tensor::<Cpu, 5>::from_data(x.clone().swap_dims(2, 4).into_data(), &Default::default()).swap_dims(2, 4);
     assert_eq!(values(channel_norm_last(strided, w.clone(), b.clone(), EPS)), values(channel_norm_last(x, w, b, EPS)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact GELU
+// ---------------------------------------------------------------------------------------------
+
+/// Every x on a fine grid over [−12, 12] (the tails included), as a rank-2 tensor.
+fn gelu_grid() -> Tensor<Cpu, 2> {
+    let v: Vec<f32> = (0..24_001).map(|i| -12.0 + i as f32 * 1e-3).collect();
+    let n = v.len();
+    Tensor::from_data(TensorData::new(v, [1, n]), &Default::default())
+}
+
+/// Against burn-flex's GELU and GELU derivative (libm `erff`/`expf`, element by element).
+#[test]
+fn gelu_matches_libm_based_reference() {
+    use burn::tensor::ops::ActivationOps;
+    let x = gelu_grid();
+    let xs = values(x.clone());
+    let ours = values(gelu(x.clone()));
+    let reference = values(wrap::<Cpu, 2>(<Cpu as ActivationOps<Cpu>>::gelu(prim(x.clone()))));
+    let gy = physrep_nn::seeded::normal::<Cpu, 2>(x.dims(), 0.0, 1.0, 91, &Default::default());
+    let ours_b = values(wrap::<Cpu, 2>(<Cpu as KernelBackend>::gelu_exact_backward(prim(x.clone()), prim(gy.clone()))));
+    let ref_b = values(wrap::<Cpu, 2>(<Cpu as ActivationOps<Cpu>>::gelu_backward(prim(x), prim(gy.clone()))));
+    let gys = values(gy);
+    for i in 0..xs.len() {
+        let tol = 4e-7 * (1.0 + xs[i].abs());
+        assert!((ours[i] - reference[i]).abs() <= tol, "gelu({}) = {}, reference {}", xs[i], ours[i], reference[i]);
+        assert!(
+            (ours_b[i] - ref_b[i]).abs() <= tol * (1.0 + gys[i].abs()),
+            "gelu'({}) · {} = {}, reference {}",
+            xs[i],
+            gys[i],
+            ours_b[i],
+            ref_b[i]
+        );
+    }
+}
+
+#[test]
+fn gelu_autodiff_and_fallback_match_the_kernels() {
+    let x = physrep_nn::seeded::normal::<Cpu, 3>([3, 7, 11], 0.0, 2.0, 92, &Default::default());
+    let gy = physrep_nn::seeded::normal::<Cpu, 3>([3, 7, 11], 0.0, 1.0, 93, &Default::default());
+    let kernel = values(wrap::<Cpu, 3>(<Cpu as KernelBackend>::gelu_exact_backward(prim(x.clone()), prim(gy.clone()))));
+    let fallback = values(wrap::<Cpu, 3>(fallback_gelu_exact_backward::<Cpu>(prim(x.clone()), prim(gy.clone()))));
+    assert!(max_rel_err(&kernel, &fallback) < 2e-6, "fallback backward differs: {}", max_rel_err(&kernel, &fallback));
+    let xa = Tensor::<AD, 3>::from_inner(x).require_grad();
+    let g = (gelu(xa.clone()) * Tensor::<AD, 3>::from_inner(gy)).sum().backward();
+    assert_eq!(values(xa.grad(&g).unwrap()), kernel, "autodiff node must call the backward kernel");
 }

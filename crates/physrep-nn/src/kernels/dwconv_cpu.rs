@@ -256,79 +256,92 @@ fn weight_grad_plane_impl(x: &[f32], gy: &[f32], dm: DwDims, scratch: &mut [f32]
     }
 }
 
-/// For every tap (i, j, l): vector accumulators sweep all output rows the tap touches and are
-/// summed across lanes once, at the end.
+/// For every kernel row (i, j): the `K` taps along W are accumulated together while one sweep goes
+/// over all output rows the kernel row touches, so each `gy` value is loaded once for `K` FMAs;
+/// the `K` vector accumulators are summed across lanes once, at the end.
 #[inline(always)]
 fn weight_grad_taps<const K: usize>(xp: &[f32], gy: &[f32], dm: DwDims, part: &mut [f32]) {
     let wp = dm.w + dm.kw - 1;
     let (pd, ph) = (dm.kd / 2, dm.kh / 2);
-    let (b16, b8) = (dm.w / 16, (dm.w % 16) / 8);
-    let rest = 16 * b16 + 8 * b8;
+    let mut rows = Vec::with_capacity(dm.d * dm.h);
     for i in 0..dm.kd {
         for j in 0..dm.kh {
             // Output rows whose input row (od + i − pd, oh + j − ph) is inside the plane.
             let ods = pd.saturating_sub(i)..(dm.d + pd).saturating_sub(i).min(dm.d);
             let ohs = ph.saturating_sub(j)..(dm.h + ph).saturating_sub(j).min(dm.h);
-            for l in 0..K {
-                let mut acc16 = [0.0f32; 16];
-                let mut acc8 = [0.0f32; 8];
-                let mut acc1 = 0.0f32;
-                for od in ods.clone() {
-                    for oh in ohs.clone() {
-                        let g = &gy[(od * dm.h + oh) * dm.w..][..dm.w];
-                        let xr = &xp[((od + i - pd) * dm.h + (oh + j - ph)) * wp + l..][..dm.w];
-                        dot16(&mut acc16, g, xr, b16);
-                        if b8 == 1 {
-                            fma_lanes(&mut acc8, &g[16 * b16..], &xr[16 * b16..]);
-                        }
-                        for o in rest..dm.w {
-                            acc1 = g[o].mul_add(xr[o], acc1);
-                        }
-                    }
+            rows.clear();
+            for od in ods {
+                for oh in ohs.clone() {
+                    rows.push(((od * dm.h + oh) * dm.w, ((od + i - pd) * dm.h + (oh + j - ph)) * wp));
                 }
-                part[(i * dm.kh + j) * K + l] += acc16.iter().sum::<f32>() + acc8.iter().sum::<f32>() + acc1;
+            }
+            let sums = row_taps::<K>(gy, xp, &rows, dm.w);
+            for (p, s) in part[(i * dm.kh + j) * K..][..K].iter_mut().zip(sums) {
+                *p += s;
             }
         }
     }
 }
 
-/// `acc[t] += Σ_blk g[16·blk + t] · x[16·blk + t]` over `blocks` blocks of 16 lanes.
+/// `Σ_rows Σ_o gy[g + o] · xp[x + o + l]` for `l < K`, over `(g, x)` row offsets.
 #[inline(always)]
-fn dot16(acc: &mut [f32; 16], g: &[f32], x: &[f32], blocks: usize) {
-    assert!(g.len() >= 16 * blocks && x.len() >= 16 * blocks);
+fn row_taps<const K: usize>(gy: &[f32], xp: &[f32], rows: &[(usize, usize)], w: usize) -> [f32; K] {
+    for &(g, x) in rows {
+        assert!(g + w <= gy.len() && x + w + K - 1 <= xp.len(), "dwconv: row offsets out of range");
+    }
     #[cfg(target_arch = "x86_64")]
     if simd_level() >= 2 {
-        // SAFETY: AVX-512F is available (checked at run time) and both slices hold 16·blocks values.
-        unsafe { dot16_avx512(acc, g.as_ptr(), x.as_ptr(), blocks) };
-        return;
+        // SAFETY: AVX-512F is available (checked at run time) and every row lies inside its slice
+        // (asserted above); the loads past `w` are masked.
+        return unsafe { row_taps_avx512::<K>(gy.as_ptr(), xp.as_ptr(), rows, w) };
     }
-    for blk in 0..blocks {
-        fma_lanes(acc, &g[16 * blk..], &x[16 * blk..]);
+    let mut acc = [[0.0f32; 8]; K];
+    let mut tail = [0.0f32; K];
+    let full = w / 8 * 8;
+    for &(g, x) in rows {
+        let (g, x) = (&gy[g..g + w], &xp[x..x + w + K - 1]);
+        for blk in (0..full).step_by(8) {
+            for (l, a) in acc.iter_mut().enumerate() {
+                for t in 0..8 {
+                    a[t] = g[blk + t].mul_add(x[blk + l + t], a[t]);
+                }
+            }
+        }
+        for o in full..w {
+            for (l, a) in tail.iter_mut().enumerate() {
+                *a = g[o].mul_add(x[o + l], *a);
+            }
+        }
     }
+    std::array::from_fn(|l| acc[l].iter().sum::<f32>() + tail[l])
 }
 
-/// [`dot16`] with AVX-512 intrinsics: LLVM does not vectorise the lane-wise reduction by itself.
+/// [`row_taps`] with AVX-512 intrinsics: `K` accumulators in registers, a masked last block.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn dot16_avx512(acc: &mut [f32; 16], g: *const f32, x: *const f32, blocks: usize) {
-    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps};
-    // Full-mask loads/stores: unlike `_mm512_loadu_ps` they carry no debug-build pointer checks.
+unsafe fn row_taps_avx512<const K: usize>(gy: *const f32, xp: *const f32, rows: &[(usize, usize)], w: usize) -> [f32; K] {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_reduce_add_ps, _mm512_setzero_ps};
+    // Full-mask loads: unlike `_mm512_loadu_ps` they carry no debug-build pointer checks.
     const ALL: u16 = u16::MAX;
-    let mut a = _mm512_maskz_loadu_ps(ALL, acc.as_ptr());
-    for blk in 0..blocks {
-        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(ALL, g.add(16 * blk)), _mm512_maskz_loadu_ps(ALL, x.add(16 * blk)), a);
+    let (full, rem) = (w / 16, w % 16);
+    let last: u16 = (1u16 << rem).wrapping_sub(1);
+    let mut acc = [_mm512_setzero_ps(); K];
+    for &(g, x) in rows {
+        let (g, x) = (gy.add(g), xp.add(x));
+        for blk in 0..full {
+            let gv = _mm512_maskz_loadu_ps(ALL, g.add(16 * blk));
+            for (l, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(ALL, x.add(16 * blk + l)), *a);
+            }
+        }
+        if rem > 0 {
+            let gv = _mm512_maskz_loadu_ps(last, g.add(16 * full));
+            for (l, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(last, x.add(16 * full + l)), *a);
+            }
+        }
     }
-    _mm512_mask_storeu_ps(acc.as_mut_ptr(), ALL, a);
-}
-
-/// `acc[t] += a[t] · b[t]` for the first L elements.
-#[inline(always)]
-fn fma_lanes<const L: usize>(acc: &mut [f32; L], a: &[f32], b: &[f32]) {
-    let a: &[f32; L] = a[..L].try_into().expect("L lanes");
-    let b: &[f32; L] = b[..L].try_into().expect("L lanes");
-    for t in 0..L {
-        acc[t] = a[t].mul_add(b[t], acc[t]);
-    }
+    std::array::from_fn(|l| _mm512_reduce_add_ps(acc[l]))
 }
 
 fn weight_grad_taps_any(xp: &[f32], gy: &[f32], dm: DwDims, part: &mut [f32]) {

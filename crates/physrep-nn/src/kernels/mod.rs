@@ -11,10 +11,12 @@
 //!   or channels-last `(N, D, H, W, C)` ([`Layout`]). Composed from burn ops, the permute to
 //!   channels-last makes every elementwise op of the norm and of its autodiff backward walk a
 //!   strided view through flex's generic iterator: about a third of a JEPA training step.
+//! * **Exact GELU** `x · Φ(x)`: flex evaluates `erf` and `exp` element by element through libm;
+//!   [`gelu_cpu`] vectorises both.
 //! * **Layer-scaled residual** `y = x + γ · hᵀ`: `x (N, C, D, H, W)` channels-first, the block's
 //!   branch `h (N, D, H, W, C)` channels-last, `γ (C)`.
 //!
-//! The flex impl runs the direct loops of [`dwconv_cpu`] and [`channel_cpu`]; `Autodiff<B>` gets
+//! The flex impl runs the direct loops of [`dwconv_cpu`], [`channel_cpu`] and [`gelu_cpu`]; `Autodiff<B>` gets
 //! hand-written backward nodes that call the gradient kernels; any other backend (CUDA) uses the
 //! default bodies, built from burn's own ops. See `shared/spec/custom-kernels.md` for the recipe.
 
@@ -22,6 +24,7 @@
 mod simd;
 pub mod channel_cpu;
 pub mod dwconv_cpu;
+pub mod gelu_cpu;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -86,6 +89,16 @@ pub trait KernelBackend: Backend {
         gamma: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         fallback_layer_scale_residual_backward::<Self>(gy, h, gamma)
+    }
+
+    /// The exact (erf) GELU, elementwise.
+    fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as burn::tensor::ops::ActivationOps<Self>>::gelu(x)
+    }
+
+    /// `gy · gelu'(x)` for the exact GELU.
+    fn gelu_exact_backward(x: FloatTensor<Self>, gy: FloatTensor<Self>) -> FloatTensor<Self> {
+        fallback_gelu_exact_backward::<Self>(x, gy)
     }
 }
 
@@ -205,6 +218,17 @@ pub fn fallback_layer_scale_residual_backward<B: Backend>(
     (prim(gy * t1::<B>(gamma).reshape([1, 1, 1, 1, c])), gg)
 }
 
+/// [`KernelBackend::gelu_exact_backward`] composed from burn ops: `gy · (Φ(x) + x · φ(x))`.
+/// (burn's own `gelu_backward` default is the derivative of the tanh approximation.)
+pub fn fallback_gelu_exact_backward<B: Backend>(x: FloatTensor<B>, gy: FloatTensor<B>) -> FloatTensor<B> {
+    let shape = x.shape();
+    let flat = |p: FloatTensor<B>| t1::<B>(B::float_reshape(p, Shape::new([shape.num_elements()])));
+    let x = flat(x);
+    let cdf = ((x.clone() * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;
+    let pdf = (x.clone().square() * -0.5).exp() * (0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
+    B::float_reshape(prim(flat(gy) * (cdf + x * pdf)), shape)
+}
+
 #[cfg(feature = "cuda")]
 impl KernelBackend for burn::backend::Cuda {}
 
@@ -295,6 +319,14 @@ impl KernelBackend for Flex {
         });
         (flex_from_vec(gh, h.shape()), flex_from_vec(gg, [dm.c]))
     }
+
+    fn gelu_exact(x: FlexTensor) -> FlexTensor {
+        flex_from_vec(with_f32(&x, gelu_cpu::forward), x.shape())
+    }
+
+    fn gelu_exact_backward(x: FlexTensor, gy: FlexTensor) -> FlexTensor {
+        flex_from_vec(with_f32(&x, |xs| with_f32(&gy, |g| gelu_cpu::backward(xs, g))), x.shape())
+    }
 }
 
 /// Backward node: saves `x` and `w`, produces gradients for `x`, `w` and `b`.
@@ -369,6 +401,22 @@ impl<B: KernelBackend> Backward<B, 3> for LayerScaleResidualBackward {
     }
 }
 
+/// Backward node of the exact GELU: saves `x`.
+#[derive(Debug)]
+struct GeluExactBackward;
+
+impl<B: KernelBackend> Backward<B, 1> for GeluExactBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let gy = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::gelu_exact_backward(ops.state, gy));
+        }
+    }
+}
+
 impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn dwconv3d(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         match DwConv3dBackward
@@ -412,6 +460,16 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         }
     }
 
+    fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match GeluExactBackward.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::gelu_exact(x.primitive.clone());
+                prep.finish(x.primitive, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::gelu_exact(x.primitive)),
+        }
+    }
+
     // The `*_backward` ops keep their default bodies: only a second-order derivative reaches them.
 }
 
@@ -444,4 +502,9 @@ pub fn channel_norm_last<B: KernelBackend>(x: Tensor<B, 5>, w: Tensor<B, 1>, b: 
 /// `x + γ · hᵀ`: `x (N, C, D, H, W)`, the channels-last branch `h (N, D, H, W, C)`, `γ (C)`.
 pub fn layer_scale_residual<B: KernelBackend>(x: Tensor<B, 5>, h: Tensor<B, 5>, gamma: Tensor<B, 1>) -> Tensor<B, 5> {
     t5(B::layer_scale_residual(prim(x), prim(h), prim(gamma)))
+}
+
+/// The exact (erf) GELU, elementwise, any shape.
+pub fn gelu<B: KernelBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::gelu_exact(prim(x))))
 }
