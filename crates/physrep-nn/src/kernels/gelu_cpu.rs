@@ -9,6 +9,7 @@
 //! * `e^y = 2^n · e^r`, `n = ⌊y log₂e + ½⌋`, `|r| ≤ ln2/2`, `e^r` by its degree-7 Taylor
 //!   polynomial (truncation ≤ 5e-9 relative), `2^n` built from the exponent bits.
 
+
 use rayon::prelude::*;
 
 /// Elements per parallel work item.
@@ -84,5 +85,8 @@ fn exp(y: f32) -> f32 {
     for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
         p = p.mul_add(r, c);
     }
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n from its biased exponent n + 127 ∈ [1, 254], read out of the mantissa of 2^23 + (n + 127)
+    // (bit arithmetic only: `as i32` would scalarise the loop with its saturation checks).
+    let biased = (n + 127.0 + 8_388_608.0).to_bits() - 0x4B00_0000;
+    p * f32::from_bits(biased << 23)
 }
