@@ -100,6 +100,14 @@ pub trait KernelBackend: Backend {
     fn gelu_exact_backward(x: FloatTensor<Self>, gy: FloatTensor<Self>) -> FloatTensor<Self> {
         fallback_gelu_exact_backward::<Self>(x, gy)
     }
+
+    /// A whole ConvNeXt block with activation checkpointing: the output `(N, C, D, H, W)` for input
+    /// `x (N, C, D, H, W)`. A plain backend just computes the block from the ops above; under
+    /// `Autodiff` the block is one graph node that keeps only its input and recomputes the rest in
+    /// the backward pass (one extra block forward per step, for a fraction of the memory).
+    fn convnext_block(x: FloatTensor<Self>, p: BlockParams<FloatTensor<Self>>, eps: f64) -> FloatTensor<Self> {
+        prim(block_forward::<Self>(t5::<Self>(x), &p, eps).0)
+    }
 }
 
 /// [`KernelBackend::dwconv3d`] through burn's `conv3d(groups = C)`.
@@ -470,6 +478,10 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         }
     }
 
+    fn convnext_block(x: FloatTensor<Self>, p: BlockParams<FloatTensor<Self>>, eps: f64) -> FloatTensor<Self> {
+        checkpointed_block::<B, C>(x, p, eps)
+    }
+
     // The `*_backward` ops keep their default bodies: only a second-order derivative reaches them.
 }
 
@@ -507,4 +519,117 @@ pub fn layer_scale_residual<B: KernelBackend>(x: Tensor<B, 5>, h: Tensor<B, 5>, 
 /// The exact (erf) GELU, elementwise, any shape.
 pub fn gelu<B: KernelBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(B::gelu_exact(prim(x))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation checkpointing of a whole ConvNeXt block
+// ---------------------------------------------------------------------------------------------
+
+/// One ConvNeXt block's parameters, in order: depthwise weight `(C, 1, kd, kh, kw)`, depthwise
+/// bias `(C)`, norm weight `(C)`, norm bias `(C)`, pwconv1 weight `(C, 4C)`, pwconv1 bias `(4C)`,
+/// pwconv2 weight `(4C, C)`, pwconv2 bias `(C)`, layer scale `γ (C)`.
+pub type BlockParams<T> = [T; 9];
+
+fn t2<B: Backend>(p: FloatTensor<B>) -> Tensor<B, 2> {
+    Tensor::from_primitive(TensorPrimitive::Float(p))
+}
+
+/// What the block's backward needs from its forward.
+struct BlockActivations<B: Backend> {
+    /// Depthwise conv output `(N, C, D, H, W)`.
+    conv: Tensor<B, 5>,
+    /// Normalised rows `(N·D·H·W, C)`.
+    normed: Tensor<B, 2>,
+    /// pwconv1 output `(N·D·H·W, 4C)`.
+    hidden: Tensor<B, 2>,
+    /// GELU output `(N·D·H·W, 4C)`.
+    act: Tensor<B, 2>,
+    /// pwconv2 output (the branch) `(N, D, H, W, C)`.
+    branch: Tensor<B, 5>,
+}
+
+/// `x + γ · pwconv2(gelu(pwconv1(norm(dwconv(x)))))ᵀ` on backend `B`, with its activations.
+fn block_forward<B: KernelBackend>(x: Tensor<B, 5>, p: &BlockParams<FloatTensor<B>>, eps: f64) -> (Tensor<B, 5>, BlockActivations<B>) {
+    let conv = dwconv3d(x.clone(), t5::<B>(p[0].clone()), t1::<B>(p[1].clone()));
+    let normed = channel_norm_last(conv.clone(), t1::<B>(p[2].clone()), t1::<B>(p[3].clone()), eps);
+    let [n, d, h, w, c] = normed.dims();
+    let normed = normed.reshape([n * d * h * w, c]);
+    let w1 = t2::<B>(p[4].clone());
+    let c4 = w1.dims()[1];
+    let hidden = normed.clone().matmul(w1) + t1::<B>(p[5].clone()).reshape([1, c4]);
+    let act = gelu(hidden.clone());
+    let branch = (act.clone().matmul(t2::<B>(p[6].clone())) + t1::<B>(p[7].clone()).reshape([1, c])).reshape([n, d, h, w, c]);
+    let y = layer_scale_residual(x, branch.clone(), t1::<B>(p[8].clone()));
+    (y, BlockActivations { conv, normed, hidden, act, branch })
+}
+
+/// Gradients `(gx, [g params])` of [`block_forward`] given `gy`, recomputing the activations.
+fn block_backward<B: KernelBackend>(
+    x: FloatTensor<B>,
+    p: &BlockParams<FloatTensor<B>>,
+    gy: FloatTensor<B>,
+    eps: f64,
+) -> (FloatTensor<B>, BlockParams<FloatTensor<B>>) {
+    let (_, a) = block_forward::<B>(t5::<B>(x.clone()), p, eps);
+    let [n, d, h, w, c] = a.branch.dims();
+    let c4 = a.hidden.dims()[1];
+    let (g_branch, g_gamma) = B::layer_scale_residual_backward(gy.clone(), prim(a.branch), p[8].clone());
+    let g_branch = t5::<B>(g_branch).reshape([n * d * h * w, c]);
+    let g_w2 = a.act.transpose().matmul(g_branch.clone());
+    let g_b2 = g_branch.clone().sum_dim(0).reshape([c]);
+    let g_act = g_branch.matmul(t2::<B>(p[6].clone()).transpose());
+    let g_hidden = t2::<B>(B::gelu_exact_backward(prim(a.hidden), prim(g_act)));
+    let g_w1 = a.normed.transpose().matmul(g_hidden.clone());
+    let g_b1 = g_hidden.clone().sum_dim(0).reshape([c4]);
+    let g_normed = g_hidden.matmul(t2::<B>(p[4].clone()).transpose()).reshape([n, d, h, w, c]);
+    let (g_conv, g_nw, g_nb) = B::channel_norm_backward(prim(a.conv), p[2].clone(), prim(g_normed), eps, Layout::ChannelsLast);
+    let (g_x, g_dw, g_db) = B::dwconv3d_backward(x, p[0].clone(), g_conv);
+    let g_x = B::float_add(gy, g_x);
+    (g_x, [g_dw, g_db, g_nw, g_nb, prim(g_w1), prim(g_b1), prim(g_w2), prim(g_b2), g_gamma])
+}
+
+/// Backward node of the checkpointed block: saves only `x` (and the parameters, which live anyway)
+/// and recomputes the block's activations when the gradient arrives.
+#[derive(Debug)]
+struct BlockCheckpointBackward {
+    eps: f64,
+}
+
+impl<B: KernelBackend> Backward<B, 10> for BlockCheckpointBackward {
+    type State = (FloatTensor<B>, BlockParams<FloatTensor<B>>);
+
+    fn backward(self, ops: Ops<Self::State, 10>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let gy = grads.consume::<B>(&ops.node);
+        let (x, p) = ops.state;
+        let (gx, gp) = block_backward::<B>(x, &p, gy, self.eps);
+        for (node, g) in ops.parents.into_iter().zip(std::iter::once(gx).chain(gp)) {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+/// [`KernelBackend::convnext_block`] under autodiff: one graph node that saves only its input.
+fn checkpointed_block<B: KernelBackend, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    p: BlockParams<FloatTensor<Autodiff<B, C>>>,
+    eps: f64,
+) -> FloatTensor<Autodiff<B, C>> {
+    let nodes = std::array::from_fn(|i| if i == 0 { x.node.clone() } else { p[i - 1].node.clone() });
+    let inner = p.map(|t| t.primitive);
+    let y = |x: FloatTensor<B>| prim(block_forward::<B>(t5::<B>(x), &inner, eps).0);
+    match (BlockCheckpointBackward { eps }).prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let out = y(x.primitive.clone());
+            prep.finish((x.primitive, inner), out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(y(x.primitive)),
+    }
+}
+
+/// A ConvNeXt block with activation checkpointing ([`KernelBackend::convnext_block`]); `p` as
+/// [`BlockParams`], each tensor flattened to its primitive.
+pub fn convnext_block<B: KernelBackend>(x: Tensor<B, 5>, p: BlockParams<FloatTensor<B>>, eps: f64) -> Tensor<B, 5> {
+    t5(B::convnext_block(prim(x), p, eps))
 }

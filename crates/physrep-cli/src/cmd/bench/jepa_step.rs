@@ -41,6 +41,9 @@ pub struct Args {
     warmup: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Activation checkpointing of the encoder's blocks (`checkpoint_blocks`).
+    #[arg(long)]
+    checkpoint: bool,
     /// Print one JSON line.
     #[arg(long)]
     json: bool,
@@ -57,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("setting rayon's global thread pool")?;
     }
     let threads = rayon::current_num_threads();
-    let enc_cfg = ConvEncoderConfig::paper(args.channels);
+    let enc_cfg = ConvEncoderConfig { checkpoint_blocks: args.checkpoint, ..ConvEncoderConfig::paper(args.channels) };
     let shape = [args.batch, args.channels, enc_cfg.num_frames, args.res, args.res];
     let dev = Default::default();
     <CpuAutodiff as Backend>::seed(&dev, args.seed);
@@ -133,6 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "samples_per_s": args.batch as f64 / (median / 1e3),
         "peak_rss_mb": peak,
         "last_value": last_value,
+        "checkpoint_blocks": args.checkpoint,
         "params": model_params(args.channels)?,
     });
     if args.json {
