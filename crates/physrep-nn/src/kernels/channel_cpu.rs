@@ -118,25 +118,35 @@ fn check(what: &str, got: usize, want: usize, dm: ChannelDims) {
     assert_eq!(got, want, "channel kernels: `{what}` has {got} values, expected {want} for {dm:?}");
 }
 
-/// Run `tile(scratch, n, s0, len, partial)` over every tile in parallel, each with two `(c, TILE)`
-/// scratch buffers and its own `width`-long partial sums, and reduce the partials in tile order
-/// (deterministic for any thread count).
-fn for_tiles_reduce(dm: ChannelDims, width: usize, tile: impl Fn(&mut (Buf, Buf), usize, usize, usize, &mut [f32]) + Sync) -> Vec<f32> {
-    let count = dm.n * dm.tiles_per_item();
-    let mut partials = vec![0.0f32; count * width];
-    if width > 0 {
-        partials.par_chunks_mut(width).zip(dm.tiles()).for_each_init(
-            || (vec![[0.0f32; TILE]; dm.c], vec![[0.0f32; TILE]; dm.c]),
-            |scratch, (p, (n, s0, len))| tile(scratch, n, s0, len, p),
-        );
-    }
+/// One parallel pass over every tile. `tile(scratch, n, s0, len, partial)` gets two `(c, TILE)`
+/// scratch buffers and its own `width` partial sums; what it leaves in `scratch.0` is written to
+/// the output, laid out as `out`. Returns the output and the partial sums reduced in tile order
+/// in `f64` (deterministic for any thread count).
+fn tile_pass(
+    dm: ChannelDims,
+    out: Layout,
+    width: usize,
+    tile: impl Fn(&mut (Buf, Buf), usize, usize, usize, &mut [f32]) + Sync,
+) -> (Vec<f32>, Vec<f32>) {
+    let stride = width.max(1);
+    let mut y = vec![0.0f32; dm.len()];
+    let dst = Out(y.as_mut_ptr());
+    let mut partials = vec![0.0f32; dm.n * dm.tiles_per_item() * stride];
+    partials.par_chunks_mut(stride).zip(dm.tiles()).for_each_init(
+        || (vec![[0.0f32; TILE]; dm.c], vec![[0.0f32; TILE]; dm.c]),
+        |scratch, (part, (n, s0, len))| {
+            tile(scratch, n, s0, len, &mut part[..width]);
+            // SAFETY: `y` holds `dm.len()` values and tiles are disjoint.
+            unsafe { dst.scatter(&scratch.0, out, dm, n, s0, len) };
+        },
+    );
     let mut acc = vec![0.0f64; width];
-    for p in partials.chunks_exact(width.max(1)).take(count) {
-        for (a, &v) in acc.iter_mut().zip(p) {
+    for part in partials.chunks_exact(stride) {
+        for (a, &v) in acc.iter_mut().zip(part) {
             *a += f64::from(v);
         }
     }
-    acc.into_iter().map(|v| v as f32).collect()
+    (y, acc.into_iter().map(|v| v as f32).collect())
 }
 
 /// LayerNorm over channels of a channels-first `x`, written as `out`.
@@ -144,17 +154,10 @@ pub fn norm_forward(x: &[f32], w: &[f32], b: &[f32], eps: f32, dm: ChannelDims, 
     check("x", x.len(), dm.len(), dm);
     check("weight", w.len(), dm.c, dm);
     check("bias", b.len(), dm.c, dm);
-    let mut y = vec![0.0f32; dm.len()];
-    let dst = Out(y.as_mut_ptr());
-    dm.tiles().for_each_init(
-        || vec![[0.0f32; TILE]; dm.c],
-        |buf, (n, s0, len)| {
-            gather(x, Layout::ChannelsFirst, dm, n, s0, len, buf);
-            normalize_tile(buf, w, b, eps);
-            // SAFETY: `y` holds `dm.len()` values and tiles are disjoint.
-            unsafe { dst.scatter(buf, out, dm, n, s0, len) };
-        },
-    );
+    let (y, _) = tile_pass(dm, out, 0, |(buf, _), n, s0, len, _| {
+        gather(x, Layout::ChannelsFirst, dm, n, s0, len, buf);
+        normalize_tile(buf, w, b, eps);
+    });
     y
 }
 
@@ -163,14 +166,10 @@ pub fn norm_backward(x: &[f32], w: &[f32], gy: &[f32], eps: f32, dm: ChannelDims
     check("x", x.len(), dm.len(), dm);
     check("weight", w.len(), dm.c, dm);
     check("output gradient", gy.len(), dm.len(), dm);
-    let mut gx = vec![0.0f32; dm.len()];
-    let dst = Out(gx.as_mut_ptr());
-    let sums = for_tiles_reduce(dm, 2 * dm.c, |(xb, gb), n, s0, len, part| {
+    let (gx, sums) = tile_pass(dm, Layout::ChannelsFirst, 2 * dm.c, |(gb, xb), n, s0, len, part| {
         gather(x, Layout::ChannelsFirst, dm, n, s0, len, xb);
         gather(gy, gy_layout, dm, n, s0, len, gb);
         norm_backward_tile(xb, gb, w, eps, len, part);
-        // SAFETY: `gx` holds `dm.len()` values and tiles are disjoint.
-        unsafe { dst.scatter(gb, Layout::ChannelsFirst, dm, n, s0, len) };
     });
     let (gw, gb) = sums.split_at(dm.c);
     (gx, gw.to_vec(), gb.to_vec())
@@ -181,20 +180,13 @@ pub fn residual_forward(x: &[f32], h: &[f32], gamma: &[f32], dm: ChannelDims) ->
     check("x", x.len(), dm.len(), dm);
     check("branch", h.len(), dm.len(), dm);
     check("gamma", gamma.len(), dm.c, dm);
-    let mut y = vec![0.0f32; dm.len()];
-    let dst = Out(y.as_mut_ptr());
-    dm.tiles().for_each_init(
-        || vec![[0.0f32; TILE]; dm.c],
-        |buf, (n, s0, len)| {
-            gather(h, Layout::ChannelsLast, dm, n, s0, len, buf);
-            for (c, row) in buf.iter_mut().enumerate() {
-                let xr = &x[(n * dm.c + c) * dm.s + s0..][..len];
-                scale_add(&mut row[..len], gamma[c], xr);
-            }
-            // SAFETY: `y` holds `dm.len()` values and tiles are disjoint.
-            unsafe { dst.scatter(buf, Layout::ChannelsFirst, dm, n, s0, len) };
-        },
-    );
+    let (y, _) = tile_pass(dm, Layout::ChannelsFirst, 0, |(buf, _), n, s0, len, _| {
+        gather(h, Layout::ChannelsLast, dm, n, s0, len, buf);
+        for (c, row) in buf.iter_mut().enumerate() {
+            let xr = &x[(n * dm.c + c) * dm.s + s0..][..len];
+            scale_add(&mut row[..len], gamma[c], xr);
+        }
+    });
     y
 }
 
@@ -203,19 +195,14 @@ pub fn residual_backward(gy: &[f32], h: &[f32], gamma: &[f32], dm: ChannelDims) 
     check("output gradient", gy.len(), dm.len(), dm);
     check("branch", h.len(), dm.len(), dm);
     check("gamma", gamma.len(), dm.c, dm);
-    let mut gh = vec![0.0f32; dm.len()];
-    let dst = Out(gh.as_mut_ptr());
-    let ggamma = for_tiles_reduce(dm, dm.c, |(gb, hb), n, s0, len, part| {
+    tile_pass(dm, Layout::ChannelsLast, dm.c, |(gb, hb), n, s0, len, part| {
         gather(gy, Layout::ChannelsFirst, dm, n, s0, len, gb);
         gather(h, Layout::ChannelsLast, dm, n, s0, len, hb);
         for (c, (g, hr)) in gb.iter_mut().zip(hb.iter()).enumerate() {
             part[c] = dot(&g[..len], &hr[..len]);
             scale(&mut g[..len], gamma[c]);
         }
-        // SAFETY: `gh` holds `dm.len()` values and tiles are disjoint.
-        unsafe { dst.scatter(gb, Layout::ChannelsLast, dm, n, s0, len) };
-    });
-    (gh, ggamma)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
