@@ -33,7 +33,7 @@ use burn::prelude::*;
 use burn_store::{ModuleSnapshot, TensorSnapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{channel_norm, channel_norm_last, convnext_block, dwconv3d, gelu, layer_scale_residual, KernelBackend};
+use crate::kernels::{channel_norm, convnext_block, KernelBackend};
 use crate::ClipEncoder;
 
 /// Errors of the conv JEPA: invalid configs, bad input shapes, checkpoint I/O.
@@ -252,10 +252,6 @@ impl<B: KernelBackend> ChannelNorm<B> {
         channel_norm(x, self.weight.val(), self.bias.val(), self.eps)
     }
 
-    /// `(B, C, D, H, W)` → channels-last `(B, D, H, W, C)`.
-    pub fn forward_to_last(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        channel_norm_last(x, self.weight.val(), self.bias.val(), self.eps)
-    }
 }
 
 /// ConvNeXt block on `(B, C, D, H, W)`; a 2-D block is `D = 1` with a `(1, k, k)` kernel.
@@ -286,17 +282,9 @@ impl<B: Backend> Block<B> {
 }
 
 impl<B: KernelBackend> Block<B> {
-    /// `(B, C, D, H, W)` → same shape.
-    pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let h = dwconv3d(x.clone(), self.dw_weight.val(), self.dw_bias.val());
-        let h = self.norm.forward_to_last(h); // channels last from here
-        let h = self.pwconv2.forward(gelu(self.pwconv1.forward(h)));
-        layer_scale_residual(x, h, self.gamma.val())
-    }
-
-    /// [`Self::forward`] with activation checkpointing (same values; under autodiff only the
-    /// input is kept for the backward pass).
-    pub fn forward_checkpointed(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+    /// `(B, C, D, H, W)` → same shape. With `checkpoint`, autodiff keeps only the block's input for
+    /// the backward pass and recomputes the rest (same values).
+    pub fn forward(&self, x: Tensor<B, 5>, checkpoint: bool) -> Tensor<B, 5> {
         let prim = |t: Tensor<B, 1>| t.into_primitive().tensor();
         let prim2 = |t: Tensor<B, 2>| t.into_primitive().tensor();
         let bias = |l: &Linear<B>| l.bias.as_ref().expect("pwconv layers have a bias").val();
@@ -311,7 +299,7 @@ impl<B: KernelBackend> Block<B> {
             prim(bias(&self.pwconv2)),
             prim(self.gamma.val()),
         ];
-        convnext_block(x, params, self.norm.eps)
+        convnext_block(x, params, self.norm.eps, checkpoint)
     }
 }
 
@@ -372,7 +360,7 @@ impl<B: KernelBackend> ConvEncoder<B> {
                 x = down.conv.forward(down.norm.forward(x));
             }
             for block in blocks {
-                x = if self.checkpoint_blocks { block.forward_checkpointed(x) } else { block.forward(x) };
+                x = block.forward(x, self.checkpoint_blocks);
             }
         }
         let [b, d, t, h, w] = x.dims();
@@ -416,7 +404,7 @@ impl<B: KernelBackend> ConvPredictor<B> {
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self.expand.forward(x); // (B, hidden, h+1, w+1)
         let [b, c, h, w] = x.dims();
-        let x = self.block.forward(x.reshape([b, c, 1, h, w])).reshape([b, c, h, w]);
+        let x = self.block.forward(x.reshape([b, c, 1, h, w]), false).reshape([b, c, h, w]);
         self.project.forward(x)
     }
 }

@@ -1,6 +1,6 @@
 //! Custom kernels as a burn backend extension: the ConvNeXt block's hot ops.
 //!
-//! [`KernelBackend`] adds three ops (each with its gradients) to a backend:
+//! [`KernelBackend`] adds these ops (each with its gradients) to a backend:
 //!
 //! * **Depthwise 3-D convolution.** burn 0.21's flex backend runs a 7×7×7 depthwise
 //!   `conv3d(groups = C)` through im2col and one GEMM per group (M = 1), about 15× slower than a
@@ -15,6 +15,7 @@
 //!   [`gelu_cpu`] vectorises both.
 //! * **Layer-scaled residual** `y = x + γ · hᵀ`: `x (N, C, D, H, W)` channels-first, the block's
 //!   branch `h (N, D, H, W, C)` channels-last, `γ (C)`.
+//! * **A whole ConvNeXt block** built from the ops above, optionally with activation checkpointing.
 //!
 //! The flex impl runs the direct loops of [`dwconv_cpu`], [`channel_cpu`] and [`gelu_cpu`]; `Autodiff<B>` gets
 //! hand-written backward nodes that call the gradient kernels; any other backend (CUDA) uses the
@@ -101,12 +102,13 @@ pub trait KernelBackend: Backend {
         fallback_gelu_exact_backward::<Self>(x, gy)
     }
 
-    /// A whole ConvNeXt block with activation checkpointing: the output `(N, C, D, H, W)` for input
-    /// `x (N, C, D, H, W)`. A plain backend just computes the block from the ops above; under
-    /// `Autodiff` the block is one graph node that keeps only its input and recomputes the rest in
-    /// the backward pass (one extra block forward per step, for a fraction of the memory).
-    fn convnext_block(x: FloatTensor<Self>, p: BlockParams<FloatTensor<Self>>, eps: f64) -> FloatTensor<Self> {
-        prim(block_forward::<Self>(t5::<Self>(x), &p, eps).0)
+    /// A whole ConvNeXt block from the ops above: the output `(N, C, D, H, W)` for input
+    /// `x (N, C, D, H, W)`. With `checkpoint` under `Autodiff` the block is one graph node that keeps
+    /// only its input and recomputes the rest in the backward pass (one extra block forward per
+    /// step, for a fraction of the memory); otherwise every op is recorded as usual.
+    fn convnext_block(x: FloatTensor<Self>, p: BlockParams<FloatTensor<Self>>, eps: f64, _checkpoint: bool) -> FloatTensor<Self> {
+        // Without autodiff there is nothing to save.
+        prim(block_forward::<Self>(tensor(x), &p, eps).0)
     }
 }
 
@@ -138,11 +140,8 @@ fn conv_options(s: &Shape) -> ConvOptions<3> {
     ConvOptions::new([1, 1, 1], [s[2] / 2, s[3] / 2, s[4] / 2], [1, 1, 1], s[0])
 }
 
-fn t5<B: Backend>(p: FloatTensor<B>) -> Tensor<B, 5> {
-    Tensor::from_primitive(TensorPrimitive::Float(p))
-}
-
-fn t1<B: Backend>(p: FloatTensor<B>) -> Tensor<B, 1> {
+/// A float primitive as a rank-`D` tensor.
+fn tensor<B: Backend, const D: usize>(p: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(p))
 }
 
@@ -152,7 +151,7 @@ fn prim<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
 
 /// `(C)` → `(1, C, 1, 1, 1)`.
 fn per_channel<B: Backend>(v: FloatTensor<B>) -> Tensor<B, 5> {
-    let v = t1::<B>(v);
+    let v = tensor::<B, 1>(v);
     let c = v.dims()[0];
     v.reshape([1, c, 1, 1, 1])
 }
@@ -176,7 +175,7 @@ const TO_FIRST: [usize; 5] = [0, 4, 1, 2, 3];
 
 /// [`KernelBackend::channel_norm`] composed from burn ops.
 pub fn fallback_channel_norm<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: FloatTensor<B>, eps: f64, out: Layout) -> FloatTensor<B> {
-    let (xhat, _) = normalized(t5::<B>(x), eps);
+    let (xhat, _) = normalized(tensor::<B, 5>(x), eps);
     let y = xhat * per_channel::<B>(w) + per_channel::<B>(b);
     prim(match out {
         Layout::ChannelsFirst => y,
@@ -194,10 +193,10 @@ pub fn fallback_channel_norm_backward<B: Backend>(
     out: Layout,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let gy = match out {
-        Layout::ChannelsFirst => t5::<B>(gy),
-        Layout::ChannelsLast => t5::<B>(gy).permute(TO_FIRST),
+        Layout::ChannelsFirst => tensor::<B, 5>(gy),
+        Layout::ChannelsLast => tensor::<B, 5>(gy).permute(TO_FIRST),
     };
-    let (xhat, rstd) = normalized(t5::<B>(x), eps);
+    let (xhat, rstd) = normalized(tensor::<B, 5>(x), eps);
     let gb = sum_except(gy.clone(), 1);
     let gw = sum_except(gy.clone() * xhat.clone(), 1);
     let g = gy * per_channel::<B>(w);
@@ -209,9 +208,9 @@ pub fn fallback_channel_norm_backward<B: Backend>(
 
 /// [`KernelBackend::layer_scale_residual`] composed from burn ops.
 pub fn fallback_layer_scale_residual<B: Backend>(x: FloatTensor<B>, h: FloatTensor<B>, gamma: FloatTensor<B>) -> FloatTensor<B> {
-    let c = t1::<B>(gamma.clone()).dims()[0];
-    let branch = t5::<B>(h) * t1::<B>(gamma).reshape([1, 1, 1, 1, c]);
-    prim(t5::<B>(x) + branch.permute(TO_FIRST))
+    let c = tensor::<B, 1>(gamma.clone()).dims()[0];
+    let branch = tensor::<B, 5>(h) * tensor::<B, 1>(gamma).reshape([1, 1, 1, 1, c]);
+    prim(tensor::<B, 5>(x) + branch.permute(TO_FIRST))
 }
 
 /// [`KernelBackend::layer_scale_residual_backward`] composed from burn ops.
@@ -220,17 +219,17 @@ pub fn fallback_layer_scale_residual_backward<B: Backend>(
     h: FloatTensor<B>,
     gamma: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
-    let c = t1::<B>(gamma.clone()).dims()[0];
-    let gy = t5::<B>(gy).permute(TO_LAST);
-    let gg = sum_except(gy.clone() * t5::<B>(h), 4);
-    (prim(gy * t1::<B>(gamma).reshape([1, 1, 1, 1, c])), gg)
+    let c = tensor::<B, 1>(gamma.clone()).dims()[0];
+    let gy = tensor::<B, 5>(gy).permute(TO_LAST);
+    let gg = sum_except(gy.clone() * tensor::<B, 5>(h), 4);
+    (prim(gy * tensor::<B, 1>(gamma).reshape([1, 1, 1, 1, c])), gg)
 }
 
 /// [`KernelBackend::gelu_exact_backward`] composed from burn ops: `gy · (Φ(x) + x · φ(x))`.
 /// (burn's own `gelu_backward` default is the derivative of the tanh approximation.)
 pub fn fallback_gelu_exact_backward<B: Backend>(x: FloatTensor<B>, gy: FloatTensor<B>) -> FloatTensor<B> {
     let shape = x.shape();
-    let flat = |p: FloatTensor<B>| t1::<B>(B::float_reshape(p, Shape::new([shape.num_elements()])));
+    let flat = |p: FloatTensor<B>| tensor::<B, 1>(B::float_reshape(p, Shape::new([shape.num_elements()])));
     let x = flat(x);
     let cdf = ((x.clone() * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;
     let pdf = (x.clone().square() * -0.5).exp() * (0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
@@ -478,8 +477,12 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         }
     }
 
-    fn convnext_block(x: FloatTensor<Self>, p: BlockParams<FloatTensor<Self>>, eps: f64) -> FloatTensor<Self> {
-        checkpointed_block::<B, C>(x, p, eps)
+    fn convnext_block(x: FloatTensor<Self>, p: BlockParams<FloatTensor<Self>>, eps: f64, checkpoint: bool) -> FloatTensor<Self> {
+        if checkpoint {
+            checkpointed_block::<B, C>(x, p, eps)
+        } else {
+            prim(block_forward::<Self>(tensor(x), &p, eps).0)
+        }
     }
 
     // The `*_backward` ops keep their default bodies: only a second-order derivative reaches them.
@@ -487,11 +490,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
 
 /// Depthwise 3-D convolution `x (N, C, D, H, W)`, `w (C, 1, kd, kh, kw)`, `b (C)` → `(N, C, D, H, W)`.
 pub fn dwconv3d<B: KernelBackend>(x: Tensor<B, 5>, w: Tensor<B, 5>, b: Tensor<B, 1>) -> Tensor<B, 5> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::dwconv3d(
-        x.into_primitive().tensor(),
-        w.into_primitive().tensor(),
-        b.into_primitive().tensor(),
-    )))
+    tensor(B::dwconv3d(prim(x), prim(w), prim(b)))
 }
 
 /// The same op through burn's built-in grouped `conv3d` (the reference the kernels are tested
@@ -503,22 +502,22 @@ pub fn dwconv3d_reference<B: Backend>(x: Tensor<B, 5>, w: Tensor<B, 5>, b: Tenso
 
 /// LayerNorm over the channels of `x (N, C, D, H, W)`; same shape out.
 pub fn channel_norm<B: KernelBackend>(x: Tensor<B, 5>, w: Tensor<B, 1>, b: Tensor<B, 1>, eps: f64) -> Tensor<B, 5> {
-    t5(B::channel_norm(prim(x), prim(w), prim(b), eps, Layout::ChannelsFirst))
+    tensor(B::channel_norm(prim(x), prim(w), prim(b), eps, Layout::ChannelsFirst))
 }
 
 /// LayerNorm over the channels of `x (N, C, D, H, W)`, written channels-last `(N, D, H, W, C)`.
 pub fn channel_norm_last<B: KernelBackend>(x: Tensor<B, 5>, w: Tensor<B, 1>, b: Tensor<B, 1>, eps: f64) -> Tensor<B, 5> {
-    t5(B::channel_norm(prim(x), prim(w), prim(b), eps, Layout::ChannelsLast))
+    tensor(B::channel_norm(prim(x), prim(w), prim(b), eps, Layout::ChannelsLast))
 }
 
 /// `x + γ · hᵀ`: `x (N, C, D, H, W)`, the channels-last branch `h (N, D, H, W, C)`, `γ (C)`.
 pub fn layer_scale_residual<B: KernelBackend>(x: Tensor<B, 5>, h: Tensor<B, 5>, gamma: Tensor<B, 1>) -> Tensor<B, 5> {
-    t5(B::layer_scale_residual(prim(x), prim(h), prim(gamma)))
+    tensor(B::layer_scale_residual(prim(x), prim(h), prim(gamma)))
 }
 
 /// The exact (erf) GELU, elementwise, any shape.
 pub fn gelu<B: KernelBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::gelu_exact(prim(x))))
+    tensor(B::gelu_exact(prim(x)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,10 +528,6 @@ pub fn gelu<B: KernelBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 /// bias `(C)`, norm weight `(C)`, norm bias `(C)`, pwconv1 weight `(C, 4C)`, pwconv1 bias `(4C)`,
 /// pwconv2 weight `(4C, C)`, pwconv2 bias `(C)`, layer scale `γ (C)`.
 pub type BlockParams<T> = [T; 9];
-
-fn t2<B: Backend>(p: FloatTensor<B>) -> Tensor<B, 2> {
-    Tensor::from_primitive(TensorPrimitive::Float(p))
-}
 
 /// What the block's backward needs from its forward.
 struct BlockActivations<B: Backend> {
@@ -550,16 +545,16 @@ struct BlockActivations<B: Backend> {
 
 /// `x + γ · pwconv2(gelu(pwconv1(norm(dwconv(x)))))ᵀ` on backend `B`, with its activations.
 fn block_forward<B: KernelBackend>(x: Tensor<B, 5>, p: &BlockParams<FloatTensor<B>>, eps: f64) -> (Tensor<B, 5>, BlockActivations<B>) {
-    let conv = dwconv3d(x.clone(), t5::<B>(p[0].clone()), t1::<B>(p[1].clone()));
-    let normed = channel_norm_last(conv.clone(), t1::<B>(p[2].clone()), t1::<B>(p[3].clone()), eps);
+    let conv = dwconv3d(x.clone(), tensor::<B, 5>(p[0].clone()), tensor::<B, 1>(p[1].clone()));
+    let normed = channel_norm_last(conv.clone(), tensor::<B, 1>(p[2].clone()), tensor::<B, 1>(p[3].clone()), eps);
     let [n, d, h, w, c] = normed.dims();
     let normed = normed.reshape([n * d * h * w, c]);
-    let w1 = t2::<B>(p[4].clone());
+    let w1 = tensor::<B, 2>(p[4].clone());
     let c4 = w1.dims()[1];
-    let hidden = normed.clone().matmul(w1) + t1::<B>(p[5].clone()).reshape([1, c4]);
+    let hidden = normed.clone().matmul(w1) + tensor::<B, 1>(p[5].clone()).reshape([1, c4]);
     let act = gelu(hidden.clone());
-    let branch = (act.clone().matmul(t2::<B>(p[6].clone())) + t1::<B>(p[7].clone()).reshape([1, c])).reshape([n, d, h, w, c]);
-    let y = layer_scale_residual(x, branch.clone(), t1::<B>(p[8].clone()));
+    let branch = (act.clone().matmul(tensor::<B, 2>(p[6].clone())) + tensor::<B, 1>(p[7].clone()).reshape([1, c])).reshape([n, d, h, w, c]);
+    let y = layer_scale_residual(x, branch.clone(), tensor::<B, 1>(p[8].clone()));
     (y, BlockActivations { conv, normed, hidden, act, branch })
 }
 
@@ -570,18 +565,18 @@ fn block_backward<B: KernelBackend>(
     gy: FloatTensor<B>,
     eps: f64,
 ) -> (FloatTensor<B>, BlockParams<FloatTensor<B>>) {
-    let (_, a) = block_forward::<B>(t5::<B>(x.clone()), p, eps);
+    let (_, a) = block_forward::<B>(tensor::<B, 5>(x.clone()), p, eps);
     let [n, d, h, w, c] = a.branch.dims();
     let c4 = a.hidden.dims()[1];
     let (g_branch, g_gamma) = B::layer_scale_residual_backward(gy.clone(), prim(a.branch), p[8].clone());
-    let g_branch = t5::<B>(g_branch).reshape([n * d * h * w, c]);
+    let g_branch = tensor::<B, 5>(g_branch).reshape([n * d * h * w, c]);
     let g_w2 = a.act.transpose().matmul(g_branch.clone());
     let g_b2 = g_branch.clone().sum_dim(0).reshape([c]);
-    let g_act = g_branch.matmul(t2::<B>(p[6].clone()).transpose());
-    let g_hidden = t2::<B>(B::gelu_exact_backward(prim(a.hidden), prim(g_act)));
+    let g_act = g_branch.matmul(tensor::<B, 2>(p[6].clone()).transpose());
+    let g_hidden = tensor::<B, 2>(B::gelu_exact_backward(prim(a.hidden), prim(g_act)));
     let g_w1 = a.normed.transpose().matmul(g_hidden.clone());
     let g_b1 = g_hidden.clone().sum_dim(0).reshape([c4]);
-    let g_normed = g_hidden.matmul(t2::<B>(p[4].clone()).transpose()).reshape([n, d, h, w, c]);
+    let g_normed = g_hidden.matmul(tensor::<B, 2>(p[4].clone()).transpose()).reshape([n, d, h, w, c]);
     let (g_conv, g_nw, g_nb) = B::channel_norm_backward(prim(a.conv), p[2].clone(), prim(g_normed), eps, Layout::ChannelsLast);
     let (g_x, g_dw, g_db) = B::dwconv3d_backward(x, p[0].clone(), g_conv);
     let g_x = B::float_add(gy, g_x);
@@ -618,7 +613,7 @@ fn checkpointed_block<B: KernelBackend, C: CheckpointStrategy>(
 ) -> FloatTensor<Autodiff<B, C>> {
     let nodes = std::array::from_fn(|i| if i == 0 { x.node.clone() } else { p[i - 1].node.clone() });
     let inner = p.map(|t| t.primitive);
-    let y = |x: FloatTensor<B>| prim(block_forward::<B>(t5::<B>(x), &inner, eps).0);
+    let y = |x: FloatTensor<B>| prim(block_forward::<B>(tensor::<B, 5>(x), &inner, eps).0);
     match (BlockCheckpointBackward { eps }).prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
             let out = y(x.primitive.clone());
@@ -628,8 +623,8 @@ fn checkpointed_block<B: KernelBackend, C: CheckpointStrategy>(
     }
 }
 
-/// A ConvNeXt block with activation checkpointing ([`KernelBackend::convnext_block`]); `p` as
-/// [`BlockParams`], each tensor flattened to its primitive.
-pub fn convnext_block<B: KernelBackend>(x: Tensor<B, 5>, p: BlockParams<FloatTensor<B>>, eps: f64) -> Tensor<B, 5> {
-    t5(B::convnext_block(prim(x), p, eps))
+/// A ConvNeXt block ([`KernelBackend::convnext_block`]); `p` as [`BlockParams`], each tensor as
+/// its primitive.
+pub fn convnext_block<B: KernelBackend>(x: Tensor<B, 5>, p: BlockParams<FloatTensor<B>>, eps: f64, checkpoint: bool) -> Tensor<B, 5> {
+    tensor(B::convnext_block(prim(x), p, eps, checkpoint))
 }
