@@ -243,7 +243,6 @@ impl<B: Backend> ChannelNorm<B> {
             eps,
         }
     }
-
 }
 
 impl<B: KernelBackend> ChannelNorm<B> {
@@ -251,7 +250,6 @@ impl<B: KernelBackend> ChannelNorm<B> {
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         channel_norm(x, self.weight.val(), self.bias.val(), self.eps)
     }
-
 }
 
 /// ConvNeXt block on `(B, C, D, H, W)`; a 2-D block is `D = 1` with a `(1, k, k)` kernel.
