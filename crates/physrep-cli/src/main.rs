@@ -7,6 +7,11 @@ mod reproduce;
 
 use clap::{Parser, Subcommand};
 
+/// Large activation buffers are recycled instead of being unmapped and faulted in again on every op
+/// (`physrep_nn::buffer_cache`); `PHYSREP_ALLOC_CACHE_MB` bounds the idle cached bytes (0 turns it off).
+#[global_allocator]
+static ALLOC: physrep_nn::BufferCache = physrep_nn::BufferCache::new();
+
 #[derive(Parser)]
 #[command(name = "physrep", version, about = "Representation learning for spatiotemporal physical systems", long_about = None)]
 struct Cli {
@@ -39,6 +44,9 @@ enum Command {
 }
 
 fn main() {
+    if let Some(mb) = std::env::var("PHYSREP_ALLOC_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()) {
+        ALLOC.set_limit(mb << 20);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => cmd::inspect::run(a),

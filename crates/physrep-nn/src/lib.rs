@@ -7,6 +7,7 @@ use burn::prelude::*;
 
 pub mod attentive_probe;
 pub mod avit;
+pub mod buffer_cache;
 pub mod conv_jepa;
 pub mod disco;
 pub mod kernels;
@@ -14,6 +15,7 @@ pub mod seeded;
 pub mod videomae;
 
 pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
+pub use buffer_cache::BufferCache;
 pub use kernels::{dwconv3d, KernelBackend};
 
 /// The default CPU backend (burn's `flex`).
