@@ -1,11 +1,12 @@
 //! The custom kernels against independent references: the depthwise 3-D convolution against burn's
 //! grouped `conv3d`; the channel LayerNorm and the layer-scaled residual against burn's autodiff
-//! of the same maths composed from tensor ops; every gradient against finite differences.
+//! of the same maths composed from tensor ops; the dense layer against burn's matmul plus bias; every
+//! gradient against finite differences.
 
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use physrep_nn::kernels::{
-    channel_norm, channel_norm_last, dwconv3d, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
+    channel_norm, channel_norm_last, dense, dwconv3d, fallback_dense, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
     fallback_dwconv3d_backward, fallback_gelu_exact_backward, fallback_layer_scale_residual, gelu, fallback_layer_scale_residual_backward, layer_scale_residual,
     KernelBackend, Layout,
 };
@@ -362,4 +363,76 @@ fn gelu_autodiff_and_fallback_match_the_kernels() {
     let xa = Tensor::<AD, 3>::from_inner(x).require_grad();
     let g = (gelu(xa.clone()) * Tensor::<AD, 3>::from_inner(gy)).sum().backward();
     assert_eq!(values(xa.grad(&g).unwrap()), kernel, "autodiff node must call the backward kernel");
+}
+
+/// `(y, gx, gw, gb)` of `Σ r · op(x, w, b)` under autodiff, for a 2-D op.
+fn dense_value_and_grads(
+    (x, w, b): (&Tensor<Cpu, 2>, &Tensor<Cpu, 2>, &Tensor<Cpu, 1>),
+    r: &Tensor<Cpu, 2>,
+    op: impl Fn(Tensor<AD, 2>, Tensor<AD, 2>, Tensor<AD, 1>) -> Tensor<AD, 2>,
+) -> [Vec<f32>; 4] {
+    let x = Tensor::<AD, 2>::from_inner(x.clone()).require_grad();
+    let w = Tensor::<AD, 2>::from_inner(w.clone()).require_grad();
+    let b = Tensor::<AD, 1>::from_inner(b.clone()).require_grad();
+    let y = op(x.clone(), w.clone(), b.clone());
+    let g = (y.clone() * Tensor::<AD, 2>::from_inner(r.clone())).sum().backward();
+    [values(y.inner()), values(x.grad(&g).unwrap()), values(w.grad(&g).unwrap()), values(b.grad(&g).unwrap())]
+}
+
+#[test]
+fn dense_matches_matmul_plus_bias_with_gradients() {
+    let dev = Default::default();
+    // The last shape crosses the threshold above which gemm runs on several threads.
+    for (i, &(m, k, n)) in [(37, 13, 29), (5, 1, 3), (2000, 64, 64)].iter().enumerate() {
+        let seed = 200 + 10 * i as u64;
+        let x = physrep_nn::seeded::normal::<Cpu, 2>([m, k], 0.0, 1.0, seed, &dev);
+        let w = physrep_nn::seeded::normal::<Cpu, 2>([k, n], 0.0, 0.5, seed + 1, &dev);
+        let b = physrep_nn::seeded::normal::<Cpu, 1>([n], 0.0, 1.0, seed + 2, &dev);
+        let r = physrep_nn::seeded::normal::<Cpu, 2>([m, n], 0.0, 1.0, seed + 3, &dev);
+        let ours = dense_value_and_grads((&x, &w, &b), &r, |x, w, b| dense(x, w, b));
+        let reference = dense_value_and_grads((&x, &w, &b), &r, |x, w, b| x.matmul(w) + b.reshape([1, n]));
+        assert_all_close(ours, reference, &format!("dense ({m}, {k}) x ({k}, {n})"));
+        let fallback = values(wrap::<Cpu, 2>(fallback_dense::<Cpu>(prim(x.clone()), prim(w.clone()), prim(b.clone()))));
+        let kernel = values(dense(x, w, b));
+        assert!(max_rel_err(&kernel, &fallback) < 2e-6, "fallback body differs: {}", max_rel_err(&kernel, &fallback));
+    }
+}
+
+#[test]
+fn dense_accepts_a_transposed_input_and_checks_shapes() {
+    let dev = Default::default();
+    let xt = physrep_nn::seeded::normal::<Cpu, 2>([6, 9], 0.0, 1.0, 301, &dev);
+    let w = physrep_nn::seeded::normal::<Cpu, 2>([6, 4], 0.0, 1.0, 302, &dev);
+    let b = physrep_nn::seeded::normal::<Cpu, 1>([4], 0.0, 1.0, 303, &dev);
+    let x = xt.transpose();
+    let expected = values(x.clone().matmul(w.clone()) + b.clone().reshape([1, 4]));
+    let got = values(dense(x, w.clone(), b.clone()));
+    assert!(max_rel_err(&got, &expected) < 2e-6);
+    let bad = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dense(Tensor::<Cpu, 2>::zeros([3, 5], &Default::default()), w, b)));
+    let msg = bad.expect_err("a (3, 5) x (6, 4) product must be rejected");
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("dense: expected x (M, K), w (K, N)"), "{msg}");
+}
+
+#[test]
+fn dense_finite_difference_gradients() {
+    let dev = Default::default();
+    let (m, k, n) = (4, 3, 5);
+    let base = [
+        values(physrep_nn::seeded::normal::<Cpu, 2>([m, k], 0.0, 1.0, 311, &dev)),
+        values(physrep_nn::seeded::normal::<Cpu, 2>([k, n], 0.0, 1.0, 312, &dev)),
+        values(physrep_nn::seeded::normal::<Cpu, 1>([n], 0.0, 1.0, 313, &dev)),
+    ];
+    let r = physrep_nn::seeded::normal::<Cpu, 2>([m, n], 0.0, 1.0, 314, &dev);
+    let loss = |v: &[Vec<f32>; 3]| {
+        let y = dense(tensor(&v[0], [m, k]), tensor(&v[1], [k, n]), tensor(&v[2], [n]));
+        values((y * r.clone()).tanh().sum()).iter().map(|&x| x as f64).sum::<f64>()
+    };
+    let x = Tensor::<AD, 2>::from_inner(tensor(&base[0], [m, k])).require_grad();
+    let w = Tensor::<AD, 2>::from_inner(tensor(&base[1], [k, n])).require_grad();
+    let b = Tensor::<AD, 1>::from_inner(tensor(&base[2], [n])).require_grad();
+    let y = dense(x.clone(), w.clone(), b.clone());
+    let g = (y * Tensor::<AD, 2>::from_inner(r.clone())).tanh().sum().backward();
+    let grads = [values(x.grad(&g).unwrap()), values(w.grad(&g).unwrap()), values(b.grad(&g).unwrap())];
+    finite_difference_check(base, grads, loss);
 }

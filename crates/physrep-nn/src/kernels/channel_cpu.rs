@@ -129,17 +129,22 @@ fn tile_pass(
     tile: impl Fn(&mut (Buf, Buf), usize, usize, usize, &mut [f32]) + Sync,
 ) -> (Vec<f32>, Vec<f32>) {
     let stride = width.max(1);
-    let mut y = vec![0.0f32; dm.len()];
-    let dst = Out(y.as_mut_ptr());
     let mut partials = vec![0.0f32; dm.n * dm.tiles_per_item() * stride];
-    partials.par_chunks_mut(stride).zip(dm.tiles()).for_each_init(
-        || (vec![[0.0f32; TILE]; dm.c], vec![[0.0f32; TILE]; dm.c]),
-        |scratch, (part, (n, s0, len))| {
-            tile(scratch, n, s0, len, &mut part[..width]);
-            // SAFETY: `y` holds `dm.len()` values and tiles are disjoint.
-            unsafe { dst.scatter(&scratch.0, out, dm, n, s0, len) };
-        },
-    );
+    // SAFETY: the tiles cover every (item, position) and each scatter writes all `c` channels of
+    // its tile, so every output value is written.
+    let y = unsafe {
+        super::written_vec(dm.len(), |y| {
+            let dst = Out(y.as_mut_ptr().cast::<f32>());
+            partials.par_chunks_mut(stride).zip(dm.tiles()).for_each_init(
+                || (vec![[0.0f32; TILE]; dm.c], vec![[0.0f32; TILE]; dm.c]),
+                |scratch, (part, (n, s0, len))| {
+                    tile(scratch, n, s0, len, &mut part[..width]);
+                    // SAFETY: `y` holds `dm.len()` values and tiles are disjoint.
+                    dst.scatter(&scratch.0, out, dm, n, s0, len);
+                },
+            )
+        })
+    };
     let mut acc = vec![0.0f64; width];
     for part in partials.chunks_exact(stride) {
         for (a, &v) in acc.iter_mut().zip(part) {

@@ -45,21 +45,26 @@ impl DwDims {
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, dm: DwDims) -> Vec<f32> {
     check_lengths(x, w, dm);
     let plane = dm.plane();
-    let mut y = vec![0.0f32; dm.n * dm.c * plane];
     if plane == 0 {
-        return y;
+        return Vec::new();
     }
-    y.par_chunks_mut(plane).enumerate().for_each_init(
-        || vec![0.0f32; padded_len(dm)],
-        |scratch, (nc, out)| {
-            let c = nc % dm.c;
-            let b = bias.map_or(0.0, |b| b[c]);
-            out.fill(b);
-            let taps = &w[c * dm.taps()..(c + 1) * dm.taps()];
-            correlate_plane(&x[nc * plane..(nc + 1) * plane], taps, dm, scratch, out);
-        },
-    );
-    y
+    // SAFETY: the planes partition the output and each is filled with its bias before the taps
+    // accumulate into it.
+    unsafe {
+        super::written_vec(dm.n * dm.c * plane, |y| {
+            y.par_chunks_mut(plane).enumerate().for_each_init(
+                || vec![0.0f32; padded_len(dm)],
+                |scratch, (nc, out)| {
+                    let c = nc % dm.c;
+                    out.fill(std::mem::MaybeUninit::new(bias.map_or(0.0, |b| b[c])));
+                    // SAFETY: every value of `out` was just written; `MaybeUninit<f32>` has `f32`'s layout.
+                    let out = &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]);
+                    let taps = &w[c * dm.taps()..(c + 1) * dm.taps()];
+                    correlate_plane(&x[nc * plane..(nc + 1) * plane], taps, dm, scratch, out);
+                },
+            )
+        })
+    }
 }
 
 /// Gradient with respect to the input, given the output gradient `gy` (same shape as `x`).

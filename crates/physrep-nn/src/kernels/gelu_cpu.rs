@@ -10,6 +10,8 @@
 //!   polynomial (truncation ≤ 5e-9 relative), `2^n` built from the exponent bits.
 
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 /// Elements per parallel work item.
@@ -17,41 +19,44 @@ const CHUNK: usize = 1 << 14;
 
 /// `gelu(x)` elementwise.
 pub fn forward(x: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| forward_chunk(x, y));
-    y
+    // SAFETY: the output chunks pair up with input chunks of the same length, and `forward_chunk`
+    // writes one output per input.
+    unsafe { super::written_vec(x.len(), |y| y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| forward_chunk(x, y))) }
 }
 
 /// `gy · gelu'(x)` elementwise.
 pub fn backward(x: &[f32], gy: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), gy.len(), "gelu backward: x has {} values, the gradient {}", x.len(), gy.len());
-    let mut gx = vec![0.0f32; x.len()];
-    gx.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK).zip(gy.par_chunks(CHUNK)))
-        .for_each(|(gx, (x, gy))| backward_chunk(x, gy, gx));
-    gx
+    // SAFETY: as in `forward`, one output per input, chunk by chunk.
+    unsafe {
+        super::written_vec(x.len(), |gx| {
+            gx.par_chunks_mut(CHUNK)
+                .zip(x.par_chunks(CHUNK).zip(gy.par_chunks(CHUNK)))
+                .for_each(|(gx, (x, gy))| backward_chunk(x, gy, gx))
+        })
+    }
 }
 
 multiversion! {
-    fn forward_chunk(x: &[f32], y: &mut [f32]) => forward_chunk_impl
+    fn forward_chunk(x: &[f32], y: &mut [MaybeUninit<f32>]) => forward_chunk_impl
 }
 
 multiversion! {
-    fn backward_chunk(x: &[f32], gy: &[f32], gx: &mut [f32]) => backward_chunk_impl
+    fn backward_chunk(x: &[f32], gy: &[f32], gx: &mut [MaybeUninit<f32>]) => backward_chunk_impl
 }
 
 #[inline(always)]
-fn forward_chunk_impl(x: &[f32], y: &mut [f32]) {
+fn forward_chunk_impl(x: &[f32], y: &mut [MaybeUninit<f32>]) {
     for (y, &x) in y.iter_mut().zip(x) {
-        *y = x * normal_cdf_pdf(x).0;
+        y.write(x * normal_cdf_pdf(x).0);
     }
 }
 
 #[inline(always)]
-fn backward_chunk_impl(x: &[f32], gy: &[f32], gx: &mut [f32]) {
+fn backward_chunk_impl(x: &[f32], gy: &[f32], gx: &mut [MaybeUninit<f32>]) {
     for (gx, (&x, &g)) in gx.iter_mut().zip(x.iter().zip(gy)) {
         let (cdf, pdf) = normal_cdf_pdf(x);
-        *gx = g * x.mul_add(pdf, cdf);
+        gx.write(g * x.mul_add(pdf, cdf));
     }
 }
 

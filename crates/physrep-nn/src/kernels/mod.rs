@@ -11,6 +11,9 @@
 //!   or channels-last `(N, D, H, W, C)` ([`Layout`]). Composed from burn ops, the permute to
 //!   channels-last makes every elementwise op of the norm and of its autodiff backward walk a
 //!   strided view through flex's generic iterator: about a third of a JEPA training step.
+//! * **Pointwise linear layer** `y = x·w + b`, `x (M, K)`, `w (K, N)`, `b (N)`: one `gemm` call into a
+//!   buffer pre-filled with the bias ([`dense_cpu`]) instead of flex's matmul (zeroed, copied to
+//!   realign, then a separate bias pass).
 //! * **Exact GELU** `x · Φ(x)`: flex evaluates `erf` and `exp` element by element through libm;
 //!   [`gelu_cpu`] vectorises both.
 //! * **Layer-scaled residual** `y = x + γ · hᵀ`: `x (N, C, D, H, W)` channels-first, the block's
@@ -26,6 +29,7 @@ mod simd;
 pub mod channel_cpu;
 pub mod dwconv_cpu;
 pub mod gelu_cpu;
+pub mod dense_cpu;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -92,6 +96,11 @@ pub trait KernelBackend: Backend {
         fallback_layer_scale_residual_backward::<Self>(gy, h, gamma)
     }
 
+    /// `x·w + b` for `x (M, K)`, `w (K, N)`, `b (N)`.
+    fn dense(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        fallback_dense::<Self>(x, w, b)
+    }
+
     /// The exact (erf) GELU, elementwise.
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
         <Self as burn::tensor::ops::ActivationOps<Self>>::gelu(x)
@@ -133,6 +142,12 @@ pub fn fallback_dwconv3d_backward<B: Backend>(
         gb = B::float_sum_dim(gb, dim);
     }
     (gx, gw, B::float_reshape(gb, Shape::new([c])))
+}
+
+/// [`KernelBackend::dense`] as burn's matmul plus a broadcast bias.
+pub fn fallback_dense<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: FloatTensor<B>) -> FloatTensor<B> {
+    let n = b.shape()[0];
+    B::float_add(B::float_matmul(x, w), B::float_reshape(b, Shape::new([1, n])))
 }
 
 /// burn's `ConvOptions` for the depthwise conv with weight `w (C, 1, kd, kh, kw)`.
@@ -259,6 +274,22 @@ fn with_f32<R>(t: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
     }
 }
 
+/// A vector of `len` values that `fill` writes, without a zeroing pass first (a kernel's output is a
+/// fresh 30–130 MB buffer per op; zeroing it cost ~5 % of encoder inference).
+///
+/// # Safety
+/// `fill` must write every element of the slice it is given.
+pub(crate) unsafe fn written_vec(len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v: Vec<std::mem::MaybeUninit<f32>> = Vec::with_capacity(len);
+    // SAFETY: `MaybeUninit` values need no initialisation, and the capacity is `len`.
+    unsafe { v.set_len(len) };
+    fill(&mut v);
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: every element was written (the caller's contract); `MaybeUninit<f32>` has the layout of
+    // `f32`, and pointer, length and capacity come from a live `Vec` that is not dropped.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
+}
+
 fn flex_from_vec(v: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(v, shape.into()))
 }
@@ -325,6 +356,18 @@ impl KernelBackend for Flex {
             with_f32(&h, |hs| with_f32(&gamma, |gs| channel_cpu::residual_backward(g, hs, gs, dm)))
         });
         (flex_from_vec(gh, h.shape()), flex_from_vec(gg, [dm.c]))
+    }
+
+    fn dense(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        let (xs, ws) = (x.shape(), w.shape());
+        assert!(
+            xs.num_dims() == 2 && ws.num_dims() == 2 && xs[1] == ws[0] && b.shape().num_dims() == 1 && b.shape()[0] == ws[1],
+            "dense: expected x (M, K), w (K, N), b (N), got {xs:?}, {ws:?}, {:?}",
+            b.shape()
+        );
+        let (m, k, n) = (xs[0], xs[1], ws[1]);
+        let y = with_f32(&x, |xv| with_f32(&w, |wv| with_f32(&b, |bv| dense_cpu::forward(xv, wv, bv, m, k, n))));
+        flex_from_vec(y, [m, n])
     }
 
     fn gelu_exact(x: FlexTensor) -> FlexTensor {
@@ -408,6 +451,30 @@ impl<B: KernelBackend> Backward<B, 3> for LayerScaleResidualBackward {
     }
 }
 
+/// Backward node of the linear layer: saves `x` and `w`; `gx = gy·wᵀ`, `gw = xᵀ·gy`, `gb = Σ_rows gy`.
+#[derive(Debug)]
+struct DenseBackward;
+
+impl<B: KernelBackend> Backward<B, 3> for DenseBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let gy = grads.consume::<B>(&ops.node);
+        let (x, w) = ops.state;
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::float_matmul(gy.clone(), B::float_transpose(w)));
+        }
+        if let Some(node) = node_w {
+            grads.register::<B>(node.id, B::float_matmul(B::float_transpose(x), gy.clone()));
+        }
+        if let Some(node) = node_b {
+            let n = gy.shape()[1];
+            grads.register::<B>(node.id, B::float_reshape(B::float_sum_dim(gy, 0), Shape::new([n])));
+        }
+    }
+}
+
 /// Backward node of the exact GELU: saves `x`.
 #[derive(Debug)]
 struct GeluExactBackward;
@@ -467,6 +534,20 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         }
     }
 
+    fn dense(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        match DenseBackward
+            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::dense(x.primitive.clone(), w.primitive.clone(), b.primitive);
+                prep.finish((x.primitive, w.primitive), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::dense(x.primitive, w.primitive, b.primitive)),
+        }
+    }
+
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match GeluExactBackward.prepare::<C>([x.node.clone()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
@@ -515,6 +596,11 @@ pub fn layer_scale_residual<B: KernelBackend>(x: Tensor<B, 5>, h: Tensor<B, 5>, 
     tensor(B::layer_scale_residual(prim(x), prim(h), prim(gamma)))
 }
 
+/// `x·w + b`: `x (M, K)`, `w (K, N)`, `b (N)` → `(M, N)`.
+pub fn dense<B: KernelBackend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Tensor<B, 1>) -> Tensor<B, 2> {
+    tensor(B::dense(prim(x), prim(w), prim(b)))
+}
+
 /// The exact (erf) GELU, elementwise, any shape.
 pub fn gelu<B: KernelBackend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     tensor(B::gelu_exact(prim(x)))
@@ -549,11 +635,9 @@ fn block_forward<B: KernelBackend>(x: Tensor<B, 5>, p: &BlockParams<FloatTensor<
     let normed = channel_norm_last(conv.clone(), tensor::<B, 1>(p[2].clone()), tensor::<B, 1>(p[3].clone()), eps);
     let [n, d, h, w, c] = normed.dims();
     let normed = normed.reshape([n * d * h * w, c]);
-    let w1 = tensor::<B, 2>(p[4].clone());
-    let c4 = w1.dims()[1];
-    let hidden = normed.clone().matmul(w1) + tensor::<B, 1>(p[5].clone()).reshape([1, c4]);
+    let hidden = dense(normed.clone(), tensor::<B, 2>(p[4].clone()), tensor::<B, 1>(p[5].clone()));
     let act = gelu(hidden.clone());
-    let branch = (act.clone().matmul(tensor::<B, 2>(p[6].clone())) + tensor::<B, 1>(p[7].clone()).reshape([1, c])).reshape([n, d, h, w, c]);
+    let branch = dense(act.clone(), tensor::<B, 2>(p[6].clone()), tensor::<B, 1>(p[7].clone())).reshape([n, d, h, w, c]);
     let y = layer_scale_residual(x, branch.clone(), tensor::<B, 1>(p[8].clone()));
     (y, BlockActivations { conv, normed, hidden, act, branch })
 }
