@@ -6,7 +6,7 @@
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use physrep_nn::kernels::{
-    channel_norm, channel_norm_last, dense, dwconv3d, fallback_dense, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
+    channel_norm, channel_norm_last, convnext_block, dense, dwconv3d, fallback_dense, BlockParams, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
     fallback_dwconv3d_backward, fallback_gelu_exact_backward, fallback_layer_scale_residual, gelu, fallback_layer_scale_residual_backward, layer_scale_residual,
     KernelBackend, Layout,
 };
@@ -435,4 +435,29 @@ fn dense_finite_difference_gradients() {
     let g = (y * Tensor::<AD, 2>::from_inner(r.clone())).tanh().sum().backward();
     let grads = [values(x.grad(&g).unwrap()), values(w.grad(&g).unwrap()), values(b.grad(&g).unwrap())];
     finite_difference_check(base, grads, loss);
+}
+
+/// Random block parameters for `c` channels (hidden width 4c, 3³ depthwise kernel, γ of order 1).
+fn block_params<B: Backend>(c: usize, seed: u64) -> BlockParams<burn::tensor::ops::FloatTensor<B>> {
+    let dev = Default::default();
+    let shapes: [Vec<usize>; 9] = [vec![c, 1, 3, 3, 3], vec![c], vec![c], vec![c], vec![c, 4 * c], vec![4 * c], vec![4 * c, c], vec![c], vec![c]];
+    std::array::from_fn(|i| {
+        let t = physrep_nn::seeded::normal::<B, 1>([shapes[i].iter().product()], if i == 2 { 1.0 } else { 0.0 }, 0.5, seed + i as u64, &dev);
+        B::float_reshape(prim(t), burn::tensor::Shape::from(shapes[i].clone()))
+    })
+}
+
+#[test]
+fn fused_inference_block_matches_the_recorded_block() {
+    // Row counts below, at and across the fused MLP's 256-row tiles (with a remainder).
+    for (i, shape) in [[2, 8, 3, 5, 7], [1, 8, 4, 8, 8], [1, 8, 4, 9, 11]].into_iter().enumerate() {
+        let seed = 400 + 20 * i as u64;
+        let x = physrep_nn::seeded::normal::<Cpu, 5>(shape, 0.0, 1.0, seed, &Default::default());
+        let p = block_params::<Cpu>(shape[1], seed + 1);
+        let fused = values(convnext_block::<Cpu>(x.clone(), p.clone(), 1e-6, false));
+        let p_ad: BlockParams<_> = p.map(<AD as burn::tensor::backend::AutodiffBackend>::from_inner);
+        let recorded = values(convnext_block::<AD>(Tensor::from_inner(x), p_ad, 1e-6, false).inner());
+        let e = max_rel_err(&fused, &recorded);
+        assert!(e < 2e-5, "block {shape:?}: fused inference path differs from the recorded one by {e}");
+    }
 }

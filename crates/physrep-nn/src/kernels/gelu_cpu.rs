@@ -24,6 +24,11 @@ pub fn forward(x: &[f32]) -> Vec<f32> {
     unsafe { super::written_vec(x.len(), |y| y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| forward_chunk(x, y))) }
 }
 
+/// `y ← gelu(y)` elementwise, on the calling thread.
+pub fn forward_in_place(y: &mut [f32]) {
+    in_place_chunk(y);
+}
+
 /// `gy · gelu'(x)` elementwise.
 pub fn backward(x: &[f32], gy: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), gy.len(), "gelu backward: x has {} values, the gradient {}", x.len(), gy.len());
@@ -42,6 +47,10 @@ multiversion! {
 }
 
 multiversion! {
+    fn in_place_chunk(y: &mut [f32]) => in_place_chunk_impl
+}
+
+multiversion! {
     fn backward_chunk(x: &[f32], gy: &[f32], gx: &mut [MaybeUninit<f32>]) => backward_chunk_impl
 }
 
@@ -49,6 +58,13 @@ multiversion! {
 fn forward_chunk_impl(x: &[f32], y: &mut [MaybeUninit<f32>]) {
     for (y, &x) in y.iter_mut().zip(x) {
         y.write(x * normal_cdf_pdf(x).0);
+    }
+}
+
+#[inline(always)]
+fn in_place_chunk_impl(y: &mut [f32]) {
+    for y in y.iter_mut() {
+        *y *= normal_cdf_pdf(*y).0;
     }
 }
 

@@ -374,6 +374,24 @@ impl KernelBackend for Flex {
         flex_from_vec(with_f32(&x, gelu_cpu::forward), x.shape())
     }
 
+    /// Without autodiff nothing is kept for a backward pass, so the pointwise MLP runs fused per row
+    /// tile ([`dense_cpu::mlp_forward`]) instead of materialising its `(M, 4C)` hidden tensors.
+    fn convnext_block(x: FlexTensor, p: BlockParams<FlexTensor>, eps: f64, _checkpoint: bool) -> FlexTensor {
+        let conv = Self::dwconv3d(x.clone(), p[0].clone(), p[1].clone());
+        let normed = Self::channel_norm(conv, p[2].clone(), p[3].clone(), eps, Layout::ChannelsLast);
+        let dims = normed.shape();
+        let (c, hidden) = (dims[4], p[4].shape()[1]);
+        let m = dims.num_elements() / c.max(1);
+        let branch = with_f32(&normed, |xv| {
+            with_f32(&p[4], |w1| {
+                with_f32(&p[5], |b1| {
+                    with_f32(&p[6], |w2| with_f32(&p[7], |b2| dense_cpu::mlp_forward(xv, [w1, b1, w2, b2], m, c, hidden)))
+                })
+            })
+        });
+        Self::layer_scale_residual(x, flex_from_vec(branch, dims), p[8].clone())
+    }
+
     fn gelu_exact_backward(x: FlexTensor, gy: FlexTensor) -> FlexTensor {
         flex_from_vec(with_f32(&x, |xs| with_f32(&gy, |g| gelu_cpu::backward(xs, g))), x.shape())
     }
@@ -697,7 +715,7 @@ fn checkpointed_block<B: KernelBackend, C: CheckpointStrategy>(
 ) -> FloatTensor<Autodiff<B, C>> {
     let nodes = std::array::from_fn(|i| if i == 0 { x.node.clone() } else { p[i - 1].node.clone() });
     let inner = p.map(|t| t.primitive);
-    let y = |x: FloatTensor<B>| prim(block_forward::<B>(tensor::<B, 5>(x), &inner, eps).0);
+    let y = |x: FloatTensor<B>| B::convnext_block(x, inner.clone(), eps, false);
     match (BlockCheckpointBackward { eps }).prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
             let out = y(x.primitive.clone());
