@@ -59,6 +59,17 @@ pub enum Dealias {
     Half,
 }
 
+impl Dealias {
+    /// Whether the rule keeps mode index `m` (absolute) of a direction with `n` points.
+    fn keeps(self, m: usize, n: usize) -> bool {
+        match self {
+            Dealias::None => true,
+            Dealias::TwoThirds => 3 * m < n,
+            Dealias::Half => 4 * m < n,
+        }
+    }
+}
+
 impl Grid2 {
     /// A grid of `nx × ny` points on `[0,lx) × [0,ly)`.
     pub fn new(nx: usize, ny: usize, lx: f64, ly: f64) -> Result<Self, SimError> {
@@ -155,11 +166,7 @@ impl Grid2 {
     /// removed when a rule is active.
     pub fn dealias_mask(&self, rule: Dealias) -> Vec<f64> {
         let nyh = self.nyh();
-        let keep = |m: usize, n: usize| match rule {
-            Dealias::None => true,
-            Dealias::TwoThirds => 3 * m < n,
-            Dealias::Half => 4 * m < n,
-        };
+        let keep = |m: usize, n: usize| rule.keeps(m, n);
         let mut out = vec![0.0; self.n_spec()];
         for i in 0..self.nx {
             for j in 0..nyh {
@@ -169,6 +176,15 @@ impl Grid2 {
             }
         }
         out
+    }
+
+    /// The number of leading y columns (`iy < band`) that [`Grid2::dealias_mask`] can keep: every column
+    /// `iy ≥ band` of the mask is zero (`nyh` for [`Dealias::None`]). The band of [`Fft2::with_band`] for
+    /// fields dealiased by `rule`.
+    pub fn dealias_band(&self, rule: Dealias) -> usize {
+        (0..self.nyh())
+            .filter(|&j| rule.keeps(self.my[j], self.ny))
+            .count()
     }
 
     /// The Hou–Li filter `exp(−36 (|m_x|/m_x,max)^36) · exp(−36 (|m_y|/m_y,max)^36)` with `m_max = n/2`
@@ -208,58 +224,74 @@ impl Grid2 {
 }
 
 /// A planned 2-D real FFT with reusable scratch (see the module contract).
+///
+/// The y direction is a real FFT per row (realfft). The x direction (the columns of the row-major spectral
+/// array) is, for power-of-two `nx`, a batched radix-4/2 decimation-in-frequency FFT whose butterflies combine
+/// whole rows elementwise ([`BatchedDif`]): no transposes, and the loops vectorise across the contiguous
+/// column index. Other even `nx` use rustfft per column on a transposed copy.
+///
+/// **Band.** [`Fft2::with_band`] restricts the column transforms to the first `band` spectral columns
+/// (`0 ≤ iy < band`): [`Fft2::inverse`] treats the input's columns `iy ≥ band` as zero (they are not read),
+/// and [`Fft2::forward`] writes exact zeros there. For fields whose spectra vanish on those columns (a
+/// dealiased state) and outputs that are masked anyway, this is exact and saves `1 − band/nyh` of the column
+/// work; [`Grid2::dealias_band`] gives the band of a dealiasing rule.
 pub struct Fft2 {
     nx: usize,
     ny: usize,
+    band: usize,
     r2c: Arc<dyn RealToComplex<f64>>,
     c2r: Arc<dyn ComplexToReal<f64>>,
-    fwd: Arc<dyn Fft<f64>>,
-    inv: Arc<dyn Fft<f64>>,
+    columns: Columns,
     row_real: Vec<f64>,
     row_spec: Vec<Complex64>,
-    cols: Vec<Complex64>,
     scratch_real: Vec<Complex64>,
-    scratch_cplx: Vec<Complex64>,
 }
 
 impl Fft2 {
-    /// Plans the transforms for `grid` once.
+    /// Plans the full transforms (`band = nyh`) for `grid` once.
     pub fn new(grid: &Grid2) -> Self {
+        Self::with_band(grid, grid.nyh())
+    }
+
+    /// Plans transforms restricted to the spectral columns `iy < band` (see the type's doc). Panics unless
+    /// `1 ≤ band ≤ nyh` (a programming error, like mismatched slice lengths).
+    pub fn with_band(grid: &Grid2, band: usize) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
+        let nyh = ny / 2 + 1;
+        assert!(
+            (1..=nyh).contains(&band),
+            "Fft2::with_band: band {band} outside 1..={nyh}"
+        );
         let mut rp = RealFftPlanner::<f64>::new();
         let r2c = rp.plan_fft_forward(ny);
         let c2r = rp.plan_fft_inverse(ny);
-        let mut cp = FftPlanner::<f64>::new();
-        let fwd = cp.plan_fft_forward(nx);
-        let inv = cp.plan_fft_inverse(nx);
         let scratch_real = vec![
             Complex64::default();
             r2c.get_scratch_len().max(c2r.get_scratch_len())
         ];
-        let scratch_cplx = vec![
-            Complex64::default();
-            fwd.get_inplace_scratch_len()
-                .max(inv.get_inplace_scratch_len())
-        ];
-        let nyh = ny / 2 + 1;
+        let columns = Columns::new(nx, band);
         Self {
             nx,
             ny,
+            band,
             r2c,
             c2r,
-            fwd,
-            inv,
+            columns,
             row_real: vec![0.0; ny],
             row_spec: vec![Complex64::default(); nyh],
-            cols: vec![Complex64::default(); nx * nyh],
             scratch_real,
-            scratch_cplx,
         }
     }
 
-    /// Unnormalised forward transform of a physical field (`nx·ny`) into `out` (`nx·nyh`).
+    /// The number of leading spectral columns transformed (`nyh` unless built by [`Fft2::with_band`]).
+    pub fn band(&self) -> usize {
+        self.band
+    }
+
+    /// Unnormalised forward transform of a physical field (`nx·ny`) into `out` (`nx·nyh`); columns
+    /// `iy ≥ band` of `out` are set to zero.
     pub fn forward(&mut self, input: &[f64], out: &mut [Complex64]) {
-        let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
+        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
         assert_eq!(input.len(), nx * ny, "Fft2::forward: physical length");
         assert_eq!(out.len(), nx * nyh, "Fft2::forward: spectral length");
         for i in 0..nx {
@@ -271,47 +303,311 @@ impl Fft2 {
                     &mut self.scratch_real,
                 )
                 .expect("realfft forward: lengths are planned");
-            // Transpose into column-major (nyh × nx) so the x transforms are contiguous.
-            for j in 0..nyh {
-                self.cols[j * nx + i] = self.row_spec[j];
-            }
+            self.columns.load_row(i, &self.row_spec[..band], 1.0);
         }
-        self.fwd
-            .process_with_scratch(&mut self.cols, &mut self.scratch_cplx);
-        for j in 0..nyh {
-            for i in 0..nx {
-                out[i * nyh + j] = self.cols[j * nx + i];
-            }
+        self.columns.transform(false);
+        for (i, row) in out.chunks_exact_mut(nyh).enumerate() {
+            let (kept, zero) = row.split_at_mut(band);
+            self.columns.store_row(i, kept);
+            zero.fill(Complex64::default());
         }
     }
 
-    /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged.
+    /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged and its columns
+    /// `iy ≥ band` are treated as zero.
     pub fn inverse(&mut self, input: &[Complex64], out: &mut [f64]) {
-        let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
+        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
         assert_eq!(input.len(), nx * nyh, "Fft2::inverse: spectral length");
         assert_eq!(out.len(), nx * ny, "Fft2::inverse: physical length");
         let scale = 1.0 / (nx * ny) as f64;
-        for j in 0..nyh {
-            for i in 0..nx {
-                self.cols[j * nx + i] = input[i * nyh + j] * scale;
-            }
+        for (i, row) in input.chunks_exact(nyh).enumerate() {
+            self.columns.load_row(i, &row[..band], scale);
         }
-        self.inv
-            .process_with_scratch(&mut self.cols, &mut self.scratch_cplx);
-        for i in 0..nx {
-            for j in 0..nyh {
-                self.row_spec[j] = self.cols[j * nx + i];
-            }
+        self.columns.transform(true);
+        for (i, row) in out.chunks_exact_mut(ny).enumerate() {
+            self.columns.store_row(i, &mut self.row_spec[..band]);
+            self.row_spec[band..].fill(Complex64::default());
             // A real field has real mean and Nyquist y-modes; drop round-off imaginary parts.
             self.row_spec[0].im = 0.0;
             self.row_spec[nyh - 1].im = 0.0;
             self.c2r
-                .process_with_scratch(
-                    &mut self.row_spec,
-                    &mut out[i * ny..(i + 1) * ny],
-                    &mut self.scratch_real,
-                )
+                .process_with_scratch(&mut self.row_spec, row, &mut self.scratch_real)
                 .expect("realfft inverse: imaginary parts of DC/Nyquist were zeroed");
+        }
+    }
+}
+
+/// The x-direction transforms of the first `band` spectral columns: `load_row` every row `i` (times a real
+/// scale), `transform`, then `store_row` reads row `i` of the result.
+enum Columns {
+    Batched(BatchedDif),
+    /// Non-power-of-two `nx`: one rustfft per column of the transposed copy `cols[iy * nx + ix]`.
+    Transposed {
+        nx: usize,
+        fwd: Arc<dyn Fft<f64>>,
+        inv: Arc<dyn Fft<f64>>,
+        cols: Vec<Complex64>,
+        scratch: Vec<Complex64>,
+    },
+}
+
+impl Columns {
+    /// Column transforms of length `nx` for `band` columns.
+    fn new(nx: usize, band: usize) -> Self {
+        if nx.is_power_of_two() {
+            return Columns::Batched(BatchedDif::new(nx, band));
+        }
+        let mut cp = FftPlanner::<f64>::new();
+        let fwd = cp.plan_fft_forward(nx);
+        let inv = cp.plan_fft_inverse(nx);
+        let scratch = vec![
+            Complex64::default();
+            fwd.get_inplace_scratch_len()
+                .max(inv.get_inplace_scratch_len())
+        ];
+        Columns::Transposed {
+            nx,
+            fwd,
+            inv,
+            cols: vec![Complex64::default(); nx * band],
+            scratch,
+        }
+    }
+
+    fn load_row(&mut self, i: usize, row: &[Complex64], scale: f64) {
+        match self {
+            Columns::Batched(b) => b.load_row(i, row, scale),
+            Columns::Transposed { nx, cols, .. } => {
+                for (j, c) in row.iter().enumerate() {
+                    cols[j * *nx + i] = c * scale;
+                }
+            }
+        }
+    }
+
+    fn transform(&mut self, inverse: bool) {
+        match self {
+            Columns::Batched(b) => b.transform(inverse),
+            Columns::Transposed {
+                fwd,
+                inv,
+                cols,
+                scratch,
+                ..
+            } => {
+                let plan = if inverse { inv } else { fwd };
+                plan.process_with_scratch(cols, scratch);
+            }
+        }
+    }
+
+    fn store_row(&self, i: usize, row: &mut [Complex64]) {
+        match self {
+            Columns::Batched(b) => b.store_row(i, row),
+            Columns::Transposed { nx, cols, .. } => {
+                for (j, c) in row.iter_mut().enumerate() {
+                    *c = cols[j * *nx + i];
+                }
+            }
+        }
+    }
+}
+
+/// One radix-4 pass on blocks of `m` rows: twiddles `(W^k, W^{2k}, W^{3k})` of the forward root
+/// `W = e^{−2πi/m}` for `k = 0..m/4`, as `[re, im]` triples (the inverse conjugates them).
+struct Radix4Pass {
+    m: usize,
+    tw: Vec<[[f64; 2]; 3]>,
+}
+
+/// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
+/// (`n × w`, row-major, `w` = band): every butterfly combines whole rows elementwise with scalar twiddles, so
+/// the inner loops are contiguous and vectorise (AVX2 when the CPU has it, chosen at run time; the operations
+/// and hence the results are the same on either path). Radix-4 passes fuse two radix-2 stages each (a final
+/// radix-2 stage when `L` is odd); the output is in bit-reversed row order, undone in `store_row`.
+struct BatchedDif {
+    n: usize,
+    w: usize,
+    re: Vec<f64>,
+    im: Vec<f64>,
+    bitrev: Vec<usize>,
+    passes: Vec<Radix4Pass>,
+}
+
+impl BatchedDif {
+    fn new(n: usize, w: usize) -> Self {
+        let bits = n.trailing_zeros();
+        let bitrev = (0..n)
+            .map(|i| i.reverse_bits() >> (usize::BITS - bits))
+            .collect();
+        let mut passes = Vec::new();
+        let mut m = n;
+        while m >= 4 {
+            let tw = (0..m / 4)
+                .map(|k| {
+                    let root = |p: usize| {
+                        let th = -2.0 * std::f64::consts::PI * (p * k) as f64 / m as f64;
+                        [th.cos(), th.sin()]
+                    };
+                    [root(1), root(2), root(3)]
+                })
+                .collect();
+            passes.push(Radix4Pass { m, tw });
+            m /= 4;
+        }
+        Self {
+            n,
+            w,
+            re: vec![0.0; n * w],
+            im: vec![0.0; n * w],
+            bitrev,
+            passes,
+        }
+    }
+
+    fn load_row(&mut self, i: usize, row: &[Complex64], scale: f64) {
+        let w = self.w;
+        let (re, im) = (&mut self.re[i * w..(i + 1) * w], &mut self.im[i * w..(i + 1) * w]);
+        for ((r, m), c) in re.iter_mut().zip(im.iter_mut()).zip(row) {
+            *r = c.re * scale;
+            *m = c.im * scale;
+        }
+    }
+
+    fn store_row(&self, i: usize, row: &mut [Complex64]) {
+        let (w, p) = (self.w, self.bitrev[i]);
+        let (re, im) = (&self.re[p * w..(p + 1) * w], &self.im[p * w..(p + 1) * w]);
+        for ((c, r), m) in row.iter_mut().zip(re).zip(im) {
+            *c = Complex64::new(*r, *m);
+        }
+    }
+
+    fn transform(&mut self, inverse: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe {
+                if inverse {
+                    self.dif_avx2::<true>()
+                } else {
+                    self.dif_avx2::<false>()
+                }
+            }
+            return;
+        }
+        if inverse {
+            self.dif::<true>()
+        } else {
+            self.dif::<false>()
+        }
+    }
+
+    /// [`BatchedDif::dif`] compiled with AVX2 enabled.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn dif_avx2<const INV: bool>(&mut self) {
+        self.dif::<INV>()
+    }
+
+    #[inline(always)]
+    fn dif<const INV: bool>(&mut self) {
+        let (n, w) = (self.n, self.w);
+        for pass in &self.passes {
+            let (m, q) = (pass.m, pass.m / 4);
+            for b in (0..n).step_by(m) {
+                let (re0, re1, re2, re3) = quarters(&mut self.re[b * w..(b + m) * w], q * w);
+                let (im0, im1, im2, im3) = quarters(&mut self.im[b * w..(b + m) * w], q * w);
+                for (k, tw) in pass.tw.iter().enumerate() {
+                    let rows = k * w..(k + 1) * w;
+                    let re = [
+                        &mut re0[rows.clone()],
+                        &mut re1[rows.clone()],
+                        &mut re2[rows.clone()],
+                        &mut re3[rows.clone()],
+                    ];
+                    let im = [
+                        &mut im0[rows.clone()],
+                        &mut im1[rows.clone()],
+                        &mut im2[rows.clone()],
+                        &mut im3[rows],
+                    ];
+                    if k == 0 {
+                        radix4::<INV, false>(re, im, tw);
+                    } else {
+                        radix4::<INV, true>(re, im, tw);
+                    }
+                }
+            }
+        }
+        if n.trailing_zeros() % 2 == 1 {
+            for b in (0..n).step_by(2) {
+                let (r0, r1) = self.re[b * w..(b + 2) * w].split_at_mut(w);
+                let (i0, i1) = self.im[b * w..(b + 2) * w].split_at_mut(w);
+                for j in 0..w {
+                    let (ar, ai, br, bi) = (r0[j], i0[j], r1[j], i1[j]);
+                    r0[j] = ar + br;
+                    i0[j] = ai + bi;
+                    r1[j] = ar - br;
+                    i1[j] = ai - bi;
+                }
+            }
+        }
+    }
+}
+
+/// Splits a block into its four equal quarters of length `len`.
+#[inline(always)]
+fn quarters(block: &mut [f64], len: usize) -> (&mut [f64], &mut [f64], &mut [f64], &mut [f64]) {
+    let (a, rest) = block.split_at_mut(len);
+    let (b, rest) = rest.split_at_mut(len);
+    let (c, d) = rest.split_at_mut(len);
+    (a, b, c, d)
+}
+
+/// One radix-4 DIF butterfly on four rows `x₀..x₃` (two fused radix-2 stages), elementwise over the row:
+/// with `t₀ = x₀ + x₂`, `t₁ = x₀ − x₂`, `t₂ = x₁ + x₃`, `d = ρ(x₁ − x₃)`, `ρ = ∓i` (forward/inverse):
+/// `x₀ ← t₀ + t₂`, `x₁ ← (t₀ − t₂)W^{2k}`, `x₂ ← (t₁ + d)W^k`, `x₃ ← (t₁ − d)W^{3k}` (twiddles conjugated
+/// for the inverse; skipped when `TWIDDLE` is false, i.e. `k = 0`).
+#[inline(always)]
+fn radix4<const INV: bool, const TWIDDLE: bool>(
+    re: [&mut [f64]; 4],
+    im: [&mut [f64]; 4],
+    tw: &[[f64; 2]; 3],
+) {
+    let [r0, r1, r2, r3] = re;
+    let [i0, i1, i2, i3] = im;
+    let w = r0.len();
+    let (r1, r2, r3) = (&mut r1[..w], &mut r2[..w], &mut r3[..w]);
+    let (i0, i1, i2, i3) = (&mut i0[..w], &mut i1[..w], &mut i2[..w], &mut i3[..w]);
+    let s = if INV { -1.0 } else { 1.0 };
+    let [[c1, s1], [c2, s2], [c3, s3]] = *tw;
+    let (s1, s2, s3) = (s * s1, s * s2, s * s3);
+    for j in 0..w {
+        let (t0r, t0i) = (r0[j] + r2[j], i0[j] + i2[j]);
+        let (t1r, t1i) = (r0[j] - r2[j], i0[j] - i2[j]);
+        let (t2r, t2i) = (r1[j] + r3[j], i1[j] + i3[j]);
+        let (er, ei) = (r1[j] - r3[j], i1[j] - i3[j]);
+        // d = ρ e: ρ = −i forward (d = (e_i, −e_r)), +i inverse (d = (−e_i, e_r)).
+        let (dr, di) = if INV { (-ei, er) } else { (ei, -er) };
+        let (ur, ui) = (t0r - t2r, t0i - t2i);
+        let (vr, vi) = (t1r + dr, t1i + di);
+        let (zr, zi) = (t1r - dr, t1i - di);
+        r0[j] = t0r + t2r;
+        i0[j] = t0i + t2i;
+        if TWIDDLE {
+            r1[j] = ur * c2 - ui * s2;
+            i1[j] = ur * s2 + ui * c2;
+            r2[j] = vr * c1 - vi * s1;
+            i2[j] = vr * s1 + vi * c1;
+            r3[j] = zr * c3 - zi * s3;
+            i3[j] = zr * s3 + zi * c3;
+        } else {
+            r1[j] = ur;
+            i1[j] = ui;
+            r2[j] = vr;
+            i2[j] = vi;
+            r3[j] = zr;
+            i3[j] = zi;
         }
     }
 }
@@ -479,6 +775,102 @@ mod tests {
             let jr = (ny - j) % ny;
             assert!((out[j] - out[jr]).abs() < 1e-12);
         }
+    }
+
+    fn random_complex(n: usize, seed: u64) -> Vec<Complex64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+            .collect()
+    }
+
+    /// The batched column transforms (radix-4/2 rows for powers of two, transposed rustfft otherwise) equal
+    /// rustfft's 1-D FFT of every column, forward and inverse.
+    #[test]
+    fn column_transforms_equal_rustfft_per_column() {
+        for &(nx, w) in &[(4, 3), (8, 5), (16, 1), (32, 7), (64, 9), (128, 43), (256, 4), (6, 4), (12, 5), (48, 3)] {
+            let data = random_complex(nx * w, nx as u64);
+            for inverse in [false, true] {
+                let mut cols = Columns::new(nx, w);
+                assert_eq!(matches!(cols, Columns::Batched(_)), nx.is_power_of_two());
+                for i in 0..nx {
+                    cols.load_row(i, &data[i * w..(i + 1) * w], 1.0);
+                }
+                cols.transform(inverse);
+                let mut got = vec![Complex64::default(); nx * w];
+                for i in 0..nx {
+                    cols.store_row(i, &mut got[i * w..(i + 1) * w]);
+                }
+                let mut planner = FftPlanner::<f64>::new();
+                let plan = if inverse {
+                    planner.plan_fft_inverse(nx)
+                } else {
+                    planner.plan_fft_forward(nx)
+                };
+                let (mut err, mut scale) = (0.0f64, 0.0f64);
+                for j in 0..w {
+                    let mut col: Vec<Complex64> = (0..nx).map(|i| data[i * w + j]).collect();
+                    plan.process(&mut col);
+                    for i in 0..nx {
+                        err = err.max((got[i * w + j] - col[i]).norm());
+                        scale = scale.max(col[i].norm());
+                    }
+                }
+                assert!(err <= 1e-13 * scale, "nx {nx}, w {w}, inverse {inverse}: {err:e} vs {scale}");
+            }
+        }
+    }
+
+    /// `with_band(b)`: forward = full forward with columns `iy ≥ b` zeroed; inverse = full inverse of the
+    /// input with those columns zeroed (bit for bit: the kept columns see the same operations).
+    #[test]
+    fn banded_transforms_equal_masked_full_transforms() {
+        for &(nx, ny, band) in &[(16, 16, 6), (32, 64, 22), (12, 18, 4), (8, 12, 7)] {
+            let g = Grid2::new(nx, ny, 1.0, 2.0).unwrap();
+            let nyh = g.nyh();
+            let mut full = Fft2::new(&g);
+            let mut banded = Fft2::with_band(&g, band);
+            assert_eq!((full.band(), banded.band()), (nyh, band));
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+            let f: Vec<f64> = (0..g.n_phys()).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let (mut a, mut b) = (vec![Complex64::default(); g.n_spec()], random_complex(g.n_spec(), 5));
+            full.forward(&f, &mut a);
+            banded.forward(&f, &mut b);
+            for k in 0..g.n_spec() {
+                let want = if k % nyh < band { a[k] } else { Complex64::default() };
+                assert_eq!(b[k], want, "forward {nx}×{ny} band {band} at {k}");
+            }
+            // Inverse: garbage in the columns beyond the band must be ignored.
+            let mut s = random_complex(g.n_spec(), 9);
+            let (mut x, mut y) = (vec![0.0; g.n_phys()], vec![0.0; g.n_phys()]);
+            banded.inverse(&s, &mut y);
+            for k in 0..g.n_spec() {
+                if k % nyh >= band {
+                    s[k] = Complex64::default();
+                }
+            }
+            full.inverse(&s, &mut x);
+            assert_eq!(x, y, "inverse {nx}×{ny} band {band}");
+        }
+    }
+
+    #[test]
+    fn dealias_band_covers_exactly_the_kept_columns() {
+        for &(nx, ny) in &[(12, 12), (16, 18), (128, 128), (64, 256), (8, 4)] {
+            let g = Grid2::new(nx, ny, 1.0, 1.0).unwrap();
+            let nyh = g.nyh();
+            for rule in [Dealias::None, Dealias::TwoThirds, Dealias::Half] {
+                let mask = g.dealias_mask(rule);
+                let band = g.dealias_band(rule);
+                let col_kept = |j: usize| (0..nx).any(|i| mask[i * nyh + j] != 0.0);
+                assert!(band >= 1 && col_kept(band - 1), "{nx}×{ny} {rule:?}");
+                assert!((band..nyh).all(|j| !col_kept(j)), "{nx}×{ny} {rule:?}");
+            }
+        }
+        let g = Grid2::new(128, 128, 1.0, 1.0).unwrap();
+        assert_eq!(g.dealias_band(Dealias::TwoThirds), 43);
+        assert_eq!(g.dealias_band(Dealias::Half), 32);
+        assert_eq!(g.dealias_band(Dealias::None), 65);
     }
 
     #[test]
