@@ -8,7 +8,7 @@
 use num_complex::Complex64;
 
 use crate::etdrk4::Etdrk4;
-use crate::spectral::{Dealias, Fft2, Grid2};
+use crate::spectral::{with_avx2, Dealias, Fft2, Grid2};
 
 /// Velocity and advection on one grid, with reusable buffers.
 ///
@@ -82,6 +82,7 @@ impl Advection {
     }
 
     /// [`Advection::velocity_hat`] on the columns `iy < band` only (the rest of `uh`, `vh` is left untouched).
+    #[inline(always)]
     fn velocity_hat_columns(&self, w: &[Complex64], uh: &mut [Complex64], vh: &mut [Complex64], band: usize) {
         let g = &self.grid;
         let nyh = g.nyh();
@@ -99,6 +100,11 @@ impl Advection {
 
     /// Fills [`Advection::u`], [`Advection::v`] with the physical velocity of `w` plus the mean flow.
     pub fn velocity(&mut self, w: &[Complex64]) {
+        with_avx2(#[inline(always)] || self.velocity_impl(w))
+    }
+
+    #[inline(always)]
+    fn velocity_impl(&mut self, w: &[Complex64]) {
         let (mut uh, mut vh) = (std::mem::take(&mut self.spec_a), std::mem::take(&mut self.spec_b));
         self.velocity_hat_columns(w, &mut uh, &mut vh, self.fft.band());
         self.fft.inverse(&uh, &mut self.u);
@@ -112,6 +118,11 @@ impl Advection {
     /// `out = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` with the velocity of the last [`Advection::velocity`] call; `f`
     /// must be dealiased (see the type's doc).
     pub fn advect(&mut self, f: &[Complex64], out: &mut [Complex64]) {
+        with_avx2(#[inline(always)] || self.advect_impl(f, out))
+    }
+
+    #[inline(always)]
+    fn advect_impl(&mut self, f: &[Complex64], out: &mut [Complex64]) {
         let g = &self.grid;
         let (nyh, band) = (g.nyh(), self.fft.band());
         for i in 0..g.nx {
@@ -125,8 +136,8 @@ impl Advection {
         }
         self.fft.inverse(&self.spec_a, &mut self.gx);
         self.fft.inverse(&self.spec_b, &mut self.gy);
-        for k in 0..self.gx.len() {
-            self.gx[k] = -(self.u[k] * self.gx[k] + self.v[k] * self.gy[k]);
+        for (((gx, gy), u), v) in self.gx.iter_mut().zip(&self.gy).zip(&self.u).zip(&self.v) {
+            *gx = -(u * *gx + v * gy);
         }
         self.fft.forward(&self.gx, out);
         for i in 0..g.nx {

@@ -342,8 +342,10 @@ impl RayleighBenardSolver {
                 }
             });
             if let Some(f) = filter.as_ref() {
-                for (k, v) in state.iter_mut().enumerate() {
-                    *v *= f[k % n];
+                for field in state.chunks_exact_mut(n) {
+                    for (v, f) in field.iter_mut().zip(f) {
+                        *v *= *f;
+                    }
                 }
             }
             let (w, th) = state.split_at_mut(n);

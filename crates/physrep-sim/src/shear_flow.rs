@@ -294,8 +294,10 @@ impl ShearFlowSolver {
                 adv.advect(s, ns);
             });
             if let Some(f) = filter.as_ref() {
-                for (k, v) in state.iter_mut().enumerate() {
-                    *v *= f[k % n];
+                for field in state.chunks_exact_mut(n) {
+                    for (v, f) in field.iter_mut().zip(f) {
+                        *v *= *f;
+                    }
                 }
             }
             *t += dt;

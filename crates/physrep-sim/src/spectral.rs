@@ -223,6 +223,25 @@ impl Grid2 {
     }
 }
 
+/// Runs `f` in a function compiled with AVX2 when the CPU has it (checked at run time), else as is. Callers
+/// mark the closure `#[inline(always)]` (otherwise it stays a separate baseline function); the closure and
+/// what it inlines (`#[inline(always)]` bodies) then vectorise 4-wide even though the crate is
+/// built for baseline x86-64; the operations — no fused multiply-adds are introduced — and hence the results
+/// are the same on either path.
+#[inline(always)]
+pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { run(f) };
+    }
+    f()
+}
+
 /// A planned 2-D real FFT with reusable scratch (see the module contract).
 ///
 /// The y direction is a real FFT per row (realfft). The x direction (the columns of the row-major spectral
@@ -291,9 +310,15 @@ impl Fft2 {
     /// Unnormalised forward transform of a physical field (`nx·ny`) into `out` (`nx·nyh`); columns
     /// `iy ≥ band` of `out` are set to zero.
     pub fn forward(&mut self, input: &[f64], out: &mut [Complex64]) {
-        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
+        let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * ny, "Fft2::forward: physical length");
         assert_eq!(out.len(), nx * nyh, "Fft2::forward: spectral length");
+        with_avx2(#[inline(always)] || self.forward_impl(input, out))
+    }
+
+    #[inline(always)]
+    fn forward_impl(&mut self, input: &[f64], out: &mut [Complex64]) {
+        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
         for i in 0..nx {
             self.row_real.copy_from_slice(&input[i * ny..(i + 1) * ny]);
             self.r2c
@@ -316,9 +341,15 @@ impl Fft2 {
     /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged and its columns
     /// `iy ≥ band` are treated as zero.
     pub fn inverse(&mut self, input: &[Complex64], out: &mut [f64]) {
-        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
+        let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * nyh, "Fft2::inverse: spectral length");
         assert_eq!(out.len(), nx * ny, "Fft2::inverse: physical length");
+        with_avx2(#[inline(always)] || self.inverse_impl(input, out))
+    }
+
+    #[inline(always)]
+    fn inverse_impl(&mut self, input: &[Complex64], out: &mut [f64]) {
+        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
         let scale = 1.0 / (nx * ny) as f64;
         for (i, row) in input.chunks_exact(nyh).enumerate() {
             self.columns.load_row(i, &row[..band], scale);
@@ -374,6 +405,7 @@ impl Columns {
         }
     }
 
+    #[inline(always)]
     fn load_row(&mut self, i: usize, row: &[Complex64], scale: f64) {
         match self {
             Columns::Batched(b) => b.load_row(i, row, scale),
@@ -385,6 +417,7 @@ impl Columns {
         }
     }
 
+    #[inline(always)]
     fn transform(&mut self, inverse: bool) {
         match self {
             Columns::Batched(b) => b.transform(inverse),
@@ -401,6 +434,7 @@ impl Columns {
         }
     }
 
+    #[inline(always)]
     fn store_row(&self, i: usize, row: &mut [Complex64]) {
         match self {
             Columns::Batched(b) => b.store_row(i, row),
@@ -422,8 +456,8 @@ struct Radix4Pass {
 
 /// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
 /// (`n × w`, row-major, `w` = band): every butterfly combines whole rows elementwise with scalar twiddles, so
-/// the inner loops are contiguous and vectorise (AVX2 when the CPU has it, chosen at run time; the operations
-/// and hence the results are the same on either path). Radix-4 passes fuse two radix-2 stages each (a final
+/// the inner loops are contiguous and vectorise (AVX2 when the CPU has it: see [`with_avx2`]).
+/// Radix-4 passes fuse two radix-2 stages each (a final
 /// radix-2 stage when `L` is odd); the output is in bit-reversed row order, undone in `store_row`.
 struct BatchedDif {
     n: usize,
@@ -465,6 +499,7 @@ impl BatchedDif {
         }
     }
 
+    #[inline(always)]
     fn load_row(&mut self, i: usize, row: &[Complex64], scale: f64) {
         let w = self.w;
         let (re, im) = (&mut self.re[i * w..(i + 1) * w], &mut self.im[i * w..(i + 1) * w]);
@@ -474,6 +509,7 @@ impl BatchedDif {
         }
     }
 
+    #[inline(always)]
     fn store_row(&self, i: usize, row: &mut [Complex64]) {
         let (w, p) = (self.w, self.bitrev[i]);
         let (re, im) = (&self.re[p * w..(p + 1) * w], &self.im[p * w..(p + 1) * w]);
@@ -482,31 +518,13 @@ impl BatchedDif {
         }
     }
 
+    #[inline(always)]
     fn transform(&mut self, inverse: bool) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe {
-                if inverse {
-                    self.dif_avx2::<true>()
-                } else {
-                    self.dif_avx2::<false>()
-                }
-            }
-            return;
-        }
         if inverse {
             self.dif::<true>()
         } else {
             self.dif::<false>()
         }
-    }
-
-    /// [`BatchedDif::dif`] compiled with AVX2 enabled.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn dif_avx2<const INV: bool>(&mut self) {
-        self.dif::<INV>()
     }
 
     #[inline(always)]
