@@ -31,6 +31,15 @@ pub(crate) struct Advection {
     pub v: Vec<f64>,
     gx: Vec<f64>,
     gy: Vec<f64>,
+    prod_f: Vec<f64>,
+    prod_g: Vec<f64>,
+}
+
+/// Which product buffer an advection term goes to.
+#[derive(Clone, Copy)]
+enum Product {
+    F,
+    G,
 }
 
 /// `i k z`, written out so that it compiles to two multiplications.
@@ -62,6 +71,8 @@ impl Advection {
             v: vec![0.0; np],
             gx: vec![0.0; np],
             gy: vec![0.0; np],
+            prod_f: vec![0.0; np],
+            prod_g: vec![0.0; np],
         }
     }
 
@@ -107,22 +118,28 @@ impl Advection {
     fn velocity_impl(&mut self, w: &[Complex64]) {
         let (mut uh, mut vh) = (std::mem::take(&mut self.spec_a), std::mem::take(&mut self.spec_b));
         self.velocity_hat_columns(w, &mut uh, &mut vh, self.fft.band());
-        self.fft.inverse(&uh, &mut self.u);
-        self.fft.inverse(&vh, &mut self.v);
+        self.fft.inverse_pair(&uh, &vh, &mut self.u, &mut self.v);
         (self.spec_a, self.spec_b) = (uh, vh);
         let [u0, v0] = self.mean_flow;
         self.u.iter_mut().for_each(|x| *x += u0);
         self.v.iter_mut().for_each(|x| *x += v0);
     }
 
-    /// `out = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` with the velocity of the last [`Advection::velocity`] call; `f`
-    /// must be dealiased (see the type's doc).
-    pub fn advect(&mut self, f: &[Complex64], out: &mut [Complex64]) {
-        with_avx2(#[inline(always)] || self.advect_impl(f, out))
+    /// `out_f = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` and the same for `g` into `out_g`, with the velocity of the last
+    /// [`Advection::velocity`] call; `f`, `g` must be dealiased (see the type's doc).
+    pub fn advect_pair(&mut self, f: &[Complex64], g: &[Complex64], out_f: &mut [Complex64], out_g: &mut [Complex64]) {
+        with_avx2(#[inline(always)] || {
+            self.advection_term(f, Product::F);
+            self.advection_term(g, Product::G);
+            self.fft.forward_pair(&self.prod_f, &self.prod_g, out_f, out_g);
+            self.apply_mask(out_f);
+            self.apply_mask(out_g);
+        })
     }
 
+    /// `−(u ∂ₓf + v ∂ᵧf)` in physical space into the product buffer `dst`.
     #[inline(always)]
-    fn advect_impl(&mut self, f: &[Complex64], out: &mut [Complex64]) {
+    fn advection_term(&mut self, f: &[Complex64], dst: Product) {
         let g = &self.grid;
         let (nyh, band) = (g.nyh(), self.fft.band());
         for i in 0..g.nx {
@@ -134,15 +151,22 @@ impl Advection {
                 fy[j] = times_ik(g.ky[j], f[j]);
             }
         }
-        self.fft.inverse(&self.spec_a, &mut self.gx);
-        self.fft.inverse(&self.spec_b, &mut self.gy);
-        for (((gx, gy), u), v) in self.gx.iter_mut().zip(&self.gy).zip(&self.u).zip(&self.v) {
-            *gx = -(u * *gx + v * gy);
+        self.fft.inverse_pair(&self.spec_a, &self.spec_b, &mut self.gx, &mut self.gy);
+        let out = match dst {
+            Product::F => &mut self.prod_f,
+            Product::G => &mut self.prod_g,
+        };
+        for ((o, (gx, gy)), (u, v)) in out.iter_mut().zip(self.gx.iter().zip(&self.gy)).zip(self.u.iter().zip(&self.v)) {
+            *o = -(u * gx + v * gy);
         }
-        self.fft.forward(&self.gx, out);
-        for i in 0..g.nx {
-            let row = i * nyh..i * nyh + band;
-            for (o, m) in out[row.clone()].iter_mut().zip(&self.mask[row]) {
+    }
+
+    /// Multiplies a spectral field by the dealiasing mask on the band (it is zero beyond).
+    #[inline(always)]
+    fn apply_mask(&self, out: &mut [Complex64]) {
+        let (nyh, band) = (self.grid.nyh(), self.fft.band());
+        for (o, m) in out.chunks_exact_mut(nyh).zip(self.mask.chunks_exact(nyh)) {
+            for (o, m) in o[..band].iter_mut().zip(&m[..band]) {
                 *o *= *m;
             }
         }

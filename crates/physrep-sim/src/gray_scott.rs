@@ -179,8 +179,7 @@ impl GrayScottSolver {
         let (f, k) = (*f, *k);
         for _ in 0..self.steps_per_frame {
             stepper.step(state, |x, out| {
-                fft.inverse(&x[..n], a);
-                fft.inverse(&x[n..], b);
+                fft.inverse_pair(&x[..n], &x[n..], a, b);
                 with_avx2(#[inline(always)] || {
                     for (a, b) in a.iter_mut().zip(b.iter_mut()) {
                         let abb = *a * *b * *b;
@@ -191,8 +190,7 @@ impl GrayScottSolver {
                     }
                 });
                 let (oa, ob) = out.split_at_mut(n);
-                fft.forward(a, oa);
-                fft.forward(b, ob);
+                fft.forward_pair(a, b, oa, ob);
                 for i in 0..n {
                     oa[i] *= mask[i];
                     ob[i] *= mask[i];

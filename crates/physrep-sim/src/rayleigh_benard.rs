@@ -327,8 +327,7 @@ impl RayleighBenardSolver {
                 let (w, th) = x.split_at(n);
                 let (nw, nt) = out.split_at_mut(n);
                 adv.velocity(w);
-                adv.advect(w, nw);
-                adv.advect(th, nt);
+                adv.advect_pair(w, th, nw, nt);
                 adv.velocity_hat(w, &mut uh, &mut vh);
                 let g = &adv.grid;
                 let nyh = g.nyh();

