@@ -380,7 +380,7 @@ impl Fft2 {
         for (i, z) in self.rows.chunks_exact(ny).enumerate() {
             // With Z = FFT(a + ib) and W = Z[−k]: A[k] = (Z + W̄)/2, B[k] = (Z − W̄)/(2i).
             for k in 0..band {
-                let (zk, w) = (z[k], z[(ny - k) % ny]);
+                let (zk, w) = (z[k], z[if k == 0 { 0 } else { ny - k }]);
                 self.row_a[k] = Complex64::new(0.5 * (zk.re + w.re), 0.5 * (zk.im - w.im));
                 self.row_b[k] = Complex64::new(0.5 * (zk.im + w.im), 0.5 * (w.re - zk.re));
             }
@@ -449,7 +449,8 @@ impl Fft2 {
             self.columns.store_row(i, 0, &mut self.row_a);
             self.columns.store_row(i, band, &mut self.row_b);
             let (ra, rb) = (&self.row_a, &self.row_b);
-            z.fill(Complex64::default());
+            // Modes band..=ny−band are zero (the loop below writes 1..band and ny−band+1..ny).
+            z[band.min(ny / 2)..=ny - band.min(ny / 2)].fill(Complex64::default());
             // Z[k] = A[k] + iB[k], Z[−k] = Ā[k] + iB̄[k]; the DC and Nyquist modes of real rows are real (their
             // round-off imaginary parts are dropped, as in `inverse`).
             z[0] = Complex64::new(ra[0].re, rb[0].re);
