@@ -7,9 +7,13 @@
 //!   order (`0, 1, …, nx/2, −nx/2+1, …, −1`), y the non-negative half of a real FFT.
 //! * [`Fft2::forward`] is **unnormalised**: `F(k) = Σ_x f(x) e^{−ik·x}`. [`Fft2::inverse`] applies the
 //!   **explicit 1/(nx·ny)**, so `inverse(forward(f)) = f` to round-off.
-//! * Plans and scratch buffers are created once in [`Fft2::new`]; no transform allocates. Parallelism is over
-//!   trajectories (one `Fft2` per solver instance), never inside a transform.
-//! * Sizes: any even `nx, ny ≥ 4`; 2^a·3^b are fastest.
+//! * Plans and scratch buffers are created once in [`Fft2::new`] / [`Fft2::with_band`]; no transform allocates.
+//!   Parallelism is over trajectories (one `Fft2` per solver instance), never inside a transform.
+//! * Sizes: any even `nx, ny ≥ 4`. Power-of-two `nx` use the batched, transpose-free column FFT (the fast
+//!   path; all production grids); other `nx` a transposed rustfft per column.
+//! * Speed-ups with exact contracts: [`Fft2::with_band`] (only the first `band` spectral columns, for
+//!   dealiased fields) and [`Fft2::inverse_pair`] / [`Fft2::forward_pair`] (two fields at once through one
+//!   complex row FFT; equal to two single transforms to round-off).
 //!
 //! # Sine/cosine bases
 //! Wall-bounded directions with sine (Dirichlet) or cosine (Neumann) series are realised by odd/even extension
