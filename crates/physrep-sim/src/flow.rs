@@ -30,16 +30,7 @@ pub(crate) struct Advection {
     pub u: Vec<f64>,
     pub v: Vec<f64>,
     gx: Vec<f64>,
-    gy: Vec<f64>,
     prod_f: Vec<f64>,
-    prod_g: Vec<f64>,
-}
-
-/// Which product buffer an advection term goes to.
-#[derive(Clone, Copy)]
-enum Product {
-    F,
-    G,
 }
 
 /// `i k z`, written out so that it compiles to two multiplications.
@@ -70,9 +61,7 @@ impl Advection {
             u: vec![0.0; np],
             v: vec![0.0; np],
             gx: vec![0.0; np],
-            gy: vec![0.0; np],
             prod_f: vec![0.0; np],
-            prod_g: vec![0.0; np],
         }
     }
 
@@ -129,17 +118,24 @@ impl Advection {
     /// [`Advection::velocity`] call; `f`, `g` must be dealiased (see the type's doc).
     pub fn advect_pair(&mut self, f: &[Complex64], g: &[Complex64], out_f: &mut [Complex64], out_g: &mut [Complex64]) {
         with_avx2(#[inline(always)] || {
-            self.advection_term(f, Product::F);
-            self.advection_term(g, Product::G);
-            self.fft.forward_pair(&self.prod_f, &self.prod_g, out_f, out_g);
+            // −u·∇f goes to `prod_f`, then −u·∇g and `prod_f` become the pair `prod_f + i(−u·∇g)` in place.
+            self.gradient_to_rows(f);
+            for ((o, z), (u, v)) in self.prod_f.iter_mut().zip(self.fft.pair_rows()).zip(self.u.iter().zip(&self.v)) {
+                *o = -(u * z.re + v * z.im);
+            }
+            self.gradient_to_rows(g);
+            for ((z, pf), (u, v)) in self.fft.pair_rows_mut().iter_mut().zip(&self.prod_f).zip(self.u.iter().zip(&self.v)) {
+                *z = Complex64::new(*pf, -(u * z.re + v * z.im));
+            }
+            self.fft.forward_pair_from_rows(out_f, out_g);
             self.apply_mask(out_f);
             self.apply_mask(out_g);
         })
     }
 
-    /// `−(u ∂ₓf + v ∂ᵧf)` in physical space into the product buffer `dst`.
+    /// `∂ₓf + i∂ᵧf` in physical space into the pair buffer of the FFT.
     #[inline(always)]
-    fn advection_term(&mut self, f: &[Complex64], dst: Product) {
+    fn gradient_to_rows(&mut self, f: &[Complex64]) {
         let g = &self.grid;
         let (nyh, band) = (g.nyh(), self.fft.band());
         for i in 0..g.nx {
@@ -151,14 +147,7 @@ impl Advection {
                 fy[j] = times_ik(g.ky[j], f[j]);
             }
         }
-        self.fft.inverse_pair(&self.spec_a, &self.spec_b, &mut self.gx, &mut self.gy);
-        let out = match dst {
-            Product::F => &mut self.prod_f,
-            Product::G => &mut self.prod_g,
-        };
-        for ((o, (gx, gy)), (u, v)) in out.iter_mut().zip(self.gx.iter().zip(&self.gy)).zip(self.u.iter().zip(&self.v)) {
-            *o = -(u * gx + v * gy);
-        }
+        self.fft.inverse_pair_to_rows(&self.spec_a, &self.spec_b);
     }
 
     /// Multiplies a spectral field by the dealiasing mask on the band (it is zero beyond).

@@ -107,8 +107,6 @@ pub struct GrayScottSolver {
     f: f64,
     k: f64,
     steps_per_frame: usize,
-    a: Vec<f64>,
-    b: Vec<f64>,
     /// Simulated time.
     pub t: f64,
 }
@@ -139,7 +137,6 @@ impl GrayScottSolver {
         let mut lin = Vec::with_capacity(2 * n);
         lin.extend(k2.iter().map(|q| Complex64::new(-DELTA_A * q, 0.0)));
         lin.extend(k2.iter().map(|q| Complex64::new(-DELTA_B * q, 0.0)));
-        let np = grid.n_phys();
         Ok(Self {
             stepper: Etdrk4::new(&lin, cfg.dt),
             steps_per_frame: ratio.round() as usize,
@@ -149,8 +146,6 @@ impl GrayScottSolver {
             state,
             f,
             k,
-            a: vec![0.0; np],
-            b: vec![0.0; np],
             t: 0.0,
         })
     }
@@ -171,26 +166,23 @@ impl GrayScottSolver {
             state,
             f,
             k,
-            a,
-            b,
             t,
             ..
         } = self;
         let (f, k) = (*f, *k);
         for _ in 0..self.steps_per_frame {
             stepper.step(state, |x, out| {
-                fft.inverse_pair(&x[..n], &x[n..], a, b);
+                // A + iB in the pair buffer, reacted in place and transformed back.
+                fft.inverse_pair_to_rows(&x[..n], &x[n..]);
                 with_avx2(#[inline(always)] || {
-                    for (a, b) in a.iter_mut().zip(b.iter_mut()) {
-                        let abb = *a * *b * *b;
-                        let na = -abb + f * (1.0 - *a);
-                        let nb = abb - (f + k) * *b;
-                        *a = na;
-                        *b = nb;
+                    for z in fft.pair_rows_mut() {
+                        let (a, b) = (z.re, z.im);
+                        let abb = a * b * b;
+                        *z = Complex64::new(-abb + f * (1.0 - a), abb - (f + k) * b);
                     }
                 });
                 let (oa, ob) = out.split_at_mut(n);
-                fft.forward_pair(a, b, oa, ob);
+                fft.forward_pair_from_rows(oa, ob);
                 for i in 0..n {
                     oa[i] *= mask[i];
                     ob[i] *= mask[i];

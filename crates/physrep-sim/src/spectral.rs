@@ -364,22 +364,29 @@ impl Fft2 {
         }
     }
 
-    /// `forward(a, out_a)` and `forward(b, out_b)` at once (equal to round-off): the rows of `a + ib` go through
-    /// one complex FFT of length `ny` instead of two real ones, and the two column passes are batched.
-    pub fn forward_pair(&mut self, a: &[f64], b: &[f64], out_a: &mut [Complex64], out_b: &mut [Complex64]) {
-        let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
-        for (what, len) in [(a.len(), nx * ny), (b.len(), nx * ny), (out_a.len(), nx * nyh), (out_b.len(), nx * nyh)] {
-            assert_eq!(what, len, "Fft2::forward_pair: field length");
-        }
-        with_avx2(#[inline(always)] || self.forward_pair_impl(a, b, out_a, out_b))
+    /// The physical pair buffer `a + ib` (`nx·ny`, row-major like a physical field): the output of
+    /// [`Fft2::inverse_pair_to_rows`], the input of [`Fft2::forward_pair_from_rows`].
+    pub fn pair_rows(&self) -> &[Complex64] {
+        &self.rows
+    }
+
+    /// Mutable access to the pair buffer (fill it with `a + ib` before [`Fft2::forward_pair_from_rows`]).
+    pub fn pair_rows_mut(&mut self) -> &mut [Complex64] {
+        &mut self.rows
+    }
+
+    /// `forward(a, out_a)` and `forward(b, out_b)` at once (equal to round-off) for the two real fields held as
+    /// `a + ib` in [`Fft2::pair_rows_mut`]: the rows go through one complex FFT of length `ny` instead of two
+    /// real ones, and the two column passes are batched. The pair buffer is overwritten.
+    pub fn forward_pair_from_rows(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
+        let n = self.nx * (self.ny / 2 + 1);
+        assert!(out_a.len() == n && out_b.len() == n, "Fft2::forward_pair_from_rows: spectral length");
+        with_avx2(#[inline(always)] || self.forward_pair_impl(out_a, out_b))
     }
 
     #[inline(always)]
-    fn forward_pair_impl(&mut self, a: &[f64], b: &[f64], out_a: &mut [Complex64], out_b: &mut [Complex64]) {
+    fn forward_pair_impl(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
         let (ny, nyh, band) = (self.ny, self.ny / 2 + 1, self.band);
-        for ((z, a), b) in self.rows.iter_mut().zip(a).zip(b) {
-            *z = Complex64::new(*a, *b);
-        }
         self.row_fwd.process_with_scratch(&mut self.rows, &mut self.row_scratch);
         for (i, z) in self.rows.chunks_exact(ny).enumerate() {
             // With Z = FFT(a + ib) and W = Z[−k]: A[k] = (Z + W̄)/2, B[k] = (Z − W̄)/(2i).
@@ -429,19 +436,31 @@ impl Fft2 {
         }
     }
 
-    /// `inverse(a, out_a)` and `inverse(b, out_b)` at once (equal to round-off): the two column passes are
-    /// batched, and each row of `a + ib` (Hermitian halves completed) goes through one complex FFT of length
-    /// `ny` instead of two real ones.
+    /// `inverse(a, out_a)` and `inverse(b, out_b)` at once (equal to round-off); see
+    /// [`Fft2::inverse_pair_to_rows`].
     pub fn inverse_pair(&mut self, a: &[Complex64], b: &[Complex64], out_a: &mut [f64], out_b: &mut [f64]) {
-        let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
-        for (what, len) in [(a.len(), nx * nyh), (b.len(), nx * nyh), (out_a.len(), nx * ny), (out_b.len(), nx * ny)] {
-            assert_eq!(what, len, "Fft2::inverse_pair: field length");
-        }
-        with_avx2(#[inline(always)] || self.inverse_pair_impl(a, b, out_a, out_b))
+        let np = self.nx * self.ny;
+        assert!(out_a.len() == np && out_b.len() == np, "Fft2::inverse_pair: physical length");
+        self.inverse_pair_to_rows(a, b);
+        with_avx2(#[inline(always)] || {
+            for ((z, a), b) in self.rows.iter().zip(out_a.iter_mut()).zip(out_b.iter_mut()) {
+                *a = z.re;
+                *b = z.im;
+            }
+        })
+    }
+
+    /// The inverses of `a` and `b` as `a + ib` in [`Fft2::pair_rows`]: the two column passes are batched, and
+    /// each row of `a + ib` (Hermitian halves completed) goes through one complex FFT of length `ny` instead of
+    /// two real ones.
+    pub fn inverse_pair_to_rows(&mut self, a: &[Complex64], b: &[Complex64]) {
+        let n = self.nx * (self.ny / 2 + 1);
+        assert!(a.len() == n && b.len() == n, "Fft2::inverse_pair_to_rows: spectral length");
+        with_avx2(#[inline(always)] || self.inverse_pair_impl(a, b))
     }
 
     #[inline(always)]
-    fn inverse_pair_impl(&mut self, a: &[Complex64], b: &[Complex64], out_a: &mut [f64], out_b: &mut [f64]) {
+    fn inverse_pair_impl(&mut self, a: &[Complex64], b: &[Complex64]) {
         let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
         let scale = 1.0 / (nx * ny) as f64;
         for (i, (ra, rb)) in a.chunks_exact(nyh).zip(b.chunks_exact(nyh)).enumerate() {
@@ -467,10 +486,6 @@ impl Fft2 {
             }
         }
         self.row_inv.process_with_scratch(&mut self.rows, &mut self.row_scratch);
-        for ((z, a), b) in self.rows.iter().zip(out_a.iter_mut()).zip(out_b.iter_mut()) {
-            *a = z.re;
-            *b = z.im;
-        }
     }
 }
 
@@ -994,7 +1009,10 @@ mod tests {
             let (mut sa, mut sb, mut pa, mut pb) = (spec(), spec(), spec(), spec());
             fft.forward(&a, &mut sa);
             fft.forward(&b, &mut sb);
-            fft.forward_pair(&a, &b, &mut pa, &mut pb);
+            for ((z, a), b) in fft.pair_rows_mut().iter_mut().zip(&a).zip(&b) {
+                *z = Complex64::new(*a, *b);
+            }
+            fft.forward_pair_from_rows(&mut pa, &mut pb);
             let scale = sa.iter().chain(&sb).map(|c| c.norm()).fold(0.0, f64::max);
             let err = sa.iter().chain(&sb).zip(pa.iter().chain(&pb)).map(|(x, y)| (x - y).norm()).fold(0.0, f64::max);
             assert!(err <= 1e-14 * scale, "forward {nx}×{ny} band {band}: {err:e}");

@@ -1,7 +1,8 @@
 //! `physrep bench sim-step --system S --res N [--steps K] [--json]`: wall time per ETDRK4 step of a simulator
 //! on an N×N compute grid (single thread), next to the cost of the FFTs one step performs (the floor of a
 //! pseudo-spectral step). Rayleigh–Bénard's N×N is the doubled (odd/even-extended) grid, i.e. N×N/2 physical.
-//! The solvers transform fields in pairs (`Fft2::inverse_pair` / `forward_pair`) and only on the dealiasing
+//! The solvers transform fields in pairs (`Fft2::inverse_pair_to_rows` / `forward_pair_from_rows`: two real
+//! fields as `a + ib` in the physical pair buffer) and only on the dealiasing
 //! band of spectral columns (`Fft2::with_band`: 2/3 rule for the flows, 1/2 for Gray–Scott), so the floor is
 //! timed the same way: banded pair transforms, as many inverse and forward pairs as one step performs;
 //! `ms_per_fft` is that floor over the number of single 2-D transforms (`ffts_per_step`).
@@ -11,7 +12,7 @@ use std::time::Instant;
 use physrep_sim::gray_scott::{GrayScottConfig, GrayScottIc, GrayScottSolver};
 use physrep_sim::rayleigh_benard::{RayleighBenardConfig, RayleighBenardSolver};
 use physrep_sim::shear_flow::{ShearFlowConfig, ShearFlowIc, ShearFlowSolver};
-use physrep_sim::spectral::{Dealias, Fft2, Grid2};
+use physrep_sim::spectral::{Complex64, Dealias, Fft2, Grid2};
 
 /// Arguments of `physrep bench sim-step`.
 #[derive(clap::Args)]
@@ -68,18 +69,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut fft = Fft2::with_band(&grid, band);
     let phys: Vec<f64> = (0..grid.n_phys()).map(|i| ((i * 7919) % 1000) as f64 / 1000.0).collect();
     let phys2: Vec<f64> = phys.iter().rev().copied().collect();
-    let mut spec = vec![physrep_sim::spectral::Complex64::default(); grid.n_spec()];
+    let mut spec = vec![Complex64::default(); grid.n_spec()];
     let mut spec2 = spec.clone();
-    let (mut back, mut back2) = (vec![0.0; grid.n_phys()], vec![0.0; grid.n_phys()]);
     let reps = 100;
     let t = Instant::now();
     for _ in 0..reps {
-        fft.forward_pair(&phys, &phys2, &mut spec, &mut spec2);
+        for ((z, a), b) in fft.pair_rows_mut().iter_mut().zip(&phys).zip(&phys2) {
+            *z = Complex64::new(*a, *b);
+        }
+        fft.forward_pair_from_rows(&mut spec, &mut spec2);
     }
     let per_fwd_pair = t.elapsed().as_secs_f64() / reps as f64;
     let t = Instant::now();
     for _ in 0..reps {
-        fft.inverse_pair(&spec, &spec2, &mut back, &mut back2);
+        fft.inverse_pair_to_rows(&spec, &spec2);
     }
     let per_inv_pair = t.elapsed().as_secs_f64() / reps as f64;
     let fft_floor = per_inv_pair * inv_pairs as f64 + per_fwd_pair * fwd_pairs as f64;
