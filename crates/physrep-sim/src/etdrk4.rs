@@ -13,6 +13,8 @@
 
 use num_complex::Complex64;
 
+use crate::spectral::with_avx2;
+
 /// Number of contour points.
 const CONTOUR_POINTS: usize = 16;
 
@@ -100,30 +102,42 @@ impl Etdrk4 {
     }
 
     /// Advances `v` by one step; `nonlinear(v, out)` must write `N(v)` into `out` (every entry).
-    pub fn step<F>(&mut self, v: &mut [Complex64], mut nonlinear: F)
+    pub fn step<F>(&mut self, v: &mut [Complex64], nonlinear: F)
     where
         F: FnMut(&[Complex64], &mut [Complex64]),
     {
-        let n = self.e.len();
-        assert_eq!(v.len(), n, "Etdrk4::step: state length");
+        assert_eq!(v.len(), self.e.len(), "Etdrk4::step: state length");
+        with_avx2(#[inline(always)] || self.step_impl(v, nonlinear))
+    }
+
+    #[inline(always)]
+    fn step_impl<F>(&mut self, v: &mut [Complex64], mut nonlinear: F)
+    where
+        F: FnMut(&[Complex64], &mut [Complex64]),
+    {
         nonlinear(v, &mut self.nv);
-        for i in 0..n {
-            self.a[i] = self.e2[i] * v[i] + self.q[i] * self.nv[i];
+        for (((a, e2), q), (v, nv)) in self.a.iter_mut().zip(&self.e2).zip(&self.q).zip(v.iter().zip(&self.nv)) {
+            *a = e2 * v + q * nv;
         }
         nonlinear(&self.a, &mut self.na);
-        for i in 0..n {
-            self.b[i] = self.e2[i] * v[i] + self.q[i] * self.na[i];
+        for (((b, e2), q), (v, na)) in self.b.iter_mut().zip(&self.e2).zip(&self.q).zip(v.iter().zip(&self.na)) {
+            *b = e2 * v + q * na;
         }
         nonlinear(&self.b, &mut self.nb);
-        for i in 0..n {
-            self.c[i] = self.e2[i] * self.a[i] + self.q[i] * (2.0 * self.nb[i] - self.nv[i]);
+        for (((c, e2), q), (a, (nb, nv))) in self
+            .c
+            .iter_mut()
+            .zip(&self.e2)
+            .zip(&self.q)
+            .zip(self.a.iter().zip(self.nb.iter().zip(&self.nv)))
+        {
+            *c = e2 * a + q * (2.0 * nb - nv);
         }
         nonlinear(&self.c, &mut self.nc);
-        for i in 0..n {
-            v[i] = self.e[i] * v[i]
-                + self.f1[i] * self.nv[i]
-                + 2.0 * self.f2[i] * (self.na[i] + self.nb[i])
-                + self.f3[i] * self.nc[i];
+        let coef = self.e.iter().zip(&self.f1).zip(self.f2.iter().zip(&self.f3));
+        let stages = self.nv.iter().zip(&self.na).zip(self.nb.iter().zip(&self.nc));
+        for ((v, ((e, f1), (f2, f3))), ((nv, na), (nb, nc))) in v.iter_mut().zip(coef).zip(stages) {
+            *v = e * *v + f1 * nv + 2.0 * f2 * (na + nb) + f3 * nc;
         }
     }
 }

@@ -8,9 +8,14 @@
 use num_complex::Complex64;
 
 use crate::etdrk4::Etdrk4;
-use crate::spectral::{Dealias, Fft2, Grid2};
+use crate::spectral::{with_avx2, Dealias, Fft2, Grid2};
 
 /// Velocity and advection on one grid, with reusable buffers.
+///
+/// The FFTs are restricted to the dealiasing band ([`Fft2::with_band`] with [`Grid2::dealias_band`]), which is
+/// exact for **dealiased** spectral inputs (zero outside the mask, as every solver state is): the inverse
+/// transforms skip the columns `iy ≥ band`, and the forward outputs there are masked away anyway. The spectral
+/// scratch buffers are filled on the band only.
 pub(crate) struct Advection {
     pub grid: Grid2,
     pub fft: Fft2,
@@ -18,17 +23,25 @@ pub(crate) struct Advection {
     mask: Vec<f64>,
     /// Uniform mean velocity `(U₀, V₀)` added to the streamfunction velocity.
     pub mean_flow: [f64; 2],
-    spec: Vec<Complex64>,
+    spec_a: Vec<Complex64>,
+    spec_b: Vec<Complex64>,
+    spec_c: Vec<Complex64>,
     /// Physical velocity components of the last [`Advection::velocity`] call.
     pub u: Vec<f64>,
     pub v: Vec<f64>,
     gx: Vec<f64>,
-    gy: Vec<f64>,
+    prod_f: Vec<f64>,
+}
+
+/// `i k z`, written out so that it compiles to two multiplications.
+#[inline(always)]
+fn times_ik(k: f64, z: Complex64) -> Complex64 {
+    Complex64::new(-k * z.im, k * z.re)
 }
 
 impl Advection {
     pub fn new(grid: Grid2, dealias: Dealias) -> Self {
-        let fft = Fft2::new(&grid);
+        let fft = Fft2::with_band(&grid, grid.dealias_band(dealias));
         let inv_k2 = grid
             .k_squared()
             .into_iter()
@@ -42,12 +55,20 @@ impl Advection {
             inv_k2,
             mask,
             mean_flow: [0.0; 2],
-            spec: vec![Complex64::default(); ns],
+            spec_a: vec![Complex64::default(); ns],
+            spec_b: vec![Complex64::default(); ns],
+            spec_c: vec![Complex64::default(); ns],
             u: vec![0.0; np],
             v: vec![0.0; np],
             gx: vec![0.0; np],
-            gy: vec![0.0; np],
+            prod_f: vec![0.0; np],
         }
+    }
+
+    /// Switches to full (unbanded) transforms: the reference the banded path is tested against.
+    #[cfg(test)]
+    pub fn without_band(&mut self) {
+        self.fft = Fft2::new(&self.grid);
     }
 
     /// The dealiasing mask (spectral layout).
@@ -57,53 +78,86 @@ impl Advection {
 
     /// Spectral velocity `(û, v̂)` of the vorticity `w` (mean flow excluded).
     pub fn velocity_hat(&self, w: &[Complex64], uh: &mut [Complex64], vh: &mut [Complex64]) {
+        self.velocity_hat_columns(w, uh, vh, self.grid.nyh());
+    }
+
+    /// [`Advection::velocity_hat`] on the columns `iy < band` only (the rest of `uh`, `vh` is left untouched).
+    #[inline(always)]
+    fn velocity_hat_columns(&self, w: &[Complex64], uh: &mut [Complex64], vh: &mut [Complex64], band: usize) {
         let g = &self.grid;
         let nyh = g.nyh();
         for i in 0..g.nx {
-            for j in 0..nyh {
-                let idx = i * nyh + j;
-                let psi = w[idx] * self.inv_k2[idx];
-                uh[idx] = Complex64::new(0.0, g.ky[j]) * psi;
-                vh[idx] = Complex64::new(0.0, -g.kx[i]) * psi;
+            let row = i * nyh..i * nyh + band;
+            let (w, inv_k2) = (&w[row.clone()], &self.inv_k2[row.clone()]);
+            let (uh, vh) = (&mut uh[row.clone()], &mut vh[row]);
+            for j in 0..band {
+                let psi = w[j] * inv_k2[j];
+                uh[j] = times_ik(g.ky[j], psi);
+                vh[j] = times_ik(-g.kx[i], psi);
             }
         }
     }
 
     /// Fills [`Advection::u`], [`Advection::v`] with the physical velocity of `w` plus the mean flow.
     pub fn velocity(&mut self, w: &[Complex64]) {
-        let g = &self.grid;
-        let nyh = g.nyh();
-        for i in 0..g.nx {
-            for j in 0..nyh {
-                let idx = i * nyh + j;
-                self.spec[idx] = Complex64::new(0.0, g.ky[j]) * (w[idx] * self.inv_k2[idx]);
-            }
-        }
-        self.fft.inverse(&self.spec, &mut self.u);
-        for i in 0..g.nx {
-            for j in 0..nyh {
-                let idx = i * nyh + j;
-                self.spec[idx] = Complex64::new(0.0, -g.kx[i]) * (w[idx] * self.inv_k2[idx]);
-            }
-        }
-        self.fft.inverse(&self.spec, &mut self.v);
+        with_avx2(#[inline(always)] || self.velocity_impl(w))
+    }
+
+    #[inline(always)]
+    fn velocity_impl(&mut self, w: &[Complex64]) {
+        let (mut uh, mut vh) = (std::mem::take(&mut self.spec_a), std::mem::take(&mut self.spec_b));
+        self.velocity_hat_columns(w, &mut uh, &mut vh, self.fft.band());
+        self.fft.inverse_pair(&uh, &vh, &mut self.u, &mut self.v);
+        (self.spec_a, self.spec_b) = (uh, vh);
         let [u0, v0] = self.mean_flow;
         self.u.iter_mut().for_each(|x| *x += u0);
         self.v.iter_mut().for_each(|x| *x += v0);
     }
 
-    /// `out = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` with the velocity of the last [`Advection::velocity`] call.
-    pub fn advect(&mut self, f: &[Complex64], out: &mut [Complex64]) {
-        self.grid.ddx(f, &mut self.spec);
-        self.fft.inverse(&self.spec, &mut self.gx);
-        self.grid.ddy(f, &mut self.spec);
-        self.fft.inverse(&self.spec, &mut self.gy);
-        for k in 0..self.gx.len() {
-            self.gx[k] = -(self.u[k] * self.gx[k] + self.v[k] * self.gy[k]);
+    /// `out_f = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` and the same for `g` into `out_g`, with the velocity of the last
+    /// [`Advection::velocity`] call; `f`, `g` must be dealiased (see the type's doc).
+    pub fn advect_pair(&mut self, f: &[Complex64], g: &[Complex64], out_f: &mut [Complex64], out_g: &mut [Complex64]) {
+        with_avx2(#[inline(always)] || {
+            // −u·∇f goes to `prod_f`, then −u·∇g and `prod_f` become the pair `prod_f + i(−u·∇g)` in place.
+            self.gradient_to_rows(f);
+            for ((o, z), (u, v)) in self.prod_f.iter_mut().zip(self.fft.pair_rows()).zip(self.u.iter().zip(&self.v)) {
+                *o = -(u * z.re + v * z.im);
+            }
+            self.gradient_to_rows(g);
+            for ((z, pf), (u, v)) in self.fft.pair_rows_mut().iter_mut().zip(&self.prod_f).zip(self.u.iter().zip(&self.v)) {
+                *z = Complex64::new(*pf, -(u * z.re + v * z.im));
+            }
+            self.fft.forward_pair_from_rows(out_f, out_g);
+            self.apply_mask(out_f);
+            self.apply_mask(out_g);
+        })
+    }
+
+    /// `∂ₓf + i∂ᵧf` in physical space into the pair buffer of the FFT.
+    #[inline(always)]
+    fn gradient_to_rows(&mut self, f: &[Complex64]) {
+        let g = &self.grid;
+        let (nyh, band) = (g.nyh(), self.fft.band());
+        for i in 0..g.nx {
+            let row = i * nyh..i * nyh + band;
+            let f = &f[row.clone()];
+            let (fx, fy) = (&mut self.spec_a[row.clone()], &mut self.spec_b[row]);
+            for j in 0..band {
+                fx[j] = times_ik(g.kx[i], f[j]);
+                fy[j] = times_ik(g.ky[j], f[j]);
+            }
         }
-        self.fft.forward(&self.gx, out);
-        for (o, m) in out.iter_mut().zip(&self.mask) {
-            *o *= *m;
+        self.fft.inverse_pair_to_rows(&self.spec_a, &self.spec_b);
+    }
+
+    /// Multiplies a spectral field by the dealiasing mask on the band (it is zero beyond).
+    #[inline(always)]
+    fn apply_mask(&self, out: &mut [Complex64]) {
+        let (nyh, band) = (self.grid.nyh(), self.fft.band());
+        for (o, m) in out.chunks_exact_mut(nyh).zip(self.mask.chunks_exact(nyh)) {
+            for (o, m) in o[..band].iter_mut().zip(&m[..band]) {
+                *o *= *m;
+            }
         }
     }
 
@@ -121,11 +175,9 @@ impl Advection {
     /// Pressure `p̂ = −(k_ik_j (u_iu_j)^ + extra)/|k|²`, `p̂(0) = 0`, from the current velocity. `extra` (may be
     /// empty) is a spectral source added to `k_ik_j (u_iu_j)^`, e.g. the buoyancy term of Rayleigh–Bénard.
     pub fn pressure_hat(&mut self, extra: &[Complex64], out: &mut [Complex64]) {
-        let n = self.grid.n_spec();
         let nyh = self.grid.nyh();
-        let mut acc = vec![Complex64::default(); n];
-        // (kx², 2kxky, ky²) weights for (uu, uv, vv).
-        for comp in 0..3 {
+        // (uu, uv, vv) with weights (kx², 2kxky, ky²).
+        for (comp, spec) in [&mut self.spec_a, &mut self.spec_b, &mut self.spec_c].into_iter().enumerate() {
             for k in 0..self.u.len() {
                 self.gx[k] = match comp {
                     0 => self.u[k] * self.u[k],
@@ -133,21 +185,16 @@ impl Advection {
                     _ => self.v[k] * self.v[k],
                 };
             }
-            self.fft.forward(&self.gx, &mut self.spec);
-            for i in 0..self.grid.nx {
-                for j in 0..nyh {
-                    let w = match comp {
-                        0 => self.grid.kx2[i],
-                        1 => 2.0 * self.grid.kx[i] * self.grid.ky[j],
-                        _ => self.grid.ky2[j],
-                    };
-                    acc[i * nyh + j] += self.spec[i * nyh + j] * w;
-                }
-            }
+            self.fft.forward(&self.gx, spec);
         }
-        for k in 0..n {
-            let src = if extra.is_empty() { acc[k] } else { acc[k] + extra[k] };
-            out[k] = -src * self.inv_k2[k] * self.mask[k];
+        let g = &self.grid;
+        for i in 0..g.nx {
+            for j in 0..nyh {
+                let k = i * nyh + j;
+                let acc = self.spec_a[k] * g.kx2[i] + self.spec_b[k] * (2.0 * g.kx[i] * g.ky[j]) + self.spec_c[k] * g.ky2[j];
+                let src = if extra.is_empty() { acc } else { acc + extra[k] };
+                out[k] = -src * self.inv_k2[k] * self.mask[k];
+            }
         }
     }
 }

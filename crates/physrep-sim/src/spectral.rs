@@ -7,9 +7,13 @@
 //!   order (`0, 1, …, nx/2, −nx/2+1, …, −1`), y the non-negative half of a real FFT.
 //! * [`Fft2::forward`] is **unnormalised**: `F(k) = Σ_x f(x) e^{−ik·x}`. [`Fft2::inverse`] applies the
 //!   **explicit 1/(nx·ny)**, so `inverse(forward(f)) = f` to round-off.
-//! * Plans and scratch buffers are created once in [`Fft2::new`]; no transform allocates. Parallelism is over
-//!   trajectories (one `Fft2` per solver instance), never inside a transform.
-//! * Sizes: any even `nx, ny ≥ 4`; 2^a·3^b are fastest.
+//! * Plans and scratch buffers are created once in [`Fft2::new`] / [`Fft2::with_band`]; no transform allocates.
+//!   Parallelism is over trajectories (one `Fft2` per solver instance), never inside a transform.
+//! * Sizes: any even `nx, ny ≥ 4`. Power-of-two `nx` use the batched, transpose-free column FFT (the fast
+//!   path; all production grids); other `nx` a transposed rustfft per column.
+//! * Speed-ups with exact contracts: [`Fft2::with_band`] (only the first `band` spectral columns, for
+//!   dealiased fields) and [`Fft2::inverse_pair`] / [`Fft2::forward_pair`] (two fields at once through one
+//!   complex row FFT; equal to two single transforms to round-off).
 //!
 //! # Sine/cosine bases
 //! Wall-bounded directions with sine (Dirichlet) or cosine (Neumann) series are realised by odd/even extension
@@ -57,6 +61,17 @@ pub enum Dealias {
     TwoThirds,
     /// The 1/2 rule for cubic products: keep |m| < n/4.
     Half,
+}
+
+impl Dealias {
+    /// Whether the rule keeps mode index `m` (absolute) of a direction with `n` points.
+    fn keeps(self, m: usize, n: usize) -> bool {
+        match self {
+            Dealias::None => true,
+            Dealias::TwoThirds => 3 * m < n,
+            Dealias::Half => 4 * m < n,
+        }
+    }
 }
 
 impl Grid2 {
@@ -155,11 +170,7 @@ impl Grid2 {
     /// removed when a rule is active.
     pub fn dealias_mask(&self, rule: Dealias) -> Vec<f64> {
         let nyh = self.nyh();
-        let keep = |m: usize, n: usize| match rule {
-            Dealias::None => true,
-            Dealias::TwoThirds => 3 * m < n,
-            Dealias::Half => 4 * m < n,
-        };
+        let keep = |m: usize, n: usize| rule.keeps(m, n);
         let mut out = vec![0.0; self.n_spec()];
         for i in 0..self.nx {
             for j in 0..nyh {
@@ -169,6 +180,15 @@ impl Grid2 {
             }
         }
         out
+    }
+
+    /// The number of leading y columns (`iy < band`) that [`Grid2::dealias_mask`] can keep: every column
+    /// `iy ≥ band` of the mask is zero (`nyh` for [`Dealias::None`]). The band of [`Fft2::with_band`] for
+    /// fields dealiased by `rule`.
+    pub fn dealias_band(&self, rule: Dealias) -> usize {
+        (0..self.nyh())
+            .filter(|&j| rule.keeps(self.my[j], self.ny))
+            .count()
     }
 
     /// The Hou–Li filter `exp(−36 (|m_x|/m_x,max)^36) · exp(−36 (|m_y|/m_y,max)^36)` with `m_max = n/2`
@@ -207,61 +227,124 @@ impl Grid2 {
     }
 }
 
+/// Runs `f` in a function compiled with AVX2 when the CPU has it (checked at run time), else as is. Callers
+/// mark the closure `#[inline(always)]` (otherwise it stays a separate baseline function); the closure and
+/// what it inlines (`#[inline(always)]` bodies) then vectorise 4-wide even though the crate is
+/// built for baseline x86-64; the operations — no fused multiply-adds are introduced — and hence the results
+/// are the same on either path.
+#[inline(always)]
+pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { run(f) };
+    }
+    f()
+}
+
 /// A planned 2-D real FFT with reusable scratch (see the module contract).
+///
+/// The y direction is a real FFT per row (realfft). The x direction (the columns of the row-major spectral
+/// array) is, for power-of-two `nx`, a batched radix-4/2 decimation-in-frequency FFT whose butterflies combine
+/// whole rows elementwise ([`BatchedDif`]): no transposes, and the loops vectorise across the contiguous
+/// column index. Other even `nx` use rustfft per column on a transposed copy.
+///
+/// **Band.** [`Fft2::with_band`] restricts the column transforms to the first `band` spectral columns
+/// (`0 ≤ iy < band`): [`Fft2::inverse`] treats the input's columns `iy ≥ band` as zero (they are not read),
+/// and [`Fft2::forward`] writes exact zeros there. For fields whose spectra vanish on those columns (a
+/// dealiased state) and outputs that are masked anyway, this is exact and saves `1 − band/nyh` of the column
+/// work; [`Grid2::dealias_band`] gives the band of a dealiasing rule.
 pub struct Fft2 {
     nx: usize,
     ny: usize,
+    band: usize,
     r2c: Arc<dyn RealToComplex<f64>>,
     c2r: Arc<dyn ComplexToReal<f64>>,
-    fwd: Arc<dyn Fft<f64>>,
-    inv: Arc<dyn Fft<f64>>,
+    columns: Columns,
     row_real: Vec<f64>,
     row_spec: Vec<Complex64>,
-    cols: Vec<Complex64>,
     scratch_real: Vec<Complex64>,
-    scratch_cplx: Vec<Complex64>,
+    /// Complex y transforms of length `ny` for the pair transforms, with their `nx × ny` buffer.
+    row_fwd: Arc<dyn Fft<f64>>,
+    row_inv: Arc<dyn Fft<f64>>,
+    rows: Vec<Complex64>,
+    row_scratch: Vec<Complex64>,
+    row_a: Vec<Complex64>,
+    row_b: Vec<Complex64>,
 }
 
 impl Fft2 {
-    /// Plans the transforms for `grid` once.
+    /// Plans the full transforms (`band = nyh`) for `grid` once.
     pub fn new(grid: &Grid2) -> Self {
+        Self::with_band(grid, grid.nyh())
+    }
+
+    /// Plans transforms restricted to the spectral columns `iy < band` (see the type's doc). Panics unless
+    /// `1 ≤ band ≤ nyh` (a programming error, like mismatched slice lengths).
+    pub fn with_band(grid: &Grid2, band: usize) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
+        let nyh = ny / 2 + 1;
+        assert!(
+            (1..=nyh).contains(&band),
+            "Fft2::with_band: band {band} outside 1..={nyh}"
+        );
         let mut rp = RealFftPlanner::<f64>::new();
         let r2c = rp.plan_fft_forward(ny);
         let c2r = rp.plan_fft_inverse(ny);
-        let mut cp = FftPlanner::<f64>::new();
-        let fwd = cp.plan_fft_forward(nx);
-        let inv = cp.plan_fft_inverse(nx);
         let scratch_real = vec![
             Complex64::default();
             r2c.get_scratch_len().max(c2r.get_scratch_len())
         ];
-        let scratch_cplx = vec![
+        let columns = Columns::new(nx, 2 * band);
+        let mut cp = FftPlanner::<f64>::new();
+        let row_fwd = cp.plan_fft_forward(ny);
+        let row_inv = cp.plan_fft_inverse(ny);
+        let row_scratch = vec![
             Complex64::default();
-            fwd.get_inplace_scratch_len()
-                .max(inv.get_inplace_scratch_len())
+            row_fwd
+                .get_inplace_scratch_len()
+                .max(row_inv.get_inplace_scratch_len())
         ];
-        let nyh = ny / 2 + 1;
         Self {
             nx,
             ny,
+            band,
             r2c,
             c2r,
-            fwd,
-            inv,
+            columns,
             row_real: vec![0.0; ny],
             row_spec: vec![Complex64::default(); nyh],
-            cols: vec![Complex64::default(); nx * nyh],
             scratch_real,
-            scratch_cplx,
+            row_fwd,
+            row_inv,
+            rows: vec![Complex64::default(); nx * ny],
+            row_scratch,
+            row_a: vec![Complex64::default(); band],
+            row_b: vec![Complex64::default(); band],
         }
     }
 
-    /// Unnormalised forward transform of a physical field (`nx·ny`) into `out` (`nx·nyh`).
+    /// The number of leading spectral columns transformed (`nyh` unless built by [`Fft2::with_band`]).
+    pub fn band(&self) -> usize {
+        self.band
+    }
+
+    /// Unnormalised forward transform of a physical field (`nx·ny`) into `out` (`nx·nyh`); columns
+    /// `iy ≥ band` of `out` are set to zero.
     pub fn forward(&mut self, input: &[f64], out: &mut [Complex64]) {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * ny, "Fft2::forward: physical length");
         assert_eq!(out.len(), nx * nyh, "Fft2::forward: spectral length");
+        with_avx2(#[inline(always)] || self.forward_impl(input, out))
+    }
+
+    #[inline(always)]
+    fn forward_impl(&mut self, input: &[f64], out: &mut [Complex64]) {
+        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
         for i in 0..nx {
             self.row_real.copy_from_slice(&input[i * ny..(i + 1) * ny]);
             self.r2c
@@ -271,47 +354,402 @@ impl Fft2 {
                     &mut self.scratch_real,
                 )
                 .expect("realfft forward: lengths are planned");
-            // Transpose into column-major (nyh × nx) so the x transforms are contiguous.
-            for j in 0..nyh {
-                self.cols[j * nx + i] = self.row_spec[j];
-            }
+            self.columns.load_row(i, 0, &self.row_spec[..band], 1.0);
         }
-        self.fwd
-            .process_with_scratch(&mut self.cols, &mut self.scratch_cplx);
-        for j in 0..nyh {
-            for i in 0..nx {
-                out[i * nyh + j] = self.cols[j * nx + i];
-            }
+        self.columns.transform(false, band);
+        for (i, row) in out.chunks_exact_mut(nyh).enumerate() {
+            let (kept, zero) = row.split_at_mut(band);
+            self.columns.store_row(i, 0, kept);
+            zero.fill(Complex64::default());
         }
     }
 
-    /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged.
+    /// The physical pair buffer `a + ib` (`nx·ny`, row-major like a physical field): the output of
+    /// [`Fft2::inverse_pair_to_rows`], the input of [`Fft2::forward_pair_from_rows`].
+    pub fn pair_rows(&self) -> &[Complex64] {
+        &self.rows
+    }
+
+    /// Mutable access to the pair buffer (fill it with `a + ib` before [`Fft2::forward_pair_from_rows`]).
+    pub fn pair_rows_mut(&mut self) -> &mut [Complex64] {
+        &mut self.rows
+    }
+
+    /// `forward(a, out_a)` and `forward(b, out_b)` at once (equal to round-off) for the two real fields held as
+    /// `a + ib` in [`Fft2::pair_rows_mut`]: the rows go through one complex FFT of length `ny` instead of two
+    /// real ones, and the two column passes are batched. The pair buffer is overwritten.
+    pub fn forward_pair_from_rows(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
+        let n = self.nx * (self.ny / 2 + 1);
+        assert!(out_a.len() == n && out_b.len() == n, "Fft2::forward_pair_from_rows: spectral length");
+        with_avx2(#[inline(always)] || self.forward_pair_impl(out_a, out_b))
+    }
+
+    #[inline(always)]
+    fn forward_pair_impl(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
+        let (ny, nyh, band) = (self.ny, self.ny / 2 + 1, self.band);
+        self.row_fwd.process_with_scratch(&mut self.rows, &mut self.row_scratch);
+        for (i, z) in self.rows.chunks_exact(ny).enumerate() {
+            // With Z = FFT(a + ib) and W = Z[−k]: A[k] = (Z + W̄)/2, B[k] = (Z − W̄)/(2i).
+            for k in 0..band {
+                let (zk, w) = (z[k], z[if k == 0 { 0 } else { ny - k }]);
+                self.row_a[k] = Complex64::new(0.5 * (zk.re + w.re), 0.5 * (zk.im - w.im));
+                self.row_b[k] = Complex64::new(0.5 * (zk.im + w.im), 0.5 * (w.re - zk.re));
+            }
+            self.columns.load_row(i, 0, &self.row_a, 1.0);
+            self.columns.load_row(i, band, &self.row_b, 1.0);
+        }
+        self.columns.transform(false, 2 * band);
+        for (i, (ra, rb)) in out_a.chunks_exact_mut(nyh).zip(out_b.chunks_exact_mut(nyh)).enumerate() {
+            self.columns.store_row(i, 0, &mut ra[..band]);
+            self.columns.store_row(i, band, &mut rb[..band]);
+            ra[band..].fill(Complex64::default());
+            rb[band..].fill(Complex64::default());
+        }
+    }
+
+    /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged and its columns
+    /// `iy ≥ band` are treated as zero.
     pub fn inverse(&mut self, input: &[Complex64], out: &mut [f64]) {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * nyh, "Fft2::inverse: spectral length");
         assert_eq!(out.len(), nx * ny, "Fft2::inverse: physical length");
+        with_avx2(#[inline(always)] || self.inverse_impl(input, out))
+    }
+
+    #[inline(always)]
+    fn inverse_impl(&mut self, input: &[Complex64], out: &mut [f64]) {
+        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
         let scale = 1.0 / (nx * ny) as f64;
-        for j in 0..nyh {
-            for i in 0..nx {
-                self.cols[j * nx + i] = input[i * nyh + j] * scale;
-            }
+        for (i, row) in input.chunks_exact(nyh).enumerate() {
+            self.columns.load_row(i, 0, &row[..band], scale);
         }
-        self.inv
-            .process_with_scratch(&mut self.cols, &mut self.scratch_cplx);
-        for i in 0..nx {
-            for j in 0..nyh {
-                self.row_spec[j] = self.cols[j * nx + i];
-            }
+        self.columns.transform(true, band);
+        for (i, row) in out.chunks_exact_mut(ny).enumerate() {
+            self.columns.store_row(i, 0, &mut self.row_spec[..band]);
+            self.row_spec[band..].fill(Complex64::default());
             // A real field has real mean and Nyquist y-modes; drop round-off imaginary parts.
             self.row_spec[0].im = 0.0;
             self.row_spec[nyh - 1].im = 0.0;
             self.c2r
-                .process_with_scratch(
-                    &mut self.row_spec,
-                    &mut out[i * ny..(i + 1) * ny],
-                    &mut self.scratch_real,
-                )
+                .process_with_scratch(&mut self.row_spec, row, &mut self.scratch_real)
                 .expect("realfft inverse: imaginary parts of DC/Nyquist were zeroed");
+        }
+    }
+
+    /// `inverse(a, out_a)` and `inverse(b, out_b)` at once (equal to round-off); see
+    /// [`Fft2::inverse_pair_to_rows`].
+    pub fn inverse_pair(&mut self, a: &[Complex64], b: &[Complex64], out_a: &mut [f64], out_b: &mut [f64]) {
+        let np = self.nx * self.ny;
+        assert!(out_a.len() == np && out_b.len() == np, "Fft2::inverse_pair: physical length");
+        self.inverse_pair_to_rows(a, b);
+        with_avx2(#[inline(always)] || {
+            for ((z, a), b) in self.rows.iter().zip(out_a.iter_mut()).zip(out_b.iter_mut()) {
+                *a = z.re;
+                *b = z.im;
+            }
+        })
+    }
+
+    /// The inverses of `a` and `b` as `a + ib` in [`Fft2::pair_rows`]: the two column passes are batched, and
+    /// each row of `a + ib` (Hermitian halves completed) goes through one complex FFT of length `ny` instead of
+    /// two real ones.
+    pub fn inverse_pair_to_rows(&mut self, a: &[Complex64], b: &[Complex64]) {
+        let n = self.nx * (self.ny / 2 + 1);
+        assert!(a.len() == n && b.len() == n, "Fft2::inverse_pair_to_rows: spectral length");
+        with_avx2(#[inline(always)] || self.inverse_pair_impl(a, b))
+    }
+
+    #[inline(always)]
+    fn inverse_pair_impl(&mut self, a: &[Complex64], b: &[Complex64]) {
+        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
+        let scale = 1.0 / (nx * ny) as f64;
+        for (i, (ra, rb)) in a.chunks_exact(nyh).zip(b.chunks_exact(nyh)).enumerate() {
+            self.columns.load_row(i, 0, &ra[..band], scale);
+            self.columns.load_row(i, band, &rb[..band], scale);
+        }
+        self.columns.transform(true, 2 * band);
+        for (i, z) in self.rows.chunks_exact_mut(ny).enumerate() {
+            self.columns.store_row(i, 0, &mut self.row_a);
+            self.columns.store_row(i, band, &mut self.row_b);
+            let (ra, rb) = (&self.row_a, &self.row_b);
+            // Modes band..=ny−band are zero (the loop below writes 1..band and ny−band+1..ny).
+            z[band.min(ny / 2)..=ny - band.min(ny / 2)].fill(Complex64::default());
+            // Z[k] = A[k] + iB[k], Z[−k] = Ā[k] + iB̄[k]; the DC and Nyquist modes of real rows are real (their
+            // round-off imaginary parts are dropped, as in `inverse`).
+            z[0] = Complex64::new(ra[0].re, rb[0].re);
+            for k in 1..band.min(ny / 2) {
+                z[k] = Complex64::new(ra[k].re - rb[k].im, ra[k].im + rb[k].re);
+                z[ny - k] = Complex64::new(ra[k].re + rb[k].im, rb[k].re - ra[k].im);
+            }
+            if band == nyh {
+                z[ny / 2] = Complex64::new(ra[ny / 2].re, rb[ny / 2].re);
+            }
+        }
+        self.row_inv.process_with_scratch(&mut self.rows, &mut self.row_scratch);
+    }
+}
+
+/// The x-direction transforms of up to `stride` columns (one field's band, or two side by side): `load_row`
+/// every row `i` (at column `col0`, times a real scale), `transform` the first `width` columns, then
+/// `store_row` reads row `i` of the result.
+enum Columns {
+    Batched(BatchedDif),
+    /// Non-power-of-two `nx`: one rustfft per column of the transposed copy `cols[iy * nx + ix]`.
+    Transposed {
+        nx: usize,
+        fwd: Arc<dyn Fft<f64>>,
+        inv: Arc<dyn Fft<f64>>,
+        cols: Vec<Complex64>,
+        scratch: Vec<Complex64>,
+    },
+}
+
+impl Columns {
+    /// Column transforms of length `nx` for up to `stride` columns.
+    fn new(nx: usize, stride: usize) -> Self {
+        if nx.is_power_of_two() {
+            return Columns::Batched(BatchedDif::new(nx, stride));
+        }
+        let mut cp = FftPlanner::<f64>::new();
+        let fwd = cp.plan_fft_forward(nx);
+        let inv = cp.plan_fft_inverse(nx);
+        let scratch = vec![
+            Complex64::default();
+            fwd.get_inplace_scratch_len()
+                .max(inv.get_inplace_scratch_len())
+        ];
+        Columns::Transposed {
+            nx,
+            fwd,
+            inv,
+            cols: vec![Complex64::default(); nx * stride],
+            scratch,
+        }
+    }
+
+    #[inline(always)]
+    fn load_row(&mut self, i: usize, col0: usize, row: &[Complex64], scale: f64) {
+        match self {
+            Columns::Batched(b) => b.load_row(i, col0, row, scale),
+            Columns::Transposed { nx, cols, .. } => {
+                for (j, c) in row.iter().enumerate() {
+                    cols[(col0 + j) * *nx + i] = c * scale;
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn transform(&mut self, inverse: bool, width: usize) {
+        match self {
+            Columns::Batched(b) => b.transform(inverse, width),
+            Columns::Transposed {
+                nx,
+                fwd,
+                inv,
+                cols,
+                scratch,
+            } => {
+                let plan = if inverse { inv } else { fwd };
+                plan.process_with_scratch(&mut cols[..width * *nx], scratch);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
+        match self {
+            Columns::Batched(b) => b.store_row(i, col0, row),
+            Columns::Transposed { nx, cols, .. } => {
+                for (j, c) in row.iter_mut().enumerate() {
+                    *c = cols[(col0 + j) * *nx + i];
+                }
+            }
+        }
+    }
+}
+
+/// One radix-4 pass on blocks of `m` rows: twiddles `(W^k, W^{2k}, W^{3k})` of the forward root
+/// `W = e^{−2πi/m}` for `k = 0..m/4`, as `[re, im]` triples (the inverse conjugates them).
+struct Radix4Pass {
+    m: usize,
+    tw: Vec<[[f64; 2]; 3]>,
+}
+
+/// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
+/// (`n × stride`, row-major; the first `width` columns are transformed): every butterfly combines whole rows elementwise with scalar twiddles, so
+/// the inner loops are contiguous and vectorise (AVX2 when the CPU has it: see [`with_avx2`]).
+/// Radix-4 passes fuse two radix-2 stages each (a final
+/// radix-2 stage when `L` is odd); the output is in bit-reversed row order, undone in `store_row`.
+struct BatchedDif {
+    n: usize,
+    stride: usize,
+    re: Vec<f64>,
+    im: Vec<f64>,
+    bitrev: Vec<usize>,
+    passes: Vec<Radix4Pass>,
+}
+
+impl BatchedDif {
+    fn new(n: usize, stride: usize) -> Self {
+        let bits = n.trailing_zeros();
+        let bitrev = (0..n)
+            .map(|i| i.reverse_bits() >> (usize::BITS - bits))
+            .collect();
+        let mut passes = Vec::new();
+        let mut m = n;
+        while m >= 4 {
+            let tw = (0..m / 4)
+                .map(|k| {
+                    let root = |p: usize| {
+                        let th = -2.0 * std::f64::consts::PI * (p * k) as f64 / m as f64;
+                        [th.cos(), th.sin()]
+                    };
+                    [root(1), root(2), root(3)]
+                })
+                .collect();
+            passes.push(Radix4Pass { m, tw });
+            m /= 4;
+        }
+        Self {
+            n,
+            stride,
+            re: vec![0.0; n * stride],
+            im: vec![0.0; n * stride],
+            bitrev,
+            passes,
+        }
+    }
+
+    #[inline(always)]
+    fn load_row(&mut self, i: usize, col0: usize, row: &[Complex64], scale: f64) {
+        let start = i * self.stride + col0;
+        let cols = start..start + row.len();
+        let (re, im) = (&mut self.re[cols.clone()], &mut self.im[cols]);
+        for ((r, m), c) in re.iter_mut().zip(im.iter_mut()).zip(row) {
+            *r = c.re * scale;
+            *m = c.im * scale;
+        }
+    }
+
+    #[inline(always)]
+    fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
+        let start = self.bitrev[i] * self.stride + col0;
+        let cols = start..start + row.len();
+        let (re, im) = (&self.re[cols.clone()], &self.im[cols]);
+        for ((c, r), m) in row.iter_mut().zip(re).zip(im) {
+            *c = Complex64::new(*r, *m);
+        }
+    }
+
+    #[inline(always)]
+    fn transform(&mut self, inverse: bool, width: usize) {
+        if inverse {
+            self.dif::<true>(width)
+        } else {
+            self.dif::<false>(width)
+        }
+    }
+
+    #[inline(always)]
+    fn dif<const INV: bool>(&mut self, width: usize) {
+        let (n, w) = (self.n, self.stride);
+        for pass in &self.passes {
+            let (m, q) = (pass.m, pass.m / 4);
+            for b in (0..n).step_by(m) {
+                let (re0, re1, re2, re3) = quarters(&mut self.re[b * w..(b + m) * w], q * w);
+                let (im0, im1, im2, im3) = quarters(&mut self.im[b * w..(b + m) * w], q * w);
+                for (k, tw) in pass.tw.iter().enumerate() {
+                    let rows = k * w..k * w + width;
+                    let re = [
+                        &mut re0[rows.clone()],
+                        &mut re1[rows.clone()],
+                        &mut re2[rows.clone()],
+                        &mut re3[rows.clone()],
+                    ];
+                    let im = [
+                        &mut im0[rows.clone()],
+                        &mut im1[rows.clone()],
+                        &mut im2[rows.clone()],
+                        &mut im3[rows],
+                    ];
+                    if k == 0 {
+                        radix4::<INV, false>(re, im, tw);
+                    } else {
+                        radix4::<INV, true>(re, im, tw);
+                    }
+                }
+            }
+        }
+        if n.trailing_zeros() % 2 == 1 {
+            for b in (0..n).step_by(2) {
+                let (r0, r1) = self.re[b * w..(b + 2) * w].split_at_mut(w);
+                let (i0, i1) = self.im[b * w..(b + 2) * w].split_at_mut(w);
+                for j in 0..width {
+                    let (ar, ai, br, bi) = (r0[j], i0[j], r1[j], i1[j]);
+                    r0[j] = ar + br;
+                    i0[j] = ai + bi;
+                    r1[j] = ar - br;
+                    i1[j] = ai - bi;
+                }
+            }
+        }
+    }
+}
+
+/// Splits a block into its four equal quarters of length `len`.
+#[inline(always)]
+fn quarters(block: &mut [f64], len: usize) -> (&mut [f64], &mut [f64], &mut [f64], &mut [f64]) {
+    let (a, rest) = block.split_at_mut(len);
+    let (b, rest) = rest.split_at_mut(len);
+    let (c, d) = rest.split_at_mut(len);
+    (a, b, c, d)
+}
+
+/// One radix-4 DIF butterfly on four rows `x₀..x₃` (two fused radix-2 stages), elementwise over the row:
+/// with `t₀ = x₀ + x₂`, `t₁ = x₀ − x₂`, `t₂ = x₁ + x₃`, `d = ρ(x₁ − x₃)`, `ρ = ∓i` (forward/inverse):
+/// `x₀ ← t₀ + t₂`, `x₁ ← (t₀ − t₂)W^{2k}`, `x₂ ← (t₁ + d)W^k`, `x₃ ← (t₁ − d)W^{3k}` (twiddles conjugated
+/// for the inverse; skipped when `TWIDDLE` is false, i.e. `k = 0`).
+#[inline(always)]
+fn radix4<const INV: bool, const TWIDDLE: bool>(
+    re: [&mut [f64]; 4],
+    im: [&mut [f64]; 4],
+    tw: &[[f64; 2]; 3],
+) {
+    let [r0, r1, r2, r3] = re;
+    let [i0, i1, i2, i3] = im;
+    let w = r0.len();
+    let (r1, r2, r3) = (&mut r1[..w], &mut r2[..w], &mut r3[..w]);
+    let (i0, i1, i2, i3) = (&mut i0[..w], &mut i1[..w], &mut i2[..w], &mut i3[..w]);
+    let s = if INV { -1.0 } else { 1.0 };
+    let [[c1, s1], [c2, s2], [c3, s3]] = *tw;
+    let (s1, s2, s3) = (s * s1, s * s2, s * s3);
+    for j in 0..w {
+        let (t0r, t0i) = (r0[j] + r2[j], i0[j] + i2[j]);
+        let (t1r, t1i) = (r0[j] - r2[j], i0[j] - i2[j]);
+        let (t2r, t2i) = (r1[j] + r3[j], i1[j] + i3[j]);
+        let (er, ei) = (r1[j] - r3[j], i1[j] - i3[j]);
+        // d = ρ e: ρ = −i forward (d = (e_i, −e_r)), +i inverse (d = (−e_i, e_r)).
+        let (dr, di) = if INV { (-ei, er) } else { (ei, -er) };
+        let (ur, ui) = (t0r - t2r, t0i - t2i);
+        let (vr, vi) = (t1r + dr, t1i + di);
+        let (zr, zi) = (t1r - dr, t1i - di);
+        r0[j] = t0r + t2r;
+        i0[j] = t0i + t2i;
+        if TWIDDLE {
+            r1[j] = ur * c2 - ui * s2;
+            i1[j] = ur * s2 + ui * c2;
+            r2[j] = vr * c1 - vi * s1;
+            i2[j] = vr * s1 + vi * c1;
+            r3[j] = zr * c3 - zi * s3;
+            i3[j] = zr * s3 + zi * c3;
+        } else {
+            r1[j] = ur;
+            i1[j] = ui;
+            r2[j] = vr;
+            i2[j] = vi;
+            r3[j] = zr;
+            i3[j] = zi;
         }
     }
 }
@@ -479,6 +917,135 @@ mod tests {
             let jr = (ny - j) % ny;
             assert!((out[j] - out[jr]).abs() < 1e-12);
         }
+    }
+
+    fn random_complex(n: usize, seed: u64) -> Vec<Complex64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+            .collect()
+    }
+
+    /// The batched column transforms (radix-4/2 rows for powers of two, transposed rustfft otherwise) equal
+    /// rustfft's 1-D FFT of every column, forward and inverse.
+    #[test]
+    fn column_transforms_equal_rustfft_per_column() {
+        for &(nx, w) in &[(4, 3), (8, 5), (16, 1), (32, 7), (64, 9), (128, 43), (256, 4), (6, 4), (12, 5), (48, 3)] {
+            let data = random_complex(nx * w, nx as u64);
+            for inverse in [false, true] {
+                let mut cols = Columns::new(nx, w);
+                assert_eq!(matches!(cols, Columns::Batched(_)), nx.is_power_of_two());
+                for i in 0..nx {
+                    cols.load_row(i, 0, &data[i * w..(i + 1) * w], 1.0);
+                }
+                cols.transform(inverse, w);
+                let mut got = vec![Complex64::default(); nx * w];
+                for i in 0..nx {
+                    cols.store_row(i, 0, &mut got[i * w..(i + 1) * w]);
+                }
+                let mut planner = FftPlanner::<f64>::new();
+                let plan = if inverse {
+                    planner.plan_fft_inverse(nx)
+                } else {
+                    planner.plan_fft_forward(nx)
+                };
+                let (mut err, mut scale) = (0.0f64, 0.0f64);
+                for j in 0..w {
+                    let mut col: Vec<Complex64> = (0..nx).map(|i| data[i * w + j]).collect();
+                    plan.process(&mut col);
+                    for i in 0..nx {
+                        err = err.max((got[i * w + j] - col[i]).norm());
+                        scale = scale.max(col[i].norm());
+                    }
+                }
+                assert!(err <= 1e-13 * scale, "nx {nx}, w {w}, inverse {inverse}: {err:e} vs {scale}");
+            }
+        }
+    }
+
+    /// `with_band(b)`: forward = full forward with columns `iy ≥ b` zeroed; inverse = full inverse of the
+    /// input with those columns zeroed (bit for bit: the kept columns see the same operations).
+    #[test]
+    fn banded_transforms_equal_masked_full_transforms() {
+        for &(nx, ny, band) in &[(16, 16, 6), (32, 64, 22), (12, 18, 4), (8, 12, 7)] {
+            let g = Grid2::new(nx, ny, 1.0, 2.0).unwrap();
+            let nyh = g.nyh();
+            let mut full = Fft2::new(&g);
+            let mut banded = Fft2::with_band(&g, band);
+            assert_eq!((full.band(), banded.band()), (nyh, band));
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+            let f: Vec<f64> = (0..g.n_phys()).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let (mut a, mut b) = (vec![Complex64::default(); g.n_spec()], random_complex(g.n_spec(), 5));
+            full.forward(&f, &mut a);
+            banded.forward(&f, &mut b);
+            for k in 0..g.n_spec() {
+                let want = if k % nyh < band { a[k] } else { Complex64::default() };
+                assert_eq!(b[k], want, "forward {nx}×{ny} band {band} at {k}");
+            }
+            // Inverse: garbage in the columns beyond the band must be ignored.
+            let mut s = random_complex(g.n_spec(), 9);
+            let (mut x, mut y) = (vec![0.0; g.n_phys()], vec![0.0; g.n_phys()]);
+            banded.inverse(&s, &mut y);
+            for k in 0..g.n_spec() {
+                if k % nyh >= band {
+                    s[k] = Complex64::default();
+                }
+            }
+            full.inverse(&s, &mut x);
+            assert_eq!(x, y, "inverse {nx}×{ny} band {band}");
+        }
+    }
+
+    /// The pair transforms equal two single transforms (full and banded, batched and transposed columns).
+    #[test]
+    fn pair_transforms_equal_two_single_transforms() {
+        for &(nx, ny, band) in &[(16, 16, 9), (32, 64, 22), (12, 18, 4), (8, 12, 7), (64, 32, 11), (4, 4, 3)] {
+            let g = Grid2::new(nx, ny, 1.0, 2.0).unwrap();
+            let mut fft = Fft2::with_band(&g, band);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+            let mut phys = || -> Vec<f64> { (0..g.n_phys()).map(|_| rng.random_range(-1.0..1.0)).collect() };
+            let (a, b) = (phys(), phys());
+            let spec = || vec![Complex64::default(); g.n_spec()];
+            let (mut sa, mut sb, mut pa, mut pb) = (spec(), spec(), spec(), spec());
+            fft.forward(&a, &mut sa);
+            fft.forward(&b, &mut sb);
+            for ((z, a), b) in fft.pair_rows_mut().iter_mut().zip(&a).zip(&b) {
+                *z = Complex64::new(*a, *b);
+            }
+            fft.forward_pair_from_rows(&mut pa, &mut pb);
+            let scale = sa.iter().chain(&sb).map(|c| c.norm()).fold(0.0, f64::max);
+            let err = sa.iter().chain(&sb).zip(pa.iter().chain(&pb)).map(|(x, y)| (x - y).norm()).fold(0.0, f64::max);
+            assert!(err <= 1e-14 * scale, "forward {nx}×{ny} band {band}: {err:e}");
+            // Inverse of spectra with generic (non-Hermitian-consistent) DC/Nyquist entries and garbage beyond
+            // the band: both paths drop the same parts.
+            let (sa, sb) = (random_complex(g.n_spec(), 1), random_complex(g.n_spec(), 2));
+            let (mut xa, mut xb, mut ya, mut yb) = (phys(), phys(), phys(), phys());
+            fft.inverse(&sa, &mut xa);
+            fft.inverse(&sb, &mut xb);
+            fft.inverse_pair(&sa, &sb, &mut ya, &mut yb);
+            let scale = xa.iter().chain(&xb).map(|v| v.abs()).fold(0.0, f64::max);
+            let err = max_abs_diff(&xa, &ya).max(max_abs_diff(&xb, &yb));
+            assert!(err <= 1e-14 * scale, "inverse {nx}×{ny} band {band}: {err:e}");
+        }
+    }
+
+    #[test]
+    fn dealias_band_covers_exactly_the_kept_columns() {
+        for &(nx, ny) in &[(12, 12), (16, 18), (128, 128), (64, 256), (8, 4)] {
+            let g = Grid2::new(nx, ny, 1.0, 1.0).unwrap();
+            let nyh = g.nyh();
+            for rule in [Dealias::None, Dealias::TwoThirds, Dealias::Half] {
+                let mask = g.dealias_mask(rule);
+                let band = g.dealias_band(rule);
+                let col_kept = |j: usize| (0..nx).any(|i| mask[i * nyh + j] != 0.0);
+                assert!(band >= 1 && col_kept(band - 1), "{nx}×{ny} {rule:?}");
+                assert!((band..nyh).all(|j| !col_kept(j)), "{nx}×{ny} {rule:?}");
+            }
+        }
+        let g = Grid2::new(128, 128, 1.0, 1.0).unwrap();
+        assert_eq!(g.dealias_band(Dealias::TwoThirds), 43);
+        assert_eq!(g.dealias_band(Dealias::Half), 32);
+        assert_eq!(g.dealias_band(Dealias::None), 65);
     }
 
     #[test]
