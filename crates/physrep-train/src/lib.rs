@@ -24,7 +24,7 @@ pub use data::{DataSource, HostBatch, Phase};
 pub use error::TrainError;
 pub use method::{Method, StepContext, StepOutput, TensorBatch};
 pub use methods::{encoder_info, load_encoder, load_mpp_model, random_encoder, EncoderInfo, MethodConfig, MethodKind};
-pub use pretrain::{pretrain, PretrainConfig, PretrainOptions, RunDir, RunManifest, RunSummary};
+pub use pretrain::{pretrain, Device, PretrainConfig, PretrainOptions, RunDir, RunManifest, RunSummary};
 pub use monitor::{collapse_stats, CollapseStats};
 pub use schedule::LrSchedule;
 pub use trainer::{init_model, train, RunControl, TrainOutcome};

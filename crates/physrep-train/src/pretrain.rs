@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
 use physrep_nn::conv_jepa::save_safetensors;
-use physrep_nn::CpuAutodiff;
+use physrep_nn::{CpuAutodiff, KernelBackend};
 use physrep_well::WellDataset;
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +122,20 @@ pub struct PretrainOptions {
     pub progress: bool,
     /// Stop after this many updates (a simulated interruption; the run stays resumable).
     pub stop_after: Option<u64>,
+    /// Where the model trains.
+    pub device: Device,
+}
+
+/// The compute device of a run. Runs are bit-reproducible on [`Device::Cpu`] only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// burn's flex backend with physrep's CPU kernels.
+    #[default]
+    Cpu,
+    /// burn's CUDA backend (first GPU); needs a build with `--features cuda`. Compiled and type-checked,
+    /// not yet run on a GPU by the project.
+    Cuda,
 }
 
 impl PretrainOptions {
@@ -136,6 +151,18 @@ impl PretrainOptions {
             resume: false,
             progress: false,
             stop_after: None,
+            device: Device::Cpu,
+        }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda),
+            _ => Err(TrainError::config("device", format!("unknown device `{s}` (expected cpu or cuda)"))),
         }
     }
 }
@@ -279,6 +306,10 @@ pub fn resolve_config(opts: &PretrainOptions, ds: &WellDataset) -> Result<Pretra
 
 /// Run (or resume) a pretraining run; see the module docs for what it writes.
 pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
+    #[cfg(not(feature = "cuda"))]
+    if opts.device == Device::Cuda {
+        return Err(no_cuda());
+    }
     let started = Instant::now();
     let run = RunDir::new(&opts.out);
     let ds = Arc::new(WellDataset::open(&opts.data)?);
@@ -308,18 +339,12 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
     };
     write_atomic(&run.manifest_path(), &serde_json::to_vec_pretty(&manifest).expect("serialise"))?;
     let control = RunControl { resume: opts.resume, stop_after: opts.stop_after, progress: opts.progress };
-    let model_err = |e: &dyn std::fmt::Display| TrainError::config("method.model", e.to_string());
-    let out = match &cfg.method {
-        MethodConfig::Jepa(c) => run_method(&JepaMethod { config: c.clone() }, &source, &cfg.train, &run, &control, |m| {
-            save_safetensors(&m.encoder, "encoder", &run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
-        })?,
-        MethodConfig::Mpp(c) => run_method(&MppMethod::new(c.clone()).map_err(|e| model_err(&e))?, &source, &cfg.train, &run, &control, |_| Ok(()))?,
-        MethodConfig::Disco(c) => {
-            run_method(&DiscoMethod::new(c.clone()).map_err(|e| model_err(&e))?, &source, &cfg.train, &run, &control, |_| Ok(()))?
-        }
-        MethodConfig::VideoMae(c) => run_method(&VideoMaeMethod::new(c.clone()).map_err(|e| model_err(&e))?, &source, &cfg.train, &run, &control, |m| {
-            m.encoder.save_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
-        })?,
+    let out = match opts.device {
+        Device::Cpu => run_config::<CpuAutodiff>(&cfg, &source, &run, &control, &Default::default())?,
+        #[cfg(feature = "cuda")]
+        Device::Cuda => run_config::<burn::backend::Autodiff<burn::backend::Cuda>>(&cfg, &source, &run, &control, &Default::default())?,
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => return Err(no_cuda()),
     };
     let RunOutcome { state, schedule, finished, last_loss, last_valid_loss } = out;
     let summary = RunSummary {
@@ -349,19 +374,51 @@ struct RunOutcome {
     last_valid_loss: Option<f64>,
 }
 
+#[cfg(not(feature = "cuda"))]
+fn no_cuda() -> TrainError {
+    TrainError::config("device", "this build has no CUDA backend; rebuild with `cargo build --release -p physrep-cli --features cuda`")
+}
+
+/// Build `cfg`'s method and train it on backend `B` (see [`run_method`]).
+fn run_config<B: AutodiffBackend + KernelBackend>(
+    cfg: &PretrainConfig,
+    source: &WellSource,
+    run: &RunDir,
+    control: &RunControl,
+    device: &B::Device,
+) -> Result<RunOutcome, TrainError> {
+    let model_err = |e: &dyn std::fmt::Display| TrainError::config("method.model", e.to_string());
+    let train = &cfg.train;
+    Ok(match &cfg.method {
+        MethodConfig::Jepa(c) => run_method::<B, _>(&JepaMethod { config: c.clone() }, source, train, run, control, device, |m| {
+            save_safetensors(&m.encoder, "encoder", &run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
+        })?,
+        MethodConfig::Mpp(c) => run_method::<B, _>(&MppMethod::new(c.clone()).map_err(|e| model_err(&e))?, source, train, run, control, device, |_| Ok(()))?,
+        MethodConfig::Disco(c) => {
+            run_method::<B, _>(&DiscoMethod::new(c.clone()).map_err(|e| model_err(&e))?, source, train, run, control, device, |_| Ok(()))?
+        }
+        MethodConfig::VideoMae(c) => {
+            run_method::<B, _>(&VideoMaeMethod::new(c.clone()).map_err(|e| model_err(&e))?, source, train, run, control, device, |m| {
+                m.encoder.save_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
+            })?
+        }
+    })
+}
+
 /// Train `method`; once the schedule has run to its end, save the model (`model.mpk`, inference form)
 /// and whatever `export` writes beside it (the encoder as safetensors, for the methods that have one).
-fn run_method<M: Method<CpuAutodiff>>(
+fn run_method<B: AutodiffBackend, M: Method<B>>(
     method: &M,
     source: &WellSource,
     cfg: &TrainConfig,
     run: &RunDir,
     control: &RunControl,
+    device: &B::Device,
     export: impl FnOnce(&M::Model) -> Result<(), TrainError>,
 ) -> Result<RunOutcome, TrainError> {
-    let out = train::<CpuAutodiff, _>(method, source, cfg, &run.dir, control, &Default::default())?;
+    let out = train::<B, _>(method, source, cfg, &run.dir, control, device)?;
     if out.finished {
-        let bytes = module_bytes::<physrep_nn::Cpu, _>(&out.model.clone().valid(), &run.model_path())?;
+        let bytes = module_bytes::<B::InnerBackend, _>(&out.model.clone().valid(), &run.model_path())?;
         write_atomic(&run.model_path(), &bytes)?;
         export(&out.model)?;
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use physrep_nn::Cpu;
-use physrep_train::{encoder_info, load_encoder, pretrain, MethodKind, Preset, PretrainOptions, RunDir};
+use physrep_train::{encoder_info, load_encoder, pretrain, Device, MethodKind, Preset, PretrainOptions, RunDir};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -143,4 +143,19 @@ fn bad_runs_fail_with_clear_errors() {
     o.overrides.push("train.lr=1e-2".into());
     let e = pretrain(&o).unwrap_err().to_string();
     assert!(e.contains("train.lr"), "{e}");
+}
+
+/// Without the `cuda` feature, asking for the GPU is a clear error before anything is written.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_device_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut o = opts(&out);
+    o.device = Device::Cuda;
+    let err = pretrain(&o).expect_err("a CPU-only build cannot train on CUDA").to_string();
+    assert!(err.contains("device") && err.contains("--features cuda"), "{err}");
+    assert!(!out.exists(), "nothing may be written for a run that cannot start");
+    assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda);
+    assert!("gpu".parse::<Device>().is_err());
 }

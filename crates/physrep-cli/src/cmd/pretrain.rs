@@ -1,5 +1,5 @@
 //! `physrep pretrain --method jepa|videomae --data DIR --out RUN [--preset tiny|small|default|paper]
-//! [--config FILE.toml] [--resume] [--stop-after N] [key=value ...]`.
+//! [--config FILE.toml] [--resume] [--stop-after N] [--device cpu|cuda] [key=value ...]`.
 //!
 //! Resolves the config (preset → TOML file → `key=value` overrides, validated), writes it to
 //! `RUN/config.toml`, trains with the shared loop and writes `RUN/metrics.jsonl`,
@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use physrep_train::{pretrain, MethodKind, PretrainOptions, Preset};
+use physrep_train::{pretrain, Device, MethodKind, PretrainOptions, Preset};
 
 /// Arguments of `physrep pretrain`.
 #[derive(clap::Args)]
@@ -34,6 +34,10 @@ pub struct Args {
     /// Stop after this many optimiser updates (the run stays resumable).
     #[arg(long)]
     pub stop_after: Option<u64>,
+    /// Train on `cpu` (default, bit-reproducible) or `cuda` (first GPU; needs a build with
+    /// `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
     /// Print the resolved config and exit without training.
     #[arg(long)]
     pub dry_run: bool,
@@ -55,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         resume: args.resume,
         progress: !args.quiet,
         stop_after: args.stop_after,
+        device: args.device,
     };
     if args.dry_run {
         let ds = physrep_well::WellDataset::open(&opts.data)?;
