@@ -754,6 +754,20 @@ fn radix4<const INV: bool, const TWIDDLE: bool>(
     }
 }
 
+/// Test helper: `fields` equal-length spectral fields stacked in `a` and `b` agree within `rel` of each
+/// field's own largest mode (fields can differ in size by orders of magnitude, e.g. RB's vorticity and
+/// temperature).
+#[cfg(test)]
+pub(crate) fn assert_fields_agree(a: &[Complex64], b: &[Complex64], fields: usize, rel: f64) {
+    assert_eq!(a.len(), b.len(), "states of different lengths");
+    let n = b.len() / fields;
+    for (field, (a, b)) in a.chunks_exact(n).zip(b.chunks_exact(n)).enumerate() {
+        let norm = b.iter().map(|c| c.norm()).fold(0.0, f64::max);
+        let diff = a.iter().zip(b).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+        assert!(norm > 0.0 && diff <= rel * norm, "field {field}: max diff {diff:e} (norm {norm:e})");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
