@@ -101,6 +101,15 @@ pub trait KernelBackend: Backend {
         fallback_dense::<Self>(x, w, b)
     }
 
+    /// Gradients `(gx, gw, gb)` of [`Self::dense`]: `gy·wᵀ`, `xᵀ·gy`, `Σ_rows gy`.
+    fn dense_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        gy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        fallback_dense_backward::<Self>(x, w, gy)
+    }
+
     /// The exact (erf) GELU, elementwise.
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
         <Self as burn::tensor::ops::ActivationOps<Self>>::gelu(x)
@@ -148,6 +157,18 @@ pub fn fallback_dwconv3d_backward<B: Backend>(
 pub fn fallback_dense<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: FloatTensor<B>) -> FloatTensor<B> {
     let n = b.shape()[0];
     B::float_add(B::float_matmul(x, w), B::float_reshape(b, Shape::new([1, n])))
+}
+
+/// [`KernelBackend::dense_backward`] through burn's matmul and a row sum.
+pub fn fallback_dense_backward<B: Backend>(
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    gy: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let n = gy.shape()[1];
+    let gx = B::float_matmul(gy.clone(), B::float_transpose(w));
+    let gw = B::float_matmul(B::float_transpose(x), gy.clone());
+    (gx, gw, B::float_reshape(B::float_sum_dim(gy, 0), Shape::new([n])))
 }
 
 /// burn's `ConvOptions` for the depthwise conv with weight `w (C, 1, kd, kh, kw)`.
@@ -469,7 +490,7 @@ impl<B: KernelBackend> Backward<B, 3> for LayerScaleResidualBackward {
     }
 }
 
-/// Backward node of the linear layer: saves `x` and `w`; `gx = gy·wᵀ`, `gw = xᵀ·gy`, `gb = Σ_rows gy`.
+/// Backward node of the dense layer: saves `x` and `w`.
 #[derive(Debug)]
 struct DenseBackward;
 
@@ -480,15 +501,11 @@ impl<B: KernelBackend> Backward<B, 3> for DenseBackward {
         let [node_x, node_w, node_b] = ops.parents;
         let gy = grads.consume::<B>(&ops.node);
         let (x, w) = ops.state;
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::float_matmul(gy.clone(), B::float_transpose(w)));
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, B::float_matmul(B::float_transpose(x), gy.clone()));
-        }
-        if let Some(node) = node_b {
-            let n = gy.shape()[1];
-            grads.register::<B>(node.id, B::float_reshape(B::float_sum_dim(gy, 0), Shape::new([n])));
+        let (gx, gw, gb) = B::dense_backward(x, w, gy);
+        for (node, g) in [(node_x, gx), (node_w, gw), (node_b, gb)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
         }
     }
 }
@@ -669,20 +686,16 @@ fn block_backward<B: KernelBackend>(
 ) -> (FloatTensor<B>, BlockParams<FloatTensor<B>>) {
     let (_, a) = block_forward::<B>(tensor::<B, 5>(x.clone()), p, eps);
     let [n, d, h, w, c] = a.branch.dims();
-    let c4 = a.hidden.dims()[1];
     let (g_branch, g_gamma) = B::layer_scale_residual_backward(gy.clone(), prim(a.branch), p[8].clone());
-    let g_branch = tensor::<B, 5>(g_branch).reshape([n * d * h * w, c]);
-    let g_w2 = a.act.transpose().matmul(g_branch.clone());
-    let g_b2 = g_branch.clone().sum_dim(0).reshape([c]);
-    let g_act = g_branch.matmul(tensor::<B, 2>(p[6].clone()).transpose());
-    let g_hidden = tensor::<B, 2>(B::gelu_exact_backward(prim(a.hidden), prim(g_act)));
-    let g_w1 = a.normed.transpose().matmul(g_hidden.clone());
-    let g_b1 = g_hidden.clone().sum_dim(0).reshape([c4]);
-    let g_normed = g_hidden.matmul(tensor::<B, 2>(p[4].clone()).transpose()).reshape([n, d, h, w, c]);
-    let (g_conv, g_nw, g_nb) = B::channel_norm_backward(prim(a.conv), p[2].clone(), prim(g_normed), eps, Layout::ChannelsLast);
+    let g_branch = B::float_reshape(g_branch, Shape::new([n * d * h * w, c]));
+    let (g_act, g_w2, g_b2) = B::dense_backward(prim(a.act), p[6].clone(), g_branch);
+    let g_hidden = B::gelu_exact_backward(prim(a.hidden), g_act);
+    let (g_normed, g_w1, g_b1) = B::dense_backward(prim(a.normed), p[4].clone(), g_hidden);
+    let g_normed = B::float_reshape(g_normed, Shape::new([n, d, h, w, c]));
+    let (g_conv, g_nw, g_nb) = B::channel_norm_backward(prim(a.conv), p[2].clone(), g_normed, eps, Layout::ChannelsLast);
     let (g_x, g_dw, g_db) = B::dwconv3d_backward(x, p[0].clone(), g_conv);
     let g_x = B::float_add(gy, g_x);
-    (g_x, [g_dw, g_db, g_nw, g_nb, prim(g_w1), prim(g_b1), prim(g_w2), prim(g_b2), g_gamma])
+    (g_x, [g_dw, g_db, g_nw, g_nb, g_w1, g_b1, g_w2, g_b2, g_gamma])
 }
 
 /// Backward node of the checkpointed block: saves only `x` (and the parameters, which live anyway)
