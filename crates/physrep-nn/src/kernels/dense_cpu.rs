@@ -48,13 +48,7 @@ pub fn mlp_forward(x: &[f32], [w1, b1, w2, b2]: [&[f32]; 4], m: usize, c: usize,
                     fill_rows(hidden, b1, rows);
                     accumulate(hidden, x, w1, rows, c, h, gemm::Parallelism::None);
                     super::gelu_cpu::forward_in_place(hidden);
-                    for row in y.chunks_exact_mut(c) {
-                        for (d, &v) in row.iter_mut().zip(b2) {
-                            d.write(v);
-                        }
-                    }
-                    // SAFETY: every value of this tile was just written; `MaybeUninit<f32>` has `f32`'s layout.
-                    let y = &mut *(y as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]);
+                    let y = super::fill_with(y, b2);
                     accumulate(y, hidden, w2, rows, h, c, gemm::Parallelism::None);
                 },
             )

@@ -56,9 +56,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, dm: DwDims) -> Vec<f3
                 || vec![0.0f32; padded_len(dm)],
                 |scratch, (nc, out)| {
                     let c = nc % dm.c;
-                    out.fill(std::mem::MaybeUninit::new(bias.map_or(0.0, |b| b[c])));
-                    // SAFETY: every value of `out` was just written; `MaybeUninit<f32>` has `f32`'s layout.
-                    let out = &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]);
+                    let out = super::fill_with(out, &[bias.map_or(0.0, |b| b[c])]);
                     let taps = &w[c * dm.taps()..(c + 1) * dm.taps()];
                     correlate_plane(&x[nc * plane..(nc + 1) * plane], taps, dm, scratch, out);
                 },

@@ -311,6 +311,20 @@ pub(crate) unsafe fn written_vec(len: usize, fill: impl FnOnce(&mut [std::mem::M
     unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
 }
 
+/// Writes `pattern` repeatedly over `out` (a slice of a [`written_vec`] buffer) and returns it as the
+/// initialised values it now holds.
+pub(crate) fn fill_with<'a>(out: &'a mut [std::mem::MaybeUninit<f32>], pattern: &[f32]) -> &'a mut [f32] {
+    assert!(out.len() % pattern.len().max(1) == 0 && (out.is_empty() || !pattern.is_empty()), "fill_with: {} values cannot be tiled by a pattern of {}", out.len(), pattern.len());
+    for chunk in out.chunks_exact_mut(pattern.len().max(1)) {
+        for (o, &v) in chunk.iter_mut().zip(pattern) {
+            o.write(v);
+        }
+    }
+    // SAFETY: the chunks tile `out` (checked above) and each was written in full; `MaybeUninit<f32>` has
+    // `f32`'s layout.
+    unsafe { &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
+}
+
 fn flex_from_vec(v: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(v, shape.into()))
 }
