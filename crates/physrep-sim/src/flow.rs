@@ -254,6 +254,16 @@ impl FrameClock {
     }
 }
 
+/// Multiplies every field of a stacked spectral state by the (per-mode) `filter`, e.g. the Hou–Li filter
+/// after each step.
+pub(crate) fn filter_fields(state: &mut [Complex64], filter: &[f64]) {
+    for field in state.chunks_exact_mut(filter.len()) {
+        for (v, f) in field.iter_mut().zip(filter) {
+            *v *= *f;
+        }
+    }
+}
+
 /// `true` when every value is finite.
 pub(crate) fn all_finite(v: &[Complex64]) -> bool {
     v.iter().all(|c| c.re.is_finite() && c.im.is_finite())

@@ -341,11 +341,7 @@ impl RayleighBenardSolver {
                 }
             });
             if let Some(f) = filter.as_ref() {
-                for field in state.chunks_exact_mut(n) {
-                    for (v, f) in field.iter_mut().zip(f) {
-                        *v *= *f;
-                    }
-                }
+                crate::flow::filter_fields(state, f);
             }
             let (w, th) = state.split_at_mut(n);
             project_odd_y(&adv.grid, w);

@@ -293,11 +293,7 @@ impl ShearFlowSolver {
                 adv.advect_pair(w, s, nw, ns);
             });
             if let Some(f) = filter.as_ref() {
-                for field in state.chunks_exact_mut(n) {
-                    for (v, f) in field.iter_mut().zip(f) {
-                        *v *= *f;
-                    }
-                }
+                crate::flow::filter_fields(state, f);
             }
             *t += dt;
         }
