@@ -44,8 +44,14 @@ enum Command {
 }
 
 fn main() {
-    if let Some(mb) = std::env::var("PHYSREP_ALLOC_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()) {
-        ALLOC.set_limit(mb << 20);
+    if let Ok(v) = std::env::var("PHYSREP_ALLOC_CACHE_MB") {
+        match v.trim().parse::<usize>() {
+            Ok(mb) => ALLOC.set_limit(mb.saturating_mul(1 << 20)),
+            Err(_) => {
+                eprintln!("error: PHYSREP_ALLOC_CACHE_MB must be a whole number of MiB (0 turns the buffer cache off), got `{v}`");
+                std::process::exit(2);
+            }
+        }
     }
     let cli = Cli::parse();
     let result = match cli.command {
