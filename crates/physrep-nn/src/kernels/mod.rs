@@ -315,9 +315,13 @@ pub(crate) unsafe fn written_vec(len: usize, fill: impl FnOnce(&mut [std::mem::M
 /// initialised values it now holds.
 pub(crate) fn fill_with<'a>(out: &'a mut [std::mem::MaybeUninit<f32>], pattern: &[f32]) -> &'a mut [f32] {
     assert!(out.len() % pattern.len().max(1) == 0 && (out.is_empty() || !pattern.is_empty()), "fill_with: {} values cannot be tiled by a pattern of {}", out.len(), pattern.len());
-    for chunk in out.chunks_exact_mut(pattern.len().max(1)) {
-        for (o, &v) in chunk.iter_mut().zip(pattern) {
-            o.write(v);
+    if let [v] = pattern {
+        out.fill(std::mem::MaybeUninit::new(*v));
+    } else {
+        // SAFETY: any initialised `f32` is a valid `MaybeUninit<f32>` (same layout).
+        let pattern = unsafe { &*(pattern as *const [f32] as *const [std::mem::MaybeUninit<f32>]) };
+        for chunk in out.chunks_exact_mut(pattern.len().max(1)) {
+            chunk.copy_from_slice(pattern);
         }
     }
     // SAFETY: the chunks tile `out` (checked above) and each was written in full; `MaybeUninit<f32>` has
