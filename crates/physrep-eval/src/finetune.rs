@@ -706,6 +706,7 @@ mod tests {
     #[test]
     fn micro_batch_gradients_sum_to_the_full_batch_gradient() {
         let device = Default::default();
+        <CpuAutodiff as Backend>::seed(&device, 75);
         let avit = physrep_nn::avit::AvitConfig { embed_dim: 8, num_heads: 2, processor_blocks: 1, patch_size: 4, ..Default::default() };
         let encoder = avit.init::<CpuAutodiff>(&device).unwrap();
         let head = AttentiveProbeConfig { dim: 8, num_heads: 2, mlp_ratio: 2.0, num_outputs: 2, ..Default::default() }.init(1, &device).unwrap();

@@ -316,6 +316,11 @@ impl<B: Backend> SubsampledLinear<B> {
 }
 
 /// RMS instance norm: `x / (std over (H, W) + 1e-8) · weight` (unbiased std, no centring).
+///
+/// The variance is clamped at 1e-36 before the square root (the forward pass is unchanged in f32,
+/// since 1e-18 vanishes beside the 1e-8 guard): the derivative of `sqrt` at 0 is infinite, so a
+/// spatially constant channel — a uniform field, or a saturated GELU over a 2 × 2 stem output —
+/// would otherwise turn every gradient below the norm into NaN (as PyTorch's `std` does).
 #[derive(Module, Debug)]
 pub struct RmsInstanceNorm2d<B: Backend> {
     pub weight: Param<Tensor<B, 1>>,
@@ -328,7 +333,7 @@ impl<B: Backend> RmsInstanceNorm2d<B> {
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let [n, c, h, w] = x.dims();
-        let std = x.clone().reshape([n, c, h * w]).var(2).sqrt().add_scalar(1e-8).reshape([n, c, 1, 1]);
+        let std = x.clone().reshape([n, c, h * w]).var(2).clamp_min(1e-36).sqrt().add_scalar(1e-8).reshape([n, c, 1, 1]);
         x / std * self.weight.val().reshape([1, c, 1, 1])
     }
 }
@@ -730,6 +735,44 @@ mod tests {
         let y2 = model.forward_next(clip * scale.clone() + shift.clone());
         let expected = y * scale.reshape([1, 2, 1, 1]) + shift.reshape([1, 2, 1, 1]);
         y2.into_data().assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-3));
+    }
+
+    /// A constant channel has zero variance; its gradient through the norm is finite (the std is
+    /// treated as locally constant there), and the other channel's gradient matches central finite
+    /// differences. Without the clamp both come back NaN.
+    #[test]
+    fn rms_norm_gradient_is_finite_on_a_constant_channel() {
+        type Ad = crate::CpuAutodiff;
+        let device = Default::default();
+        let norm = RmsInstanceNorm2d::<Ad>::new(2, &device);
+        let values = [0.5f32, 0.5, 0.5, 0.5, 1.0, 2.0, 3.0, -1.0];
+        let r = Tensor::<Ad, 1>::from_floats([0.3, -0.7, 1.1, 0.2, -0.4, 0.9, 0.6, -1.3], &device).reshape([1, 2, 2, 2]);
+        let loss = |v: &[f32]| {
+            let x = Tensor::<Ad, 1>::from_floats(v, &device).reshape([1, 2, 2, 2]).require_grad();
+            ((norm.forward(x.clone()) * r.clone()).sum(), x)
+        };
+        let (l, x) = loss(&values);
+        let grads = l.backward();
+        let g = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+        // Constant channel: d(x / (0 + 1e-8))/dx · r = r · 1e8.
+        for (k, rk) in [0.3f32, -0.7, 1.1, 0.2].iter().enumerate() {
+            assert!((g[k] - rk * 1e8).abs() <= 1e-5 * (rk * 1e8).abs(), "{k}: {} vs {}", g[k], rk * 1e8);
+        }
+        let h = 1e-2f32;
+        for k in 4..8 {
+            let mut up = values;
+            up[k] += h;
+            let mut down = values;
+            down[k] -= h;
+            // Channel 1 alone: channel 0's 1e8-scaled term would swamp the difference in f32.
+            let f = |v: &[f32]| {
+                let x = Tensor::<Ad, 1>::from_floats(v, &device).reshape([1, 2, 2, 2]);
+                (norm.forward(x) * r.clone()).narrow(1, 1, 1).sum().into_scalar()
+            };
+            let fd = (f(&up) - f(&down)) / (2.0 * h);
+            assert!((g[k] - fd).abs() <= 2e-3 * (1.0 + fd.abs()), "{k}: {} vs {fd}", g[k]);
+        }
     }
 
     #[test]
