@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use physrep_nn::kernels::{
     channel_norm, channel_norm_last, convnext_block, dense, dwconv3d, fallback_dense, BlockParams, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
-    fallback_dwconv3d_backward, fallback_gelu_exact_backward, fallback_layer_scale_residual, gelu, fallback_layer_scale_residual_backward, layer_scale_residual,
+    dwconv3d_backward_by_forward_convs, fallback_dwconv3d_backward, fallback_gelu_exact_backward, fallback_layer_scale_residual, gelu, fallback_layer_scale_residual_backward, layer_scale_residual,
     KernelBackend, Layout,
 };
 use physrep_nn::{Cpu, CpuAutodiff};
@@ -81,6 +81,29 @@ fn fallback_bodies_match_the_kernels() {
     let rb = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(rb));
     assert!(rel_err(gb, rb) < 2e-5);
     assert!(rel_err(dwconv3d(x.clone(), w.clone(), b.clone()), dwconv3d_reference(x, w, b)) < 2e-5);
+}
+
+/// The GPU formulation of the depthwise backward (two forward convolutions) equals burn's grouped
+/// `conv3d_{x,weight}_backward`, for cubic, anisotropic and 2-D kernels, batch 1 and 3, short axes.
+#[test]
+fn backward_by_forward_convs_matches_burns_conv_backward() {
+    let prim = |t: Tensor<Cpu, 5>| t.into_primitive().tensor();
+    let back = |p| Tensor::<Cpu, 5>::from_primitive(TensorPrimitive::Float(p));
+    for (i, (shape, k)) in [([3, 4, 5, 6, 7], [3, 3, 3]), ([1, 2, 4, 8, 8], [7, 7, 7]), ([2, 3, 4, 6, 5], [3, 5, 7]), ([2, 2, 1, 9, 10], [1, 7, 7]), ([2, 2, 2, 3, 4], [7, 7, 7])]
+        .into_iter()
+        .enumerate()
+    {
+        let (x, w, _) = inputs::<Cpu>(shape, k, 20 + i as u64);
+        let gy = physrep_nn::seeded::normal::<Cpu, 5>(shape, 0.0, 1.0, 700 + i as u64, &Default::default());
+        let (gx, gw, gb) = dwconv3d_backward_by_forward_convs::<Cpu>(prim(x.clone()), prim(w.clone()), prim(gy.clone()));
+        let (rx, rw, rb) = fallback_dwconv3d_backward::<Cpu>(prim(x), prim(w), prim(gy));
+        assert_eq!(back(gw.clone()).dims(), back(rw.clone()).dims());
+        for (name, e) in [("gx", rel_err(back(gx), back(rx))), ("gw", rel_err(back(gw), back(rw)))] {
+            assert!(e < 2e-5, "{name}: relative error {e} at shape {shape:?}, kernel {k:?}");
+        }
+        let gb = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(gb));
+        assert!(rel_err(gb, Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(rb))) < 2e-5);
+    }
 }
 
 #[test]

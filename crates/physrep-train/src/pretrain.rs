@@ -156,6 +156,26 @@ impl PretrainOptions {
     }
 }
 
+impl Device {
+    /// Whether this device can run here: an error for `cuda` in a build without the `cuda` feature,
+    /// or when burn's CUDA runtime cannot start (no driver library, no GPU), instead of the panic
+    /// that the runtime's device thread raises at the first tensor.
+    pub fn check(self) -> Result<(), TrainError> {
+        match self {
+            Device::Cpu => Ok(()),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda => Err(no_cuda()),
+            #[cfg(feature = "cuda")]
+            Device::Cuda => {
+                let probe = || burn::tensor::Tensor::<burn::backend::Cuda, 1>::ones([1], &Default::default()).into_scalar();
+                std::panic::catch_unwind(probe).map(|_| ()).map_err(|_| {
+                    TrainError::config("device", "burn's CUDA runtime could not start (see the message above): is there an NVIDIA GPU, and are libcuda.so and libnvrtc.so on LD_LIBRARY_PATH?")
+                })
+            }
+        }
+    }
+}
+
 impl std::str::FromStr for Device {
     type Err = TrainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -306,10 +326,7 @@ pub fn resolve_config(opts: &PretrainOptions, ds: &WellDataset) -> Result<Pretra
 
 /// Run (or resume) a pretraining run; see the module docs for what it writes.
 pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
-    #[cfg(not(feature = "cuda"))]
-    if opts.device == Device::Cuda {
-        return Err(no_cuda());
-    }
+    opts.device.check()?;
     let started = Instant::now();
     let run = RunDir::new(&opts.out);
     let ds = Arc::new(WellDataset::open(&opts.data)?);
