@@ -361,7 +361,8 @@ impl RayleighBenardSolver {
         self.adv.velocity(&w);
         let mut th = vec![0.0; self.adv.grid.n_phys()];
         self.adv.fft.inverse(&self.state[n..], &mut th);
-        let flux: f64 = self.adv.v.iter().zip(&th).map(|(v, t)| v * t).sum::<f64>() / th.len() as f64;
+        let (_, v) = self.adv.velocity_components();
+        let flux: f64 = v.iter().zip(&th).map(|(v, t)| v * t).sum::<f64>() / th.len() as f64;
         1.0 + flux / self.kappa
     }
 

@@ -354,7 +354,7 @@ impl ShearFlowSolver {
         let n = self.adv.grid.n_spec();
         let w = self.state[..n].to_vec();
         self.adv.velocity(&w);
-        (self.adv.u.clone(), self.adv.v.clone())
+        self.adv.velocity_components()
     }
 }
 

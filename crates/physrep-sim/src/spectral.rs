@@ -12,8 +12,10 @@
 //! * Sizes: any even `nx, ny ≥ 4`. Power-of-two `nx` use the batched, transpose-free column FFT (the fast
 //!   path; all production grids); other `nx` a transposed rustfft per column.
 //! * Speed-ups with exact contracts: [`Fft2::with_band`] (only the first `band` spectral columns, for
-//!   dealiased fields) and [`Fft2::inverse_pair`] / [`Fft2::forward_pair`] (two fields at once through one
-//!   complex row FFT; equal to two single transforms to round-off).
+//!   dealiased fields), [`Fft2::dealiased`] (only the box of modes a dealiasing rule keeps, rows included) and
+//!   [`Fft2::inverse_pair`] / [`Fft2::forward_pair_from_rows`] (two fields at once through one complex row FFT;
+//!   equal to two single transforms to round-off), with [`Fft2::inverse_pair_to_rows_with`] letting the caller
+//!   write the spectra straight into the column buffers.
 //!
 //! # Sine/cosine bases
 //! Wall-bounded directions with sine (Dirichlet) or cosine (Neumann) series are realised by odd/even extension
@@ -250,7 +252,7 @@ pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 ///
 /// The y direction is a real FFT per row (realfft). The x direction (the columns of the row-major spectral
 /// array) is, for power-of-two `nx`, a batched radix-4/2 decimation-in-frequency FFT whose butterflies combine
-/// whole rows elementwise ([`BatchedDif`]): no transposes, and the loops vectorise across the contiguous
+/// whole rows elementwise ([`Columns`]): no transposes, and the loops vectorise across the contiguous
 /// column index. Other even `nx` use rustfft per column on a transposed copy.
 ///
 /// **Band.** [`Fft2::with_band`] restricts the column transforms to the first `band` spectral columns
@@ -258,10 +260,17 @@ pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 /// and [`Fft2::forward`] writes exact zeros there. For fields whose spectra vanish on those columns (a
 /// dealiased state) and outputs that are masked anyway, this is exact and saves `1 − band/nyh` of the column
 /// work; [`Grid2::dealias_band`] gives the band of a dealiasing rule.
+///
+/// **Box.** [`Fft2::dealiased`] also restricts the x modes (rows `ix`) to those the rule keeps: the inverse
+/// treats the other rows as zero (not read), the forward writes exact zeros there. The kept set is then the
+/// box [`Grid2::dealias_mask`] keeps, so the forward output *is* the masked output (no mask pass needed) and
+/// dealiased inputs lose nothing.
 pub struct Fft2 {
     nx: usize,
     ny: usize,
     band: usize,
+    /// Whether x mode (row) `ix` is transformed; the others are zero on input and output.
+    kept_rows: Vec<bool>,
     r2c: Arc<dyn RealToComplex<f64>>,
     c2r: Arc<dyn ComplexToReal<f64>>,
     columns: Columns,
@@ -273,8 +282,6 @@ pub struct Fft2 {
     row_inv: Arc<dyn Fft<f64>>,
     rows: Vec<Complex64>,
     row_scratch: Vec<Complex64>,
-    row_a: Vec<Complex64>,
-    row_b: Vec<Complex64>,
 }
 
 impl Fft2 {
@@ -286,6 +293,18 @@ impl Fft2 {
     /// Plans transforms restricted to the spectral columns `iy < band` (see the type's doc). Panics unless
     /// `1 ≤ band ≤ nyh` (a programming error, like mismatched slice lengths).
     pub fn with_band(grid: &Grid2, band: usize) -> Self {
+        Self::with_box(grid, band, vec![true; grid.nx])
+    }
+
+    /// Plans transforms restricted to the modes the dealiasing `rule` keeps: the columns of
+    /// [`Grid2::dealias_band`] and the rows whose `|m_x|` the rule keeps (see the type's doc). Exact for
+    /// inputs that vanish outside [`Grid2::dealias_mask`]; the forward output is the masked transform.
+    pub fn dealiased(grid: &Grid2, rule: Dealias) -> Self {
+        let kept_rows = grid.mx.iter().map(|&m| rule.keeps(m, grid.nx)).collect();
+        Self::with_box(grid, grid.dealias_band(rule), kept_rows)
+    }
+
+    fn with_box(grid: &Grid2, band: usize, kept_rows: Vec<bool>) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
         let nyh = ny / 2 + 1;
         assert!(
@@ -313,6 +332,7 @@ impl Fft2 {
             nx,
             ny,
             band,
+            kept_rows,
             r2c,
             c2r,
             columns,
@@ -323,18 +343,23 @@ impl Fft2 {
             row_inv,
             rows: vec![Complex64::default(); nx * ny],
             row_scratch,
-            row_a: vec![Complex64::default(); band],
-            row_b: vec![Complex64::default(); band],
         }
     }
 
-    /// The number of leading spectral columns transformed (`nyh` unless built by [`Fft2::with_band`]).
+    /// The number of leading spectral columns transformed (`nyh` unless built by [`Fft2::with_band`] or
+    /// [`Fft2::dealiased`]).
     pub fn band(&self) -> usize {
         self.band
     }
 
+    /// The factor `1/(nx·ny)` of the inverse transforms (what [`Fft2::inverse_pair_to_rows_with`]'s rows
+    /// must include).
+    pub fn inverse_scale(&self) -> f64 {
+        1.0 / (self.nx * self.ny) as f64
+    }
+
     /// Unnormalised forward transform of a physical field (`nx·ny`) into `out` (`nx·nyh`); columns
-    /// `iy ≥ band` of `out` are set to zero.
+    /// `iy ≥ band` and rows outside the box of `out` are set to zero.
     pub fn forward(&mut self, input: &[f64], out: &mut [Complex64]) {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * ny, "Fft2::forward: physical length");
@@ -344,7 +369,7 @@ impl Fft2 {
 
     #[inline(always)]
     fn forward_impl(&mut self, input: &[f64], out: &mut [Complex64]) {
-        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
+        let (nx, ny, band) = (self.nx, self.ny, self.band);
         for i in 0..nx {
             self.row_real.copy_from_slice(&input[i * ny..(i + 1) * ny]);
             self.r2c
@@ -357,9 +382,21 @@ impl Fft2 {
             self.columns.load_row(i, 0, &self.row_spec[..band], 1.0);
         }
         self.columns.transform(false, band);
+        self.store_outputs(out, 0);
+    }
+
+    /// Writes column block `col0..col0 + band` of the transformed columns into the spectral field `out`, with
+    /// zeros outside the box.
+    #[inline(always)]
+    fn store_outputs(&self, out: &mut [Complex64], col0: usize) {
+        let (nyh, band) = (self.ny / 2 + 1, self.band);
         for (i, row) in out.chunks_exact_mut(nyh).enumerate() {
             let (kept, zero) = row.split_at_mut(band);
-            self.columns.store_row(i, 0, kept);
+            if self.kept_rows[i] {
+                self.columns.store_row(i, col0, kept);
+            } else {
+                kept.fill(Complex64::default());
+            }
             zero.fill(Complex64::default());
         }
     }
@@ -375,9 +412,17 @@ impl Fft2 {
         &mut self.rows
     }
 
+    /// Exchanges the pair buffer with `other` (same length `nx·ny`): keeps the result of an inverse pair
+    /// without copying it. Panics on a length mismatch (a programming error).
+    pub fn swap_pair_rows(&mut self, other: &mut Vec<Complex64>) {
+        assert_eq!(other.len(), self.rows.len(), "Fft2::swap_pair_rows: length");
+        std::mem::swap(&mut self.rows, other);
+    }
+
     /// `forward(a, out_a)` and `forward(b, out_b)` at once (equal to round-off) for the two real fields held as
     /// `a + ib` in [`Fft2::pair_rows_mut`]: the rows go through one complex FFT of length `ny` instead of two
-    /// real ones, and the two column passes are batched. The pair buffer is overwritten.
+    /// real ones, their spectra are split into `A` and `B` straight into the column buffers, and the two column
+    /// passes are batched. The pair buffer is overwritten.
     pub fn forward_pair_from_rows(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
         let n = self.nx * (self.ny / 2 + 1);
         assert!(out_a.len() == n && out_b.len() == n, "Fft2::forward_pair_from_rows: spectral length");
@@ -386,29 +431,27 @@ impl Fft2 {
 
     #[inline(always)]
     fn forward_pair_impl(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
-        let (ny, nyh, band) = (self.ny, self.ny / 2 + 1, self.band);
+        let (ny, band) = (self.ny, self.band);
         self.row_fwd.process_with_scratch(&mut self.rows, &mut self.row_scratch);
         for (i, z) in self.rows.chunks_exact(ny).enumerate() {
+            let (re, im) = self.columns.input_row_mut(i, 2 * band);
+            let ((ra, rb), (ia, ib)) = (re.split_at_mut(band), im.split_at_mut(band));
             // With Z = FFT(a + ib) and W = Z[−k]: A[k] = (Z + W̄)/2, B[k] = (Z − W̄)/(2i).
             for k in 0..band {
                 let (zk, w) = (z[k], z[if k == 0 { 0 } else { ny - k }]);
-                self.row_a[k] = Complex64::new(0.5 * (zk.re + w.re), 0.5 * (zk.im - w.im));
-                self.row_b[k] = Complex64::new(0.5 * (zk.im + w.im), 0.5 * (w.re - zk.re));
+                ra[k] = 0.5 * (zk.re + w.re);
+                ia[k] = 0.5 * (zk.im - w.im);
+                rb[k] = 0.5 * (zk.im + w.im);
+                ib[k] = 0.5 * (w.re - zk.re);
             }
-            self.columns.load_row(i, 0, &self.row_a, 1.0);
-            self.columns.load_row(i, band, &self.row_b, 1.0);
         }
         self.columns.transform(false, 2 * band);
-        for (i, (ra, rb)) in out_a.chunks_exact_mut(nyh).zip(out_b.chunks_exact_mut(nyh)).enumerate() {
-            self.columns.store_row(i, 0, &mut ra[..band]);
-            self.columns.store_row(i, band, &mut rb[..band]);
-            ra[band..].fill(Complex64::default());
-            rb[band..].fill(Complex64::default());
-        }
+        self.store_outputs(out_a, 0);
+        self.store_outputs(out_b, band);
     }
 
     /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged and its columns
-    /// `iy ≥ band` are treated as zero.
+    /// `iy ≥ band` (and rows outside the box) are treated as zero.
     pub fn inverse(&mut self, input: &[Complex64], out: &mut [f64]) {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * nyh, "Fft2::inverse: spectral length");
@@ -418,10 +461,14 @@ impl Fft2 {
 
     #[inline(always)]
     fn inverse_impl(&mut self, input: &[Complex64], out: &mut [f64]) {
-        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
-        let scale = 1.0 / (nx * ny) as f64;
+        let (ny, nyh, band) = (self.ny, self.ny / 2 + 1, self.band);
+        let scale = self.inverse_scale();
         for (i, row) in input.chunks_exact(nyh).enumerate() {
-            self.columns.load_row(i, 0, &row[..band], scale);
+            if self.kept_rows[i] {
+                self.columns.load_row(i, 0, &row[..band], scale);
+            } else {
+                self.columns.zero_row(i, band);
+            }
         }
         self.columns.transform(true, band);
         for (i, row) in out.chunks_exact_mut(ny).enumerate() {
@@ -454,119 +501,89 @@ impl Fft2 {
     /// each row of `a + ib` (Hermitian halves completed) goes through one complex FFT of length `ny` instead of
     /// two real ones.
     pub fn inverse_pair_to_rows(&mut self, a: &[Complex64], b: &[Complex64]) {
-        let n = self.nx * (self.ny / 2 + 1);
-        assert!(a.len() == n && b.len() == n, "Fft2::inverse_pair_to_rows: spectral length");
-        with_avx2(#[inline(always)] || self.inverse_pair_impl(a, b))
+        let nyh = self.ny / 2 + 1;
+        assert!(a.len() == self.nx * nyh && b.len() == self.nx * nyh, "Fft2::inverse_pair_to_rows: spectral length");
+        let (band, scale) = (self.band, self.inverse_scale());
+        self.inverse_pair_to_rows_with(#[inline(always)] |i, [ra, ia, rb, ib]| {
+            let (a, b) = (&a[i * nyh..i * nyh + band], &b[i * nyh..i * nyh + band]);
+            for j in 0..band {
+                ra[j] = a[j].re * scale;
+                ia[j] = a[j].im * scale;
+                rb[j] = b[j].re * scale;
+                ib[j] = b[j].im * scale;
+            }
+        })
+    }
+
+    /// [`Fft2::inverse_pair_to_rows`] with the spectra written straight into the column buffers:
+    /// `fill(i, [re_a, im_a, re_b, im_b])` is called once for every row `i` inside the box (the others are
+    /// zero) and must overwrite the four slices (length `band`) with the real and imaginary parts of
+    /// `a[i, 0..band]` and `b[i, 0..band]` **times [`Fft2::inverse_scale`]**. Saves the caller's spectral
+    /// buffers and a copy. Mark the closure `#[inline(always)]` so it is compiled with AVX2 (see [`with_avx2`]).
+    #[inline(always)]
+    pub fn inverse_pair_to_rows_with(&mut self, fill: impl FnMut(usize, [&mut [f64]; 4])) {
+        with_avx2(#[inline(always)] || self.inverse_pair_impl(fill))
     }
 
     #[inline(always)]
-    fn inverse_pair_impl(&mut self, a: &[Complex64], b: &[Complex64]) {
+    fn inverse_pair_impl(&mut self, mut fill: impl FnMut(usize, [&mut [f64]; 4])) {
         let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
-        let scale = 1.0 / (nx * ny) as f64;
-        for (i, (ra, rb)) in a.chunks_exact(nyh).zip(b.chunks_exact(nyh)).enumerate() {
-            self.columns.load_row(i, 0, &ra[..band], scale);
-            self.columns.load_row(i, band, &rb[..band], scale);
+        for i in 0..nx {
+            if self.kept_rows[i] {
+                let (re, im) = self.columns.input_row_mut(i, 2 * band);
+                let ((ra, rb), (ia, ib)) = (re.split_at_mut(band), im.split_at_mut(band));
+                fill(i, [ra, ia, rb, ib]);
+            } else {
+                self.columns.zero_row(i, 2 * band);
+            }
         }
         self.columns.transform(true, 2 * band);
+        let h = band.min(ny / 2);
         for (i, z) in self.rows.chunks_exact_mut(ny).enumerate() {
-            self.columns.store_row(i, 0, &mut self.row_a);
-            self.columns.store_row(i, band, &mut self.row_b);
-            let (ra, rb) = (&self.row_a, &self.row_b);
-            // Modes band..=ny−band are zero (the loop below writes 1..band and ny−band+1..ny).
-            z[band.min(ny / 2)..=ny - band.min(ny / 2)].fill(Complex64::default());
+            let (re, im) = self.columns.output_row(i, 2 * band);
+            let ((ra, rb), (ia, ib)) = (re.split_at(band), im.split_at(band));
+            // Modes h..=ny−h are zero (the loop below writes 1..h and ny−h+1..ny).
+            z[h..=ny - h].fill(Complex64::default());
             // Z[k] = A[k] + iB[k], Z[−k] = Ā[k] + iB̄[k]; the DC and Nyquist modes of real rows are real (their
             // round-off imaginary parts are dropped, as in `inverse`).
-            z[0] = Complex64::new(ra[0].re, rb[0].re);
-            for k in 1..band.min(ny / 2) {
-                z[k] = Complex64::new(ra[k].re - rb[k].im, ra[k].im + rb[k].re);
-                z[ny - k] = Complex64::new(ra[k].re + rb[k].im, rb[k].re - ra[k].im);
+            z[0] = Complex64::new(ra[0], rb[0]);
+            for k in 1..h {
+                z[k] = Complex64::new(ra[k] - ib[k], ia[k] + rb[k]);
+                z[ny - k] = Complex64::new(ra[k] + ib[k], rb[k] - ia[k]);
             }
             if band == nyh {
-                z[ny / 2] = Complex64::new(ra[ny / 2].re, rb[ny / 2].re);
+                z[ny / 2] = Complex64::new(ra[ny / 2], rb[ny / 2]);
             }
         }
         self.row_inv.process_with_scratch(&mut self.rows, &mut self.row_scratch);
     }
 }
 
-/// The x-direction transforms of up to `stride` columns (one field's band, or two side by side): `load_row`
-/// every row `i` (at column `col0`, times a real scale), `transform` the first `width` columns, then
-/// `store_row` reads row `i` of the result.
-enum Columns {
-    Batched(BatchedDif),
-    /// Non-power-of-two `nx`: one rustfft per column of the transposed copy `cols[iy * nx + ix]`.
+/// The x-direction transforms of up to `stride` columns (one field's band, or two side by side) held as split
+/// real/imaginary `n × stride` row-major buffers: write row `i` ([`Columns::load_row`], or in place through
+/// [`Columns::input_row_mut`]), `transform` the first `width` columns, then read output row `i`
+/// ([`Columns::store_row`], [`Columns::output_row`]).
+struct Columns {
+    n: usize,
+    stride: usize,
+    re: Vec<f64>,
+    im: Vec<f64>,
+    /// The buffer row holding output row `i` after a transform (bit reversal for the batched DIF).
+    out_row: Vec<usize>,
+    kind: ColumnFft,
+}
+
+/// How the columns are transformed.
+enum ColumnFft {
+    /// Power-of-two `n`: batched radix-4/2 decimation in frequency over whole rows (see [`Columns::dif`]).
+    Batched(Vec<Radix4Pass>),
+    /// Other `n`: one rustfft per column of the transposed copy `cols[iy * n + ix]`.
     Transposed {
-        nx: usize,
         fwd: Arc<dyn Fft<f64>>,
         inv: Arc<dyn Fft<f64>>,
         cols: Vec<Complex64>,
         scratch: Vec<Complex64>,
     },
-}
-
-impl Columns {
-    /// Column transforms of length `nx` for up to `stride` columns.
-    fn new(nx: usize, stride: usize) -> Self {
-        if nx.is_power_of_two() {
-            return Columns::Batched(BatchedDif::new(nx, stride));
-        }
-        let mut cp = FftPlanner::<f64>::new();
-        let fwd = cp.plan_fft_forward(nx);
-        let inv = cp.plan_fft_inverse(nx);
-        let scratch = vec![
-            Complex64::default();
-            fwd.get_inplace_scratch_len()
-                .max(inv.get_inplace_scratch_len())
-        ];
-        Columns::Transposed {
-            nx,
-            fwd,
-            inv,
-            cols: vec![Complex64::default(); nx * stride],
-            scratch,
-        }
-    }
-
-    #[inline(always)]
-    fn load_row(&mut self, i: usize, col0: usize, row: &[Complex64], scale: f64) {
-        match self {
-            Columns::Batched(b) => b.load_row(i, col0, row, scale),
-            Columns::Transposed { nx, cols, .. } => {
-                for (j, c) in row.iter().enumerate() {
-                    cols[(col0 + j) * *nx + i] = c * scale;
-                }
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn transform(&mut self, inverse: bool, width: usize) {
-        match self {
-            Columns::Batched(b) => b.transform(inverse, width),
-            Columns::Transposed {
-                nx,
-                fwd,
-                inv,
-                cols,
-                scratch,
-            } => {
-                let plan = if inverse { inv } else { fwd };
-                plan.process_with_scratch(&mut cols[..width * *nx], scratch);
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
-        match self {
-            Columns::Batched(b) => b.store_row(i, col0, row),
-            Columns::Transposed { nx, cols, .. } => {
-                for (j, c) in row.iter_mut().enumerate() {
-                    *c = cols[(col0 + j) * *nx + i];
-                }
-            }
-        }
-    }
 }
 
 /// One radix-4 pass on blocks of `m` rows: twiddles `(W^k, W^{2k}, W^{3k})` of the forward root
@@ -576,122 +593,166 @@ struct Radix4Pass {
     tw: Vec<[[f64; 2]; 3]>,
 }
 
-/// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
-/// (`n × stride`, row-major; the first `width` columns are transformed): every butterfly combines whole rows elementwise with scalar twiddles, so
-/// the inner loops are contiguous and vectorise (AVX2 when the CPU has it: see [`with_avx2`]).
-/// Radix-4 passes fuse two radix-2 stages each (a final
-/// radix-2 stage when `L` is odd); the output is in bit-reversed row order, undone in `store_row`.
-struct BatchedDif {
-    n: usize,
-    stride: usize,
-    re: Vec<f64>,
-    im: Vec<f64>,
-    bitrev: Vec<usize>,
-    passes: Vec<Radix4Pass>,
-}
-
-impl BatchedDif {
+impl Columns {
+    /// Column transforms of length `n` for up to `stride` columns.
     fn new(n: usize, stride: usize) -> Self {
-        let bits = n.trailing_zeros();
-        let bitrev = (0..n)
-            .map(|i| i.reverse_bits() >> (usize::BITS - bits))
-            .collect();
-        let mut passes = Vec::new();
-        let mut m = n;
-        while m >= 4 {
-            let tw = (0..m / 4)
-                .map(|k| {
-                    let root = |p: usize| {
-                        let th = -2.0 * std::f64::consts::PI * (p * k) as f64 / m as f64;
-                        [th.cos(), th.sin()]
-                    };
-                    [root(1), root(2), root(3)]
-                })
+        let (out_row, kind) = if n.is_power_of_two() {
+            let bits = n.trailing_zeros();
+            let bitrev = (0..n)
+                .map(|i| i.reverse_bits() >> (usize::BITS - bits))
                 .collect();
-            passes.push(Radix4Pass { m, tw });
-            m /= 4;
-        }
+            let mut passes = Vec::new();
+            let mut m = n;
+            while m >= 4 {
+                let tw = (0..m / 4)
+                    .map(|k| {
+                        let root = |p: usize| {
+                            let th = -2.0 * std::f64::consts::PI * (p * k) as f64 / m as f64;
+                            [th.cos(), th.sin()]
+                        };
+                        [root(1), root(2), root(3)]
+                    })
+                    .collect();
+                passes.push(Radix4Pass { m, tw });
+                m /= 4;
+            }
+            (bitrev, ColumnFft::Batched(passes))
+        } else {
+            let mut cp = FftPlanner::<f64>::new();
+            let fwd = cp.plan_fft_forward(n);
+            let inv = cp.plan_fft_inverse(n);
+            let scratch = vec![
+                Complex64::default();
+                fwd.get_inplace_scratch_len()
+                    .max(inv.get_inplace_scratch_len())
+            ];
+            let cols = vec![Complex64::default(); n * stride];
+            ((0..n).collect(), ColumnFft::Transposed { fwd, inv, cols, scratch })
+        };
         Self {
             n,
             stride,
             re: vec![0.0; n * stride],
             im: vec![0.0; n * stride],
-            bitrev,
-            passes,
+            out_row,
+            kind,
         }
+    }
+
+    /// Input row `i`, columns `0..width`, as (real, imaginary) slices to write.
+    #[inline(always)]
+    fn input_row_mut(&mut self, i: usize, width: usize) -> (&mut [f64], &mut [f64]) {
+        let cols = i * self.stride..i * self.stride + width;
+        (&mut self.re[cols.clone()], &mut self.im[cols])
+    }
+
+    /// Output row `i`, columns `0..width`, as (real, imaginary) slices.
+    #[inline(always)]
+    fn output_row(&self, i: usize, width: usize) -> (&[f64], &[f64]) {
+        let start = self.out_row[i] * self.stride;
+        (&self.re[start..start + width], &self.im[start..start + width])
     }
 
     #[inline(always)]
     fn load_row(&mut self, i: usize, col0: usize, row: &[Complex64], scale: f64) {
-        let start = i * self.stride + col0;
-        let cols = start..start + row.len();
-        let (re, im) = (&mut self.re[cols.clone()], &mut self.im[cols]);
-        for ((r, m), c) in re.iter_mut().zip(im.iter_mut()).zip(row) {
+        let (re, im) = self.input_row_mut(i, col0 + row.len());
+        for ((r, m), c) in re[col0..].iter_mut().zip(&mut im[col0..]).zip(row) {
             *r = c.re * scale;
             *m = c.im * scale;
         }
     }
 
+    /// Sets input row `i`, columns `0..width`, to zero.
+    #[inline(always)]
+    fn zero_row(&mut self, i: usize, width: usize) {
+        let (re, im) = self.input_row_mut(i, width);
+        re.fill(0.0);
+        im.fill(0.0);
+    }
+
     #[inline(always)]
     fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
-        let start = self.bitrev[i] * self.stride + col0;
-        let cols = start..start + row.len();
-        let (re, im) = (&self.re[cols.clone()], &self.im[cols]);
-        for ((c, r), m) in row.iter_mut().zip(re).zip(im) {
+        let (re, im) = self.output_row(i, col0 + row.len());
+        for ((c, r), m) in row.iter_mut().zip(&re[col0..]).zip(&im[col0..]) {
             *c = Complex64::new(*r, *m);
         }
     }
 
     #[inline(always)]
     fn transform(&mut self, inverse: bool, width: usize) {
-        if inverse {
-            self.dif::<true>(width)
-        } else {
-            self.dif::<false>(width)
-        }
-    }
-
-    #[inline(always)]
-    fn dif<const INV: bool>(&mut self, width: usize) {
         let (n, w) = (self.n, self.stride);
-        for pass in &self.passes {
-            let (m, q) = (pass.m, pass.m / 4);
-            for b in (0..n).step_by(m) {
-                let (re0, re1, re2, re3) = quarters(&mut self.re[b * w..(b + m) * w], q * w);
-                let (im0, im1, im2, im3) = quarters(&mut self.im[b * w..(b + m) * w], q * w);
-                for (k, tw) in pass.tw.iter().enumerate() {
-                    let rows = k * w..k * w + width;
-                    let re = [
-                        &mut re0[rows.clone()],
-                        &mut re1[rows.clone()],
-                        &mut re2[rows.clone()],
-                        &mut re3[rows.clone()],
-                    ];
-                    let im = [
-                        &mut im0[rows.clone()],
-                        &mut im1[rows.clone()],
-                        &mut im2[rows.clone()],
-                        &mut im3[rows],
-                    ];
-                    if k == 0 {
-                        radix4::<INV, false>(re, im, tw);
-                    } else {
-                        radix4::<INV, true>(re, im, tw);
+        match &mut self.kind {
+            ColumnFft::Batched(passes) => {
+                if inverse {
+                    dif::<true>(passes, &mut self.re, &mut self.im, n, w, width)
+                } else {
+                    dif::<false>(passes, &mut self.re, &mut self.im, n, w, width)
+                }
+            }
+            ColumnFft::Transposed { fwd, inv, cols, scratch } => {
+                for i in 0..n {
+                    for j in 0..width {
+                        cols[j * n + i] = Complex64::new(self.re[i * w + j], self.im[i * w + j]);
+                    }
+                }
+                let plan = if inverse { inv } else { fwd };
+                plan.process_with_scratch(&mut cols[..width * n], scratch);
+                for i in 0..n {
+                    for j in 0..width {
+                        let c = cols[j * n + i];
+                        self.re[i * w + j] = c.re;
+                        self.im[i * w + j] = c.im;
                     }
                 }
             }
         }
-        if n.trailing_zeros() % 2 == 1 {
-            for b in (0..n).step_by(2) {
-                let (r0, r1) = self.re[b * w..(b + 2) * w].split_at_mut(w);
-                let (i0, i1) = self.im[b * w..(b + 2) * w].split_at_mut(w);
-                for j in 0..width {
-                    let (ar, ai, br, bi) = (r0[j], i0[j], r1[j], i1[j]);
-                    r0[j] = ar + br;
-                    i0[j] = ai + bi;
-                    r1[j] = ar - br;
-                    i1[j] = ai - bi;
+    }
+}
+
+/// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
+/// (`n × w`, row-major; the first `width` columns are transformed): every butterfly combines whole rows
+/// elementwise with scalar twiddles, so the inner loops are contiguous and vectorise (AVX2 when the CPU has
+/// it: see [`with_avx2`]). Radix-4 passes fuse two radix-2 stages each (a final radix-2 stage when `L` is
+/// odd); the output is in bit-reversed row order ([`Columns::out_row`]).
+#[inline(always)]
+fn dif<const INV: bool>(passes: &[Radix4Pass], re: &mut [f64], im: &mut [f64], n: usize, w: usize, width: usize) {
+    for pass in passes {
+        let (m, q) = (pass.m, pass.m / 4);
+        for b in (0..n).step_by(m) {
+            let (re0, re1, re2, re3) = quarters(&mut re[b * w..(b + m) * w], q * w);
+            let (im0, im1, im2, im3) = quarters(&mut im[b * w..(b + m) * w], q * w);
+            for (k, tw) in pass.tw.iter().enumerate() {
+                let rows = k * w..k * w + width;
+                let re = [
+                    &mut re0[rows.clone()],
+                    &mut re1[rows.clone()],
+                    &mut re2[rows.clone()],
+                    &mut re3[rows.clone()],
+                ];
+                let im = [
+                    &mut im0[rows.clone()],
+                    &mut im1[rows.clone()],
+                    &mut im2[rows.clone()],
+                    &mut im3[rows],
+                ];
+                if k == 0 {
+                    radix4::<INV, false>(re, im, tw);
+                } else {
+                    radix4::<INV, true>(re, im, tw);
                 }
+            }
+        }
+    }
+    if n.trailing_zeros() % 2 == 1 {
+        for b in (0..n).step_by(2) {
+            let (r0, r1) = re[b * w..(b + 2) * w].split_at_mut(w);
+            let (i0, i1) = im[b * w..(b + 2) * w].split_at_mut(w);
+            for j in 0..width {
+                let (ar, ai, br, bi) = (r0[j], i0[j], r1[j], i1[j]);
+                r0[j] = ar + br;
+                i0[j] = ai + bi;
+                r1[j] = ar - br;
+                i1[j] = ai - bi;
             }
         }
     }
@@ -948,7 +1009,7 @@ mod tests {
             let data = random_complex(nx * w, nx as u64);
             for inverse in [false, true] {
                 let mut cols = Columns::new(nx, w);
-                assert_eq!(matches!(cols, Columns::Batched(_)), nx.is_power_of_two());
+                assert_eq!(matches!(cols.kind, ColumnFft::Batched(_)), nx.is_power_of_two());
                 for i in 0..nx {
                     cols.load_row(i, 0, &data[i * w..(i + 1) * w], 1.0);
                 }
@@ -1040,6 +1101,68 @@ mod tests {
             let scale = xa.iter().chain(&xb).map(|v| v.abs()).fold(0.0, f64::max);
             let err = max_abs_diff(&xa, &ya).max(max_abs_diff(&xb, &yb));
             assert!(err <= 1e-14 * scale, "inverse {nx}×{ny} band {band}: {err:e}");
+        }
+    }
+
+    /// `dealiased(rule)`: the forward transforms (single and pair) equal the masked full forward, and the
+    /// inverse transforms (single, pair, and pair filled in place by `inverse_pair_to_rows_with`) equal the full
+    /// inverse of the masked input, whatever lies outside the box (single: bit for bit).
+    #[test]
+    fn box_transforms_equal_masked_full_transforms() {
+        for &(nx, ny) in &[(16, 16), (32, 64), (12, 18), (64, 32), (128, 16)] {
+            for rule in [Dealias::TwoThirds, Dealias::Half] {
+                let g = Grid2::new(nx, ny, 1.0, 2.0).unwrap();
+                let (nyh, mask) = (g.nyh(), g.dealias_mask(rule));
+                let mut full = Fft2::new(&g);
+                let mut bx = Fft2::dealiased(&g, rule);
+                assert_eq!(bx.band(), g.dealias_band(rule));
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+                let mut phys = || -> Vec<f64> { (0..g.n_phys()).map(|_| rng.random_range(-1.0..1.0)).collect() };
+                let (f, h) = (phys(), phys());
+                let spec = || vec![Complex64::default(); g.n_spec()];
+                let (mut fa, mut fb, mut ba, mut pa, mut pb) = (spec(), spec(), random_complex(g.n_spec(), 3), spec(), spec());
+                full.forward(&f, &mut fa);
+                full.forward(&h, &mut fb);
+                bx.forward(&f, &mut ba);
+                for k in 0..g.n_spec() {
+                    assert_eq!(ba[k], fa[k] * mask[k], "forward {nx}×{ny} {rule:?} at {k}");
+                }
+                for ((z, a), b) in bx.pair_rows_mut().iter_mut().zip(&f).zip(&h) {
+                    *z = Complex64::new(*a, *b);
+                }
+                bx.forward_pair_from_rows(&mut pa, &mut pb);
+                let scale = fa.iter().chain(&fb).map(|c| c.norm()).fold(0.0, f64::max);
+                let want = fa.iter().chain(&fb).zip(mask.iter().chain(&mask)).map(|(c, m)| c * m);
+                let err = pa.iter().chain(&pb).zip(want).map(|(x, y)| (x - y).norm()).fold(0.0, f64::max);
+                assert!(err <= 1e-14 * scale, "forward pair {nx}×{ny} {rule:?}: {err:e}");
+                // Inverse: garbage outside the box is ignored.
+                let (sa, sb) = (random_complex(g.n_spec(), 4), random_complex(g.n_spec(), 5));
+                let masked = |s: &[Complex64]| -> Vec<Complex64> { s.iter().zip(&mask).map(|(c, m)| c * m).collect() };
+                let (ma, mb) = (masked(&sa), masked(&sb));
+                let (mut xa, mut xb, mut y) = (phys(), phys(), phys());
+                full.inverse(&ma, &mut xa);
+                full.inverse(&mb, &mut xb);
+                bx.inverse(&sa, &mut y);
+                assert_eq!(xa, y, "inverse {nx}×{ny} {rule:?}");
+                let scale = xa.iter().chain(&xb).map(|v| v.abs()).fold(0.0, f64::max);
+                let (mut ya, mut yb) = (phys(), phys());
+                bx.inverse_pair(&sa, &sb, &mut ya, &mut yb);
+                let err = max_abs_diff(&xa, &ya).max(max_abs_diff(&xb, &yb));
+                assert!(err <= 1e-14 * scale, "inverse pair {nx}×{ny} {rule:?}: {err:e}");
+                let (band, sc) = (bx.band(), bx.inverse_scale());
+                let mut rows_filled = 0;
+                bx.inverse_pair_to_rows_with(|i, [ra, ia, rb, ib]| {
+                    assert!(rule.keeps(g.mx[i], nx), "row {i} outside the box was asked for");
+                    rows_filled += 1;
+                    for j in 0..band {
+                        let (a, b) = (sa[i * nyh + j] * sc, sb[i * nyh + j] * sc);
+                        (ra[j], ia[j], rb[j], ib[j]) = (a.re, a.im, b.re, b.im);
+                    }
+                });
+                assert_eq!(rows_filled, g.mx.iter().filter(|&&m| rule.keeps(m, nx)).count());
+                let err = bx.pair_rows().iter().zip(xa.iter().zip(&xb)).map(|(z, (a, b))| (z.re - a).abs().max((z.im - b).abs())).fold(0.0, f64::max);
+                assert!(err <= 1e-14 * scale, "inverse_pair_to_rows_with {nx}×{ny} {rule:?}: {err:e}");
+            }
         }
     }
 
