@@ -381,7 +381,7 @@ impl Fft2 {
                 .expect("realfft forward: lengths are planned");
             self.columns.load_row(i, 0, &self.row_spec[..band], 1.0);
         }
-        self.columns.transform(false, band);
+        self.columns.transform(false, band, None);
         self.store_outputs(out, 0);
     }
 
@@ -445,7 +445,7 @@ impl Fft2 {
                 ib[k] = 0.5 * (w.re - zk.re);
             }
         }
-        self.columns.transform(false, 2 * band);
+        self.columns.transform(false, 2 * band, None);
         self.store_outputs(out_a, 0);
         self.store_outputs(out_b, band);
     }
@@ -466,11 +466,9 @@ impl Fft2 {
         for (i, row) in input.chunks_exact(nyh).enumerate() {
             if self.kept_rows[i] {
                 self.columns.load_row(i, 0, &row[..band], scale);
-            } else {
-                self.columns.zero_row(i, band);
             }
         }
-        self.columns.transform(true, band);
+        self.columns.transform(true, band, Some(&self.kept_rows));
         for (i, row) in out.chunks_exact_mut(ny).enumerate() {
             self.columns.store_row(i, 0, &mut self.row_spec[..band]);
             self.row_spec[band..].fill(Complex64::default());
@@ -533,11 +531,9 @@ impl Fft2 {
                 let (re, im) = self.columns.input_row_mut(i, 2 * band);
                 let ((ra, rb), (ia, ib)) = (re.split_at_mut(band), im.split_at_mut(band));
                 fill(i, [ra, ia, rb, ib]);
-            } else {
-                self.columns.zero_row(i, 2 * band);
             }
         }
-        self.columns.transform(true, 2 * band);
+        self.columns.transform(true, 2 * band, Some(&self.kept_rows));
         let h = band.min(ny / 2);
         for (i, z) in self.rows.chunks_exact_mut(ny).enumerate() {
             let (re, im) = self.columns.output_row(i, 2 * band);
@@ -662,14 +658,6 @@ impl Columns {
         }
     }
 
-    /// Sets input row `i`, columns `0..width`, to zero.
-    #[inline(always)]
-    fn zero_row(&mut self, i: usize, width: usize) {
-        let (re, im) = self.input_row_mut(i, width);
-        re.fill(0.0);
-        im.fill(0.0);
-    }
-
     #[inline(always)]
     fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
         let (re, im) = self.output_row(i, col0 + row.len());
@@ -678,18 +666,24 @@ impl Columns {
         }
     }
 
+    /// Transforms columns `0..width`; `loaded[i]` (`None`: all rows) says whether input row `i` was written
+    /// since the last transform: the others are taken as zero (and never read).
     #[inline(always)]
-    fn transform(&mut self, inverse: bool, width: usize) {
+    fn transform(&mut self, inverse: bool, width: usize, loaded: Option<&[bool]>) {
         let (n, w) = (self.n, self.stride);
         match &mut self.kind {
             ColumnFft::Batched(passes) => {
                 if inverse {
-                    dif::<true>(passes, &mut self.re, &mut self.im, n, w, width)
+                    dif::<true>(passes, &mut self.re, &mut self.im, (n, w, width), loaded)
                 } else {
-                    dif::<false>(passes, &mut self.re, &mut self.im, n, w, width)
+                    dif::<false>(passes, &mut self.re, &mut self.im, (n, w, width), loaded)
                 }
             }
             ColumnFft::Transposed { fwd, inv, cols, scratch } => {
+                for (i, _) in loaded.into_iter().flatten().enumerate().filter(|(_, l)| !**l) {
+                    self.re[i * w..i * w + width].fill(0.0);
+                    self.im[i * w..i * w + width].fill(0.0);
+                }
                 for i in 0..n {
                     for j in 0..width {
                         cols[j * n + i] = Complex64::new(self.re[i * w + j], self.im[i * w + j]);
@@ -714,9 +708,18 @@ impl Columns {
 /// elementwise with scalar twiddles, so the inner loops are contiguous and vectorise (AVX2 when the CPU has
 /// it: see [`with_avx2`]). Radix-4 passes fuse two radix-2 stages each (a final radix-2 stage when `L` is
 /// odd); the output is in bit-reversed row order ([`Columns::out_row`]).
+///
+/// `loaded`: which input rows were written (`None`: all); the others are zero. The first pass reads none of
+/// them: butterflies whose `x₁` or `x₂` row is zero skip it, an unwritten `x₀` or `x₃` row is zeroed first.
 #[inline(always)]
-fn dif<const INV: bool>(passes: &[Radix4Pass], re: &mut [f64], im: &mut [f64], n: usize, w: usize, width: usize) {
-    for pass in passes {
+fn dif<const INV: bool>(
+    passes: &[Radix4Pass],
+    re: &mut [f64],
+    im: &mut [f64],
+    (n, w, width): (usize, usize, usize),
+    loaded: Option<&[bool]>,
+) {
+    for (p, pass) in passes.iter().enumerate() {
         let (m, q) = (pass.m, pass.m / 4);
         for b in (0..n).step_by(m) {
             let (re0, re1, re2, re3) = quarters(&mut re[b * w..(b + m) * w], q * w);
@@ -735,10 +738,28 @@ fn dif<const INV: bool>(passes: &[Radix4Pass], re: &mut [f64], im: &mut [f64], n
                     &mut im2[rows.clone()],
                     &mut im3[rows],
                 ];
-                if k == 0 {
-                    radix4::<INV, false>(re, im, tw);
-                } else {
-                    radix4::<INV, true>(re, im, tw);
+                let zero = match loaded {
+                    Some(l) if p == 0 => [!l[k], !l[k + q], !l[k + 2 * q], !l[k + 3 * q]],
+                    _ => [false; 4],
+                };
+                let [re0, re1, re2, re3] = re;
+                let [im0, im1, im2, im3] = im;
+                for (z, r, i) in [(zero[0], &mut *re0, &mut *im0), (zero[3], &mut *re3, &mut *im3)] {
+                    if z {
+                        r.fill(0.0);
+                        i.fill(0.0);
+                    }
+                }
+                let (re, im) = ([re0, re1, re2, re3], [im0, im1, im2, im3]);
+                match (k == 0, zero[1], zero[2]) {
+                    (true, false, false) => radix4::<INV, false, false, false>(re, im, tw),
+                    (true, false, true) => radix4::<INV, false, false, true>(re, im, tw),
+                    (true, true, false) => radix4::<INV, false, true, false>(re, im, tw),
+                    (true, true, true) => radix4::<INV, false, true, true>(re, im, tw),
+                    (false, false, false) => radix4::<INV, true, false, false>(re, im, tw),
+                    (false, false, true) => radix4::<INV, true, false, true>(re, im, tw),
+                    (false, true, false) => radix4::<INV, true, true, false>(re, im, tw),
+                    (false, true, true) => radix4::<INV, true, true, true>(re, im, tw),
                 }
             }
         }
@@ -770,9 +791,10 @@ fn quarters(block: &mut [f64], len: usize) -> (&mut [f64], &mut [f64], &mut [f64
 /// One radix-4 DIF butterfly on four rows `x₀..x₃` (two fused radix-2 stages), elementwise over the row:
 /// with `t₀ = x₀ + x₂`, `t₁ = x₀ − x₂`, `t₂ = x₁ + x₃`, `d = ρ(x₁ − x₃)`, `ρ = ∓i` (forward/inverse):
 /// `x₀ ← t₀ + t₂`, `x₁ ← (t₀ − t₂)W^{2k}`, `x₂ ← (t₁ + d)W^k`, `x₃ ← (t₁ − d)W^{3k}` (twiddles conjugated
-/// for the inverse; skipped when `TWIDDLE` is false, i.e. `k = 0`).
+/// for the inverse; skipped when `TWIDDLE` is false, i.e. `k = 0`). `Z1` / `Z2`: the rows `x₁` / `x₂` are zero
+/// and not read (the sums with them are the other operand, exactly).
 #[inline(always)]
-fn radix4<const INV: bool, const TWIDDLE: bool>(
+fn radix4<const INV: bool, const TWIDDLE: bool, const Z1: bool, const Z2: bool>(
     re: [&mut [f64]; 4],
     im: [&mut [f64]; 4],
     tw: &[[f64; 2]; 3],
@@ -786,10 +808,16 @@ fn radix4<const INV: bool, const TWIDDLE: bool>(
     let [[c1, s1], [c2, s2], [c3, s3]] = *tw;
     let (s1, s2, s3) = (s * s1, s * s2, s * s3);
     for j in 0..w {
-        let (t0r, t0i) = (r0[j] + r2[j], i0[j] + i2[j]);
-        let (t1r, t1i) = (r0[j] - r2[j], i0[j] - i2[j]);
-        let (t2r, t2i) = (r1[j] + r3[j], i1[j] + i3[j]);
-        let (er, ei) = (r1[j] - r3[j], i1[j] - i3[j]);
+        let (t0r, t0i, t1r, t1i) = if Z2 {
+            (r0[j], i0[j], r0[j], i0[j])
+        } else {
+            (r0[j] + r2[j], i0[j] + i2[j], r0[j] - r2[j], i0[j] - i2[j])
+        };
+        let (t2r, t2i, er, ei) = if Z1 {
+            (r3[j], i3[j], -r3[j], -i3[j])
+        } else {
+            (r1[j] + r3[j], i1[j] + i3[j], r1[j] - r3[j], i1[j] - i3[j])
+        };
         // d = ρ e: ρ = −i forward (d = (e_i, −e_r)), +i inverse (d = (−e_i, e_r)).
         let (dr, di) = if INV { (-ei, er) } else { (ei, -er) };
         let (ur, ui) = (t0r - t2r, t0i - t2i);
@@ -1002,18 +1030,26 @@ mod tests {
     }
 
     /// The batched column transforms (radix-4/2 rows for powers of two, transposed rustfft otherwise) equal
-    /// rustfft's 1-D FFT of every column, forward and inverse.
+    /// rustfft's 1-D FFT of every column, forward and inverse; also with only some rows loaded (the others
+    /// holding junk from before, which must be taken as zero).
     #[test]
     fn column_transforms_equal_rustfft_per_column() {
         for &(nx, w) in &[(4, 3), (8, 5), (16, 1), (32, 7), (64, 9), (128, 43), (256, 4), (6, 4), (12, 5), (48, 3)] {
             let data = random_complex(nx * w, nx as u64);
-            for inverse in [false, true] {
+            let junk = random_complex(nx * w, 99);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(nx as u64 + 1);
+            let some: Vec<bool> = (0..nx).map(|_| rng.random_range(0.0..1.0) < 0.6).collect();
+            for (inverse, loaded) in [(false, None), (true, None), (true, Some(&some[..]))] {
                 let mut cols = Columns::new(nx, w);
                 assert_eq!(matches!(cols.kind, ColumnFft::Batched(_)), nx.is_power_of_two());
+                let is_loaded = |i: usize| loaded.is_none_or(|l| l[i]);
                 for i in 0..nx {
-                    cols.load_row(i, 0, &data[i * w..(i + 1) * w], 1.0);
+                    cols.load_row(i, 0, &junk[i * w..(i + 1) * w], 1.0);
+                    if is_loaded(i) {
+                        cols.load_row(i, 0, &data[i * w..(i + 1) * w], 1.0);
+                    }
                 }
-                cols.transform(inverse, w);
+                cols.transform(inverse, w, loaded);
                 let mut got = vec![Complex64::default(); nx * w];
                 for i in 0..nx {
                     cols.store_row(i, 0, &mut got[i * w..(i + 1) * w]);
@@ -1026,14 +1062,17 @@ mod tests {
                 };
                 let (mut err, mut scale) = (0.0f64, 0.0f64);
                 for j in 0..w {
-                    let mut col: Vec<Complex64> = (0..nx).map(|i| data[i * w + j]).collect();
+                    let mut col: Vec<Complex64> = (0..nx)
+                        .map(|i| if is_loaded(i) { data[i * w + j] } else { Complex64::default() })
+                        .collect();
                     plan.process(&mut col);
                     for i in 0..nx {
                         err = err.max((got[i * w + j] - col[i]).norm());
                         scale = scale.max(col[i].norm());
                     }
                 }
-                assert!(err <= 1e-13 * scale, "nx {nx}, w {w}, inverse {inverse}: {err:e} vs {scale}");
+                let sparse = loaded.is_some();
+                assert!(err <= 1e-13 * scale, "nx {nx}, w {w}, inverse {inverse}, sparse {sparse}: {err:e} vs {scale}");
             }
         }
     }
