@@ -222,18 +222,21 @@ pub(crate) struct FrameClock {
     n_min: usize,
     n_max: usize,
     lin: Vec<Complex64>,
+    support: Vec<std::ops::Range<usize>>,
     cache: Vec<Etdrk4>,
 }
 
 impl FrameClock {
-    /// `lin`: the diagonal linear operator of the whole state; `n_min ≤ n ≤ n_max` substeps per frame.
-    pub fn new(lin: Vec<Complex64>, dt_out: f64, cfl: f64, n_min: usize, n_max: usize) -> Self {
+    /// `lin`: the diagonal linear operator of the whole state; `support`: the modes that can be nonzero (see
+    /// [`Etdrk4::with_support`]); `n_min ≤ n ≤ n_max` substeps per frame.
+    pub fn new(lin: Vec<Complex64>, support: Vec<std::ops::Range<usize>>, dt_out: f64, cfl: f64, n_min: usize, n_max: usize) -> Self {
         Self {
             dt_out,
             cfl,
             n_min,
             n_max,
             lin,
+            support,
             cache: Vec::new(),
         }
     }
@@ -262,7 +265,7 @@ impl FrameClock {
         let pos = match self.cache.iter().position(|s| s.dt() == dt) {
             Some(p) => p,
             None => {
-                self.cache.push(Etdrk4::new(&self.lin, dt));
+                self.cache.push(Etdrk4::with_support(&self.lin, dt, self.support.clone()));
                 self.cache.len() - 1
             }
         };

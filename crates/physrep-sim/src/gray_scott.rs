@@ -140,7 +140,8 @@ impl GrayScottSolver {
         lin.extend(k2.iter().map(|q| Complex64::new(-DELTA_A * q, 0.0)));
         lin.extend(k2.iter().map(|q| Complex64::new(-DELTA_B * q, 0.0)));
         Ok(Self {
-            stepper: Etdrk4::new(&lin, cfg.dt),
+            // The state stays inside the dealiasing box (dealiased start, masked nonlinear terms).
+            stepper: Etdrk4::with_support(&lin, cfg.dt, grid.dealias_support(Dealias::Half, 2)),
             steps_per_frame: ratio.round() as usize,
             grid,
             fft,

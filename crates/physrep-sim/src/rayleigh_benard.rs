@@ -264,7 +264,9 @@ impl RayleighBenardSolver {
         let mut lin = Vec::with_capacity(2 * n);
         lin.extend(k2.iter().map(|k| Complex64::new(-nu * k, 0.0)));
         lin.extend(k2.iter().map(|k| Complex64::new(-kappa * k, 0.0)));
-        let clock = FrameClock::new(lin, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
+        // The state stays inside the dealiasing box (dealiased start, masked nonlinear terms).
+        let support = adv.grid.dealias_support(Dealias::TwoThirds, 2);
+        let clock = FrameClock::new(lin, support, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
         Ok(Self {
             adv,
             clock,

@@ -201,7 +201,9 @@ impl ShearFlowSolver {
         let mut lin = Vec::with_capacity(2 * n);
         lin.extend(k2.iter().map(|k| Complex64::new(-nu * k, 0.0)));
         lin.extend(k2.iter().map(|k| Complex64::new(-diff * k, 0.0)));
-        let clock = FrameClock::new(lin, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
+        // The state stays inside the dealiasing box (dealiased start, masked nonlinear terms).
+        let support = adv.grid.dealias_support(Dealias::TwoThirds, 2);
+        let clock = FrameClock::new(lin, support, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
         let filter = cfg.filter.then(|| adv.grid.hou_li_filter());
         Ok(Self {
             out_fft: Fft2::new(&out_grid),

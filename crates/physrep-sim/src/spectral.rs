@@ -193,6 +193,23 @@ impl Grid2 {
             .count()
     }
 
+    /// The flat index ranges of the modes [`Grid2::dealias_mask`] keeps, for `fields` spectral fields stacked
+    /// one after the other (row `ix` of field `f`: `f·n_spec + ix·nyh + (0..band)` for the kept rows): the
+    /// support of a dealiased state ([`crate::etdrk4::Etdrk4::with_support`]).
+    pub fn dealias_support(&self, rule: Dealias, fields: usize) -> Vec<std::ops::Range<usize>> {
+        let (nyh, band) = (self.nyh(), self.dealias_band(rule));
+        let mut out = Vec::new();
+        for f in 0..fields {
+            for i in 0..self.nx {
+                if rule.keeps(self.mx[i], self.nx) {
+                    let start = f * self.n_spec() + i * nyh;
+                    out.push(start..start + band);
+                }
+            }
+        }
+        out
+    }
+
     /// The Hou–Li filter `exp(−36 (|m_x|/m_x,max)^36) · exp(−36 (|m_y|/m_y,max)^36)` with `m_max = n/2`
     /// (flat, spectral layout).
     pub fn hou_li_filter(&self) -> Vec<f64> {
@@ -1216,6 +1233,19 @@ mod tests {
                 let col_kept = |j: usize| (0..nx).any(|i| mask[i * nyh + j] != 0.0);
                 assert!(band >= 1 && col_kept(band - 1), "{nx}×{ny} {rule:?}");
                 assert!((band..nyh).all(|j| !col_kept(j)), "{nx}×{ny} {rule:?}");
+            }
+        }
+        for &(nx, ny) in &[(12, 12), (16, 18), (64, 32)] {
+            let g = Grid2::new(nx, ny, 1.0, 1.0).unwrap();
+            for rule in [Dealias::None, Dealias::TwoThirds, Dealias::Half] {
+                let mask = g.dealias_mask(rule);
+                let mut kept = vec![false; 2 * g.n_spec()];
+                for r in g.dealias_support(rule, 2) {
+                    kept[r].iter_mut().for_each(|k| *k = true);
+                }
+                for (k, kept) in kept.iter().enumerate() {
+                    assert_eq!(*kept, mask[k % g.n_spec()] != 0.0, "{nx}×{ny} {rule:?} support at {k}");
+                }
             }
         }
         let g = Grid2::new(128, 128, 1.0, 1.0).unwrap();
