@@ -399,23 +399,30 @@ impl Fft2 {
             self.columns.load_row(i, 0, &self.row_spec[..band], 1.0);
         }
         self.columns.transform(false, band, None);
-        self.store_outputs(out, 0);
+        self.store_outputs([Some(out), None]);
     }
 
-    /// Writes column block `col0..col0 + band` of the transformed columns into the spectral field `out`, with
-    /// zeros outside the box.
+    /// Writes the transformed column blocks `0..band` into the spectral field `outs[0]` and `band..2·band` into
+    /// `outs[1]` (when given), with zeros outside the box.
     #[inline(always)]
-    fn store_outputs(&self, out: &mut [Complex64], col0: usize) {
-        let (nyh, band) = (self.ny / 2 + 1, self.band);
-        for (i, row) in out.chunks_exact_mut(nyh).enumerate() {
-            let (kept, zero) = row.split_at_mut(band);
-            if self.kept_rows[i] {
-                self.columns.store_row(i, col0, kept);
-            } else {
-                kept.fill(Complex64::default());
+    fn store_outputs(&mut self, mut outs: [Option<&mut [Complex64]>; 2]) {
+        let (nyh, band, kept_rows) = (self.ny / 2 + 1, self.band, &self.kept_rows);
+        let width = if outs[1].is_some() { 2 * band } else { band };
+        self.columns.for_each_output(width, #[inline(always)] |i, re, im| {
+            for (b, out) in outs.iter_mut().enumerate() {
+                let Some(out) = out else { continue };
+                let (kept, zero) = out[i * nyh..(i + 1) * nyh].split_at_mut(band);
+                if kept_rows[i] {
+                    let cols = b * band..(b + 1) * band;
+                    for ((c, r), m) in kept.iter_mut().zip(&re[cols.clone()]).zip(&im[cols]) {
+                        *c = Complex64::new(*r, *m);
+                    }
+                } else {
+                    kept.fill(Complex64::default());
+                }
+                zero.fill(Complex64::default());
             }
-            zero.fill(Complex64::default());
-        }
+        });
     }
 
     /// The physical pair buffer `a + ib` (`nx·ny`, row-major like a physical field): the output of
@@ -463,8 +470,7 @@ impl Fft2 {
             }
         }
         self.columns.transform(false, 2 * band, None);
-        self.store_outputs(out_a, 0);
-        self.store_outputs(out_b, band);
+        self.store_outputs([Some(out_a), Some(out_b)]);
     }
 
     /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged and its columns
@@ -486,16 +492,18 @@ impl Fft2 {
             }
         }
         self.columns.transform(true, band, Some(&self.kept_rows));
-        for (i, row) in out.chunks_exact_mut(ny).enumerate() {
-            self.columns.store_row(i, 0, &mut self.row_spec[..band]);
-            self.row_spec[band..].fill(Complex64::default());
+        let Self { columns, row_spec, c2r, scratch_real, .. } = self;
+        columns.for_each_output(band, #[inline(always)] |i, re, im| {
+            for ((c, r), m) in row_spec.iter_mut().zip(re).zip(im) {
+                *c = Complex64::new(*r, *m);
+            }
+            row_spec[band..].fill(Complex64::default());
             // A real field has real mean and Nyquist y-modes; drop round-off imaginary parts.
-            self.row_spec[0].im = 0.0;
-            self.row_spec[nyh - 1].im = 0.0;
-            self.c2r
-                .process_with_scratch(&mut self.row_spec, row, &mut self.scratch_real)
+            row_spec[0].im = 0.0;
+            row_spec[nyh - 1].im = 0.0;
+            c2r.process_with_scratch(row_spec, &mut out[i * ny..(i + 1) * ny], scratch_real)
                 .expect("realfft inverse: imaginary parts of DC/Nyquist were zeroed");
-        }
+        });
     }
 
     /// `inverse(a, out_a)` and `inverse(b, out_b)` at once (equal to round-off); see
@@ -552,8 +560,9 @@ impl Fft2 {
         }
         self.columns.transform(true, 2 * band, Some(&self.kept_rows));
         let h = band.min(ny / 2);
-        for (i, z) in self.rows.chunks_exact_mut(ny).enumerate() {
-            let (re, im) = self.columns.output_row(i, 2 * band);
+        let rows = &mut self.rows;
+        self.columns.for_each_output(2 * band, #[inline(always)] |i, re, im| {
+            let z = &mut rows[i * ny..(i + 1) * ny];
             let ((ra, rb), (ia, ib)) = (re.split_at(band), im.split_at(band));
             // Modes h..=ny−h are zero (the loop below writes 1..h and ny−h+1..ny).
             z[h..=ny - h].fill(Complex64::default());
@@ -567,7 +576,7 @@ impl Fft2 {
             if band == nyh {
                 z[ny / 2] = Complex64::new(ra[ny / 2], rb[ny / 2]);
             }
-        }
+        });
         self.row_inv.process_with_scratch(&mut self.rows, &mut self.row_scratch);
     }
 }
@@ -575,7 +584,7 @@ impl Fft2 {
 /// The x-direction transforms of up to `stride` columns (one field's band, or two side by side) held as split
 /// real/imaginary `n × stride` row-major buffers: write row `i` ([`Columns::load_row`], or in place through
 /// [`Columns::input_row_mut`]), `transform` the first `width` columns, then read output row `i`
-/// ([`Columns::store_row`], [`Columns::output_row`]).
+/// ([`Columns::for_each_output`]).
 struct Columns {
     n: usize,
     stride: usize,
@@ -659,11 +668,32 @@ impl Columns {
         (&mut self.re[cols.clone()], &mut self.im[cols])
     }
 
-    /// Output row `i`, columns `0..width`, as (real, imaginary) slices.
+    /// Calls `f(i, re, im)` with every output row `i` of the last transform (columns `0..width`), in the order
+    /// `0, n/2, 1, n/2 + 1, …`. For a batched DIF of odd `log₂ n`, the final radix-2 stage is done here, on
+    /// the buffer rows `2p, 2p + 1` (= output rows `p`, `p + n/2`) just before they are handed out, instead of
+    /// as a separate pass over the whole buffer (the same operations).
     #[inline(always)]
-    fn output_row(&self, i: usize, width: usize) -> (&[f64], &[f64]) {
-        let start = self.out_row[i] * self.stride;
-        (&self.re[start..start + width], &self.im[start..start + width])
+    fn for_each_output(&mut self, width: usize, mut f: impl FnMut(usize, &[f64], &[f64])) {
+        let (n, w) = (self.n, self.stride);
+        let radix2 = matches!(self.kind, ColumnFft::Batched(_)) && n.trailing_zeros() % 2 == 1;
+        for p in 0..n / 2 {
+            let (r0, r1) = (self.out_row[p], self.out_row[p + n / 2]);
+            if radix2 {
+                debug_assert_eq!((r0 % 2, r1), (0, r0 + 1));
+                let (x0, x1) = self.re[r0 * w..(r0 + 2) * w].split_at_mut(w);
+                let (y0, y1) = self.im[r0 * w..(r0 + 2) * w].split_at_mut(w);
+                for j in 0..width {
+                    let (ar, ai, br, bi) = (x0[j], y0[j], x1[j], y1[j]);
+                    x0[j] = ar + br;
+                    y0[j] = ai + bi;
+                    x1[j] = ar - br;
+                    y1[j] = ai - bi;
+                }
+            }
+            for (i, r) in [(p, r0), (p + n / 2, r1)] {
+                f(i, &self.re[r * w..r * w + width], &self.im[r * w..r * w + width]);
+            }
+        }
     }
 
     #[inline(always)]
@@ -672,14 +702,6 @@ impl Columns {
         for ((r, m), c) in re[col0..].iter_mut().zip(&mut im[col0..]).zip(row) {
             *r = c.re * scale;
             *m = c.im * scale;
-        }
-    }
-
-    #[inline(always)]
-    fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
-        let (re, im) = self.output_row(i, col0 + row.len());
-        for ((c, r), m) in row.iter_mut().zip(&re[col0..]).zip(&im[col0..]) {
-            *c = Complex64::new(*r, *m);
         }
     }
 
@@ -723,8 +745,9 @@ impl Columns {
 /// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
 /// (`n × w`, row-major; the first `width` columns are transformed): every butterfly combines whole rows
 /// elementwise with scalar twiddles, so the inner loops are contiguous and vectorise (AVX2 when the CPU has
-/// it: see [`with_avx2`]). Radix-4 passes fuse two radix-2 stages each (a final radix-2 stage when `L` is
-/// odd); the output is in bit-reversed row order ([`Columns::out_row`]).
+/// it: see [`with_avx2`]). Radix-4 passes fuse two radix-2 stages each; when `L` is odd the final radix-2
+/// stage is left to [`Columns::for_each_output`], which does it row pair by row pair as the output is read. The
+/// output is in bit-reversed row order ([`Columns::out_row`]).
 ///
 /// `loaded`: which input rows were written (`None`: all); the others are zero. The first pass reads none of
 /// them: butterflies whose `x₁` or `x₂` row is zero skip it, an unwritten `x₀` or `x₃` row is zeroed first.
@@ -778,19 +801,6 @@ fn dif<const INV: bool>(
                     (false, true, false) => radix4::<INV, true, true, false>(re, im, tw),
                     (false, true, true) => radix4::<INV, true, true, true>(re, im, tw),
                 }
-            }
-        }
-    }
-    if n.trailing_zeros() % 2 == 1 {
-        for b in (0..n).step_by(2) {
-            let (r0, r1) = re[b * w..(b + 2) * w].split_at_mut(w);
-            let (i0, i1) = im[b * w..(b + 2) * w].split_at_mut(w);
-            for j in 0..width {
-                let (ar, ai, br, bi) = (r0[j], i0[j], r1[j], i1[j]);
-                r0[j] = ar + br;
-                i0[j] = ai + bi;
-                r1[j] = ar - br;
-                i1[j] = ai - bi;
             }
         }
     }
@@ -1068,9 +1078,11 @@ mod tests {
                 }
                 cols.transform(inverse, w, loaded);
                 let mut got = vec![Complex64::default(); nx * w];
-                for i in 0..nx {
-                    cols.store_row(i, 0, &mut got[i * w..(i + 1) * w]);
-                }
+                cols.for_each_output(w, |i, re, im| {
+                    for (j, (r, m)) in re.iter().zip(im).enumerate() {
+                        got[i * w + j] = Complex64::new(*r, *m);
+                    }
+                });
                 let mut planner = FftPlanner::<f64>::new();
                 let plan = if inverse {
                     planner.plan_fft_inverse(nx)
