@@ -23,6 +23,9 @@ pub(crate) struct Advection {
     pub fft: Fft2,
     inv_k2: Vec<f64>,
     mask: Vec<f64>,
+    /// The index ranges of one spectral field inside the dealiasing box ([`Grid2::dealias_support`]): where a
+    /// dealiased field can be nonzero.
+    pub support: Vec<std::ops::Range<usize>>,
     /// Whether `fft` leaves the modes outside the mask in its forward outputs (the unbanded reference of the
     /// tests), so [`Advection::advect_pair`] must multiply by the mask.
     mask_outputs: bool,
@@ -53,12 +56,14 @@ impl Advection {
             .map(|k2| if k2 > 0.0 { 1.0 / k2 } else { 0.0 })
             .collect();
         let mask = grid.dealias_mask(dealias);
+        let support = grid.dealias_support(dealias, 1);
         let (ns, np) = (grid.n_spec(), grid.n_phys());
         Self {
             grid,
             fft,
             inv_k2,
             mask,
+            support,
             mask_outputs: false,
             mean_flow: [0.0; 2],
             spec_a: vec![Complex64::default(); ns],
@@ -92,6 +97,18 @@ impl Advection {
                 let psi = w[i * nyh + j] * self.inv_k2[i * nyh + j];
                 uh[i * nyh + j] = times_ik(g.ky[j], psi);
                 vh[i * nyh + j] = times_ik(-g.kx[i], psi);
+            }
+        }
+    }
+
+    /// `out += v̂` (the y velocity of the dealiased vorticity `w`, mean flow excluded) on the dealiasing box
+    /// (both vanish outside it).
+    pub fn add_velocity_y_hat(&self, w: &[Complex64], out: &mut [Complex64]) {
+        let nyh = self.grid.nyh();
+        for r in &self.support {
+            let kx = self.grid.kx[r.start / nyh];
+            for ((o, w), inv_k2) in out[r.clone()].iter_mut().zip(&w[r.clone()]).zip(&self.inv_k2[r.clone()]) {
+                *o += times_ik(-kx, w * inv_k2);
             }
         }
     }
@@ -274,11 +291,14 @@ impl FrameClock {
 }
 
 /// Multiplies every field of a stacked spectral state by the (per-mode) `filter`, e.g. the Hou–Li filter
-/// after each step.
-pub(crate) fn filter_fields(state: &mut [Complex64], filter: &[f64]) {
+/// after each step, on the index ranges `support` of one field (the fields vanish outside them, e.g.
+/// [`Advection::support`]).
+pub(crate) fn filter_fields(state: &mut [Complex64], filter: &[f64], support: &[std::ops::Range<usize>]) {
     for field in state.chunks_exact_mut(filter.len()) {
-        for (v, f) in field.iter_mut().zip(filter) {
-            *v *= *f;
+        for r in support {
+            for (v, f) in field[r.clone()].iter_mut().zip(&filter[r.clone()]) {
+                *v *= *f;
+            }
         }
     }
 }

@@ -322,28 +322,24 @@ impl RayleighBenardSolver {
             ..
         } = self;
         let stepper = clock.stepper(substeps);
-        let mut vh = vec![Complex64::default(); n];
-        let mut uh = vec![Complex64::default(); n];
         for _ in 0..substeps {
             stepper.step(state, |x, out| {
                 let (w, th) = x.split_at(n);
                 let (nw, nt) = out.split_at_mut(n);
                 adv.velocity(w);
                 adv.advect_pair(w, th, nw, nt);
-                adv.velocity_hat(w, &mut uh, &mut vh);
-                let g = &adv.grid;
-                let nyh = g.nyh();
-                for i in 0..g.nx {
-                    let ik = Complex64::new(0.0, g.kx[i]);
-                    for j in 0..nyh {
-                        let k = i * nyh + j;
-                        nw[k] += ik * th[k];
-                        nt[k] += vh[k];
+                // The coupling terms ∂ₓθ and v on the dealiasing box (all fields vanish outside it).
+                adv.add_velocity_y_hat(w, nt);
+                let nyh = adv.grid.nyh();
+                for r in &adv.support {
+                    let ik = Complex64::new(0.0, adv.grid.kx[r.start / nyh]);
+                    for (nw, th) in nw[r.clone()].iter_mut().zip(&th[r.clone()]) {
+                        *nw += ik * th;
                     }
                 }
             });
             if let Some(f) = filter.as_ref() {
-                crate::flow::filter_fields(state, f);
+                crate::flow::filter_fields(state, f, &adv.support);
             }
             let (w, th) = state.split_at_mut(n);
             project_odd_y(&adv.grid, w);

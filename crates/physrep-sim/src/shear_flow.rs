@@ -295,7 +295,7 @@ impl ShearFlowSolver {
                 adv.advect_pair(w, s, nw, ns);
             });
             if let Some(f) = filter.as_ref() {
-                crate::flow::filter_fields(state, f);
+                crate::flow::filter_fields(state, f, &adv.support);
             }
             *t += dt;
         }
