@@ -10,6 +10,19 @@
 //!
 //! The state is one flat `Complex64` slice (all fields' spectral coefficients concatenated); the caller's
 //! nonlinear function fills `N(v)` for a given `v`. Four evaluations per step; no allocation per step.
+//!
+//! **Real coefficients.** When `L` is real (every system here: diffusion and damping), the contour means are
+//! real up to round-off (the contour points come in conjugate pairs), so the coefficients are stored as `f64`
+//! (their real parts) and the stage loops multiply real × complex: half the coefficient memory traffic and
+//! fewer flops. The result equals the complex-coefficient path to round-off (tested); a complex `L` keeps
+//! complex coefficients.
+//!
+//! **Support.** [`Etdrk4::with_support`] advances only the modes in a set of index ranges (e.g. the dealiasing
+//! box of every field): modes outside it must be zero in the state and in every `N(v)`, and then stay zero
+//! exactly (`E·0 + f·0 = 0`), so skipping them changes nothing, and the stage loops stream only the support
+//! (the coefficients are stored packed over it).
+
+use std::ops::{Mul, Range};
 
 use num_complex::Complex64;
 
@@ -18,34 +31,44 @@ use crate::spectral::with_avx2;
 /// Number of contour points.
 const CONTOUR_POINTS: usize = 16;
 
-/// ETDRK4 coefficients for one `(L, h)` plus the stage buffers.
-pub struct Etdrk4 {
-    h: f64,
-    e: Vec<Complex64>,
-    e2: Vec<Complex64>,
-    q: Vec<Complex64>,
-    f1: Vec<Complex64>,
-    f2: Vec<Complex64>,
-    f3: Vec<Complex64>,
-    nv: Vec<Complex64>,
-    a: Vec<Complex64>,
-    na: Vec<Complex64>,
-    b: Vec<Complex64>,
-    nb: Vec<Complex64>,
-    c: Vec<Complex64>,
-    nc: Vec<Complex64>,
+/// The per-mode coefficients `E, E₂, Q, f₁, f₂, f₃` with element type `C` (`f64` or `Complex64`).
+struct Coefficients<C> {
+    e: Vec<C>,
+    e2: Vec<C>,
+    q: Vec<C>,
+    f1: Vec<C>,
+    f2: Vec<C>,
+    f3: Vec<C>,
 }
 
-impl Etdrk4 {
-    /// Coefficients for the diagonal linear operator `lin` and step `h`.
-    pub fn new(lin: &[Complex64], h: f64) -> Self {
+impl<C: Copy> Coefficients<C> {
+    /// Converts every coefficient with `f` (e.g. the real part).
+    fn map<D>(&self, f: impl Fn(C) -> D + Copy) -> Coefficients<D> {
+        let conv = |v: &[C]| v.iter().map(|&c| f(c)).collect();
+        Coefficients {
+            e: conv(&self.e),
+            e2: conv(&self.e2),
+            q: conv(&self.q),
+            f1: conv(&self.f1),
+            f2: conv(&self.f2),
+            f3: conv(&self.f3),
+        }
+    }
+}
+
+impl Coefficients<Complex64> {
+    /// Kassam–Trefethen contour means for the diagonal `lin` (the packed support) and step `h` (see the module
+    /// doc).
+    fn contour(lin: &[Complex64], h: f64) -> Self {
         let n = lin.len();
-        let mut e = Vec::with_capacity(n);
-        let mut e2 = Vec::with_capacity(n);
-        let mut q = Vec::with_capacity(n);
-        let mut f1 = Vec::with_capacity(n);
-        let mut f2 = Vec::with_capacity(n);
-        let mut f3 = Vec::with_capacity(n);
+        let mut c = Coefficients {
+            e: Vec::with_capacity(n),
+            e2: Vec::with_capacity(n),
+            q: Vec::with_capacity(n),
+            f1: Vec::with_capacity(n),
+            f2: Vec::with_capacity(n),
+            f3: Vec::with_capacity(n),
+        };
         let roots: Vec<Complex64> = (0..CONTOUR_POINTS)
             .map(|m| {
                 let th = 2.0 * std::f64::consts::PI * (m as f64 + 0.5) / CONTOUR_POINTS as f64;
@@ -55,8 +78,8 @@ impl Etdrk4 {
         let inv_m = 1.0 / CONTOUR_POINTS as f64;
         for &l in lin {
             let hl = l * h;
-            e.push(hl.exp());
-            e2.push((hl * 0.5).exp());
+            c.e.push(hl.exp());
+            c.e2.push((hl * 0.5).exp());
             let (mut sq, mut s1, mut s2, mut s3) = (
                 Complex64::default(),
                 Complex64::default(),
@@ -72,20 +95,81 @@ impl Etdrk4 {
                 s2 += (2.0 + r + er * (r - 2.0)) / r3;
                 s3 += (-4.0 - 3.0 * r - r * r + er * (4.0 - r)) / r3;
             }
-            q.push(sq * (h * inv_m));
-            f1.push(s1 * (h * inv_m));
-            f2.push(s2 * (h * inv_m));
-            f3.push(s3 * (h * inv_m));
+            c.q.push(sq * (h * inv_m));
+            c.f1.push(s1 * (h * inv_m));
+            c.f2.push(s2 * (h * inv_m));
+            c.f3.push(s3 * (h * inv_m));
         }
+        c
+    }
+}
+
+/// Real (`L` real) or complex coefficient storage.
+enum Storage {
+    Real(Coefficients<f64>),
+    Complex(Coefficients<Complex64>),
+}
+
+/// ETDRK4 coefficients for one `(L, h)` plus the stage buffers.
+pub struct Etdrk4 {
+    h: f64,
+    /// Sorted, disjoint index ranges of the advanced modes; `coef` is packed over them.
+    support: Vec<Range<usize>>,
+    coef: Storage,
+    nv: Vec<Complex64>,
+    a: Vec<Complex64>,
+    na: Vec<Complex64>,
+    b: Vec<Complex64>,
+    nb: Vec<Complex64>,
+    c: Vec<Complex64>,
+    nc: Vec<Complex64>,
+}
+
+impl Etdrk4 {
+    /// Coefficients for the diagonal linear operator `lin` and step `h` (stored real when `lin` is real).
+    pub fn new(lin: &[Complex64], h: f64) -> Self {
+        Self::with_support(lin, h, vec![0..lin.len()])
+    }
+
+    /// Like [`Etdrk4::new`], advancing only the modes in `support` (sorted, disjoint ranges within
+    /// `0..lin.len()`); the state and every `N(v)` must vanish outside it (see the module doc). Panics on an
+    /// unsorted or out-of-range support (a programming error).
+    pub fn with_support(lin: &[Complex64], h: f64, support: Vec<Range<usize>>) -> Self {
+        let packed = Self::packed(lin, &support);
+        let coef = Coefficients::contour(&packed, h);
+        let coef = if packed.iter().all(|l| l.im == 0.0) {
+            Storage::Real(coef.map(|c| c.re))
+        } else {
+            Storage::Complex(coef)
+        };
+        Self::with_storage(lin.len(), h, support, coef)
+    }
+
+    /// The complex-coefficient stepper even for a real `lin`: the reference the real path is tested against.
+    #[cfg(test)]
+    fn new_complex(lin: &[Complex64], h: f64) -> Self {
+        Self::with_storage(lin.len(), h, vec![0..lin.len()], Storage::Complex(Coefficients::contour(lin, h)))
+    }
+
+    /// The entries of `lin` on the support, in order.
+    fn packed(lin: &[Complex64], support: &[Range<usize>]) -> Vec<Complex64> {
+        let mut end = 0;
+        for r in support {
+            assert!(
+                r.start >= end && r.end <= lin.len(),
+                "Etdrk4::with_support: ranges must be sorted, disjoint and within the state"
+            );
+            end = r.end;
+        }
+        support.iter().flat_map(|r| lin[r.clone()].iter().copied()).collect()
+    }
+
+    fn with_storage(n: usize, h: f64, support: Vec<Range<usize>>, coef: Storage) -> Self {
         let z = vec![Complex64::default(); n];
         Self {
             h,
-            e,
-            e2,
-            q,
-            f1,
-            f2,
-            f3,
+            support,
+            coef,
             nv: z.clone(),
             a: z.clone(),
             na: z.clone(),
@@ -106,39 +190,76 @@ impl Etdrk4 {
     where
         F: FnMut(&[Complex64], &mut [Complex64]),
     {
-        assert_eq!(v.len(), self.e.len(), "Etdrk4::step: state length");
-        with_avx2(#[inline(always)] || self.step_impl(v, nonlinear))
+        assert_eq!(v.len(), self.nv.len(), "Etdrk4::step: state length");
+        let Self { support, coef, nv, a, na, b, nb, c, nc, .. } = self;
+        let stages = Stages { nv, a, na, b, nb, c, nc };
+        match coef {
+            Storage::Real(k) => with_avx2(#[inline(always)] || stages.step(support, k, v, nonlinear)),
+            Storage::Complex(k) => with_avx2(#[inline(always)] || stages.step(support, k, v, nonlinear)),
+        }
     }
+}
 
+/// The stage buffers of one step.
+struct Stages<'a> {
+    nv: &'a mut [Complex64],
+    a: &'a mut [Complex64],
+    na: &'a mut [Complex64],
+    b: &'a mut [Complex64],
+    nb: &'a mut [Complex64],
+    c: &'a mut [Complex64],
+    nc: &'a mut [Complex64],
+}
+
+impl Stages<'_> {
     #[inline(always)]
-    fn step_impl<F>(&mut self, v: &mut [Complex64], mut nonlinear: F)
+    fn step<C, F>(self, support: &[Range<usize>], k: &Coefficients<C>, v: &mut [Complex64], mut nonlinear: F)
     where
+        C: Copy + Mul<Complex64, Output = Complex64> + Mul<f64, Output = C>,
         F: FnMut(&[Complex64], &mut [Complex64]),
     {
-        nonlinear(v, &mut self.nv);
-        for (((a, e2), q), (v, nv)) in self.a.iter_mut().zip(&self.e2).zip(&self.q).zip(v.iter().zip(&self.nv)) {
-            *a = e2 * v + q * nv;
-        }
-        nonlinear(&self.a, &mut self.na);
-        for (((b, e2), q), (v, na)) in self.b.iter_mut().zip(&self.e2).zip(&self.q).zip(v.iter().zip(&self.na)) {
-            *b = e2 * v + q * na;
-        }
-        nonlinear(&self.b, &mut self.nb);
-        for (((c, e2), q), (a, (nb, nv))) in self
-            .c
-            .iter_mut()
-            .zip(&self.e2)
-            .zip(&self.q)
-            .zip(self.a.iter().zip(self.nb.iter().zip(&self.nv)))
-        {
-            *c = e2 * a + q * (2.0 * nb - nv);
-        }
-        nonlinear(&self.c, &mut self.nc);
-        let coef = self.e.iter().zip(&self.f1).zip(self.f2.iter().zip(&self.f3));
-        let stages = self.nv.iter().zip(&self.na).zip(self.nb.iter().zip(&self.nc));
-        for ((v, ((e, f1), (f2, f3))), ((nv, na), (nb, nc))) in v.iter_mut().zip(coef).zip(stages) {
-            *v = e * *v + f1 * nv + 2.0 * f2 * (na + nb) + f3 * nc;
-        }
+        let Stages { nv, a, na, b, nb, c, nc } = self;
+        nonlinear(v, nv);
+        for_support(support, |r, p| {
+            let coef = k.e2[p.clone()].iter().zip(&k.q[p]);
+            for ((a, (&e2, &q)), (v, nv)) in a[r.clone()].iter_mut().zip(coef).zip(v[r.clone()].iter().zip(&nv[r])) {
+                *a = e2 * *v + q * *nv;
+            }
+        });
+        nonlinear(a, na);
+        for_support(support, |r, p| {
+            let coef = k.e2[p.clone()].iter().zip(&k.q[p]);
+            for ((b, (&e2, &q)), (v, na)) in b[r.clone()].iter_mut().zip(coef).zip(v[r.clone()].iter().zip(&na[r])) {
+                *b = e2 * *v + q * *na;
+            }
+        });
+        nonlinear(b, nb);
+        for_support(support, |r, p| {
+            let coef = k.e2[p.clone()].iter().zip(&k.q[p]);
+            let stages = a[r.clone()].iter().zip(nb[r.clone()].iter().zip(&nv[r.clone()]));
+            for ((c, (&e2, &q)), (a, (nb, nv))) in c[r].iter_mut().zip(coef).zip(stages) {
+                *c = e2 * *a + q * (2.0 * nb - nv);
+            }
+        });
+        nonlinear(c, nc);
+        for_support(support, |r, p| {
+            let coef = k.e[p.clone()].iter().zip(&k.f1[p.clone()]).zip(k.f2[p.clone()].iter().zip(&k.f3[p]));
+            let stages = nv[r.clone()].iter().zip(&na[r.clone()]).zip(nb[r.clone()].iter().zip(&nc[r.clone()]));
+            for ((v, ((&e, &f1), (&f2, &f3))), ((nv, na), (nb, nc))) in v[r].iter_mut().zip(coef).zip(stages) {
+                *v = e * *v + f1 * *nv + (f2 * 2.0) * (na + nb) + f3 * *nc;
+            }
+        });
+    }
+}
+
+/// Calls `f(r, p)` for every support range `r` with `p`, its position in the packed coefficients.
+#[inline(always)]
+fn for_support(support: &[Range<usize>], mut f: impl FnMut(Range<usize>, Range<usize>)) {
+    let mut start = 0;
+    for r in support {
+        let p = start..start + r.len();
+        start = p.end;
+        f(r.clone(), p);
     }
 }
 
@@ -213,5 +334,58 @@ mod tests {
         }
         let exact = (Complex64::new(1.0, 0.0) + c / lambda) * (lambda * 2.0).exp() - c / lambda;
         assert!((v[0] - exact).norm() < 1e-13);
+    }
+
+    /// The real-coefficient path (diffusion-like real `L`, a nonlinear term mixing real and imaginary parts)
+    /// equals the complex-coefficient path to round-off, and a complex `L` keeps complex storage.
+    #[test]
+    fn real_coefficients_equal_complex_coefficients() {
+        let lin: Vec<Complex64> = (0..37).map(|k| Complex64::new(-0.37 * (k * k) as f64, 0.0)).collect();
+        let nonlinear = |x: &[Complex64], out: &mut [Complex64]| {
+            for (k, o) in out.iter_mut().enumerate() {
+                let (p, q) = (x[k], x[(k * 7 + 3) % x.len()]);
+                *o = Complex64::new(0.0, 1.0) * p * q.conj() - 0.5 * q * q;
+            }
+        };
+        let v0: Vec<Complex64> = (0..37).map(|k| Complex64::new((k as f64 * 0.7).sin(), (k as f64 * 1.3).cos()) * 0.2).collect();
+        let (mut real, mut complex) = (Etdrk4::new(&lin, 0.05), Etdrk4::new_complex(&lin, 0.05));
+        assert!(matches!(real.coef, Storage::Real(_)) && matches!(complex.coef, Storage::Complex(_)));
+        let (mut x, mut y) = (v0.clone(), v0);
+        for _ in 0..40 {
+            real.step(&mut x, nonlinear);
+            complex.step(&mut y, nonlinear);
+        }
+        let scale = y.iter().map(|c| c.norm()).fold(0.0, f64::max);
+        let err = x.iter().zip(&y).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+        assert!(scale > 1e-3 && err <= 1e-14 * scale, "real vs complex coefficients: {err:e} (scale {scale:e})");
+        assert!(matches!(Etdrk4::new(&[Complex64::new(-1.0, 2.0)], 0.1).coef, Storage::Complex(_)));
+    }
+
+    /// With a support, the modes outside it (zero in the state and in `N`) stay zero and the others follow
+    /// the full stepper bit for bit.
+    #[test]
+    fn support_equals_the_full_stepper() {
+        let n = 40;
+        let lin: Vec<Complex64> = (0..n).map(|k| Complex64::new(-0.2 * k as f64, 0.0)).collect();
+        let support = vec![1..7, 7..9, 15..30, 33..40];
+        let inside = |k: usize| support.iter().any(|r| r.contains(&k));
+        let nonlinear = |x: &[Complex64], out: &mut [Complex64]| {
+            for (k, o) in out.iter_mut().enumerate() {
+                let (p, q) = (x[k], x[(k * 7 + 3) % x.len()]);
+                let val = Complex64::new(0.0, 1.0) * p * q.conj() - 0.5 * q * q + 0.01;
+                *o = if inside(k) { val } else { Complex64::default() };
+            }
+        };
+        let v0: Vec<Complex64> = (0..n)
+            .map(|k| if inside(k) { Complex64::new((k as f64 * 0.7).sin(), (k as f64 * 1.3).cos()) * 0.2 } else { Complex64::default() })
+            .collect();
+        let (mut part, mut full) = (Etdrk4::with_support(&lin, 0.05, support.clone()), Etdrk4::new(&lin, 0.05));
+        let (mut x, mut y) = (v0.clone(), v0);
+        for _ in 0..30 {
+            part.step(&mut x, nonlinear);
+            full.step(&mut y, nonlinear);
+        }
+        assert!(y.iter().any(|c| c.norm() > 1e-3));
+        assert_eq!(x, y);
     }
 }

@@ -12,23 +12,31 @@ use crate::spectral::{with_avx2, Dealias, Fft2, Grid2};
 
 /// Velocity and advection on one grid, with reusable buffers.
 ///
-/// The FFTs are restricted to the dealiasing band ([`Fft2::with_band`] with [`Grid2::dealias_band`]), which is
-/// exact for **dealiased** spectral inputs (zero outside the mask, as every solver state is): the inverse
-/// transforms skip the columns `iy ≥ band`, and the forward outputs there are masked away anyway. The spectral
-/// scratch buffers are filled on the band only.
+/// The FFTs are restricted to the dealiasing box ([`Fft2::dealiased`]), which is exact for **dealiased**
+/// spectral inputs (zero outside the mask, as every solver state is): the inverse transforms skip the columns
+/// `iy ≥ band` and the rows outside the mask, and the forward outputs there are exact zeros, i.e. the forward
+/// transform is already the masked one. The spectral derivatives and velocities are written straight into
+/// the FFT's column buffers ([`Fft2::inverse_pair_to_rows_with`]); the velocity is kept as `u + iv` (the pair
+/// buffer itself, swapped out), the mean flow added where it is used.
 pub(crate) struct Advection {
     pub grid: Grid2,
     pub fft: Fft2,
     inv_k2: Vec<f64>,
     mask: Vec<f64>,
+    /// The index ranges of one spectral field inside the dealiasing box ([`Grid2::dealias_support`]): where a
+    /// dealiased field can be nonzero.
+    pub support: Vec<std::ops::Range<usize>>,
+    /// Whether `fft` leaves the modes outside the mask in its forward outputs (the unbanded reference of the
+    /// tests), so [`Advection::advect_pair`] must multiply by the mask.
+    mask_outputs: bool,
     /// Uniform mean velocity `(U₀, V₀)` added to the streamfunction velocity.
     pub mean_flow: [f64; 2],
     spec_a: Vec<Complex64>,
     spec_b: Vec<Complex64>,
     spec_c: Vec<Complex64>,
-    /// Physical velocity components of the last [`Advection::velocity`] call.
-    pub u: Vec<f64>,
-    pub v: Vec<f64>,
+    /// Physical streamfunction velocity `u + iv` (mean flow **excluded**) of the last [`Advection::velocity`]
+    /// call.
+    uv: Vec<Complex64>,
     gx: Vec<f64>,
     prod_f: Vec<f64>,
 }
@@ -41,34 +49,38 @@ fn times_ik(k: f64, z: Complex64) -> Complex64 {
 
 impl Advection {
     pub fn new(grid: Grid2, dealias: Dealias) -> Self {
-        let fft = Fft2::with_band(&grid, grid.dealias_band(dealias));
+        let fft = Fft2::dealiased(&grid, dealias);
         let inv_k2 = grid
             .k_squared()
             .into_iter()
             .map(|k2| if k2 > 0.0 { 1.0 / k2 } else { 0.0 })
             .collect();
         let mask = grid.dealias_mask(dealias);
+        let support = grid.dealias_support(dealias, 1);
         let (ns, np) = (grid.n_spec(), grid.n_phys());
         Self {
             grid,
             fft,
             inv_k2,
             mask,
+            support,
+            mask_outputs: false,
             mean_flow: [0.0; 2],
             spec_a: vec![Complex64::default(); ns],
             spec_b: vec![Complex64::default(); ns],
             spec_c: vec![Complex64::default(); ns],
-            u: vec![0.0; np],
-            v: vec![0.0; np],
+            uv: vec![Complex64::default(); np],
             gx: vec![0.0; np],
             prod_f: vec![0.0; np],
         }
     }
 
-    /// Switches to full (unbanded) transforms: the reference the banded path is tested against.
+    /// Switches to full (unbanded) transforms with explicit masking: the reference the banded path is tested
+    /// against.
     #[cfg(test)]
     pub fn without_band(&mut self) {
         self.fft = Fft2::new(&self.grid);
+        self.mask_outputs = true;
     }
 
     /// The dealiasing mask (spectral layout).
@@ -78,40 +90,53 @@ impl Advection {
 
     /// Spectral velocity `(û, v̂)` of the vorticity `w` (mean flow excluded).
     pub fn velocity_hat(&self, w: &[Complex64], uh: &mut [Complex64], vh: &mut [Complex64]) {
-        self.velocity_hat_columns(w, uh, vh, self.grid.nyh());
-    }
-
-    /// [`Advection::velocity_hat`] on the columns `iy < band` only (the rest of `uh`, `vh` is left untouched).
-    #[inline(always)]
-    fn velocity_hat_columns(&self, w: &[Complex64], uh: &mut [Complex64], vh: &mut [Complex64], band: usize) {
         let g = &self.grid;
         let nyh = g.nyh();
         for i in 0..g.nx {
-            let row = i * nyh..i * nyh + band;
-            let (w, inv_k2) = (&w[row.clone()], &self.inv_k2[row.clone()]);
-            let (uh, vh) = (&mut uh[row.clone()], &mut vh[row]);
-            for j in 0..band {
-                let psi = w[j] * inv_k2[j];
-                uh[j] = times_ik(g.ky[j], psi);
-                vh[j] = times_ik(-g.kx[i], psi);
+            for j in 0..nyh {
+                let psi = w[i * nyh + j] * self.inv_k2[i * nyh + j];
+                uh[i * nyh + j] = times_ik(g.ky[j], psi);
+                vh[i * nyh + j] = times_ik(-g.kx[i], psi);
             }
         }
     }
 
-    /// Fills [`Advection::u`], [`Advection::v`] with the physical velocity of `w` plus the mean flow.
-    pub fn velocity(&mut self, w: &[Complex64]) {
-        with_avx2(#[inline(always)] || self.velocity_impl(w))
+    /// `out += v̂` (the y velocity of the dealiased vorticity `w`, mean flow excluded) on the dealiasing box
+    /// (both vanish outside it).
+    pub fn add_velocity_y_hat(&self, w: &[Complex64], out: &mut [Complex64]) {
+        let nyh = self.grid.nyh();
+        for r in &self.support {
+            let kx = self.grid.kx[r.start / nyh];
+            for ((o, w), inv_k2) in out[r.clone()].iter_mut().zip(&w[r.clone()]).zip(&self.inv_k2[r.clone()]) {
+                *o += times_ik(-kx, w * inv_k2);
+            }
+        }
     }
 
-    #[inline(always)]
-    fn velocity_impl(&mut self, w: &[Complex64]) {
-        let (mut uh, mut vh) = (std::mem::take(&mut self.spec_a), std::mem::take(&mut self.spec_b));
-        self.velocity_hat_columns(w, &mut uh, &mut vh, self.fft.band());
-        self.fft.inverse_pair(&uh, &vh, &mut self.u, &mut self.v);
-        (self.spec_a, self.spec_b) = (uh, vh);
+    /// Computes the physical velocity of `w` (kept as `u + iv`; read it with [`Advection::velocity_components`]).
+    pub fn velocity(&mut self, w: &[Complex64]) {
+        let g = &self.grid;
+        let (nyh, band, scale) = (g.nyh(), self.fft.band(), self.fft.inverse_scale());
+        let (inv_k2, ky, kx) = (&self.inv_k2, &g.ky, &g.kx);
+        // û = ik_yψ̂, v̂ = −ik_xψ̂ with ψ̂ = ω̂/|k|², scaled for the inverse.
+        self.fft.inverse_pair_to_rows_with(#[inline(always)] |i, [ur, ui, vr, vi]| {
+            let row = i * nyh..i * nyh + band;
+            let (w, inv_k2) = (&w[row.clone()], &inv_k2[row]);
+            for j in 0..band {
+                let psi = w[j] * (inv_k2[j] * scale);
+                ur[j] = -ky[j] * psi.im;
+                ui[j] = ky[j] * psi.re;
+                vr[j] = kx[i] * psi.im;
+                vi[j] = -kx[i] * psi.re;
+            }
+        });
+        self.fft.swap_pair_rows(&mut self.uv);
+    }
+
+    /// The physical velocity components `(u, v)` (mean flow included) of the last [`Advection::velocity`] call.
+    pub fn velocity_components(&self) -> (Vec<f64>, Vec<f64>) {
         let [u0, v0] = self.mean_flow;
-        self.u.iter_mut().for_each(|x| *x += u0);
-        self.v.iter_mut().for_each(|x| *x += v0);
+        self.uv.iter().map(|z| (z.re + u0, z.im + v0)).unzip()
     }
 
     /// `out_f = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` and the same for `g` into `out_g`, with the velocity of the last
@@ -119,17 +144,20 @@ impl Advection {
     pub fn advect_pair(&mut self, f: &[Complex64], g: &[Complex64], out_f: &mut [Complex64], out_g: &mut [Complex64]) {
         with_avx2(#[inline(always)] || {
             // −u·∇f goes to `prod_f`, then −u·∇g and `prod_f` become the pair `prod_f + i(−u·∇g)` in place.
+            let [u0, v0] = self.mean_flow;
             self.gradient_to_rows(f);
-            for ((o, z), (u, v)) in self.prod_f.iter_mut().zip(self.fft.pair_rows()).zip(self.u.iter().zip(&self.v)) {
-                *o = -(u * z.re + v * z.im);
+            for ((o, z), uv) in self.prod_f.iter_mut().zip(self.fft.pair_rows()).zip(&self.uv) {
+                *o = -((uv.re + u0) * z.re + (uv.im + v0) * z.im);
             }
             self.gradient_to_rows(g);
-            for ((z, pf), (u, v)) in self.fft.pair_rows_mut().iter_mut().zip(&self.prod_f).zip(self.u.iter().zip(&self.v)) {
-                *z = Complex64::new(*pf, -(u * z.re + v * z.im));
+            for ((z, pf), uv) in self.fft.pair_rows_mut().iter_mut().zip(&self.prod_f).zip(&self.uv) {
+                *z = Complex64::new(*pf, -((uv.re + u0) * z.re + (uv.im + v0) * z.im));
             }
             self.fft.forward_pair_from_rows(out_f, out_g);
-            self.apply_mask(out_f);
-            self.apply_mask(out_g);
+            if self.mask_outputs {
+                self.apply_mask(out_f);
+                self.apply_mask(out_g);
+            }
         })
     }
 
@@ -137,20 +165,23 @@ impl Advection {
     #[inline(always)]
     fn gradient_to_rows(&mut self, f: &[Complex64]) {
         let g = &self.grid;
-        let (nyh, band) = (g.nyh(), self.fft.band());
-        for i in 0..g.nx {
-            let row = i * nyh..i * nyh + band;
-            let f = &f[row.clone()];
-            let (fx, fy) = (&mut self.spec_a[row.clone()], &mut self.spec_b[row]);
+        let (nyh, band, scale) = (g.nyh(), self.fft.band(), self.fft.inverse_scale());
+        let (kx, ky) = (&g.kx, &g.ky);
+        self.fft.inverse_pair_to_rows_with(#[inline(always)] |i, [xr, xi, yr, yi]| {
+            let f = &f[i * nyh..i * nyh + band];
+            let kxs = kx[i] * scale;
             for j in 0..band {
-                fx[j] = times_ik(g.kx[i], f[j]);
-                fy[j] = times_ik(g.ky[j], f[j]);
+                let kys = ky[j] * scale;
+                xr[j] = -kxs * f[j].im;
+                xi[j] = kxs * f[j].re;
+                yr[j] = -kys * f[j].im;
+                yi[j] = kys * f[j].re;
             }
-        }
-        self.fft.inverse_pair_to_rows(&self.spec_a, &self.spec_b);
+        });
     }
 
-    /// Multiplies a spectral field by the dealiasing mask on the band (it is zero beyond).
+    /// Multiplies a spectral field by the dealiasing mask on the band (it is zero beyond): only for the
+    /// unbanded reference transforms (`mask_outputs`).
     #[inline(always)]
     fn apply_mask(&self, out: &mut [Complex64]) {
         let (nyh, band) = (self.grid.nyh(), self.fft.band());
@@ -165,10 +196,10 @@ impl Advection {
     pub fn cfl_rate(&self) -> f64 {
         let dx = self.grid.lx / self.grid.nx as f64;
         let dy = self.grid.ly / self.grid.ny as f64;
-        self.u
+        let [u0, v0] = self.mean_flow;
+        self.uv
             .iter()
-            .zip(&self.v)
-            .map(|(u, v)| u.abs() / dx + v.abs() / dy)
+            .map(|z| (z.re + u0).abs() / dx + (z.im + v0).abs() / dy)
             .fold(0.0, f64::max)
     }
 
@@ -178,11 +209,13 @@ impl Advection {
         let nyh = self.grid.nyh();
         // (uu, uv, vv) with weights (kx², 2kxky, ky²).
         for (comp, spec) in [&mut self.spec_a, &mut self.spec_b, &mut self.spec_c].into_iter().enumerate() {
-            for k in 0..self.u.len() {
-                self.gx[k] = match comp {
-                    0 => self.u[k] * self.u[k],
-                    1 => self.u[k] * self.v[k],
-                    _ => self.v[k] * self.v[k],
+            let [u0, v0] = self.mean_flow;
+            for (gx, z) in self.gx.iter_mut().zip(&self.uv) {
+                let (u, v) = (z.re + u0, z.im + v0);
+                *gx = match comp {
+                    0 => u * u,
+                    1 => u * v,
+                    _ => v * v,
                 };
             }
             self.fft.forward(&self.gx, spec);
@@ -206,18 +239,21 @@ pub(crate) struct FrameClock {
     n_min: usize,
     n_max: usize,
     lin: Vec<Complex64>,
+    support: Vec<std::ops::Range<usize>>,
     cache: Vec<Etdrk4>,
 }
 
 impl FrameClock {
-    /// `lin`: the diagonal linear operator of the whole state; `n_min ≤ n ≤ n_max` substeps per frame.
-    pub fn new(lin: Vec<Complex64>, dt_out: f64, cfl: f64, n_min: usize, n_max: usize) -> Self {
+    /// `lin`: the diagonal linear operator of the whole state; `support`: the modes that can be nonzero (see
+    /// [`Etdrk4::with_support`]); `n_min ≤ n ≤ n_max` substeps per frame.
+    pub fn new(lin: Vec<Complex64>, support: Vec<std::ops::Range<usize>>, dt_out: f64, cfl: f64, n_min: usize, n_max: usize) -> Self {
         Self {
             dt_out,
             cfl,
             n_min,
             n_max,
             lin,
+            support,
             cache: Vec::new(),
         }
     }
@@ -246,7 +282,7 @@ impl FrameClock {
         let pos = match self.cache.iter().position(|s| s.dt() == dt) {
             Some(p) => p,
             None => {
-                self.cache.push(Etdrk4::new(&self.lin, dt));
+                self.cache.push(Etdrk4::with_support(&self.lin, dt, self.support.clone()));
                 self.cache.len() - 1
             }
         };
@@ -255,11 +291,14 @@ impl FrameClock {
 }
 
 /// Multiplies every field of a stacked spectral state by the (per-mode) `filter`, e.g. the Hou–Li filter
-/// after each step.
-pub(crate) fn filter_fields(state: &mut [Complex64], filter: &[f64]) {
+/// after each step, on the index ranges `support` of one field (the fields vanish outside them, e.g.
+/// [`Advection::support`]).
+pub(crate) fn filter_fields(state: &mut [Complex64], filter: &[f64], support: &[std::ops::Range<usize>]) {
     for field in state.chunks_exact_mut(filter.len()) {
-        for (v, f) in field.iter_mut().zip(filter) {
-            *v *= *f;
+        for r in support {
+            for (v, f) in field[r.clone()].iter_mut().zip(&filter[r.clone()]) {
+                *v *= *f;
+            }
         }
     }
 }

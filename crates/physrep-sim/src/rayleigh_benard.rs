@@ -264,7 +264,9 @@ impl RayleighBenardSolver {
         let mut lin = Vec::with_capacity(2 * n);
         lin.extend(k2.iter().map(|k| Complex64::new(-nu * k, 0.0)));
         lin.extend(k2.iter().map(|k| Complex64::new(-kappa * k, 0.0)));
-        let clock = FrameClock::new(lin, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
+        // The state stays inside the dealiasing box (dealiased start, masked nonlinear terms).
+        let support = adv.grid.dealias_support(Dealias::TwoThirds, 2);
+        let clock = FrameClock::new(lin, support, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
         Ok(Self {
             adv,
             clock,
@@ -320,28 +322,24 @@ impl RayleighBenardSolver {
             ..
         } = self;
         let stepper = clock.stepper(substeps);
-        let mut vh = vec![Complex64::default(); n];
-        let mut uh = vec![Complex64::default(); n];
         for _ in 0..substeps {
             stepper.step(state, |x, out| {
                 let (w, th) = x.split_at(n);
                 let (nw, nt) = out.split_at_mut(n);
                 adv.velocity(w);
                 adv.advect_pair(w, th, nw, nt);
-                adv.velocity_hat(w, &mut uh, &mut vh);
-                let g = &adv.grid;
-                let nyh = g.nyh();
-                for i in 0..g.nx {
-                    let ik = Complex64::new(0.0, g.kx[i]);
-                    for j in 0..nyh {
-                        let k = i * nyh + j;
-                        nw[k] += ik * th[k];
-                        nt[k] += vh[k];
+                // The coupling terms ∂ₓθ and v on the dealiasing box (all fields vanish outside it).
+                adv.add_velocity_y_hat(w, nt);
+                let nyh = adv.grid.nyh();
+                for r in &adv.support {
+                    let ik = Complex64::new(0.0, adv.grid.kx[r.start / nyh]);
+                    for (nw, th) in nw[r.clone()].iter_mut().zip(&th[r.clone()]) {
+                        *nw += ik * th;
                     }
                 }
             });
             if let Some(f) = filter.as_ref() {
-                crate::flow::filter_fields(state, f);
+                crate::flow::filter_fields(state, f, &adv.support);
             }
             let (w, th) = state.split_at_mut(n);
             project_odd_y(&adv.grid, w);
@@ -361,7 +359,8 @@ impl RayleighBenardSolver {
         self.adv.velocity(&w);
         let mut th = vec![0.0; self.adv.grid.n_phys()];
         self.adv.fft.inverse(&self.state[n..], &mut th);
-        let flux: f64 = self.adv.v.iter().zip(&th).map(|(v, t)| v * t).sum::<f64>() / th.len() as f64;
+        let (_, v) = self.adv.velocity_components();
+        let flux: f64 = v.iter().zip(&th).map(|(v, t)| v * t).sum::<f64>() / th.len() as f64;
         1.0 + flux / self.kappa
     }
 

@@ -201,7 +201,9 @@ impl ShearFlowSolver {
         let mut lin = Vec::with_capacity(2 * n);
         lin.extend(k2.iter().map(|k| Complex64::new(-nu * k, 0.0)));
         lin.extend(k2.iter().map(|k| Complex64::new(-diff * k, 0.0)));
-        let clock = FrameClock::new(lin, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
+        // The state stays inside the dealiasing box (dealiased start, masked nonlinear terms).
+        let support = adv.grid.dealias_support(Dealias::TwoThirds, 2);
+        let clock = FrameClock::new(lin, support, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
         let filter = cfg.filter.then(|| adv.grid.hou_li_filter());
         Ok(Self {
             out_fft: Fft2::new(&out_grid),
@@ -293,7 +295,7 @@ impl ShearFlowSolver {
                 adv.advect_pair(w, s, nw, ns);
             });
             if let Some(f) = filter.as_ref() {
-                crate::flow::filter_fields(state, f);
+                crate::flow::filter_fields(state, f, &adv.support);
             }
             *t += dt;
         }
@@ -354,7 +356,7 @@ impl ShearFlowSolver {
         let n = self.adv.grid.n_spec();
         let w = self.state[..n].to_vec();
         self.adv.velocity(&w);
-        (self.adv.u.clone(), self.adv.v.clone())
+        self.adv.velocity_components()
     }
 }
 

@@ -12,8 +12,10 @@
 //! * Sizes: any even `nx, ny ≥ 4`. Power-of-two `nx` use the batched, transpose-free column FFT (the fast
 //!   path; all production grids); other `nx` a transposed rustfft per column.
 //! * Speed-ups with exact contracts: [`Fft2::with_band`] (only the first `band` spectral columns, for
-//!   dealiased fields) and [`Fft2::inverse_pair`] / [`Fft2::forward_pair`] (two fields at once through one
-//!   complex row FFT; equal to two single transforms to round-off).
+//!   dealiased fields), [`Fft2::dealiased`] (only the box of modes a dealiasing rule keeps, rows included) and
+//!   [`Fft2::inverse_pair`] / [`Fft2::forward_pair_from_rows`] (two fields at once through one complex row FFT;
+//!   equal to two single transforms to round-off), with [`Fft2::inverse_pair_to_rows_with`] letting the caller
+//!   write the spectra straight into the column buffers.
 //!
 //! # Sine/cosine bases
 //! Wall-bounded directions with sine (Dirichlet) or cosine (Neumann) series are realised by odd/even extension
@@ -191,6 +193,23 @@ impl Grid2 {
             .count()
     }
 
+    /// The flat index ranges of the modes [`Grid2::dealias_mask`] keeps, for `fields` spectral fields stacked
+    /// one after the other (row `ix` of field `f`: `f·n_spec + ix·nyh + (0..band)` for the kept rows): the
+    /// support of a dealiased state ([`crate::etdrk4::Etdrk4::with_support`]).
+    pub fn dealias_support(&self, rule: Dealias, fields: usize) -> Vec<std::ops::Range<usize>> {
+        let (nyh, band) = (self.nyh(), self.dealias_band(rule));
+        let mut out = Vec::new();
+        for f in 0..fields {
+            for i in 0..self.nx {
+                if rule.keeps(self.mx[i], self.nx) {
+                    let start = f * self.n_spec() + i * nyh;
+                    out.push(start..start + band);
+                }
+            }
+        }
+        out
+    }
+
     /// The Hou–Li filter `exp(−36 (|m_x|/m_x,max)^36) · exp(−36 (|m_y|/m_y,max)^36)` with `m_max = n/2`
     /// (flat, spectral layout).
     pub fn hou_li_filter(&self) -> Vec<f64> {
@@ -250,7 +269,7 @@ pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 ///
 /// The y direction is a real FFT per row (realfft). The x direction (the columns of the row-major spectral
 /// array) is, for power-of-two `nx`, a batched radix-4/2 decimation-in-frequency FFT whose butterflies combine
-/// whole rows elementwise ([`BatchedDif`]): no transposes, and the loops vectorise across the contiguous
+/// whole rows elementwise ([`Columns`]): no transposes, and the loops vectorise across the contiguous
 /// column index. Other even `nx` use rustfft per column on a transposed copy.
 ///
 /// **Band.** [`Fft2::with_band`] restricts the column transforms to the first `band` spectral columns
@@ -258,10 +277,17 @@ pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 /// and [`Fft2::forward`] writes exact zeros there. For fields whose spectra vanish on those columns (a
 /// dealiased state) and outputs that are masked anyway, this is exact and saves `1 − band/nyh` of the column
 /// work; [`Grid2::dealias_band`] gives the band of a dealiasing rule.
+///
+/// **Box.** [`Fft2::dealiased`] also restricts the x modes (rows `ix`) to those the rule keeps: the inverse
+/// treats the other rows as zero (not read), the forward writes exact zeros there. The kept set is then the
+/// box [`Grid2::dealias_mask`] keeps, so the forward output *is* the masked output (no mask pass needed) and
+/// dealiased inputs lose nothing.
 pub struct Fft2 {
     nx: usize,
     ny: usize,
     band: usize,
+    /// Whether x mode (row) `ix` is transformed; the others are zero on input and output.
+    kept_rows: Vec<bool>,
     r2c: Arc<dyn RealToComplex<f64>>,
     c2r: Arc<dyn ComplexToReal<f64>>,
     columns: Columns,
@@ -273,8 +299,6 @@ pub struct Fft2 {
     row_inv: Arc<dyn Fft<f64>>,
     rows: Vec<Complex64>,
     row_scratch: Vec<Complex64>,
-    row_a: Vec<Complex64>,
-    row_b: Vec<Complex64>,
 }
 
 impl Fft2 {
@@ -286,6 +310,18 @@ impl Fft2 {
     /// Plans transforms restricted to the spectral columns `iy < band` (see the type's doc). Panics unless
     /// `1 ≤ band ≤ nyh` (a programming error, like mismatched slice lengths).
     pub fn with_band(grid: &Grid2, band: usize) -> Self {
+        Self::with_box(grid, band, vec![true; grid.nx])
+    }
+
+    /// Plans transforms restricted to the modes the dealiasing `rule` keeps: the columns of
+    /// [`Grid2::dealias_band`] and the rows whose `|m_x|` the rule keeps (see the type's doc). Exact for
+    /// inputs that vanish outside [`Grid2::dealias_mask`]; the forward output is the masked transform.
+    pub fn dealiased(grid: &Grid2, rule: Dealias) -> Self {
+        let kept_rows = grid.mx.iter().map(|&m| rule.keeps(m, grid.nx)).collect();
+        Self::with_box(grid, grid.dealias_band(rule), kept_rows)
+    }
+
+    fn with_box(grid: &Grid2, band: usize, kept_rows: Vec<bool>) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
         let nyh = ny / 2 + 1;
         assert!(
@@ -313,6 +349,7 @@ impl Fft2 {
             nx,
             ny,
             band,
+            kept_rows,
             r2c,
             c2r,
             columns,
@@ -323,18 +360,23 @@ impl Fft2 {
             row_inv,
             rows: vec![Complex64::default(); nx * ny],
             row_scratch,
-            row_a: vec![Complex64::default(); band],
-            row_b: vec![Complex64::default(); band],
         }
     }
 
-    /// The number of leading spectral columns transformed (`nyh` unless built by [`Fft2::with_band`]).
+    /// The number of leading spectral columns transformed (`nyh` unless built by [`Fft2::with_band`] or
+    /// [`Fft2::dealiased`]).
     pub fn band(&self) -> usize {
         self.band
     }
 
+    /// The factor `1/(nx·ny)` of the inverse transforms (what [`Fft2::inverse_pair_to_rows_with`]'s rows
+    /// must include).
+    pub fn inverse_scale(&self) -> f64 {
+        1.0 / (self.nx * self.ny) as f64
+    }
+
     /// Unnormalised forward transform of a physical field (`nx·ny`) into `out` (`nx·nyh`); columns
-    /// `iy ≥ band` of `out` are set to zero.
+    /// `iy ≥ band` and rows outside the box of `out` are set to zero.
     pub fn forward(&mut self, input: &[f64], out: &mut [Complex64]) {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * ny, "Fft2::forward: physical length");
@@ -344,7 +386,7 @@ impl Fft2 {
 
     #[inline(always)]
     fn forward_impl(&mut self, input: &[f64], out: &mut [Complex64]) {
-        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
+        let (nx, ny, band) = (self.nx, self.ny, self.band);
         for i in 0..nx {
             self.row_real.copy_from_slice(&input[i * ny..(i + 1) * ny]);
             self.r2c
@@ -356,12 +398,31 @@ impl Fft2 {
                 .expect("realfft forward: lengths are planned");
             self.columns.load_row(i, 0, &self.row_spec[..band], 1.0);
         }
-        self.columns.transform(false, band);
-        for (i, row) in out.chunks_exact_mut(nyh).enumerate() {
-            let (kept, zero) = row.split_at_mut(band);
-            self.columns.store_row(i, 0, kept);
-            zero.fill(Complex64::default());
-        }
+        self.columns.transform(false, band, None);
+        self.store_outputs([Some(out), None]);
+    }
+
+    /// Writes the transformed column blocks `0..band` into the spectral field `outs[0]` and `band..2·band` into
+    /// `outs[1]` (when given), with zeros outside the box.
+    #[inline(always)]
+    fn store_outputs(&mut self, mut outs: [Option<&mut [Complex64]>; 2]) {
+        let (nyh, band, kept_rows) = (self.ny / 2 + 1, self.band, &self.kept_rows);
+        let width = if outs[1].is_some() { 2 * band } else { band };
+        self.columns.for_each_output(width, #[inline(always)] |i, re, im| {
+            for (b, out) in outs.iter_mut().enumerate() {
+                let Some(out) = out else { continue };
+                let (kept, zero) = out[i * nyh..(i + 1) * nyh].split_at_mut(band);
+                if kept_rows[i] {
+                    let cols = b * band..(b + 1) * band;
+                    for ((c, r), m) in kept.iter_mut().zip(&re[cols.clone()]).zip(&im[cols]) {
+                        *c = Complex64::new(*r, *m);
+                    }
+                } else {
+                    kept.fill(Complex64::default());
+                }
+                zero.fill(Complex64::default());
+            }
+        });
     }
 
     /// The physical pair buffer `a + ib` (`nx·ny`, row-major like a physical field): the output of
@@ -375,9 +436,17 @@ impl Fft2 {
         &mut self.rows
     }
 
+    /// Exchanges the pair buffer with `other` (same length `nx·ny`): keeps the result of an inverse pair
+    /// without copying it. Panics on a length mismatch (a programming error).
+    pub fn swap_pair_rows(&mut self, other: &mut Vec<Complex64>) {
+        assert_eq!(other.len(), self.rows.len(), "Fft2::swap_pair_rows: length");
+        std::mem::swap(&mut self.rows, other);
+    }
+
     /// `forward(a, out_a)` and `forward(b, out_b)` at once (equal to round-off) for the two real fields held as
     /// `a + ib` in [`Fft2::pair_rows_mut`]: the rows go through one complex FFT of length `ny` instead of two
-    /// real ones, and the two column passes are batched. The pair buffer is overwritten.
+    /// real ones, their spectra are split into `A` and `B` straight into the column buffers, and the two column
+    /// passes are batched. The pair buffer is overwritten.
     pub fn forward_pair_from_rows(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
         let n = self.nx * (self.ny / 2 + 1);
         assert!(out_a.len() == n && out_b.len() == n, "Fft2::forward_pair_from_rows: spectral length");
@@ -386,29 +455,26 @@ impl Fft2 {
 
     #[inline(always)]
     fn forward_pair_impl(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
-        let (ny, nyh, band) = (self.ny, self.ny / 2 + 1, self.band);
+        let (ny, band) = (self.ny, self.band);
         self.row_fwd.process_with_scratch(&mut self.rows, &mut self.row_scratch);
         for (i, z) in self.rows.chunks_exact(ny).enumerate() {
+            let (re, im) = self.columns.input_row_mut(i, 2 * band);
+            let ((ra, rb), (ia, ib)) = (re.split_at_mut(band), im.split_at_mut(band));
             // With Z = FFT(a + ib) and W = Z[−k]: A[k] = (Z + W̄)/2, B[k] = (Z − W̄)/(2i).
             for k in 0..band {
                 let (zk, w) = (z[k], z[if k == 0 { 0 } else { ny - k }]);
-                self.row_a[k] = Complex64::new(0.5 * (zk.re + w.re), 0.5 * (zk.im - w.im));
-                self.row_b[k] = Complex64::new(0.5 * (zk.im + w.im), 0.5 * (w.re - zk.re));
+                ra[k] = 0.5 * (zk.re + w.re);
+                ia[k] = 0.5 * (zk.im - w.im);
+                rb[k] = 0.5 * (zk.im + w.im);
+                ib[k] = 0.5 * (w.re - zk.re);
             }
-            self.columns.load_row(i, 0, &self.row_a, 1.0);
-            self.columns.load_row(i, band, &self.row_b, 1.0);
         }
-        self.columns.transform(false, 2 * band);
-        for (i, (ra, rb)) in out_a.chunks_exact_mut(nyh).zip(out_b.chunks_exact_mut(nyh)).enumerate() {
-            self.columns.store_row(i, 0, &mut ra[..band]);
-            self.columns.store_row(i, band, &mut rb[..band]);
-            ra[band..].fill(Complex64::default());
-            rb[band..].fill(Complex64::default());
-        }
+        self.columns.transform(false, 2 * band, None);
+        self.store_outputs([Some(out_a), Some(out_b)]);
     }
 
     /// Inverse transform with the explicit `1/(nx·ny)`; `input` is left unchanged and its columns
-    /// `iy ≥ band` are treated as zero.
+    /// `iy ≥ band` (and rows outside the box) are treated as zero.
     pub fn inverse(&mut self, input: &[Complex64], out: &mut [f64]) {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * nyh, "Fft2::inverse: spectral length");
@@ -418,22 +484,26 @@ impl Fft2 {
 
     #[inline(always)]
     fn inverse_impl(&mut self, input: &[Complex64], out: &mut [f64]) {
-        let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
-        let scale = 1.0 / (nx * ny) as f64;
+        let (ny, nyh, band) = (self.ny, self.ny / 2 + 1, self.band);
+        let scale = self.inverse_scale();
         for (i, row) in input.chunks_exact(nyh).enumerate() {
-            self.columns.load_row(i, 0, &row[..band], scale);
+            if self.kept_rows[i] {
+                self.columns.load_row(i, 0, &row[..band], scale);
+            }
         }
-        self.columns.transform(true, band);
-        for (i, row) in out.chunks_exact_mut(ny).enumerate() {
-            self.columns.store_row(i, 0, &mut self.row_spec[..band]);
-            self.row_spec[band..].fill(Complex64::default());
+        self.columns.transform(true, band, Some(&self.kept_rows));
+        let Self { columns, row_spec, c2r, scratch_real, .. } = self;
+        columns.for_each_output(band, #[inline(always)] |i, re, im| {
+            for ((c, r), m) in row_spec.iter_mut().zip(re).zip(im) {
+                *c = Complex64::new(*r, *m);
+            }
+            row_spec[band..].fill(Complex64::default());
             // A real field has real mean and Nyquist y-modes; drop round-off imaginary parts.
-            self.row_spec[0].im = 0.0;
-            self.row_spec[nyh - 1].im = 0.0;
-            self.c2r
-                .process_with_scratch(&mut self.row_spec, row, &mut self.scratch_real)
+            row_spec[0].im = 0.0;
+            row_spec[nyh - 1].im = 0.0;
+            c2r.process_with_scratch(row_spec, &mut out[i * ny..(i + 1) * ny], scratch_real)
                 .expect("realfft inverse: imaginary parts of DC/Nyquist were zeroed");
-        }
+        });
     }
 
     /// `inverse(a, out_a)` and `inverse(b, out_b)` at once (equal to round-off); see
@@ -454,119 +524,88 @@ impl Fft2 {
     /// each row of `a + ib` (Hermitian halves completed) goes through one complex FFT of length `ny` instead of
     /// two real ones.
     pub fn inverse_pair_to_rows(&mut self, a: &[Complex64], b: &[Complex64]) {
-        let n = self.nx * (self.ny / 2 + 1);
-        assert!(a.len() == n && b.len() == n, "Fft2::inverse_pair_to_rows: spectral length");
-        with_avx2(#[inline(always)] || self.inverse_pair_impl(a, b))
+        let nyh = self.ny / 2 + 1;
+        assert!(a.len() == self.nx * nyh && b.len() == self.nx * nyh, "Fft2::inverse_pair_to_rows: spectral length");
+        let (band, scale) = (self.band, self.inverse_scale());
+        self.inverse_pair_to_rows_with(#[inline(always)] |i, [ra, ia, rb, ib]| {
+            let (a, b) = (&a[i * nyh..i * nyh + band], &b[i * nyh..i * nyh + band]);
+            for j in 0..band {
+                ra[j] = a[j].re * scale;
+                ia[j] = a[j].im * scale;
+                rb[j] = b[j].re * scale;
+                ib[j] = b[j].im * scale;
+            }
+        })
+    }
+
+    /// [`Fft2::inverse_pair_to_rows`] with the spectra written straight into the column buffers:
+    /// `fill(i, [re_a, im_a, re_b, im_b])` is called once for every row `i` inside the box (the others are
+    /// zero) and must overwrite the four slices (length `band`) with the real and imaginary parts of
+    /// `a[i, 0..band]` and `b[i, 0..band]` **times [`Fft2::inverse_scale`]**. Saves the caller's spectral
+    /// buffers and a copy. Mark the closure `#[inline(always)]` so it is compiled with AVX2 (see [`with_avx2`]).
+    #[inline(always)]
+    pub fn inverse_pair_to_rows_with(&mut self, fill: impl FnMut(usize, [&mut [f64]; 4])) {
+        with_avx2(#[inline(always)] || self.inverse_pair_impl(fill))
     }
 
     #[inline(always)]
-    fn inverse_pair_impl(&mut self, a: &[Complex64], b: &[Complex64]) {
+    fn inverse_pair_impl(&mut self, mut fill: impl FnMut(usize, [&mut [f64]; 4])) {
         let (nx, ny, nyh, band) = (self.nx, self.ny, self.ny / 2 + 1, self.band);
-        let scale = 1.0 / (nx * ny) as f64;
-        for (i, (ra, rb)) in a.chunks_exact(nyh).zip(b.chunks_exact(nyh)).enumerate() {
-            self.columns.load_row(i, 0, &ra[..band], scale);
-            self.columns.load_row(i, band, &rb[..band], scale);
+        for i in 0..nx {
+            if self.kept_rows[i] {
+                let (re, im) = self.columns.input_row_mut(i, 2 * band);
+                let ((ra, rb), (ia, ib)) = (re.split_at_mut(band), im.split_at_mut(band));
+                fill(i, [ra, ia, rb, ib]);
+            }
         }
-        self.columns.transform(true, 2 * band);
-        for (i, z) in self.rows.chunks_exact_mut(ny).enumerate() {
-            self.columns.store_row(i, 0, &mut self.row_a);
-            self.columns.store_row(i, band, &mut self.row_b);
-            let (ra, rb) = (&self.row_a, &self.row_b);
-            // Modes band..=ny−band are zero (the loop below writes 1..band and ny−band+1..ny).
-            z[band.min(ny / 2)..=ny - band.min(ny / 2)].fill(Complex64::default());
+        self.columns.transform(true, 2 * band, Some(&self.kept_rows));
+        let h = band.min(ny / 2);
+        let rows = &mut self.rows;
+        self.columns.for_each_output(2 * band, #[inline(always)] |i, re, im| {
+            let z = &mut rows[i * ny..(i + 1) * ny];
+            let ((ra, rb), (ia, ib)) = (re.split_at(band), im.split_at(band));
+            // Modes h..=ny−h are zero (the loop below writes 1..h and ny−h+1..ny).
+            z[h..=ny - h].fill(Complex64::default());
             // Z[k] = A[k] + iB[k], Z[−k] = Ā[k] + iB̄[k]; the DC and Nyquist modes of real rows are real (their
             // round-off imaginary parts are dropped, as in `inverse`).
-            z[0] = Complex64::new(ra[0].re, rb[0].re);
-            for k in 1..band.min(ny / 2) {
-                z[k] = Complex64::new(ra[k].re - rb[k].im, ra[k].im + rb[k].re);
-                z[ny - k] = Complex64::new(ra[k].re + rb[k].im, rb[k].re - ra[k].im);
+            z[0] = Complex64::new(ra[0], rb[0]);
+            for k in 1..h {
+                z[k] = Complex64::new(ra[k] - ib[k], ia[k] + rb[k]);
+                z[ny - k] = Complex64::new(ra[k] + ib[k], rb[k] - ia[k]);
             }
             if band == nyh {
-                z[ny / 2] = Complex64::new(ra[ny / 2].re, rb[ny / 2].re);
+                z[ny / 2] = Complex64::new(ra[ny / 2], rb[ny / 2]);
             }
-        }
+        });
         self.row_inv.process_with_scratch(&mut self.rows, &mut self.row_scratch);
     }
 }
 
-/// The x-direction transforms of up to `stride` columns (one field's band, or two side by side): `load_row`
-/// every row `i` (at column `col0`, times a real scale), `transform` the first `width` columns, then
-/// `store_row` reads row `i` of the result.
-enum Columns {
-    Batched(BatchedDif),
-    /// Non-power-of-two `nx`: one rustfft per column of the transposed copy `cols[iy * nx + ix]`.
+/// The x-direction transforms of up to `stride` columns (one field's band, or two side by side) held as split
+/// real/imaginary `n × stride` row-major buffers: write row `i` ([`Columns::load_row`], or in place through
+/// [`Columns::input_row_mut`]), `transform` the first `width` columns, then read output row `i`
+/// ([`Columns::for_each_output`]).
+struct Columns {
+    n: usize,
+    stride: usize,
+    re: Vec<f64>,
+    im: Vec<f64>,
+    /// The buffer row holding output row `i` after a transform (bit reversal for the batched DIF).
+    out_row: Vec<usize>,
+    kind: ColumnFft,
+}
+
+/// How the columns are transformed.
+enum ColumnFft {
+    /// Power-of-two `n`: batched radix-4/2 decimation in frequency over whole rows (see [`Columns::dif`]).
+    Batched(Vec<Radix4Pass>),
+    /// Other `n`: one rustfft per column of the transposed copy `cols[iy * n + ix]`.
     Transposed {
-        nx: usize,
         fwd: Arc<dyn Fft<f64>>,
         inv: Arc<dyn Fft<f64>>,
         cols: Vec<Complex64>,
         scratch: Vec<Complex64>,
     },
-}
-
-impl Columns {
-    /// Column transforms of length `nx` for up to `stride` columns.
-    fn new(nx: usize, stride: usize) -> Self {
-        if nx.is_power_of_two() {
-            return Columns::Batched(BatchedDif::new(nx, stride));
-        }
-        let mut cp = FftPlanner::<f64>::new();
-        let fwd = cp.plan_fft_forward(nx);
-        let inv = cp.plan_fft_inverse(nx);
-        let scratch = vec![
-            Complex64::default();
-            fwd.get_inplace_scratch_len()
-                .max(inv.get_inplace_scratch_len())
-        ];
-        Columns::Transposed {
-            nx,
-            fwd,
-            inv,
-            cols: vec![Complex64::default(); nx * stride],
-            scratch,
-        }
-    }
-
-    #[inline(always)]
-    fn load_row(&mut self, i: usize, col0: usize, row: &[Complex64], scale: f64) {
-        match self {
-            Columns::Batched(b) => b.load_row(i, col0, row, scale),
-            Columns::Transposed { nx, cols, .. } => {
-                for (j, c) in row.iter().enumerate() {
-                    cols[(col0 + j) * *nx + i] = c * scale;
-                }
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn transform(&mut self, inverse: bool, width: usize) {
-        match self {
-            Columns::Batched(b) => b.transform(inverse, width),
-            Columns::Transposed {
-                nx,
-                fwd,
-                inv,
-                cols,
-                scratch,
-            } => {
-                let plan = if inverse { inv } else { fwd };
-                plan.process_with_scratch(&mut cols[..width * *nx], scratch);
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
-        match self {
-            Columns::Batched(b) => b.store_row(i, col0, row),
-            Columns::Transposed { nx, cols, .. } => {
-                for (j, c) in row.iter_mut().enumerate() {
-                    *c = cols[(col0 + j) * *nx + i];
-                }
-            }
-        }
-    }
 }
 
 /// One radix-4 pass on blocks of `m` rows: twiddles `(W^k, W^{2k}, W^{3k})` of the forward root
@@ -576,121 +615,191 @@ struct Radix4Pass {
     tw: Vec<[[f64; 2]; 3]>,
 }
 
-/// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
-/// (`n × stride`, row-major; the first `width` columns are transformed): every butterfly combines whole rows elementwise with scalar twiddles, so
-/// the inner loops are contiguous and vectorise (AVX2 when the CPU has it: see [`with_avx2`]).
-/// Radix-4 passes fuse two radix-2 stages each (a final
-/// radix-2 stage when `L` is odd); the output is in bit-reversed row order, undone in `store_row`.
-struct BatchedDif {
-    n: usize,
-    stride: usize,
-    re: Vec<f64>,
-    im: Vec<f64>,
-    bitrev: Vec<usize>,
-    passes: Vec<Radix4Pass>,
-}
-
-impl BatchedDif {
+impl Columns {
+    /// Column transforms of length `n` for up to `stride` columns.
     fn new(n: usize, stride: usize) -> Self {
-        let bits = n.trailing_zeros();
-        let bitrev = (0..n)
-            .map(|i| i.reverse_bits() >> (usize::BITS - bits))
-            .collect();
-        let mut passes = Vec::new();
-        let mut m = n;
-        while m >= 4 {
-            let tw = (0..m / 4)
-                .map(|k| {
-                    let root = |p: usize| {
-                        let th = -2.0 * std::f64::consts::PI * (p * k) as f64 / m as f64;
-                        [th.cos(), th.sin()]
-                    };
-                    [root(1), root(2), root(3)]
-                })
+        let (out_row, kind) = if n.is_power_of_two() {
+            let bits = n.trailing_zeros();
+            let bitrev = (0..n)
+                .map(|i| i.reverse_bits() >> (usize::BITS - bits))
                 .collect();
-            passes.push(Radix4Pass { m, tw });
-            m /= 4;
-        }
+            let mut passes = Vec::new();
+            let mut m = n;
+            while m >= 4 {
+                let tw = (0..m / 4)
+                    .map(|k| {
+                        let root = |p: usize| {
+                            let th = -2.0 * std::f64::consts::PI * (p * k) as f64 / m as f64;
+                            [th.cos(), th.sin()]
+                        };
+                        [root(1), root(2), root(3)]
+                    })
+                    .collect();
+                passes.push(Radix4Pass { m, tw });
+                m /= 4;
+            }
+            (bitrev, ColumnFft::Batched(passes))
+        } else {
+            let mut cp = FftPlanner::<f64>::new();
+            let fwd = cp.plan_fft_forward(n);
+            let inv = cp.plan_fft_inverse(n);
+            let scratch = vec![
+                Complex64::default();
+                fwd.get_inplace_scratch_len()
+                    .max(inv.get_inplace_scratch_len())
+            ];
+            let cols = vec![Complex64::default(); n * stride];
+            ((0..n).collect(), ColumnFft::Transposed { fwd, inv, cols, scratch })
+        };
         Self {
             n,
             stride,
             re: vec![0.0; n * stride],
             im: vec![0.0; n * stride],
-            bitrev,
-            passes,
+            out_row,
+            kind,
+        }
+    }
+
+    /// Input row `i`, columns `0..width`, as (real, imaginary) slices to write.
+    #[inline(always)]
+    fn input_row_mut(&mut self, i: usize, width: usize) -> (&mut [f64], &mut [f64]) {
+        let cols = i * self.stride..i * self.stride + width;
+        (&mut self.re[cols.clone()], &mut self.im[cols])
+    }
+
+    /// Calls `f(i, re, im)` with every output row `i` of the last transform (columns `0..width`), in the order
+    /// `0, n/2, 1, n/2 + 1, …`. For a batched DIF of odd `log₂ n`, the final radix-2 stage is done here, on
+    /// the buffer rows `2p, 2p + 1` (= output rows `p`, `p + n/2`) just before they are handed out, instead of
+    /// as a separate pass over the whole buffer (the same operations).
+    #[inline(always)]
+    fn for_each_output(&mut self, width: usize, mut f: impl FnMut(usize, &[f64], &[f64])) {
+        let (n, w) = (self.n, self.stride);
+        let radix2 = matches!(self.kind, ColumnFft::Batched(_)) && n.trailing_zeros() % 2 == 1;
+        for p in 0..n / 2 {
+            let (r0, r1) = (self.out_row[p], self.out_row[p + n / 2]);
+            if radix2 {
+                debug_assert_eq!((r0 % 2, r1), (0, r0 + 1));
+                let (x0, x1) = self.re[r0 * w..(r0 + 2) * w].split_at_mut(w);
+                let (y0, y1) = self.im[r0 * w..(r0 + 2) * w].split_at_mut(w);
+                for j in 0..width {
+                    let (ar, ai, br, bi) = (x0[j], y0[j], x1[j], y1[j]);
+                    x0[j] = ar + br;
+                    y0[j] = ai + bi;
+                    x1[j] = ar - br;
+                    y1[j] = ai - bi;
+                }
+            }
+            for (i, r) in [(p, r0), (p + n / 2, r1)] {
+                f(i, &self.re[r * w..r * w + width], &self.im[r * w..r * w + width]);
+            }
         }
     }
 
     #[inline(always)]
     fn load_row(&mut self, i: usize, col0: usize, row: &[Complex64], scale: f64) {
-        let start = i * self.stride + col0;
-        let cols = start..start + row.len();
-        let (re, im) = (&mut self.re[cols.clone()], &mut self.im[cols]);
-        for ((r, m), c) in re.iter_mut().zip(im.iter_mut()).zip(row) {
+        let (re, im) = self.input_row_mut(i, col0 + row.len());
+        for ((r, m), c) in re[col0..].iter_mut().zip(&mut im[col0..]).zip(row) {
             *r = c.re * scale;
             *m = c.im * scale;
         }
     }
 
+    /// Transforms columns `0..width`; `loaded[i]` (`None`: all rows) says whether input row `i` was written
+    /// since the last transform: the others are taken as zero (and never read).
     #[inline(always)]
-    fn store_row(&self, i: usize, col0: usize, row: &mut [Complex64]) {
-        let start = self.bitrev[i] * self.stride + col0;
-        let cols = start..start + row.len();
-        let (re, im) = (&self.re[cols.clone()], &self.im[cols]);
-        for ((c, r), m) in row.iter_mut().zip(re).zip(im) {
-            *c = Complex64::new(*r, *m);
-        }
-    }
-
-    #[inline(always)]
-    fn transform(&mut self, inverse: bool, width: usize) {
-        if inverse {
-            self.dif::<true>(width)
-        } else {
-            self.dif::<false>(width)
-        }
-    }
-
-    #[inline(always)]
-    fn dif<const INV: bool>(&mut self, width: usize) {
+    fn transform(&mut self, inverse: bool, width: usize, loaded: Option<&[bool]>) {
         let (n, w) = (self.n, self.stride);
-        for pass in &self.passes {
-            let (m, q) = (pass.m, pass.m / 4);
-            for b in (0..n).step_by(m) {
-                let (re0, re1, re2, re3) = quarters(&mut self.re[b * w..(b + m) * w], q * w);
-                let (im0, im1, im2, im3) = quarters(&mut self.im[b * w..(b + m) * w], q * w);
-                for (k, tw) in pass.tw.iter().enumerate() {
-                    let rows = k * w..k * w + width;
-                    let re = [
-                        &mut re0[rows.clone()],
-                        &mut re1[rows.clone()],
-                        &mut re2[rows.clone()],
-                        &mut re3[rows.clone()],
-                    ];
-                    let im = [
-                        &mut im0[rows.clone()],
-                        &mut im1[rows.clone()],
-                        &mut im2[rows.clone()],
-                        &mut im3[rows],
-                    ];
-                    if k == 0 {
-                        radix4::<INV, false>(re, im, tw);
-                    } else {
-                        radix4::<INV, true>(re, im, tw);
+        match &mut self.kind {
+            ColumnFft::Batched(passes) => {
+                if inverse {
+                    dif::<true>(passes, &mut self.re, &mut self.im, (n, w, width), loaded)
+                } else {
+                    dif::<false>(passes, &mut self.re, &mut self.im, (n, w, width), loaded)
+                }
+            }
+            ColumnFft::Transposed { fwd, inv, cols, scratch } => {
+                for (i, _) in loaded.into_iter().flatten().enumerate().filter(|(_, l)| !**l) {
+                    self.re[i * w..i * w + width].fill(0.0);
+                    self.im[i * w..i * w + width].fill(0.0);
+                }
+                for i in 0..n {
+                    for j in 0..width {
+                        cols[j * n + i] = Complex64::new(self.re[i * w + j], self.im[i * w + j]);
+                    }
+                }
+                let plan = if inverse { inv } else { fwd };
+                plan.process_with_scratch(&mut cols[..width * n], scratch);
+                for i in 0..n {
+                    for j in 0..width {
+                        let c = cols[j * n + i];
+                        self.re[i * w + j] = c.re;
+                        self.im[i * w + j] = c.im;
                     }
                 }
             }
         }
-        if n.trailing_zeros() % 2 == 1 {
-            for b in (0..n).step_by(2) {
-                let (r0, r1) = self.re[b * w..(b + 2) * w].split_at_mut(w);
-                let (i0, i1) = self.im[b * w..(b + 2) * w].split_at_mut(w);
-                for j in 0..width {
-                    let (ar, ai, br, bi) = (r0[j], i0[j], r1[j], i1[j]);
-                    r0[j] = ar + br;
-                    i0[j] = ai + bi;
-                    r1[j] = ar - br;
-                    i1[j] = ai - bi;
+    }
+}
+
+/// Batched decimation-in-frequency FFT of length `n = 2^L` over the rows of split real/imaginary buffers
+/// (`n × w`, row-major; the first `width` columns are transformed): every butterfly combines whole rows
+/// elementwise with scalar twiddles, so the inner loops are contiguous and vectorise (AVX2 when the CPU has
+/// it: see [`with_avx2`]). Radix-4 passes fuse two radix-2 stages each; when `L` is odd the final radix-2
+/// stage is left to [`Columns::for_each_output`], which does it row pair by row pair as the output is read. The
+/// output is in bit-reversed row order ([`Columns::out_row`]).
+///
+/// `loaded`: which input rows were written (`None`: all); the others are zero. The first pass reads none of
+/// them: butterflies whose `x₁` or `x₂` row is zero skip it, an unwritten `x₀` or `x₃` row is zeroed first.
+#[inline(always)]
+fn dif<const INV: bool>(
+    passes: &[Radix4Pass],
+    re: &mut [f64],
+    im: &mut [f64],
+    (n, w, width): (usize, usize, usize),
+    loaded: Option<&[bool]>,
+) {
+    for (p, pass) in passes.iter().enumerate() {
+        let (m, q) = (pass.m, pass.m / 4);
+        for b in (0..n).step_by(m) {
+            let (re0, re1, re2, re3) = quarters(&mut re[b * w..(b + m) * w], q * w);
+            let (im0, im1, im2, im3) = quarters(&mut im[b * w..(b + m) * w], q * w);
+            for (k, tw) in pass.tw.iter().enumerate() {
+                let rows = k * w..k * w + width;
+                let re = [
+                    &mut re0[rows.clone()],
+                    &mut re1[rows.clone()],
+                    &mut re2[rows.clone()],
+                    &mut re3[rows.clone()],
+                ];
+                let im = [
+                    &mut im0[rows.clone()],
+                    &mut im1[rows.clone()],
+                    &mut im2[rows.clone()],
+                    &mut im3[rows],
+                ];
+                let zero = match loaded {
+                    Some(l) if p == 0 => [!l[k], !l[k + q], !l[k + 2 * q], !l[k + 3 * q]],
+                    _ => [false; 4],
+                };
+                let [re0, re1, re2, re3] = re;
+                let [im0, im1, im2, im3] = im;
+                for (z, r, i) in [(zero[0], &mut *re0, &mut *im0), (zero[3], &mut *re3, &mut *im3)] {
+                    if z {
+                        r.fill(0.0);
+                        i.fill(0.0);
+                    }
+                }
+                let (re, im) = ([re0, re1, re2, re3], [im0, im1, im2, im3]);
+                match (k == 0, zero[1], zero[2]) {
+                    (true, false, false) => radix4::<INV, false, false, false>(re, im, tw),
+                    (true, false, true) => radix4::<INV, false, false, true>(re, im, tw),
+                    (true, true, false) => radix4::<INV, false, true, false>(re, im, tw),
+                    (true, true, true) => radix4::<INV, false, true, true>(re, im, tw),
+                    (false, false, false) => radix4::<INV, true, false, false>(re, im, tw),
+                    (false, false, true) => radix4::<INV, true, false, true>(re, im, tw),
+                    (false, true, false) => radix4::<INV, true, true, false>(re, im, tw),
+                    (false, true, true) => radix4::<INV, true, true, true>(re, im, tw),
                 }
             }
         }
@@ -709,9 +818,10 @@ fn quarters(block: &mut [f64], len: usize) -> (&mut [f64], &mut [f64], &mut [f64
 /// One radix-4 DIF butterfly on four rows `x₀..x₃` (two fused radix-2 stages), elementwise over the row:
 /// with `t₀ = x₀ + x₂`, `t₁ = x₀ − x₂`, `t₂ = x₁ + x₃`, `d = ρ(x₁ − x₃)`, `ρ = ∓i` (forward/inverse):
 /// `x₀ ← t₀ + t₂`, `x₁ ← (t₀ − t₂)W^{2k}`, `x₂ ← (t₁ + d)W^k`, `x₃ ← (t₁ − d)W^{3k}` (twiddles conjugated
-/// for the inverse; skipped when `TWIDDLE` is false, i.e. `k = 0`).
+/// for the inverse; skipped when `TWIDDLE` is false, i.e. `k = 0`). `Z1` / `Z2`: the rows `x₁` / `x₂` are zero
+/// and not read (the sums with them are the other operand, exactly).
 #[inline(always)]
-fn radix4<const INV: bool, const TWIDDLE: bool>(
+fn radix4<const INV: bool, const TWIDDLE: bool, const Z1: bool, const Z2: bool>(
     re: [&mut [f64]; 4],
     im: [&mut [f64]; 4],
     tw: &[[f64; 2]; 3],
@@ -725,10 +835,16 @@ fn radix4<const INV: bool, const TWIDDLE: bool>(
     let [[c1, s1], [c2, s2], [c3, s3]] = *tw;
     let (s1, s2, s3) = (s * s1, s * s2, s * s3);
     for j in 0..w {
-        let (t0r, t0i) = (r0[j] + r2[j], i0[j] + i2[j]);
-        let (t1r, t1i) = (r0[j] - r2[j], i0[j] - i2[j]);
-        let (t2r, t2i) = (r1[j] + r3[j], i1[j] + i3[j]);
-        let (er, ei) = (r1[j] - r3[j], i1[j] - i3[j]);
+        let (t0r, t0i, t1r, t1i) = if Z2 {
+            (r0[j], i0[j], r0[j], i0[j])
+        } else {
+            (r0[j] + r2[j], i0[j] + i2[j], r0[j] - r2[j], i0[j] - i2[j])
+        };
+        let (t2r, t2i, er, ei) = if Z1 {
+            (r3[j], i3[j], -r3[j], -i3[j])
+        } else {
+            (r1[j] + r3[j], i1[j] + i3[j], r1[j] - r3[j], i1[j] - i3[j])
+        };
         // d = ρ e: ρ = −i forward (d = (e_i, −e_r)), +i inverse (d = (−e_i, e_r)).
         let (dr, di) = if INV { (-ei, er) } else { (ei, -er) };
         let (ur, ui) = (t0r - t2r, t0i - t2i);
@@ -941,22 +1057,32 @@ mod tests {
     }
 
     /// The batched column transforms (radix-4/2 rows for powers of two, transposed rustfft otherwise) equal
-    /// rustfft's 1-D FFT of every column, forward and inverse.
+    /// rustfft's 1-D FFT of every column, forward and inverse; also with only some rows loaded (the others
+    /// holding junk from before, which must be taken as zero).
     #[test]
     fn column_transforms_equal_rustfft_per_column() {
         for &(nx, w) in &[(4, 3), (8, 5), (16, 1), (32, 7), (64, 9), (128, 43), (256, 4), (6, 4), (12, 5), (48, 3)] {
             let data = random_complex(nx * w, nx as u64);
-            for inverse in [false, true] {
+            let junk = random_complex(nx * w, 99);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(nx as u64 + 1);
+            let some: Vec<bool> = (0..nx).map(|_| rng.random_range(0.0..1.0) < 0.6).collect();
+            for (inverse, loaded) in [(false, None), (true, None), (true, Some(&some[..]))] {
                 let mut cols = Columns::new(nx, w);
-                assert_eq!(matches!(cols, Columns::Batched(_)), nx.is_power_of_two());
+                assert_eq!(matches!(cols.kind, ColumnFft::Batched(_)), nx.is_power_of_two());
+                let is_loaded = |i: usize| loaded.is_none_or(|l| l[i]);
                 for i in 0..nx {
-                    cols.load_row(i, 0, &data[i * w..(i + 1) * w], 1.0);
+                    cols.load_row(i, 0, &junk[i * w..(i + 1) * w], 1.0);
+                    if is_loaded(i) {
+                        cols.load_row(i, 0, &data[i * w..(i + 1) * w], 1.0);
+                    }
                 }
-                cols.transform(inverse, w);
+                cols.transform(inverse, w, loaded);
                 let mut got = vec![Complex64::default(); nx * w];
-                for i in 0..nx {
-                    cols.store_row(i, 0, &mut got[i * w..(i + 1) * w]);
-                }
+                cols.for_each_output(w, |i, re, im| {
+                    for (j, (r, m)) in re.iter().zip(im).enumerate() {
+                        got[i * w + j] = Complex64::new(*r, *m);
+                    }
+                });
                 let mut planner = FftPlanner::<f64>::new();
                 let plan = if inverse {
                     planner.plan_fft_inverse(nx)
@@ -965,14 +1091,17 @@ mod tests {
                 };
                 let (mut err, mut scale) = (0.0f64, 0.0f64);
                 for j in 0..w {
-                    let mut col: Vec<Complex64> = (0..nx).map(|i| data[i * w + j]).collect();
+                    let mut col: Vec<Complex64> = (0..nx)
+                        .map(|i| if is_loaded(i) { data[i * w + j] } else { Complex64::default() })
+                        .collect();
                     plan.process(&mut col);
                     for i in 0..nx {
                         err = err.max((got[i * w + j] - col[i]).norm());
                         scale = scale.max(col[i].norm());
                     }
                 }
-                assert!(err <= 1e-13 * scale, "nx {nx}, w {w}, inverse {inverse}: {err:e} vs {scale}");
+                let sparse = loaded.is_some();
+                assert!(err <= 1e-13 * scale, "nx {nx}, w {w}, inverse {inverse}, sparse {sparse}: {err:e} vs {scale}");
             }
         }
     }
@@ -1043,6 +1172,68 @@ mod tests {
         }
     }
 
+    /// `dealiased(rule)`: the forward transforms (single and pair) equal the masked full forward, and the
+    /// inverse transforms (single, pair, and pair filled in place by `inverse_pair_to_rows_with`) equal the full
+    /// inverse of the masked input, whatever lies outside the box (single: bit for bit).
+    #[test]
+    fn box_transforms_equal_masked_full_transforms() {
+        for &(nx, ny) in &[(16, 16), (32, 64), (12, 18), (64, 32), (128, 16)] {
+            for rule in [Dealias::TwoThirds, Dealias::Half] {
+                let g = Grid2::new(nx, ny, 1.0, 2.0).unwrap();
+                let (nyh, mask) = (g.nyh(), g.dealias_mask(rule));
+                let mut full = Fft2::new(&g);
+                let mut bx = Fft2::dealiased(&g, rule);
+                assert_eq!(bx.band(), g.dealias_band(rule));
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+                let mut phys = || -> Vec<f64> { (0..g.n_phys()).map(|_| rng.random_range(-1.0..1.0)).collect() };
+                let (f, h) = (phys(), phys());
+                let spec = || vec![Complex64::default(); g.n_spec()];
+                let (mut fa, mut fb, mut ba, mut pa, mut pb) = (spec(), spec(), random_complex(g.n_spec(), 3), spec(), spec());
+                full.forward(&f, &mut fa);
+                full.forward(&h, &mut fb);
+                bx.forward(&f, &mut ba);
+                for k in 0..g.n_spec() {
+                    assert_eq!(ba[k], fa[k] * mask[k], "forward {nx}×{ny} {rule:?} at {k}");
+                }
+                for ((z, a), b) in bx.pair_rows_mut().iter_mut().zip(&f).zip(&h) {
+                    *z = Complex64::new(*a, *b);
+                }
+                bx.forward_pair_from_rows(&mut pa, &mut pb);
+                let scale = fa.iter().chain(&fb).map(|c| c.norm()).fold(0.0, f64::max);
+                let want = fa.iter().chain(&fb).zip(mask.iter().chain(&mask)).map(|(c, m)| c * m);
+                let err = pa.iter().chain(&pb).zip(want).map(|(x, y)| (x - y).norm()).fold(0.0, f64::max);
+                assert!(err <= 1e-14 * scale, "forward pair {nx}×{ny} {rule:?}: {err:e}");
+                // Inverse: garbage outside the box is ignored.
+                let (sa, sb) = (random_complex(g.n_spec(), 4), random_complex(g.n_spec(), 5));
+                let masked = |s: &[Complex64]| -> Vec<Complex64> { s.iter().zip(&mask).map(|(c, m)| c * m).collect() };
+                let (ma, mb) = (masked(&sa), masked(&sb));
+                let (mut xa, mut xb, mut y) = (phys(), phys(), phys());
+                full.inverse(&ma, &mut xa);
+                full.inverse(&mb, &mut xb);
+                bx.inverse(&sa, &mut y);
+                assert_eq!(xa, y, "inverse {nx}×{ny} {rule:?}");
+                let scale = xa.iter().chain(&xb).map(|v| v.abs()).fold(0.0, f64::max);
+                let (mut ya, mut yb) = (phys(), phys());
+                bx.inverse_pair(&sa, &sb, &mut ya, &mut yb);
+                let err = max_abs_diff(&xa, &ya).max(max_abs_diff(&xb, &yb));
+                assert!(err <= 1e-14 * scale, "inverse pair {nx}×{ny} {rule:?}: {err:e}");
+                let (band, sc) = (bx.band(), bx.inverse_scale());
+                let mut rows_filled = 0;
+                bx.inverse_pair_to_rows_with(|i, [ra, ia, rb, ib]| {
+                    assert!(rule.keeps(g.mx[i], nx), "row {i} outside the box was asked for");
+                    rows_filled += 1;
+                    for j in 0..band {
+                        let (a, b) = (sa[i * nyh + j] * sc, sb[i * nyh + j] * sc);
+                        (ra[j], ia[j], rb[j], ib[j]) = (a.re, a.im, b.re, b.im);
+                    }
+                });
+                assert_eq!(rows_filled, g.mx.iter().filter(|&&m| rule.keeps(m, nx)).count());
+                let err = bx.pair_rows().iter().zip(xa.iter().zip(&xb)).map(|(z, (a, b))| (z.re - a).abs().max((z.im - b).abs())).fold(0.0, f64::max);
+                assert!(err <= 1e-14 * scale, "inverse_pair_to_rows_with {nx}×{ny} {rule:?}: {err:e}");
+            }
+        }
+    }
+
     #[test]
     fn dealias_band_covers_exactly_the_kept_columns() {
         for &(nx, ny) in &[(12, 12), (16, 18), (128, 128), (64, 256), (8, 4)] {
@@ -1054,6 +1245,19 @@ mod tests {
                 let col_kept = |j: usize| (0..nx).any(|i| mask[i * nyh + j] != 0.0);
                 assert!(band >= 1 && col_kept(band - 1), "{nx}×{ny} {rule:?}");
                 assert!((band..nyh).all(|j| !col_kept(j)), "{nx}×{ny} {rule:?}");
+            }
+        }
+        for &(nx, ny) in &[(12, 12), (16, 18), (64, 32)] {
+            let g = Grid2::new(nx, ny, 1.0, 1.0).unwrap();
+            for rule in [Dealias::None, Dealias::TwoThirds, Dealias::Half] {
+                let mask = g.dealias_mask(rule);
+                let mut kept = vec![false; 2 * g.n_spec()];
+                for r in g.dealias_support(rule, 2) {
+                    kept[r].iter_mut().for_each(|k| *k = true);
+                }
+                for (k, kept) in kept.iter().enumerate() {
+                    assert_eq!(*kept, mask[k % g.n_spec()] != 0.0, "{nx}×{ny} {rule:?} support at {k}");
+                }
             }
         }
         let g = Grid2::new(128, 128, 1.0, 1.0).unwrap();

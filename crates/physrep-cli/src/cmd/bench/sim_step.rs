@@ -2,9 +2,10 @@
 //! on an N×N compute grid (single thread), next to the cost of the FFTs one step performs (the floor of a
 //! pseudo-spectral step). Rayleigh–Bénard's N×N is the doubled (odd/even-extended) grid, i.e. N×N/2 physical.
 //! The solvers transform fields in pairs (`Fft2::inverse_pair_to_rows` / `forward_pair_from_rows`: two real
-//! fields as `a + ib` in the physical pair buffer) and only on the dealiasing
-//! band of spectral columns (`Fft2::with_band`: 2/3 rule for the flows, 1/2 for Gray–Scott), so the floor is
-//! timed the same way: banded pair transforms, as many inverse and forward pairs as one step performs;
+//! fields as `a + ib` in the physical pair buffer) and only on the box of modes the dealiasing rule keeps
+//! (`Fft2::dealiased`: 2/3 rule for the flows, 1/2 for Gray–Scott; `band` spectral columns and the kept rows),
+//! so the floor is timed the same way: dealiased pair transforms, as many inverse and forward pairs as one
+//! step performs;
 //! `ms_per_fft` is that floor over the number of single 2-D transforms (`ffts_per_step`).
 
 use std::time::Instant;
@@ -66,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let grid = Grid2::new(n, n, 1.0, 1.0)?;
     let band = grid.dealias_band(dealias);
-    let mut fft = Fft2::with_band(&grid, band);
+    let mut fft = Fft2::dealiased(&grid, dealias);
     let phys: Vec<f64> = (0..grid.n_phys()).map(|i| ((i * 7919) % 1000) as f64 / 1000.0).collect();
     let phys2: Vec<f64> = phys.iter().rev().copied().collect();
     let mut spec = vec![Complex64::default(); grid.n_spec()];
