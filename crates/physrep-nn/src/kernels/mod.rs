@@ -143,14 +143,9 @@ pub fn fallback_dwconv3d_backward<B: Backend>(
     gy: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let opt = conv_options(&w.shape());
-    let c = w.shape()[0];
     let gx = B::conv3d_x_backward(x.clone(), w.clone(), gy.clone(), opt.clone());
     let gw = B::conv3d_weight_backward(x, w, gy.clone(), opt);
-    let mut gb = gy;
-    for dim in [0, 2, 3, 4] {
-        gb = B::float_sum_dim(gb, dim);
-    }
-    (gx, gw, B::float_reshape(gb, Shape::new([c])))
+    (gx, gw, sum_except(tensor::<B, 5>(gy), 1))
 }
 
 /// [`KernelBackend::dwconv3d_backward`] as two *forward* depthwise convolutions, for backends whose
@@ -180,11 +175,7 @@ pub fn dwconv3d_backward_by_forward_convs<B: Backend>(
     let kernel = tensor::<B, 5>(gy.clone()).swap_dims(0, 1);
     let gw = B::conv3d(prim(input), prim(kernel), None, opt);
     let gw = B::float_reshape(gw, ws);
-    let mut gb = gy;
-    for dim in [0, 2, 3, 4] {
-        gb = B::float_sum_dim(gb, dim);
-    }
-    (gx, gw, B::float_reshape(gb, Shape::new([c])))
+    (gx, gw, sum_except(tensor::<B, 5>(gy), 1))
 }
 
 /// [`KernelBackend::dense`] as burn's matmul plus a broadcast bias.
