@@ -244,6 +244,68 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
     Ok(root)
 }
 
+/// The measured cost of one parameter point: seconds per trajectory of its first ICs (see [`time_points`]).
+#[derive(Clone, Debug)]
+pub struct PointCost {
+    /// Index in the preset's grid.
+    pub index: usize,
+    pub point: ParamPoint,
+    /// Wall seconds of each timed trajectory (IC 0, 1, …), in IC order.
+    pub seconds: Vec<f64>,
+    /// Trajectories per split file (train, valid, test) the full file holds.
+    pub split_counts: [usize; 3],
+}
+
+impl PointCost {
+    /// Mean wall seconds per trajectory.
+    pub fn seconds_per_trajectory(&self) -> f64 {
+        self.seconds.iter().sum::<f64>() / self.seconds.len().max(1) as f64
+    }
+
+    /// Estimated wall seconds for the point's three split files on `cores` cores: generation runs each split
+    /// file's trajectories in parallel and the files one after the other, so a split of `n` trajectories takes
+    /// `⌈n / cores⌉` trajectory times.
+    pub fn file_wall_seconds(&self, cores: usize) -> f64 {
+        let cores = cores.max(1);
+        let rounds: usize = self.split_counts.iter().map(|n| n.div_ceil(cores)).sum();
+        rounds as f64 * self.seconds_per_trajectory()
+    }
+}
+
+/// Times `ics` trajectories (ICs `0..ics`, seeds as generation derives them) of every parameter point that
+/// `opts` selects, with the same `System::simulate` calls [`generate`] makes and nothing written. The
+/// trajectories run in parallel on rayon's pool, as generation runs them, so each time includes the
+/// contention of a loaded machine; `on_done` is called after each trajectory (e.g. a progress bar). A grid's
+/// cost on `c` cores is then the sum of [`PointCost::file_wall_seconds`]: a measurement of every point's
+/// cost rather than an extrapolation from one file (the CFL-limited step count varies across the grid).
+pub fn time_points(
+    sys: &dyn System,
+    opts: &GenerateOptions,
+    ics: usize,
+    on_done: impl Fn() + Sync,
+) -> Result<Vec<PointCost>, SimError> {
+    let points = selected_points(sys, opts)?;
+    let ics = ics.clamp(1, sys.ics_per_point(opts.preset));
+    let jobs: Vec<(usize, usize)> = (0..points.len()).flat_map(|p| (0..ics).map(move |ic| (p, ic))).collect();
+    let seconds: Vec<f64> = jobs
+        .par_iter()
+        .map(|&(p, ic)| {
+            let point = &points[p].1;
+            let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
+            let start = std::time::Instant::now();
+            sys.simulate(point, ic, seed, opts.preset)?;
+            on_done();
+            Ok(start.elapsed().as_secs_f64())
+        })
+        .collect::<Result<_, SimError>>()?;
+    let counts = sys.split_counts(opts.preset);
+    Ok(points
+        .into_iter()
+        .zip(seconds.chunks(ics))
+        .map(|((index, point), s)| PointCost { index, point, seconds: s.to_vec(), split_counts: counts })
+        .collect())
+}
+
 /// Recomputes `stats.yaml` of a generated dataset (e.g. after sharded runs finished).
 pub fn write_stats(dataset_dir: &Path) -> Result<PathBuf, SimError> {
     let ds = WellDataset::open(dataset_dir).map_err(well_err)?;
@@ -349,6 +411,35 @@ mod tests {
         };
         let err = selected_points(&ShearFlow, &opts).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn point_costs_cover_the_selection_and_estimate_split_rounds() {
+        let opts = GenerateOptions {
+            preset: Preset::Tiny,
+            params: ParamSelection::List(vec!["1".into(), "0".into()]),
+            ..GenerateOptions::default()
+        };
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let costs = time_points(&ShearFlow, &opts, 2, || {
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(done.into_inner(), 4);
+        assert_eq!(costs.iter().map(|c| c.index).collect::<Vec<_>>(), [1, 0]);
+        let grid = ShearFlow.param_grid(Preset::Tiny);
+        for c in &costs {
+            assert_eq!(c.point, grid[c.index]);
+            assert_eq!(c.seconds.len(), 2);
+            assert!(c.seconds.iter().all(|&t| t > 0.0), "{:?}", c.seconds);
+            assert_eq!(c.split_counts, ShearFlow.split_counts(Preset::Tiny));
+        }
+        // Rounds of parallel trajectories: splits 8/1/1 on 3 cores are 3 + 1 + 1 rounds.
+        let c = PointCost { index: 0, point: grid[0].clone(), seconds: vec![1.0, 3.0], split_counts: [8, 1, 1] };
+        assert_eq!(c.seconds_per_trajectory(), 2.0);
+        assert_eq!(c.file_wall_seconds(3), 10.0);
+        assert_eq!(c.file_wall_seconds(1), 20.0);
+        assert_eq!(c.file_wall_seconds(0), 20.0);
     }
 
     /// Every system's `tiny` preset: files in the Well layout that the `physrep-well` reader opens, with

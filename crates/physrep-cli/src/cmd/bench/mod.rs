@@ -4,6 +4,7 @@ mod am_trajectory;
 mod jepa_step;
 mod loader;
 mod physics_step;
+mod sim_grid;
 mod sim_step;
 mod videomae_step;
 
@@ -24,6 +25,8 @@ enum Which {
     PhysicsStep(physics_step::Args),
     /// Windows/s of the Well loader on a dataset directory.
     Loader(loader::Args),
+    /// Wall time of a whole simulated parameter grid, timed on every parameter point.
+    SimGrid(sim_grid::Args),
     /// Time per solver step of a simulator at a given resolution.
     SimStep(sim_step::Args),
     /// One VideoMAE training step (tube masking, encoder, decoder, masked MSE, backward, AdamW).
@@ -36,6 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Which::JepaStep(a) => jepa_step::run(a),
         Which::Loader(a) => loader::run(a),
         Which::PhysicsStep(a) => physics_step::run(a),
+        Which::SimGrid(a) => sim_grid::run(a),
         Which::SimStep(a) => sim_step::run(a),
         Which::VideomaeStep(a) => videomae_step::run(a),
     }
