@@ -20,7 +20,7 @@ fn a_tiny_grid_is_timed_point_by_point() {
         assert!(s.len() == 2 && s.iter().all(|&t| t > 0.0), "{p}");
         let n: u64 = p["split_counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
         // One core: every trajectory of the file one after the other.
-        let file = p["file_wall_s"].as_f64().unwrap();
+        let file = p["wall_s"].as_f64().unwrap();
         assert!((file - n as f64 * (s[0] + s[1]) / 2.0).abs() < 1e-9 * file.max(1.0), "{p}");
         sum += file;
     }

@@ -149,7 +149,7 @@ pub fn split_ics(sys: &dyn System, preset: Preset, point: &ParamPoint, seed: u64
 }
 
 /// Selects the parameter points of `opts` (selection, then shard), with their grid indices.
-fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<Vec<(usize, ParamPoint)>, SimError> {
+pub fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<Vec<(usize, ParamPoint)>, SimError> {
     let grid = sys.param_grid(opts.preset);
     let chosen: Vec<(usize, ParamPoint)> = match &opts.params {
         ParamSelection::All => grid.into_iter().enumerate().collect(),
@@ -191,23 +191,35 @@ pub fn generate(system_name: &str, opts: &GenerateOptions) -> Result<PathBuf, Si
     generate_with(sys.as_ref(), opts)
 }
 
+/// Trajectories simulated at once per rayon thread: each chunk is simulated in parallel (work-stealing inside
+/// it), then written in IC order, so memory holds at most `CHUNK_PER_THREAD × threads` trajectories however
+/// large a split file is (Gray–Scott `medium`: 160 × 131 MB in one train file).
+const CHUNK_PER_THREAD: usize = 4;
+
 /// [`generate`] for any [`System`] implementation.
+///
+/// Per parameter point, the ICs of all its pending split files (train, then valid, then test) form one queue
+/// worked through in chunks, so small valid/test files do not leave cores idle; each trajectory is streamed
+/// into its file as its chunk completes, and each file is renamed into place once complete.
 pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf, SimError> {
     let root = opts.out.join(sys.name());
     let points = selected_points(sys, opts)?;
     let layout = sys.layout(opts.preset);
-    // Work list: (point, split, ICs) for every split file not yet on disk.
+    // Work list per point: (split file, its ICs) for every split file not yet on disk.
     let mut work = Vec::new();
     for (_, p) in &points {
         let splits = split_ics(sys, opts.preset, p, opts.seed)?;
-        for (s, ics) in Split::ALL.iter().zip(splits) {
-            let path = root.join("data").join(s.to_string()).join(&p.file_name);
-            if !ics.is_empty() && !path.exists() {
-                work.push((p.clone(), path, ics));
-            }
+        let files: Vec<(PathBuf, Vec<usize>)> = Split::ALL
+            .iter()
+            .zip(splits)
+            .map(|(s, ics)| (root.join("data").join(s.to_string()).join(&p.file_name), ics))
+            .filter(|(path, ics)| !ics.is_empty() && !path.exists())
+            .collect();
+        if !files.is_empty() {
+            work.push((p.clone(), files));
         }
     }
-    let total: usize = work.iter().map(|w| w.2.len()).sum();
+    let total: usize = work.iter().flat_map(|(_, files)| files.iter().map(|f| f.1.len())).sum();
     let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trajectories, {per_sec}, ETA {eta}")
@@ -215,17 +227,35 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
             .progress_chars("=> "),
     );
     bar.set_prefix(sys.name().to_string());
-    for (point, path, ics) in work {
-        let trajectories: Vec<Trajectory> = ics
-            .par_iter()
-            .map(|&ic| {
-                let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
-                let t = sys.simulate(&point, ic, seed, opts.preset);
-                bar.inc(1);
-                t
-            })
-            .collect::<Result<_, _>>()?;
-        write_file(&path, &layout, &point, opts, &ics, &trajectories)?;
+    let chunk = CHUNK_PER_THREAD * rayon::current_num_threads().max(1);
+    for (point, files) in work {
+        let mut writers = files
+            .iter()
+            .map(|(path, ics)| create_file(path, &layout, &point, opts, ics))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ic_params: Vec<Vec<String>> = vec![Vec::new(); files.len()];
+        let queue: Vec<(usize, usize)> =
+            files.iter().enumerate().flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic))).collect();
+        for jobs in queue.chunks(chunk) {
+            let trajectories: Vec<Trajectory> = jobs
+                .par_iter()
+                .map(|&(_, ic)| {
+                    let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
+                    let t = sys.simulate(&point, ic, seed, opts.preset);
+                    bar.inc(1);
+                    t
+                })
+                .collect::<Result<_, _>>()?;
+            for (&(f, _), t) in jobs.iter().zip(&trajectories) {
+                let views = TrajectoryFields { fields: t.fields.iter().map(|a| a.view()).collect() };
+                writers[f].write_trajectory(&views).map_err(well_err)?;
+                ic_params[f].push(t.ic_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
+            }
+        }
+        for (mut w, params) in writers.into_iter().zip(ic_params) {
+            w.write_attr("ic_parameters", &AttrValue::Strs(params)).map_err(well_err)?;
+            w.finish().map_err(well_err)?;
+        }
     }
     bar.finish();
     // stats.yaml once every selected file of every shard exists.
@@ -262,13 +292,12 @@ impl PointCost {
         self.seconds.iter().sum::<f64>() / self.seconds.len().max(1) as f64
     }
 
-    /// Estimated wall seconds for the point's three split files on `cores` cores: generation runs each split
-    /// file's trajectories in parallel and the files one after the other, so a split of `n` trajectories takes
-    /// `⌈n / cores⌉` trajectory times.
-    pub fn file_wall_seconds(&self, cores: usize) -> f64 {
-        let cores = cores.max(1);
-        let rounds: usize = self.split_counts.iter().map(|n| n.div_ceil(cores)).sum();
-        rounds as f64 * self.seconds_per_trajectory()
+    /// Estimated wall seconds for the point's three split files on `cores` cores: [`generate_with`] works
+    /// through all of a point's trajectories on `cores` threads in chunks that are multiples of `cores`, so
+    /// `⌈n / cores⌉` trajectory times for `n` trajectories.
+    pub fn wall_seconds(&self, cores: usize) -> f64 {
+        let n: usize = self.split_counts.iter().sum();
+        n.div_ceil(cores.max(1)) as f64 * self.seconds_per_trajectory()
     }
 }
 
@@ -276,7 +305,7 @@ impl PointCost {
 /// `opts` selects, with the same `System::simulate` calls [`generate`] makes and nothing written. The
 /// trajectories run in parallel on rayon's pool, as generation runs them, so each time includes the
 /// contention of a loaded machine; `on_done` is called after each trajectory (e.g. a progress bar). A grid's
-/// cost on `c` cores is then the sum of [`PointCost::file_wall_seconds`]: a measurement of every point's
+/// cost on `c` cores is then the sum of [`PointCost::wall_seconds`]: a measurement of every point's
 /// cost rather than an extrapolation from one file (the CFL-limited step count varies across the grid).
 pub fn time_points(
     sys: &dyn System,
@@ -319,26 +348,22 @@ fn well_err(e: physrep_well::WellError) -> SimError {
     SimError::Well(Box::new(e))
 }
 
-fn write_file(
+/// Opens the (temporary) file of one split with every attribute but `ic_parameters`, which
+/// [`generate_with`] adds once the trajectories exist.
+fn create_file(
     path: &Path,
     layout: &crate::Layout,
     point: &ParamPoint,
     opts: &GenerateOptions,
     ics: &[usize],
-    trajectories: &[Trajectory],
-) -> Result<(), SimError> {
+) -> Result<WellFileWriter, SimError> {
     let mut extra: Vec<(String, AttrValue)> =
         layout.attrs.iter().map(|(k, v)| (k.clone(), AttrValue::Str(v.clone()))).collect();
     extra.push(("generator_seed".into(), AttrValue::I64(opts.seed as i64)));
     extra.push(("ic_indices".into(), AttrValue::Strs(ics.iter().map(|i| i.to_string()).collect())));
-    let ic_params: Vec<String> = trajectories
-        .iter()
-        .map(|t| t.ic_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-        .collect();
-    extra.push(("ic_parameters".into(), AttrValue::Strs(ic_params)));
     let header = WellFileHeader {
         dataset_name: layout.dataset_name.clone(),
-        n_trajectories: trajectories.len(),
+        n_trajectories: ics.len(),
         parameters: point.params.clone(),
         time: layout.time.iter().map(|&v| v as f32).collect(),
         x: layout.x.iter().map(|&v| v as f32).collect(),
@@ -348,13 +373,7 @@ fn write_file(
         extra_attrs: extra,
         deflate: None,
     };
-    let mut w = WellFileWriter::create(path, header).map_err(well_err)?;
-    for t in trajectories {
-        let views = TrajectoryFields { fields: t.fields.iter().map(|a| a.view()).collect() };
-        w.write_trajectory(&views).map_err(well_err)?;
-    }
-    w.finish().map_err(well_err)?;
-    Ok(())
+    WellFileWriter::create(path, header).map_err(well_err)
 }
 
 #[cfg(test)]
@@ -434,12 +453,12 @@ mod tests {
             assert!(c.seconds.iter().all(|&t| t > 0.0), "{:?}", c.seconds);
             assert_eq!(c.split_counts, ShearFlow.split_counts(Preset::Tiny));
         }
-        // Rounds of parallel trajectories: splits 8/1/1 on 3 cores are 3 + 1 + 1 rounds.
+        // Rounds of parallel trajectories: the 8 + 1 + 1 trajectories of a point on 3 cores are 4 rounds.
         let c = PointCost { index: 0, point: grid[0].clone(), seconds: vec![1.0, 3.0], split_counts: [8, 1, 1] };
         assert_eq!(c.seconds_per_trajectory(), 2.0);
-        assert_eq!(c.file_wall_seconds(3), 10.0);
-        assert_eq!(c.file_wall_seconds(1), 20.0);
-        assert_eq!(c.file_wall_seconds(0), 20.0);
+        assert_eq!(c.wall_seconds(3), 8.0);
+        assert_eq!(c.wall_seconds(1), 20.0);
+        assert_eq!(c.wall_seconds(0), 20.0);
     }
 
     /// Every system's `tiny` preset: files in the Well layout that the `physrep-well` reader opens, with
@@ -456,6 +475,12 @@ mod tests {
                 assert!(ds.trajectories(s) >= 1, "{name} {s}");
             }
             assert!(ds.frames() >= 32);
+            // The attribute written after streaming the trajectories: one entry per trajectory of the file.
+            let train = dir.join("data/train").join(&system(name).unwrap().param_grid(Preset::Tiny)[0].file_name);
+            let f = hdf5::File::open(&train).unwrap();
+            let n = f.attr("n_trajectories").unwrap().read_scalar::<i64>().unwrap() as usize;
+            let ic_params = f.attr("ic_parameters").unwrap().read_raw::<hdf5::types::VarLenUnicode>().unwrap();
+            assert_eq!(ic_params.len(), n, "{name}: ic_parameters per trajectory");
             let stats = physrep_well::stats::WellStats::read(&dir.join("stats.yaml")).unwrap();
             let first = &system(name).unwrap().layout(Preset::Tiny).fields[0].name;
             assert!(stats.field(first).is_some(), "{name}: stats for {first}");

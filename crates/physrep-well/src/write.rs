@@ -167,14 +167,7 @@ impl WellFileWriter {
             h5util::write_f64_attr(root, n, *v).map_err(e(&format!("@{n}")))?;
         }
         for (n, v) in &h.extra_attrs {
-            let r = match v {
-                AttrValue::Str(s) => h5util::write_str_attr(root, n, s),
-                AttrValue::F64(x) => h5util::write_f64_attr(root, n, *x),
-                AttrValue::I64(x) => h5util::write_i64_attr(root, n, *x),
-                AttrValue::Bool(b) => h5util::write_bool_attr(root, n, *b),
-                AttrValue::Strs(s) => h5util::write_str_list_attr(root, n, s),
-            };
-            r.map_err(e(&format!("@{n}")))?;
+            write_root_attr(root, n, v).map_err(e(&format!("@{n}")))?;
         }
 
         let dims = root.create_group("dimensions").map_err(e("/dimensions"))?;
@@ -236,6 +229,13 @@ impl WellFileWriter {
             }
         }
         Ok(())
+    }
+
+    /// Adds an extra root attribute after creation (one known only once the trajectories exist, e.g. their
+    /// initial-condition parameters); like [`WellFileHeader::extra_attrs`], ignored by loaders.
+    pub fn write_attr(&mut self, name: &str, value: &AttrValue) -> Result<(), WellError> {
+        let file = self.file.as_ref().expect("open until finish");
+        write_root_attr(file, name, value).map_err(h5err(&self.tmp_path, &format!("@{name}")))
     }
 
     /// Trajectories written so far.
@@ -304,6 +304,16 @@ impl Drop for WellFileWriter {
             drop(f);
             let _ = std::fs::remove_file(&self.tmp_path);
         }
+    }
+}
+
+fn write_root_attr(root: &hdf5::Location, name: &str, value: &AttrValue) -> hdf5::Result<()> {
+    match value {
+        AttrValue::Str(s) => h5util::write_str_attr(root, name, s),
+        AttrValue::F64(x) => h5util::write_f64_attr(root, name, *x),
+        AttrValue::I64(x) => h5util::write_i64_attr(root, name, *x),
+        AttrValue::Bool(b) => h5util::write_bool_attr(root, name, *b),
+        AttrValue::Strs(s) => h5util::write_str_list_attr(root, name, s),
     }
 }
 

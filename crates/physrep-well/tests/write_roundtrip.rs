@@ -52,6 +52,8 @@ fn write_then_read_is_bit_identical() {
         assert!(!path.exists(), "final file must not exist before finish");
         w.write_trajectory(&TrajectoryFields { fields: d.iter().map(|a| a.view()).collect() }).unwrap();
     }
+    // An attribute known only after the trajectories (as the generator's `ic_parameters`).
+    w.write_attr("ic_parameters", &AttrValue::Strs(vec!["seed=1".into(), "seed=2".into()])).unwrap();
     assert_eq!(w.finish().unwrap(), path);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left behind");
 
@@ -80,6 +82,8 @@ fn write_then_read_is_bit_identical() {
     assert_eq!(td(&f.attr("dataset_name").unwrap()), TD::VarLenUnicode);
     assert_eq!(td(&f.attr("n_trajectories").unwrap()), TD::Integer(IntSize::U8));
     assert_eq!(f.attr("generator").unwrap().read_scalar::<hdf5::types::VarLenUnicode>().unwrap().as_str(), "physrep test");
+    let late: Vec<String> = f.attr("ic_parameters").unwrap().read_raw::<hdf5::types::VarLenUnicode>().unwrap().iter().map(|s| s.to_string()).collect();
+    assert_eq!(late, ["seed=1", "seed=2"]);
     let g = f.group("boundary_conditions/y_wall_dirichlet").unwrap();
     let af = g.attr("associated_fields").unwrap();
     assert_eq!((td(&af), af.shape()), (TD::Float(hdf5::types::FloatSize::U8), vec![0]));

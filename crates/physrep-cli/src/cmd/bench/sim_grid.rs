@@ -2,12 +2,12 @@
 //! whole parameter grid takes to generate, measured on every parameter point rather than extrapolated from
 //! one file. For each selected point it times the first `K` trajectories exactly as `physrep simulate` would
 //! compute them (same seeds, same `System::simulate`, nothing written), running them in parallel on rayon's
-//! pool (`RAYON_NUM_THREADS`) as generation does, and estimates the point's three split files on `C` cores as
-//! `⌈n_split / C⌉` trajectory times each (`physrep_sim::generate::PointCost`). Use it to size a run, or to
-//! split a full-resolution grid over a job array with `physrep simulate --shard I/N`.
+//! pool (`RAYON_NUM_THREADS`) as generation does, and estimates the point's files on `C` cores as `⌈n / C⌉`
+//! trajectory times for its `n` trajectories (`physrep_sim::generate::PointCost`). Use it to size a run, or
+//! to split a full-resolution grid over a job array with `physrep simulate --shard I/N`.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use physrep_sim::generate::{time_points, GenerateOptions, ParamSelection};
+use physrep_sim::generate::{selected_points, time_points, GenerateOptions, ParamSelection};
 use physrep_sim::Preset;
 
 /// Arguments of `physrep bench sim-grid`.
@@ -39,19 +39,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let sys = physrep_sim::generate::system(&args.system)?;
     let opts = GenerateOptions { preset: args.preset, seed: args.seed, params: args.params, ..GenerateOptions::default() };
     let cores = args.cores.unwrap_or_else(rayon::current_num_threads).max(1);
-    let n_points = match &opts.params {
-        ParamSelection::All => sys.param_grid(opts.preset).len(),
-        ParamSelection::List(items) => items.len(),
-    };
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new((n_points * args.ics.max(1)) as u64) };
+    let ics = args.ics.clamp(1, sys.ics_per_point(opts.preset));
+    let n_points = selected_points(sys.as_ref(), &opts)?.len();
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new((n_points * ics) as u64) };
     if let Ok(style) = ProgressStyle::with_template("timing {bar:30} {pos}/{len} trajectories [{elapsed_precise} < {eta}]") {
         bar.set_style(style);
     }
     let start = std::time::Instant::now();
-    let costs = time_points(sys.as_ref(), &opts, args.ics, || bar.inc(1))?;
+    let costs = time_points(sys.as_ref(), &opts, ics, || bar.inc(1))?;
     bar.finish_and_clear();
     let measured = start.elapsed().as_secs_f64();
-    let total: f64 = costs.iter().map(|c| c.file_wall_seconds(cores)).sum();
+    let total: f64 = costs.iter().map(|c| c.wall_seconds(cores)).sum();
     let cpu: f64 = costs.iter().map(|c| c.seconds_per_trajectory() * c.split_counts.iter().sum::<usize>() as f64).sum();
     if args.json {
         let points: Vec<serde_json::Value> = costs
@@ -63,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "params": c.point.params.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
                     "seconds": c.seconds,
                     "split_counts": c.split_counts,
-                    "file_wall_s": c.file_wall_seconds(cores),
+                    "wall_s": c.wall_seconds(cores),
                 })
             })
             .collect();
@@ -79,11 +77,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         });
         println!("{line}");
     } else {
-        println!("{} ({}), {} of {} points, {} trajectories timed each, estimate for {cores} cores", sys.name(), opts.preset.name(), costs.len(), sys.param_grid(opts.preset).len(), args.ics.max(1));
-        println!("{:>5}  {:<58} {:>12} {:>14} {:>12}", "index", "file", "s/trajectory", "trajectories", "file wall s");
+        println!("{} ({}), {} of {} points, {} trajectories timed each, estimate for {cores} cores", sys.name(), opts.preset.name(), costs.len(), sys.param_grid(opts.preset).len(), ics);
+        println!("{:>5}  {:<58} {:>12} {:>14} {:>12}", "index", "file", "s/trajectory", "trajectories", "wall s");
         for c in &costs {
             let [t, v, e] = c.split_counts;
-            println!("{:>5}  {:<58} {:>12.3} {:>14} {:>12.1}", c.index, c.point.file_name, c.seconds_per_trajectory(), format!("{t}/{v}/{e}"), c.file_wall_seconds(cores));
+            println!("{:>5}  {:<58} {:>12.3} {:>14} {:>12.1}", c.index, c.point.file_name, c.seconds_per_trajectory(), format!("{t}/{v}/{e}"), c.wall_seconds(cores));
         }
         println!("grid: {:.1} s wall on {cores} cores ({:.2} h), {:.1} CPU s; measured in {measured:.1} s", total, total / 3600.0, cpu);
     }
