@@ -7,7 +7,7 @@
 //! nonlinear term; the IC is dealiased too), frames every 10 time units.
 //!
 //! ICs per pattern: indices 0–99 "Gaussians" — A = normalise(1 − G₁), B = normalise(G₂), each G a sum of
-//! 10–100 periodically tiled Gaussians `a·exp(−s r²)`, a ∈ [1,3], s ∈ [150,300], centres uniform, normalise =
+//! 10–100 periodically tiled Gaussians `a·exp(−s r²)`, a ∈ \[1,3\], s ∈ \[150,300\], centres uniform, normalise =
 //! (u − min)/(max − min) on the grid; indices 100–199 "Fourier" — mean + ½·d·(trigonometric interpolant of a
 //! 32×32 uniform noise in [−½,½]) about the third steady state when k < (√F − 2F)/2, else about (1, 0) with d = 1.
 //! Same method and ICs as the original; only the RNG differs (ChaCha8 from the trajectory seed).

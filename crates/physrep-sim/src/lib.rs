@@ -3,7 +3,7 @@
 //! * [`spectral`]: 2-D real FFTs (planned once, explicit 1/N), wavenumbers, dealiasing masks, Hou–Li filter.
 //! * [`etdrk4`]: ETDRK4 with Kassam–Trefethen complex contour coefficients.
 //! * [`system`]: the [`System`] trait every dataset implements, presets, parameter points, trajectories.
-//! * [`generate`]: parameter grid → Well files (splits, seeds, sharding, resumption, `stats.yaml`).
+//! * [`generate`](mod@generate): parameter grid → Well files (splits, seeds, sharding, resumption, `stats.yaml`).
 //! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`] (and `active_matter`, another helper's).
 //!
 //! Specification: `shared/spec/simulators.md`.

@@ -19,7 +19,7 @@
 //! IC: `b₀ = dT(1 − y) + 10⁻³ξ y(1 − y)`, ξ ~ N(0,1) per grid point from the trajectory seed, u = 0; per file
 //! the 50 ICs are dT ∈ {0.2,…,1.0} × 10 seeds. `θ₀ = b₀ − (1 − y)` does not vanish at y = 0 when dT < 1: it is
 //! projected onto the sine basis with the filter applied. **Frame 0 stores the unprojected b₀** (its noise
-//! drawn on the output grid from the same seed), u = 0, p = 0, as the data do [inferred].
+//! drawn on the output grid from the same seed), u = 0, p = 0, as the data do \[inferred\].
 //!
 //! Output: uniform x, y at the Chebyshev–Gauss nodes `y_j = ½(1 − cos(π(j + ½)/N_y))` (as `rayleigh_benard`),
 //! evaluated from the series by direct summation in y and an inverse FFT in x.

@@ -14,7 +14,7 @@
 //! `ic` ∈ 0..40 → (n_shear ∈ {2,4}, n_blobs ∈ {2,3,4,5}, width ∈ {0.25,0.5,1,2,4}), `z_k = −1 + (2k+1)/n_s`,
 //! `σ_k = 2(k mod 2) − 1`, `ζ_k = n_s(y − z_k)/(2w)`, `u_x = ½ + Σ σ_k ½ tanh(ζ_k/0.1)`,
 //! `u_y = Σ 0.1 sin(σ_k n_b π x) e^{−ζ_k²/0.01}`, `s = u_x`. The IC is not divergence-free; the vorticity form
-//! projects it. **Frame 0 stores the raw IC with p = 0** (what the data contain [inferred]); frames ≥ 1 are
+//! projects it. **Frame 0 stores the raw IC with p = 0** (what the data contain \[inferred\]); frames ≥ 1 are
 //! the solver's projected flow. The IC is deterministic, the trajectory seed is unused.
 //!
 //! Departures: resolution only (compute 128×256 at `medium` vs 1024×2048); the filter controls the grid

@@ -269,7 +269,7 @@ pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 ///
 /// The y direction is a real FFT per row (realfft). The x direction (the columns of the row-major spectral
 /// array) is, for power-of-two `nx`, a batched radix-4/2 decimation-in-frequency FFT whose butterflies combine
-/// whole rows elementwise ([`Columns`]): no transposes, and the loops vectorise across the contiguous
+/// whole rows elementwise (`Columns`): no transposes, and the loops vectorise across the contiguous
 /// column index. Other even `nx` use rustfft per column on a transposed copy.
 ///
 /// **Band.** [`Fft2::with_band`] restricts the column transforms to the first `band` spectral columns
@@ -542,7 +542,7 @@ impl Fft2 {
     /// `fill(i, [re_a, im_a, re_b, im_b])` is called once for every row `i` inside the box (the others are
     /// zero) and must overwrite the four slices (length `band`) with the real and imaginary parts of
     /// `a[i, 0..band]` and `b[i, 0..band]` **times [`Fft2::inverse_scale`]**. Saves the caller's spectral
-    /// buffers and a copy. Mark the closure `#[inline(always)]` so it is compiled with AVX2 (see [`with_avx2`]).
+    /// buffers and a copy. Mark the closure `#[inline(always)]` so it is compiled with AVX2 (see `with_avx2`).
     #[inline(always)]
     pub fn inverse_pair_to_rows_with(&mut self, fill: impl FnMut(usize, [&mut [f64]; 4])) {
         with_avx2(#[inline(always)] || self.inverse_pair_impl(fill))

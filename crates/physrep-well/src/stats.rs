@@ -2,8 +2,8 @@
 //! `scripts/compute_statistics.py` (`well-format.md` §8), and read back for normalisation.
 //!
 //! Per train file i and field, in float64 over every axis except the component axes: element count
-//! n_i, mean μ_i and E_i[x²] = σ_i² + μ_i². With weights w_i = n_i / Σ n: μ = Σ w_i μ_i,
-//! std = √(Σ w_i E_i[x²] − μ²), rms = √(Σ w_i E_i[x²]). The `_delta` variants use the differences of
+//! n_i, mean μ_i and E_i\[x²\] = σ_i² + μ_i². With weights w_i = n_i / Σ n: μ = Σ w_i μ_i,
+//! std = √(Σ w_i E_i\[x²\] − μ²), rms = √(Σ w_i E_i\[x²\]). The `_delta` variants use the differences of
 //! consecutive frames, `x[:, 1:] − x[:, :-1]` (computed in float64). Sums are accumulated per row in
 //! float64 and compensated across rows (Neumaier), so the tiny `mean_delta` values are reproduced too.
 //!
