@@ -71,15 +71,11 @@ fn matches_burn_conv3d_2d_kernel_and_short_axes() {
 fn fallback_bodies_match_the_kernels() {
     let (x, w, b) = inputs::<Cpu>([2, 3, 4, 6, 5], [3, 5, 7], 11);
     let gy = physrep_nn::seeded::normal::<Cpu, 5>([2, 3, 4, 6, 5], 0.0, 1.0, 568, &Default::default());
-    let prim = |t: Tensor<Cpu, 5>| t.into_primitive().tensor();
-    let back = |p| Tensor::<Cpu, 5>::from_primitive(TensorPrimitive::Float(p));
     let (gx, gw, gb) = <Cpu as KernelBackend>::dwconv3d_backward(prim(x.clone()), prim(w.clone()), prim(gy.clone()));
     let (rx, rw, rb) = fallback_dwconv3d_backward::<Cpu>(prim(x.clone()), prim(w.clone()), prim(gy));
-    assert!(rel_err(back(gx), back(rx)) < 2e-5);
-    assert!(rel_err(back(gw), back(rw)) < 2e-5);
-    let gb = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(gb));
-    let rb = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(rb));
-    assert!(rel_err(gb, rb) < 2e-5);
+    assert!(rel_err(wrap::<Cpu, 5>(gx), wrap(rx)) < 2e-5);
+    assert!(rel_err(wrap::<Cpu, 5>(gw), wrap(rw)) < 2e-5);
+    assert!(rel_err(wrap::<Cpu, 1>(gb), wrap(rb)) < 2e-5);
     assert!(rel_err(dwconv3d(x.clone(), w.clone(), b.clone()), dwconv3d_reference(x, w, b)) < 2e-5);
 }
 
@@ -87,8 +83,6 @@ fn fallback_bodies_match_the_kernels() {
 /// `conv3d_{x,weight}_backward`, for cubic, anisotropic and 2-D kernels, batch 1 and 3, short axes.
 #[test]
 fn backward_by_forward_convs_matches_burns_conv_backward() {
-    let prim = |t: Tensor<Cpu, 5>| t.into_primitive().tensor();
-    let back = |p| Tensor::<Cpu, 5>::from_primitive(TensorPrimitive::Float(p));
     for (i, (shape, k)) in [([3, 4, 5, 6, 7], [3, 3, 3]), ([1, 2, 4, 8, 8], [7, 7, 7]), ([2, 3, 4, 6, 5], [3, 5, 7]), ([2, 2, 1, 9, 10], [1, 7, 7]), ([2, 2, 2, 3, 4], [7, 7, 7])]
         .into_iter()
         .enumerate()
@@ -97,12 +91,12 @@ fn backward_by_forward_convs_matches_burns_conv_backward() {
         let gy = physrep_nn::seeded::normal::<Cpu, 5>(shape, 0.0, 1.0, 700 + i as u64, &Default::default());
         let (gx, gw, gb) = dwconv3d_backward_by_forward_convs::<Cpu>(prim(x.clone()), prim(w.clone()), prim(gy.clone()));
         let (rx, rw, rb) = fallback_dwconv3d_backward::<Cpu>(prim(x), prim(w), prim(gy));
-        assert_eq!(back(gw.clone()).dims(), back(rw.clone()).dims());
-        for (name, e) in [("gx", rel_err(back(gx), back(rx))), ("gw", rel_err(back(gw), back(rw)))] {
+        let (gw, rw) = (wrap::<Cpu, 5>(gw), wrap::<Cpu, 5>(rw));
+        assert_eq!(gw.dims(), rw.dims());
+        for (name, e) in [("gx", rel_err(wrap::<Cpu, 5>(gx), wrap(rx))), ("gw", rel_err(gw, rw))] {
             assert!(e < 2e-5, "{name}: relative error {e} at shape {shape:?}, kernel {k:?}");
         }
-        let gb = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(gb));
-        assert!(rel_err(gb, Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(rb))) < 2e-5);
+        assert!(rel_err(wrap::<Cpu, 1>(gb), wrap(rb)) < 2e-5);
     }
 }
 
