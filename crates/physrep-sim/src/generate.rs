@@ -149,7 +149,7 @@ pub fn split_ics(sys: &dyn System, preset: Preset, point: &ParamPoint, seed: u64
 }
 
 /// Selects the parameter points of `opts` (selection, then shard), with their grid indices.
-pub fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<Vec<(usize, ParamPoint)>, SimError> {
+fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<Vec<(usize, ParamPoint)>, SimError> {
     let grid = sys.param_grid(opts.preset);
     let chosen: Vec<(usize, ParamPoint)> = match &opts.params {
         ParamSelection::All => grid.into_iter().enumerate().collect(),
@@ -292,30 +292,36 @@ impl PointCost {
         self.seconds.iter().sum::<f64>() / self.seconds.len().max(1) as f64
     }
 
+    /// Trajectories the point's three split files hold.
+    pub fn trajectories(&self) -> usize {
+        self.split_counts.iter().sum()
+    }
+
     /// Estimated wall seconds for the point's three split files on `cores` cores: [`generate_with`] works
     /// through all of a point's trajectories on `cores` threads in chunks that are multiples of `cores`, so
     /// `⌈n / cores⌉` trajectory times for `n` trajectories.
     pub fn wall_seconds(&self, cores: usize) -> f64 {
-        let n: usize = self.split_counts.iter().sum();
-        n.div_ceil(cores.max(1)) as f64 * self.seconds_per_trajectory()
+        self.trajectories().div_ceil(cores.max(1)) as f64 * self.seconds_per_trajectory()
     }
 }
 
 /// Times `ics` trajectories (ICs `0..ics`, seeds as generation derives them) of every parameter point that
 /// `opts` selects, with the same `System::simulate` calls [`generate`] makes and nothing written. The
 /// trajectories run in parallel on rayon's pool, as generation runs them, so each time includes the
-/// contention of a loaded machine; `on_done` is called after each trajectory (e.g. a progress bar). A grid's
+/// contention of a loaded machine; `bar` gets the number of trajectories to time as its length and advances
+/// after each (pass [`ProgressBar::hidden`] for none). A grid's
 /// cost on `c` cores is then the sum of [`PointCost::wall_seconds`]: a measurement of every point's
 /// cost rather than an extrapolation from one file (the CFL-limited step count varies across the grid).
 pub fn time_points(
     sys: &dyn System,
     opts: &GenerateOptions,
     ics: usize,
-    on_done: impl Fn() + Sync,
+    bar: &ProgressBar,
 ) -> Result<Vec<PointCost>, SimError> {
     let points = selected_points(sys, opts)?;
     let ics = ics.clamp(1, sys.ics_per_point(opts.preset));
     let jobs: Vec<(usize, usize)> = (0..points.len()).flat_map(|p| (0..ics).map(move |ic| (p, ic))).collect();
+    bar.set_length(jobs.len() as u64);
     let seconds: Vec<f64> = jobs
         .par_iter()
         .map(|&(p, ic)| {
@@ -323,7 +329,7 @@ pub fn time_points(
             let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
             let start = std::time::Instant::now();
             sys.simulate(point, ic, seed, opts.preset)?;
-            on_done();
+            bar.inc(1);
             Ok(start.elapsed().as_secs_f64())
         })
         .collect::<Result<_, SimError>>()?;
@@ -439,12 +445,9 @@ mod tests {
             params: ParamSelection::List(vec!["1".into(), "0".into()]),
             ..GenerateOptions::default()
         };
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let costs = time_points(&ShearFlow, &opts, 2, || {
-            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        })
-        .unwrap();
-        assert_eq!(done.into_inner(), 4);
+        let bar = ProgressBar::hidden();
+        let costs = time_points(&ShearFlow, &opts, 2, &bar).unwrap();
+        assert_eq!((bar.length(), bar.position()), (Some(4), 4));
         assert_eq!(costs.iter().map(|c| c.index).collect::<Vec<_>>(), [1, 0]);
         let grid = ShearFlow.param_grid(Preset::Tiny);
         for c in &costs {
@@ -456,6 +459,7 @@ mod tests {
         // Rounds of parallel trajectories: the 8 + 1 + 1 trajectories of a point on 3 cores are 4 rounds.
         let c = PointCost { index: 0, point: grid[0].clone(), seconds: vec![1.0, 3.0], split_counts: [8, 1, 1] };
         assert_eq!(c.seconds_per_trajectory(), 2.0);
+        assert_eq!(c.trajectories(), 10);
         assert_eq!(c.wall_seconds(3), 8.0);
         assert_eq!(c.wall_seconds(1), 20.0);
         assert_eq!(c.wall_seconds(0), 20.0);

@@ -7,7 +7,7 @@
 //! to split a full-resolution grid over a job array with `physrep simulate --shard I/N`.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use physrep_sim::generate::{selected_points, time_points, GenerateOptions, ParamSelection};
+use physrep_sim::generate::{time_points, GenerateOptions, ParamSelection};
 use physrep_sim::Preset;
 
 /// Arguments of `physrep bench sim-grid`.
@@ -39,18 +39,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let sys = physrep_sim::generate::system(&args.system)?;
     let opts = GenerateOptions { preset: args.preset, seed: args.seed, params: args.params, ..GenerateOptions::default() };
     let cores = args.cores.unwrap_or_else(rayon::current_num_threads).max(1);
-    let ics = args.ics.clamp(1, sys.ics_per_point(opts.preset));
-    let n_points = selected_points(sys.as_ref(), &opts)?.len();
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new((n_points * ics) as u64) };
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
     if let Ok(style) = ProgressStyle::with_template("timing {bar:30} {pos}/{len} trajectories [{elapsed_precise} < {eta}]") {
         bar.set_style(style);
     }
     let start = std::time::Instant::now();
-    let costs = time_points(sys.as_ref(), &opts, ics, || bar.inc(1))?;
+    let costs = time_points(sys.as_ref(), &opts, args.ics, &bar)?;
     bar.finish_and_clear();
     let measured = start.elapsed().as_secs_f64();
     let total: f64 = costs.iter().map(|c| c.wall_seconds(cores)).sum();
-    let cpu: f64 = costs.iter().map(|c| c.seconds_per_trajectory() * c.split_counts.iter().sum::<usize>() as f64).sum();
+    let cpu: f64 = costs.iter().map(|c| c.seconds_per_trajectory() * c.trajectories() as f64).sum();
     if args.json {
         let points: Vec<serde_json::Value> = costs
             .iter()
@@ -77,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         });
         println!("{line}");
     } else {
-        println!("{} ({}), {} of {} points, {} trajectories timed each, estimate for {cores} cores", sys.name(), opts.preset.name(), costs.len(), sys.param_grid(opts.preset).len(), ics);
+        println!("{} ({}), {} of {} points, {} trajectories timed each, estimate for {cores} cores", sys.name(), opts.preset.name(), costs.len(), sys.param_grid(opts.preset).len(), costs.first().map_or(0, |c| c.seconds.len()));
         println!("{:>5}  {:<58} {:>12} {:>14} {:>12}", "index", "file", "s/trajectory", "trajectories", "wall s");
         for c in &costs {
             let [t, v, e] = c.split_counts;
