@@ -1,10 +1,12 @@
 //! Dataset generation: parameter grid → simulated trajectories → Well-layout files + `stats.yaml`.
 //!
 //! Layout written (well-format §1): `OUT/<system>/data/{train,valid,test}/<The Well's file name>` and
-//! `OUT/<system>/stats.yaml` (train split, `physrep_well::stats`). Per parameter file the IC indices
-//! `0..ics_per_point` are shuffled with a seeded RNG and cut into train/valid/test by
+//! `OUT/<system>/stats.yaml` (train split, `physrep_well::stats`). For the preset's grid, per parameter file
+//! the IC indices `0..ics_per_point` are shuffled with a seeded RNG and cut into train/valid/test by
 //! [`System::split_counts`] (80/10/10 as The Well); each split file holds its trajectories in increasing IC
-//! order. Every trajectory has its own seed derived from (global seed, system, file name, IC index), so
+//! order. For a continuous design ([`ParamSelection::Design`], `crate::design`) the parameter points are split
+//! instead: every trajectory of a point goes to the point's split, and the design is recorded in
+//! `OUT/<system>/design.json`. Every trajectory has its own seed derived from (global seed, system, file name, IC index), so
 //! results do not depend on thread count, sharding or resumption: same seed → bit-identical files.
 //!
 //! Resumption: files are written atomically by `physrep_well::write` (temporary file + rename), and a split
@@ -21,6 +23,8 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 
 use crate::active_matter::ActiveMatter;
+use crate::advection::Advection;
+use crate::design::{self, Design, DesignSpec};
 use crate::gray_scott::GrayScott;
 use crate::rayleigh_benard::RayleighBenard;
 use crate::shear_flow::ShearFlow;
@@ -28,7 +32,7 @@ use crate::system::{ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
 
 /// Names accepted by [`system`].
-pub const SYSTEM_NAMES: [&str; 4] = ["rayleigh_benard", "shear_flow", "active_matter", "gray_scott_reaction_diffusion"];
+pub const SYSTEM_NAMES: [&str; 5] = ["rayleigh_benard", "shear_flow", "active_matter", "gray_scott_reaction_diffusion", "advection"];
 
 /// The simulator for a Well dataset name.
 pub fn system(name: &str) -> Result<Box<dyn System>, SimError> {
@@ -37,6 +41,7 @@ pub fn system(name: &str) -> Result<Box<dyn System>, SimError> {
         "shear_flow" => Ok(Box::new(ShearFlow)),
         "active_matter" => Ok(Box::new(ActiveMatter)),
         "gray_scott_reaction_diffusion" => Ok(Box::new(GrayScott)),
+        "advection" => Ok(Box::new(Advection)),
         _ => Err(SimError::Options(format!(
             "unknown system `{name}` (expected one of {})",
             SYSTEM_NAMES.join(", ")
@@ -52,6 +57,8 @@ pub enum ParamSelection {
     All,
     /// Indices into the preset's grid (`"3"`) or file names with or without `.hdf5`.
     List(Vec<String>),
+    /// A continuous design inside the box of the preset's grid, split by parameter point (`crate::design`).
+    Design(DesignSpec),
 }
 
 impl std::str::FromStr for ParamSelection {
@@ -148,11 +155,25 @@ pub fn split_ics(sys: &dyn System, preset: Preset, point: &ParamPoint, seed: u64
     Ok(out)
 }
 
-/// Selects the parameter points of `opts` (selection, then shard), with their grid indices.
-fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<Vec<(usize, ParamPoint)>, SimError> {
+/// A parameter point to generate: its index in the preset's grid or the design, and its IC indices per split.
+#[derive(Debug)]
+struct Planned {
+    index: usize,
+    point: ParamPoint,
+    ics: [Vec<usize>; 3],
+}
+
+/// Selects the parameter points of `opts` (selection, then shard) with their IC indices per split, and the
+/// design they come from, if any.
+fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<(Vec<Planned>, Option<Design>), SimError> {
     let grid = sys.param_grid(opts.preset);
+    let mut design = None;
     let chosen: Vec<(usize, ParamPoint)> = match &opts.params {
         ParamSelection::All => grid.into_iter().enumerate().collect(),
+        ParamSelection::Design(spec) => {
+            let d = design.insert(Design::lhs(sys, opts.preset, *spec, opts.seed)?);
+            d.points.iter().map(|p| p.point.clone()).enumerate().collect()
+        }
         ParamSelection::List(items) => {
             let mut out = Vec::new();
             for item in items {
@@ -182,7 +203,18 @@ fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<Vec<(usiz
     if sn == 0 || si >= sn {
         return Err(SimError::Options(format!("shard {si}/{sn}: expected 0 ≤ I < N")));
     }
-    Ok(chosen.into_iter().filter(|(i, _)| i % sn == si).collect())
+    let points = chosen
+        .into_iter()
+        .filter(|(i, _)| i % sn == si)
+        .map(|(index, point)| {
+            let ics = match &design {
+                Some(d) => d.ics(index),
+                None => split_ics(sys, opts.preset, &point, opts.seed)?,
+            };
+            Ok(Planned { index, point, ics })
+        })
+        .collect::<Result<_, SimError>>()?;
+    Ok((points, design))
 }
 
 /// Generates the files of `system` for `opts`; returns the dataset directory `out/<system>`.
@@ -203,20 +235,23 @@ const CHUNK_PER_THREAD: usize = 4;
 /// into its file as its chunk completes, and each file is renamed into place once complete.
 pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf, SimError> {
     let root = opts.out.join(sys.name());
-    let points = selected_points(sys, opts)?;
+    let (points, design) = selected_points(sys, opts)?;
+    design::record(&root, design.as_ref())?;
     let layout = sys.layout(opts.preset);
-    // Work list per point: (split file, its ICs) for every split file not yet on disk.
-    let mut work = Vec::new();
-    for (_, p) in &points {
-        let splits = split_ics(sys, opts.preset, p, opts.seed)?;
-        let files: Vec<(PathBuf, Vec<usize>)> = Split::ALL
+    // Every split file of the selected points with its ICs, and the work list per point: the files not yet on disk.
+    let split_files = |p: &Planned| -> Vec<(PathBuf, Vec<usize>)> {
+        Split::ALL
             .iter()
-            .zip(splits)
-            .map(|(s, ics)| (root.join("data").join(s.to_string()).join(&p.file_name), ics))
-            .filter(|(path, ics)| !ics.is_empty() && !path.exists())
-            .collect();
+            .zip(&p.ics)
+            .filter(|(_, ics)| !ics.is_empty())
+            .map(|(s, ics)| (root.join("data").join(s.to_string()).join(&p.point.file_name), ics.clone()))
+            .collect()
+    };
+    let mut work = Vec::new();
+    for p in &points {
+        let files: Vec<(PathBuf, Vec<usize>)> = split_files(p).into_iter().filter(|(path, _)| !path.exists()).collect();
         if !files.is_empty() {
-            work.push((p.clone(), files));
+            work.push((p.point.clone(), files));
         }
     }
     let total: usize = work.iter().flat_map(|(_, files)| files.iter().map(|f| f.1.len())).sum();
@@ -258,14 +293,8 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
         }
     }
     bar.finish();
-    // stats.yaml once every selected file of every shard exists.
-    let complete = sys.param_grid(opts.preset).iter().all(|p| {
-        let in_selection = match &opts.params {
-            ParamSelection::All => true,
-            ParamSelection::List(_) => points.iter().any(|(_, q)| q.file_name == p.file_name),
-        };
-        !in_selection || root.join("data/train").join(&p.file_name).exists()
-    });
+    // stats.yaml once every selected file exists (of an unsharded run: a shard sees only its own files).
+    let complete = points.iter().all(|p| split_files(p).iter().all(|(path, _)| path.exists()));
     if complete && opts.shard.1 == 1 {
         let ds = WellDataset::open(&root).map_err(well_err)?;
         let stats = physrep_well::stats::compute(&ds).map_err(well_err)?;
@@ -277,12 +306,13 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
 /// The measured cost of one parameter point: seconds per trajectory of its first ICs (see [`time_points`]).
 #[derive(Clone, Debug)]
 pub struct PointCost {
-    /// Index in the preset's grid.
+    /// Index in the preset's grid (or the design).
     pub index: usize,
     pub point: ParamPoint,
     /// Wall seconds of each timed trajectory (IC 0, 1, …), in IC order.
     pub seconds: Vec<f64>,
-    /// Trajectories per split file (train, valid, test) the full file holds.
+    /// Trajectories per split file (train, valid, test) the point's full files hold (a design point has all
+    /// of them in one split).
     pub split_counts: [usize; 3],
 }
 
@@ -318,14 +348,14 @@ pub fn time_points(
     ics: usize,
     bar: &ProgressBar,
 ) -> Result<Vec<PointCost>, SimError> {
-    let points = selected_points(sys, opts)?;
+    let (points, _) = selected_points(sys, opts)?;
     let ics = ics.clamp(1, sys.ics_per_point(opts.preset));
     let jobs: Vec<(usize, usize)> = (0..points.len()).flat_map(|p| (0..ics).map(move |ic| (p, ic))).collect();
     bar.set_length(jobs.len() as u64);
     let seconds: Vec<f64> = jobs
         .par_iter()
         .map(|&(p, ic)| {
-            let point = &points[p].1;
+            let point = &points[p].point;
             let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
             let start = std::time::Instant::now();
             sys.simulate(point, ic, seed, opts.preset)?;
@@ -333,11 +363,15 @@ pub fn time_points(
             Ok(start.elapsed().as_secs_f64())
         })
         .collect::<Result<_, SimError>>()?;
-    let counts = sys.split_counts(opts.preset);
     Ok(points
         .into_iter()
         .zip(seconds.chunks(ics))
-        .map(|((index, point), s)| PointCost { index, point, seconds: s.to_vec(), split_counts: counts })
+        .map(|(p, s)| PointCost {
+            index: p.index,
+            split_counts: p.ics.each_ref().map(Vec::len),
+            point: p.point,
+            seconds: s.to_vec(),
+        })
         .collect())
 }
 
@@ -463,6 +497,52 @@ mod tests {
         assert_eq!(c.wall_seconds(3), 8.0);
         assert_eq!(c.wall_seconds(1), 20.0);
         assert_eq!(c.wall_seconds(0), 20.0);
+    }
+
+    /// A design end to end: one file per point in the point's split with all its trajectories and its values
+    /// as scalars, `design.json`, stats; two shards write the same bytes as one run; a rerun with another
+    /// design into the same directory is an error and writes nothing.
+    #[test]
+    fn designs_generate_split_by_parameter_point() {
+        let out = tmpdir("design");
+        let spec: DesignSpec = "lhs:7".parse().unwrap();
+        let opts = GenerateOptions { out: out.clone(), preset: Preset::Tiny, seed: 2, params: ParamSelection::Design(spec), ..GenerateOptions::default() };
+        let dir = generate("advection", &opts).unwrap();
+        let design: Design = serde_json::from_str(&std::fs::read_to_string(dir.join(design::DESIGN_FILE)).unwrap()).unwrap();
+        assert_eq!(design, Design::lhs(&Advection, Preset::Tiny, spec, 2).unwrap());
+        let ds = WellDataset::open(&dir).unwrap();
+        let ics = Advection.ics_per_point(Preset::Tiny);
+        let mut seen = Vec::new();
+        for split in Split::ALL {
+            let expected: Vec<&design::DesignPoint> = design.points.iter().filter(|p| p.split == split).collect();
+            assert_eq!(ds.files(split).len(), expected.len(), "{split}");
+            assert_eq!(ds.trajectories(split), expected.len() * ics, "{split}");
+            for (f, info) in ds.files(split).iter().enumerate() {
+                let name = info.path.file_name().unwrap().to_str().unwrap();
+                let p = expected.iter().find(|p| p.point.file_name == name).expect("a design file");
+                assert_eq!(ds.params(split, f).unwrap(), [p.point.get("speed").unwrap()]);
+                seen.push(name.to_string());
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 7, "every point in exactly one split");
+        assert!(dir.join("stats.yaml").exists());
+        let whole = read_bytes(&dir);
+        // The same design in two shards.
+        let sharded = tmpdir("design-shards");
+        for i in 0..2 {
+            generate("advection", &GenerateOptions { out: sharded.clone(), shard: (i, 2), ..opts.clone() }).unwrap();
+        }
+        assert_eq!(read_bytes(&sharded.join("advection")), whole);
+        // Another design (seed), or the grid, into the same directory: refused, nothing written.
+        let e = generate("advection", &GenerateOptions { seed: 3, ..opts.clone() }).unwrap_err().to_string();
+        assert!(e.contains("design.json"), "{e}");
+        let e = generate("advection", &GenerateOptions { params: ParamSelection::All, ..opts.clone() }).unwrap_err().to_string();
+        assert!(e.contains("grid"), "{e}");
+        assert_eq!(read_bytes(&dir), whole);
+        std::fs::remove_dir_all(&out).unwrap();
+        std::fs::remove_dir_all(&sharded).unwrap();
     }
 
     /// Every system's `tiny` preset: files in the Well layout that the `physrep-well` reader opens, with

@@ -4,11 +4,15 @@
 //! * [`etdrk4`]: ETDRK4 with Kassam–Trefethen complex contour coefficients.
 //! * [`system`]: the [`System`] trait every dataset implements, presets, parameter points, trajectories.
 //! * [`generate`](mod@generate): parameter grid → Well files (splits, seeds, sharding, resumption, `stats.yaml`).
-//! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`] (and `active_matter`, another helper's).
+//! * [`design`]: continuous parameter designs (Latin hypercube in label space, split by parameter point).
+//! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`] (and `active_matter`, another helper's), and
+//!   the learnability control [`advection`].
 //!
 //! Specification: `shared/spec/simulators.md`.
 
 pub mod active_matter;
+pub mod advection;
+pub mod design;
 pub mod etdrk4;
 pub mod generate;
 pub mod gray_scott;

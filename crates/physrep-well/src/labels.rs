@@ -9,6 +9,10 @@
 //! | active_matter | alpha: (α + 3.0) / 1.41 | zeta: (ζ − 9.0) / 5.16 |
 //! | shear_flow | Rayleigh or Reynolds: (log10 Re − 4.85) / 0.61 | Schmidt: (Sc − 2.69) / 3.38 |
 //! | rayleigh_benard (and `_uniform`) | Prandtl: (Pr − 2.69) / 3.38 | Rayleigh: (log10 Ra − 8.0) / 1.41 |
+//! | advection (physrep's control, not a paper dataset) | speed: (v − 0.55) / 0.26 | — |
+//!
+//! The advection constants are the mean and std of the uniform distribution on its `small` speed range
+//! 0.1–1.0 px/frame (0.55 and 0.9/√12 ≈ 0.26), so a design over that range has labels of mean ≈ 0, std ≈ 1.
 //!
 //! Any other dataset is z-scored with the population mean and std of its train files' values
 //! ([`LabelTransform::from_values`]); a column without spread gets std 1.
@@ -48,6 +52,7 @@ impl LabelTransform {
             "rayleigh_benard" | "rayleigh_benard_uniform" => {
                 (vec![&["Prandtl"], &["Rayleigh"]], vec![col("Prandtl", false, 2.69, 3.38), col("Rayleigh", true, 8.0, 1.41)])
             }
+            "advection" => (vec![&["speed"]], vec![col("speed", false, 0.55, 0.26)]),
             other => return Err(WellError::UnknownDataset { name: other.to_owned(), what: "paper label transform".into() }),
         };
         let ok = label_names.len() == expected.len() && label_names.iter().zip(&expected).all(|(n, e)| e.contains(&n.as_str()));
@@ -137,6 +142,10 @@ mod tests {
         let z = t.forward(&[10.0, 1e10]).unwrap();
         assert!((z[0] - (10.0 - 2.69) / 3.38).abs() < 1e-12);
         assert!((z[1] - 2.0 / 1.41).abs() < 1e-12);
+
+        let t = LabelTransform::paper("advection", &names(&["speed"])).unwrap();
+        assert!((t.forward(&[1.0]).unwrap()[0] - (1.0 - 0.55) / 0.26).abs() < 1e-12);
+        assert!(LabelTransform::paper("advection", &names(&["velocity"])).is_err());
 
         let t = LabelTransform::paper("active_matter", &names(&["alpha", "zeta"])).unwrap();
         // The grids' population means map to 0.
