@@ -1,17 +1,26 @@
-//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST]`:
+//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST | --design lhs:N]`:
 //! generates `DIR/SYSTEM/data/{train,valid,test}/*.hdf5` and `DIR/SYSTEM/stats.yaml` with the built-in
 //! simulators (`physrep_sim::generate`). Reruns skip finished files; sharded runs leave `stats.yaml` to
 //! `physrep stats DIR/SYSTEM` once every shard is done.
+//!
+//! Without `--design`, the preset's parameter grid with The Well's split by initial condition (every point in
+//! every split). With `--design lhs:N`, N points of a seeded Latin hypercube in label space (log10 for
+//! Reynolds and Rayleigh, linear otherwise) inside the box the preset's grid spans, split by parameter point
+//! (≈ 70/15/15 %, all of a point's trajectories in its split) and recorded in `DIR/SYSTEM/design.json`
+//! (`physrep_sim::design`). The probes z-score the labels with the paper's constants where the dataset has them
+//! (`physrep_well::LabelTransform::paper`), else with the train files' mean and std.
 
 use std::path::PathBuf;
 
+use physrep_sim::design::DesignSpec;
 use physrep_sim::generate::{parse_shard, GenerateOptions, ParamSelection};
 use physrep_sim::Preset;
 
 /// Arguments of `physrep simulate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// rayleigh_benard, shear_flow, active_matter or gray_scott_reaction_diffusion.
+    /// rayleigh_benard, shear_flow, active_matter, gray_scott_reaction_diffusion or advection (the
+    /// learnability control: a random field translated at `speed` px/frame).
     pub system: String,
     /// Output root: the dataset goes to OUT/SYSTEM.
     #[arg(long)]
@@ -28,6 +37,10 @@ pub struct Args {
     /// `all`, or a comma-separated list of grid indices or file names.
     #[arg(long, default_value = "all")]
     pub params: String,
+    /// `lhs:N`: N parameter points drawn by Latin hypercube inside the preset grid's box (seeded by --seed),
+    /// split into train/valid/test by parameter point, instead of the grid.
+    #[arg(long, conflicts_with = "params")]
+    pub design: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -36,12 +49,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         preset: args.preset.parse::<Preset>()?,
         seed: args.seed,
         shard: parse_shard(&args.shard)?,
-        params: args.params.parse::<ParamSelection>()?,
+        params: match &args.design {
+            Some(d) => ParamSelection::Design(d.parse::<DesignSpec>()?),
+            None => args.params.parse::<ParamSelection>()?,
+        },
         progress: true,
     };
     let start = std::time::Instant::now();
     let dir = physrep_sim::generate(&args.system, &opts)?;
-    eprintln!("{} written in {:.1} s", dir.display(), start.elapsed().as_secs_f64());
+    eprintln!(
+        "{} written in {:.1} s",
+        dir.display(),
+        start.elapsed().as_secs_f64()
+    );
     if !dir.join("stats.yaml").exists() {
         eprintln!("stats.yaml not written yet (sharded or partial run): run `physrep stats {}` when all shards are done", dir.display());
     }

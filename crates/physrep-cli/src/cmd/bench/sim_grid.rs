@@ -1,4 +1,4 @@
-//! `physrep bench sim-grid SYSTEM [--preset P] [--params LIST] [--ics K] [--cores C] [--json]`: how long a
+//! `physrep bench sim-grid SYSTEM [--preset P] [--params LIST | --design lhs:N] [--ics K] [--cores C] [--json]`: how long a
 //! whole parameter grid takes to generate, measured on every parameter point rather than extrapolated from
 //! one file. For each selected point it times the first `K` trajectories exactly as `physrep simulate` would
 //! compute them (same seeds, same `System::simulate`, nothing written), running them in parallel on rayon's
@@ -7,13 +7,14 @@
 //! to split a full-resolution grid over a job array with `physrep simulate --shard I/N`.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use physrep_sim::design::DesignSpec;
 use physrep_sim::generate::{time_points, GenerateOptions, ParamSelection};
 use physrep_sim::Preset;
 
 /// Arguments of `physrep bench sim-grid`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// rayleigh_benard, shear_flow, active_matter or gray_scott_reaction_diffusion.
+    /// rayleigh_benard, shear_flow, active_matter, gray_scott_reaction_diffusion or advection.
     system: String,
     /// tiny, small or medium.
     #[arg(long, default_value = "small")]
@@ -21,6 +22,9 @@ pub struct Args {
     /// `all`, or a comma-separated list of grid indices or file names.
     #[arg(long, default_value = "all")]
     params: ParamSelection,
+    /// Time the points of this design (as `physrep simulate --design`, with the same --seed) instead of the grid.
+    #[arg(long, conflicts_with = "params")]
+    design: Option<DesignSpec>,
     /// Trajectories timed per parameter point (ICs 0..K).
     #[arg(long, default_value_t = 1)]
     ics: usize,
@@ -37,10 +41,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let sys = physrep_sim::generate::system(&args.system)?;
-    let opts = GenerateOptions { preset: args.preset, seed: args.seed, params: args.params, ..GenerateOptions::default() };
+    let params = args.design.map_or(args.params, ParamSelection::Design);
+    let all_points = match &params {
+        ParamSelection::Design(d) => d.points,
+        _ => sys.param_grid(args.preset).len(),
+    };
+    let opts = GenerateOptions {
+        preset: args.preset,
+        seed: args.seed,
+        params,
+        ..GenerateOptions::default()
+    };
     let cores = args.cores.unwrap_or_else(rayon::current_num_threads).max(1);
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    if let Ok(style) = ProgressStyle::with_template("timing {bar:30} {pos}/{len} trajectories [{elapsed_precise} < {eta}]") {
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "timing {bar:30} {pos}/{len} trajectories [{elapsed_precise} < {eta}]",
+    ) {
         bar.set_style(style);
     }
     let start = std::time::Instant::now();
@@ -48,7 +68,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let measured = start.elapsed().as_secs_f64();
     let total: f64 = costs.iter().map(|c| c.wall_seconds(cores)).sum();
-    let cpu: f64 = costs.iter().map(|c| c.seconds_per_trajectory() * c.trajectories() as f64).sum();
+    let cpu: f64 = costs
+        .iter()
+        .map(|c| c.seconds_per_trajectory() * c.trajectories() as f64)
+        .sum();
     if args.json {
         let points: Vec<serde_json::Value> = costs
             .iter()
@@ -75,11 +98,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         });
         println!("{line}");
     } else {
-        println!("{} ({}), {} of {} points, {} trajectories timed each, estimate for {cores} cores", sys.name(), opts.preset.name(), costs.len(), sys.param_grid(opts.preset).len(), costs.first().map_or(0, |c| c.seconds.len()));
-        println!("{:>5}  {:<58} {:>12} {:>14} {:>12}", "index", "file", "s/trajectory", "trajectories", "wall s");
+        println!(
+            "{} ({}), {} of {} points, {} trajectories timed each, estimate for {cores} cores",
+            sys.name(),
+            opts.preset.name(),
+            costs.len(),
+            all_points,
+            costs.first().map_or(0, |c| c.seconds.len())
+        );
+        println!(
+            "{:>5}  {:<58} {:>12} {:>14} {:>12}",
+            "index", "file", "s/trajectory", "trajectories", "wall s"
+        );
         for c in &costs {
             let [t, v, e] = c.split_counts;
-            println!("{:>5}  {:<58} {:>12.3} {:>14} {:>12.1}", c.index, c.point.file_name, c.seconds_per_trajectory(), format!("{t}/{v}/{e}"), c.wall_seconds(cores));
+            println!(
+                "{:>5}  {:<58} {:>12.3} {:>14} {:>12.1}",
+                c.index,
+                c.point.file_name,
+                c.seconds_per_trajectory(),
+                format!("{t}/{v}/{e}"),
+                c.wall_seconds(cores)
+            );
         }
         println!("grid: {:.1} s wall on {cores} cores ({:.2} h), {:.1} CPU s; measured in {measured:.1} s", total, total / 3600.0, cpu);
     }
