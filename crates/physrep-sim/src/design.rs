@@ -481,7 +481,7 @@ mod tests {
     fn rounding_keeps_significant_digits() {
         assert_eq!(round_significant(12345.6789, 6), 12345.7);
         assert_eq!(round_significant(0.000123456789, 6), 0.000123457);
-        assert_eq!(round_significant(-3.14159265, 6), -3.14159);
+        assert_eq!(round_significant(-7.65432198, 6), -7.65432);
         assert_eq!(round_significant(123456789.0, 6), 123457000.0);
         assert_eq!(python_float_repr(round_significant(0.1 + 0.2, 6)), "0.3");
     }
