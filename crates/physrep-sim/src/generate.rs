@@ -32,13 +32,7 @@ use crate::system::{ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
 
 /// Names accepted by [`system`].
-pub const SYSTEM_NAMES: [&str; 5] = [
-    "rayleigh_benard",
-    "shear_flow",
-    "active_matter",
-    "gray_scott_reaction_diffusion",
-    "advection",
-];
+pub const SYSTEM_NAMES: [&str; 5] = ["rayleigh_benard", "shear_flow", "active_matter", "gray_scott_reaction_diffusion", "advection"];
 
 /// The simulator for a Well dataset name.
 pub fn system(name: &str) -> Result<Box<dyn System>, SimError> {
@@ -73,15 +67,9 @@ impl std::str::FromStr for ParamSelection {
         if s == "all" {
             return Ok(ParamSelection::All);
         }
-        let items: Vec<String> = s
-            .split(',')
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-            .collect();
+        let items: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
         if items.is_empty() {
-            return Err(SimError::Options(format!(
-                "--params `{s}`: expected `all` or a comma-separated list"
-            )));
+            return Err(SimError::Options(format!("--params `{s}`: expected `all` or a comma-separated list")));
         }
         Ok(ParamSelection::List(items))
     }
@@ -119,10 +107,7 @@ impl Default for GenerateOptions {
 pub fn parse_shard(s: &str) -> Result<(usize, usize), SimError> {
     let bad = || SimError::Options(format!("--shard `{s}`: expected I/N with 0 ≤ I < N"));
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (
-        i.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if n == 0 || i >= n {
         return Err(bad());
     }
@@ -148,12 +133,7 @@ pub fn derive_seed(seed: u64, parts: &[&str], index: u64) -> u64 {
 }
 
 /// The IC indices of each split (train, valid, test) of one parameter file, each sorted.
-pub fn split_ics(
-    sys: &dyn System,
-    preset: Preset,
-    point: &ParamPoint,
-    seed: u64,
-) -> Result<[Vec<usize>; 3], SimError> {
+pub fn split_ics(sys: &dyn System, preset: Preset, point: &ParamPoint, seed: u64) -> Result<[Vec<usize>; 3], SimError> {
     let n = sys.ics_per_point(preset);
     let counts = sys.split_counts(preset);
     if counts.iter().sum::<usize>() != n {
@@ -163,11 +143,7 @@ pub fn split_ics(
         )));
     }
     let mut idx: Vec<usize> = (0..n).collect();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(
-        seed,
-        &[sys.name(), &point.file_name, "split"],
-        0,
-    ));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(seed, &[sys.name(), &point.file_name, "split"], 0));
     idx.shuffle(&mut rng);
     let mut out: [Vec<usize>; 3] = Default::default();
     let mut start = 0;
@@ -189,21 +165,14 @@ struct Planned {
 
 /// Selects the parameter points of `opts` (selection, then shard) with their IC indices per split, and the
 /// design they come from, if any.
-fn selected_points(
-    sys: &dyn System,
-    opts: &GenerateOptions,
-) -> Result<(Vec<Planned>, Option<Design>), SimError> {
+fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<(Vec<Planned>, Option<Design>), SimError> {
     let grid = sys.param_grid(opts.preset);
     let mut design = None;
     let chosen: Vec<(usize, ParamPoint)> = match &opts.params {
         ParamSelection::All => grid.into_iter().enumerate().collect(),
         ParamSelection::Design(spec) => {
             let d = design.insert(Design::lhs(sys, opts.preset, *spec, opts.seed)?);
-            d.points
-                .iter()
-                .map(|p| p.point.clone())
-                .enumerate()
-                .collect()
+            d.points.iter().map(|p| p.point.clone()).enumerate().collect()
         }
         ParamSelection::List(items) => {
             let mut out = Vec::new();
@@ -211,9 +180,9 @@ fn selected_points(
                 let pos = match item.parse::<usize>() {
                     Ok(i) if i < grid.len() => Some(i),
                     Ok(_) => None,
-                    Err(_) => grid.iter().position(|p| {
-                        p.file_name == *item || p.file_name.trim_end_matches(".hdf5") == item
-                    }),
+                    Err(_) => grid
+                        .iter()
+                        .position(|p| p.file_name == *item || p.file_name.trim_end_matches(".hdf5") == item),
                 };
                 let i = pos.ok_or_else(|| {
                     SimError::Options(format!(
@@ -232,9 +201,7 @@ fn selected_points(
     };
     let (si, sn) = opts.shard;
     if sn == 0 || si >= sn {
-        return Err(SimError::Options(format!(
-            "shard {si}/{sn}: expected 0 ≤ I < N"
-        )));
+        return Err(SimError::Options(format!("shard {si}/{sn}: expected 0 ≤ I < N")));
     }
     let points = chosen
         .into_iter()
@@ -277,41 +244,22 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
             .iter()
             .zip(&p.ics)
             .filter(|(_, ics)| !ics.is_empty())
-            .map(|(s, ics)| {
-                (
-                    root.join("data")
-                        .join(s.to_string())
-                        .join(&p.point.file_name),
-                    ics.clone(),
-                )
-            })
+            .map(|(s, ics)| (root.join("data").join(s.to_string()).join(&p.point.file_name), ics.clone()))
             .collect()
     };
     let mut work = Vec::new();
     for p in &points {
-        let files: Vec<(PathBuf, Vec<usize>)> = split_files(p)
-            .into_iter()
-            .filter(|(path, _)| !path.exists())
-            .collect();
+        let files: Vec<(PathBuf, Vec<usize>)> = split_files(p).into_iter().filter(|(path, _)| !path.exists()).collect();
         if !files.is_empty() {
             work.push((p.point.clone(), files));
         }
     }
-    let total: usize = work
-        .iter()
-        .flat_map(|(_, files)| files.iter().map(|f| f.1.len()))
-        .sum();
-    let bar = if opts.progress {
-        ProgressBar::new(total as u64)
-    } else {
-        ProgressBar::hidden()
-    };
+    let total: usize = work.iter().flat_map(|(_, files)| files.iter().map(|f| f.1.len())).sum();
+    let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} trajectories, {per_sec}, ETA {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trajectories, {per_sec}, ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar.set_prefix(sys.name().to_string());
     let chunk = CHUNK_PER_THREAD * rayon::current_num_threads().max(1);
@@ -321,11 +269,8 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
             .map(|(path, ics)| create_file(path, &layout, &point, opts, ics))
             .collect::<Result<Vec<_>, _>>()?;
         let mut ic_params: Vec<Vec<String>> = vec![Vec::new(); files.len()];
-        let queue: Vec<(usize, usize)> = files
-            .iter()
-            .enumerate()
-            .flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic)))
-            .collect();
+        let queue: Vec<(usize, usize)> =
+            files.iter().enumerate().flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic))).collect();
         for jobs in queue.chunks(chunk) {
             let trajectories: Vec<Trajectory> = jobs
                 .par_iter()
@@ -337,30 +282,19 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
                 })
                 .collect::<Result<_, _>>()?;
             for (&(f, _), t) in jobs.iter().zip(&trajectories) {
-                let views = TrajectoryFields {
-                    fields: t.fields.iter().map(|a| a.view()).collect(),
-                };
+                let views = TrajectoryFields { fields: t.fields.iter().map(|a| a.view()).collect() };
                 writers[f].write_trajectory(&views).map_err(well_err)?;
-                ic_params[f].push(
-                    t.ic_params
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
+                ic_params[f].push(t.ic_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
             }
         }
         for (mut w, params) in writers.into_iter().zip(ic_params) {
-            w.write_attr("ic_parameters", &AttrValue::Strs(params))
-                .map_err(well_err)?;
+            w.write_attr("ic_parameters", &AttrValue::Strs(params)).map_err(well_err)?;
             w.finish().map_err(well_err)?;
         }
     }
     bar.finish();
     // stats.yaml once every selected file exists (of an unsharded run: a shard sees only its own files).
-    let complete = points
-        .iter()
-        .all(|p| split_files(p).iter().all(|(path, _)| path.exists()));
+    let complete = points.iter().all(|p| split_files(p).iter().all(|(path, _)| path.exists()));
     if complete && opts.shard.1 == 1 {
         let ds = WellDataset::open(&root).map_err(well_err)?;
         let stats = physrep_well::stats::compute(&ds).map_err(well_err)?;
@@ -416,9 +350,7 @@ pub fn time_points(
 ) -> Result<Vec<PointCost>, SimError> {
     let (points, _) = selected_points(sys, opts)?;
     let ics = ics.clamp(1, sys.ics_per_point(opts.preset));
-    let jobs: Vec<(usize, usize)> = (0..points.len())
-        .flat_map(|p| (0..ics).map(move |ic| (p, ic)))
-        .collect();
+    let jobs: Vec<(usize, usize)> = (0..points.len()).flat_map(|p| (0..ics).map(move |ic| (p, ic))).collect();
     bar.set_length(jobs.len() as u64);
     let seconds: Vec<f64> = jobs
         .par_iter()
@@ -465,16 +397,10 @@ fn create_file(
     opts: &GenerateOptions,
     ics: &[usize],
 ) -> Result<WellFileWriter, SimError> {
-    let mut extra: Vec<(String, AttrValue)> = layout
-        .attrs
-        .iter()
-        .map(|(k, v)| (k.clone(), AttrValue::Str(v.clone())))
-        .collect();
+    let mut extra: Vec<(String, AttrValue)> =
+        layout.attrs.iter().map(|(k, v)| (k.clone(), AttrValue::Str(v.clone()))).collect();
     extra.push(("generator_seed".into(), AttrValue::I64(opts.seed as i64)));
-    extra.push((
-        "ic_indices".into(),
-        AttrValue::Strs(ics.iter().map(|i| i.to_string()).collect()),
-    ));
+    extra.push(("ic_indices".into(), AttrValue::Strs(ics.iter().map(|i| i.to_string()).collect())));
     let header = WellFileHeader {
         dataset_name: layout.dataset_name.clone(),
         n_trajectories: ics.len(),
@@ -503,16 +429,10 @@ mod tests {
     fn read_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         let mut out = Vec::new();
         for s in ["train", "valid", "test"] {
-            let mut files: Vec<_> = std::fs::read_dir(dir.join("data").join(s))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
+            let mut files: Vec<_> = std::fs::read_dir(dir.join("data").join(s)).unwrap().map(|e| e.unwrap().path()).collect();
             files.sort();
             for f in files {
-                out.push((
-                    f.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&f).unwrap(),
-                ));
+                out.push((f.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&f).unwrap()));
             }
         }
         out
@@ -540,13 +460,8 @@ mod tests {
     #[test]
     fn options_parse_and_reject_bad_input() {
         assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
-        assert!(
-            parse_shard("4/4").is_err() && parse_shard("x").is_err() && parse_shard("0/0").is_err()
-        );
-        assert_eq!(
-            "all".parse::<ParamSelection>().unwrap(),
-            ParamSelection::All
-        );
+        assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err() && parse_shard("0/0").is_err());
+        assert_eq!("all".parse::<ParamSelection>().unwrap(), ParamSelection::All);
         assert!(system("navier_stokes").is_err());
         let opts = GenerateOptions {
             params: ParamSelection::List(vec!["nope".into()]),
@@ -576,12 +491,7 @@ mod tests {
             assert_eq!(c.split_counts, ShearFlow.split_counts(Preset::Tiny));
         }
         // Rounds of parallel trajectories: the 8 + 1 + 1 trajectories of a point on 3 cores are 4 rounds.
-        let c = PointCost {
-            index: 0,
-            point: grid[0].clone(),
-            seconds: vec![1.0, 3.0],
-            split_counts: [8, 1, 1],
-        };
+        let c = PointCost { index: 0, point: grid[0].clone(), seconds: vec![1.0, 3.0], split_counts: [8, 1, 1] };
         assert_eq!(c.seconds_per_trajectory(), 2.0);
         assert_eq!(c.trajectories(), 10);
         assert_eq!(c.wall_seconds(3), 8.0);
@@ -596,39 +506,21 @@ mod tests {
     fn designs_generate_split_by_parameter_point() {
         let out = tmpdir("design");
         let spec: DesignSpec = "lhs:7".parse().unwrap();
-        let opts = GenerateOptions {
-            out: out.clone(),
-            preset: Preset::Tiny,
-            seed: 2,
-            params: ParamSelection::Design(spec),
-            ..GenerateOptions::default()
-        };
+        let opts = GenerateOptions { out: out.clone(), preset: Preset::Tiny, seed: 2, params: ParamSelection::Design(spec), ..GenerateOptions::default() };
         let dir = generate("advection", &opts).unwrap();
-        let design: Design =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(design::DESIGN_FILE)).unwrap())
-                .unwrap();
-        assert_eq!(
-            design,
-            Design::lhs(&Advection, Preset::Tiny, spec, 2).unwrap()
-        );
+        let design: Design = serde_json::from_str(&std::fs::read_to_string(dir.join(design::DESIGN_FILE)).unwrap()).unwrap();
+        assert_eq!(design, Design::lhs(&Advection, Preset::Tiny, spec, 2).unwrap());
         let ds = WellDataset::open(&dir).unwrap();
         let ics = Advection.ics_per_point(Preset::Tiny);
         let mut seen = Vec::new();
         for split in Split::ALL {
-            let expected: Vec<&design::DesignPoint> =
-                design.points.iter().filter(|p| p.split == split).collect();
+            let expected: Vec<&design::DesignPoint> = design.points.iter().filter(|p| p.split == split).collect();
             assert_eq!(ds.files(split).len(), expected.len(), "{split}");
             assert_eq!(ds.trajectories(split), expected.len() * ics, "{split}");
             for (f, info) in ds.files(split).iter().enumerate() {
                 let name = info.path.file_name().unwrap().to_str().unwrap();
-                let p = expected
-                    .iter()
-                    .find(|p| p.point.file_name == name)
-                    .expect("a design file");
-                assert_eq!(
-                    ds.params(split, f).unwrap(),
-                    [p.point.get("speed").unwrap()]
-                );
+                let p = expected.iter().find(|p| p.point.file_name == name).expect("a design file");
+                assert_eq!(ds.params(split, f).unwrap(), [p.point.get("speed").unwrap()]);
                 seen.push(name.to_string());
             }
         }
@@ -640,37 +532,13 @@ mod tests {
         // The same design in two shards.
         let sharded = tmpdir("design-shards");
         for i in 0..2 {
-            generate(
-                "advection",
-                &GenerateOptions {
-                    out: sharded.clone(),
-                    shard: (i, 2),
-                    ..opts.clone()
-                },
-            )
-            .unwrap();
+            generate("advection", &GenerateOptions { out: sharded.clone(), shard: (i, 2), ..opts.clone() }).unwrap();
         }
         assert_eq!(read_bytes(&sharded.join("advection")), whole);
         // Another design (seed), or the grid, into the same directory: refused, nothing written.
-        let e = generate(
-            "advection",
-            &GenerateOptions {
-                seed: 3,
-                ..opts.clone()
-            },
-        )
-        .unwrap_err()
-        .to_string();
+        let e = generate("advection", &GenerateOptions { seed: 3, ..opts.clone() }).unwrap_err().to_string();
         assert!(e.contains("design.json"), "{e}");
-        let e = generate(
-            "advection",
-            &GenerateOptions {
-                params: ParamSelection::All,
-                ..opts.clone()
-            },
-        )
-        .unwrap_err()
-        .to_string();
+        let e = generate("advection", &GenerateOptions { params: ParamSelection::All, ..opts.clone() }).unwrap_err().to_string();
         assert!(e.contains("grid"), "{e}");
         assert_eq!(read_bytes(&dir), whole);
         std::fs::remove_dir_all(&out).unwrap();
@@ -683,12 +551,7 @@ mod tests {
     fn tiny_presets_generate_readable_reproducible_datasets() {
         for name in SYSTEM_NAMES {
             let out = tmpdir(name);
-            let opts = GenerateOptions {
-                out: out.clone(),
-                preset: Preset::Tiny,
-                seed: 5,
-                ..GenerateOptions::default()
-            };
+            let opts = GenerateOptions { out: out.clone(), preset: Preset::Tiny, seed: 5, ..GenerateOptions::default() };
             let dir = generate(name, &opts).unwrap();
             let ds = WellDataset::open(&dir).unwrap();
             assert_eq!(ds.name(), name);
@@ -697,20 +560,10 @@ mod tests {
             }
             assert!(ds.frames() >= 32);
             // The attribute written after streaming the trajectories: one entry per trajectory of the file.
-            let train = dir
-                .join("data/train")
-                .join(&system(name).unwrap().param_grid(Preset::Tiny)[0].file_name);
+            let train = dir.join("data/train").join(&system(name).unwrap().param_grid(Preset::Tiny)[0].file_name);
             let f = hdf5::File::open(&train).unwrap();
-            let n = f
-                .attr("n_trajectories")
-                .unwrap()
-                .read_scalar::<i64>()
-                .unwrap() as usize;
-            let ic_params = f
-                .attr("ic_parameters")
-                .unwrap()
-                .read_raw::<hdf5::types::VarLenUnicode>()
-                .unwrap();
+            let n = f.attr("n_trajectories").unwrap().read_scalar::<i64>().unwrap() as usize;
+            let ic_params = f.attr("ic_parameters").unwrap().read_raw::<hdf5::types::VarLenUnicode>().unwrap();
             assert_eq!(ic_params.len(), n, "{name}: ic_parameters per trajectory");
             let stats = physrep_well::stats::WellStats::read(&dir.join("stats.yaml")).unwrap();
             let first = &system(name).unwrap().layout(Preset::Tiny).fields[0].name;
@@ -720,9 +573,7 @@ mod tests {
             generate(name, &opts).unwrap();
             assert_eq!(before, read_bytes(&dir));
             // Regenerate one file from scratch (as after a kill): bit-identical.
-            let victim = dir
-                .join("data/train")
-                .join(&system(name).unwrap().param_grid(Preset::Tiny)[0].file_name);
+            let victim = dir.join("data/train").join(&system(name).unwrap().param_grid(Preset::Tiny)[0].file_name);
             std::fs::remove_file(&victim).unwrap();
             generate(name, &opts).unwrap();
             assert_eq!(before, read_bytes(&dir), "{name}: regenerated file differs");

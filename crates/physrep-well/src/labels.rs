@@ -37,57 +37,25 @@ pub struct LabelTransform {
 }
 
 fn col(name: &str, log10: bool, mean: f64, std: f64) -> LabelColumn {
-    LabelColumn {
-        name: name.to_owned(),
-        log10,
-        mean,
-        std,
-    }
+    LabelColumn { name: name.to_owned(), log10, mean, std }
 }
 
 impl LabelTransform {
     /// The paper's fixed transform for `dataset_name`, checked against the file's label names.
     pub fn paper(dataset_name: &str, label_names: &[String]) -> Result<Self, WellError> {
         let (expected, columns): (Vec<&[&str]>, Vec<LabelColumn>) = match dataset_name {
-            "active_matter" => (
-                vec![&["alpha"], &["zeta"]],
-                vec![
-                    col("alpha", false, -3.0, 1.41),
-                    col("zeta", false, 9.0, 5.16),
-                ],
-            ),
+            "active_matter" => (vec![&["alpha"], &["zeta"]], vec![col("alpha", false, -3.0, 1.41), col("zeta", false, 9.0, 5.16)]),
             "shear_flow" => (
                 vec![&["Rayleigh", "Reynolds"], &["Schmidt"]],
-                vec![
-                    col(
-                        &label_names.first().cloned().unwrap_or_default(),
-                        true,
-                        4.85,
-                        0.61,
-                    ),
-                    col("Schmidt", false, 2.69, 3.38),
-                ],
+                vec![col(&label_names.first().cloned().unwrap_or_default(), true, 4.85, 0.61), col("Schmidt", false, 2.69, 3.38)],
             ),
-            "rayleigh_benard" | "rayleigh_benard_uniform" => (
-                vec![&["Prandtl"], &["Rayleigh"]],
-                vec![
-                    col("Prandtl", false, 2.69, 3.38),
-                    col("Rayleigh", true, 8.0, 1.41),
-                ],
-            ),
-            "advection" => (vec![&["speed"]], vec![col("speed", false, 0.55, 0.26)]),
-            other => {
-                return Err(WellError::UnknownDataset {
-                    name: other.to_owned(),
-                    what: "paper label transform".into(),
-                })
+            "rayleigh_benard" | "rayleigh_benard_uniform" => {
+                (vec![&["Prandtl"], &["Rayleigh"]], vec![col("Prandtl", false, 2.69, 3.38), col("Rayleigh", true, 8.0, 1.41)])
             }
+            "advection" => (vec![&["speed"]], vec![col("speed", false, 0.55, 0.26)]),
+            other => return Err(WellError::UnknownDataset { name: other.to_owned(), what: "paper label transform".into() }),
         };
-        let ok = label_names.len() == expected.len()
-            && label_names
-                .iter()
-                .zip(&expected)
-                .all(|(n, e)| e.contains(&n.as_str()));
+        let ok = label_names.len() == expected.len() && label_names.iter().zip(&expected).all(|(n, e)| e.contains(&n.as_str()));
         if !ok {
             return Err(WellError::Invalid {
                 what: format!("{dataset_name}: label columns are {label_names:?}, expected {expected:?} (constant scalars except L, HDF5 key order)"),
@@ -123,9 +91,7 @@ impl LabelTransform {
         let mut out = Vec::with_capacity(raw.len());
         for (c, &v) in self.columns.iter().zip(raw) {
             if c.log10 && v <= 0.0 {
-                return Err(WellError::Invalid {
-                    what: format!("label `{}` = {v}: log10 needs a positive value", c.name),
-                });
+                return Err(WellError::Invalid { what: format!("label `{}` = {v}: log10 needs a positive value", c.name) });
             }
             let f = if c.log10 { v.log10() } else { v };
             out.push((f - c.mean) / c.std);
@@ -142,24 +108,14 @@ impl LabelTransform {
             .zip(z)
             .map(|(c, &v)| {
                 let f = v * c.std + c.mean;
-                if c.log10 {
-                    10f64.powf(f)
-                } else {
-                    f
-                }
+                if c.log10 { 10f64.powf(f) } else { f }
             })
             .collect())
     }
 
     fn check_len(&self, n: usize) -> Result<(), WellError> {
         if n != self.columns.len() {
-            return Err(WellError::Invalid {
-                what: format!(
-                    "expected {} label values ({:?}), got {n}",
-                    self.columns.len(),
-                    self.names()
-                ),
-            });
+            return Err(WellError::Invalid { what: format!("expected {} label values ({:?}), got {n}", self.columns.len(), self.names()) });
         }
         Ok(())
     }
