@@ -3,12 +3,15 @@
 //! * [`spectral`]: 2-D real FFTs (planned once, explicit 1/N), wavenumbers, dealiasing masks, Hou–Li filter.
 //! * [`etdrk4`]: ETDRK4 with Kassam–Trefethen complex contour coefficients.
 //! * [`system`]: the [`System`] trait every dataset implements, presets, parameter points, trajectories.
+//! * [`checks`]: the physical check written into every generated file (bounds, divergence, Nusselt balance,
+//!   spectral tail).
 //! * [`generate`](mod@generate): parameter grid → Well files (splits, seeds, sharding, resumption, `stats.yaml`).
 //! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`] (and `active_matter`, another helper's).
 //!
 //! Specification: `shared/spec/simulators.md`.
 
 pub mod active_matter;
+pub mod checks;
 pub mod etdrk4;
 pub mod generate;
 pub mod gray_scott;

@@ -92,8 +92,8 @@ impl ShearFlowConfig {
                 out_ny: 32,
                 frames: 32,
                 min_substeps: 2,
-                reynolds: vec![1e4, 1e5],
-                schmidt: vec![1.0],
+                reynolds: vec![5e2, 1e3],
+                schmidt: vec![0.5],
                 ics: 3,
                 ..Self::default()
             },
@@ -105,8 +105,8 @@ impl ShearFlowConfig {
                 frames: 48,
                 dt_out: 0.4,
                 min_substeps: 4,
-                reynolds: vec![1e4, 1e5, 5e5],
-                schmidt: vec![0.1, 1.0, 10.0],
+                reynolds: vec![5e2, 1e3, 2e3],
+                schmidt: vec![0.1, 0.2, 0.4],
                 ics: 8,
                 ..Self::default()
             },

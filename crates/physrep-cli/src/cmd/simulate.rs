@@ -1,7 +1,10 @@
-//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST]`:
+//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST]
+//! [--allow-unresolved]`:
 //! generates `DIR/SYSTEM/data/{train,valid,test}/*.hdf5` and `DIR/SYSTEM/stats.yaml` with the built-in
 //! simulators (`physrep_sim::generate`). Reruns skip finished files; sharded runs leave `stats.yaml` to
-//! `physrep stats DIR/SYSTEM` once every shard is done.
+//! `physrep stats DIR/SYSTEM` once every shard is done. Every file carries its physical check
+//! (`physrep_sim::checks`); a failing file stops the run with an error naming it, its parameters and the
+//! failed checks, unless `--allow-unresolved`.
 
 use std::path::PathBuf;
 
@@ -28,6 +31,10 @@ pub struct Args {
     /// `all`, or a comma-separated list of grid indices or file names.
     #[arg(long, default_value = "all")]
     pub params: String,
+    /// Keep files that fail their physical check (bounds, divergence, Nusselt balance, spectral tail) instead
+    /// of stopping with an error; the failure and this flag are recorded in each file.
+    #[arg(long)]
+    pub allow_unresolved: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -38,6 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         shard: parse_shard(&args.shard)?,
         params: args.params.parse::<ParamSelection>()?,
         progress: true,
+        allow_unresolved: args.allow_unresolved,
     };
     let start = std::time::Instant::now();
     let dir = physrep_sim::generate(&args.system, &opts)?;
