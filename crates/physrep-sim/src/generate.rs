@@ -264,15 +264,17 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
                 ic_params[f].push(t.ic_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
             }
         }
-        for ((mut w, params), (checks, (path, _))) in writers.into_iter().zip(ic_params).zip(checks.iter().zip(&files)) {
-            let check = FileCheck::from_trajectories(checks, opts.allow_unresolved);
-            if !check.passed && !opts.allow_unresolved {
-                return Err(SimError::Unresolved {
-                    file: path.display().to_string(),
-                    params: point.describe(),
-                    failures: check.failures.join("; "),
-                });
-            }
+        // Every split file of the point is checked before any is renamed into place.
+        let file_checks: Vec<FileCheck> =
+            checks.iter().map(|c| FileCheck::from_trajectories(c, opts.allow_unresolved)).collect();
+        if let Some((check, (path, _))) = file_checks.iter().zip(&files).find(|(c, _)| !c.passed && !opts.allow_unresolved) {
+            return Err(SimError::Unresolved {
+                file: path.display().to_string(),
+                params: point.describe(),
+                failures: check.failures.join("; "),
+            });
+        }
+        for ((mut w, params), check) in writers.into_iter().zip(ic_params).zip(&file_checks) {
             check.write(&mut w).map_err(well_err)?;
             w.write_attr("ic_parameters", &AttrValue::Strs(params)).map_err(well_err)?;
             w.finish().map_err(well_err)?;
@@ -563,7 +565,10 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("Rayleigh_1e7_Prandtl_1.hdf5") && msg.contains("Rayleigh=10000000") && msg.contains("bound: buoyancy"), "{msg}");
         let train = out.join("rayleigh_benard/data/train/rayleigh_benard_Rayleigh_1e7_Prandtl_1.hdf5");
-        assert!(!train.exists());
+        for split in ["train", "valid", "test"] {
+            let dir = out.join("rayleigh_benard/data").join(split);
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{split}: nothing written");
+        }
         opts.allow_unresolved = true;
         generate_with(&CoarseRb, &opts).unwrap();
         let check = FileCheck::read(&train).unwrap().unwrap();
