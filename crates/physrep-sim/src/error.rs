@@ -18,6 +18,9 @@ pub enum SimError {
         time: f64,
         reason: String,
     },
+    /// A generated file failed its physical check (`crate::checks`) and `allow_unresolved` was off.
+    #[error("{file} ({params}): physical check failed: {failures}; the file was not written (narrow the parameters, refine the preset or pass --allow-unresolved to keep it, recorded in the file)")]
+    Unresolved { file: String, params: String, failures: String },
     /// Reading or writing Well files failed.
     #[error(transparent)]
     Well(Box<physrep_well::WellError>),

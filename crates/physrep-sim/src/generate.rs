@@ -12,6 +12,10 @@
 //! Resumption: files are written atomically by `physrep_well::write` (temporary file + rename), and a split
 //! file that already exists is skipped. Sharding `--shard I/N` takes the parameter points with index ≡ I mod N.
 //! A blow-up aborts with [`SimError::BlowUp`] (parameters, IC, time) and leaves no partial file.
+//!
+//! Every file carries its physical check (`crate::checks`, root attributes `physical_check*`); a file that
+//! fails it aborts with [`SimError::Unresolved`] (file, parameters, failed checks) and is not written, unless
+//! [`GenerateOptions::allow_unresolved`].
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,7 @@ use rayon::prelude::*;
 use crate::active_matter::ActiveMatter;
 use crate::advection::Advection;
 use crate::design::{self, Design, DesignSpec};
+use crate::checks::{check_trajectory, CheckSpec, FileCheck, TrajectoryCheck};
 use crate::gray_scott::GrayScott;
 use crate::rayleigh_benard::RayleighBenard;
 use crate::shear_flow::ShearFlow;
@@ -88,6 +93,8 @@ pub struct GenerateOptions {
     pub params: ParamSelection,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Keep files that fail their physical check (`crate::checks`; recorded in the file) instead of failing.
+    pub allow_unresolved: bool,
 }
 
 impl Default for GenerateOptions {
@@ -99,6 +106,7 @@ impl Default for GenerateOptions {
             shard: (0, 1),
             params: ParamSelection::All,
             progress: false,
+            allow_unresolved: false,
         }
     }
 }
@@ -269,25 +277,40 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
             .map(|(path, ics)| create_file(path, &layout, &point, opts, ics))
             .collect::<Result<Vec<_>, _>>()?;
         let mut ic_params: Vec<Vec<String>> = vec![Vec::new(); files.len()];
+        let spec = CheckSpec::for_point(sys.name(), opts.preset, &point, &layout);
+        let mut checks: Vec<Vec<TrajectoryCheck>> = vec![Vec::new(); files.len()];
         let queue: Vec<(usize, usize)> =
             files.iter().enumerate().flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic))).collect();
         for jobs in queue.chunks(chunk) {
-            let trajectories: Vec<Trajectory> = jobs
+            let trajectories: Vec<(Trajectory, TrajectoryCheck)> = jobs
                 .par_iter()
                 .map(|&(_, ic)| {
                     let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
-                    let t = sys.simulate(&point, ic, seed, opts.preset);
+                    let t = sys.simulate(&point, ic, seed, opts.preset)?;
+                    let c = check_trajectory(&spec, &layout, &t)?;
                     bar.inc(1);
-                    t
+                    Ok((t, c))
                 })
-                .collect::<Result<_, _>>()?;
-            for (&(f, _), t) in jobs.iter().zip(&trajectories) {
+                .collect::<Result<_, SimError>>()?;
+            for (&(f, _), (t, c)) in jobs.iter().zip(trajectories) {
+                checks[f].push(c);
                 let views = TrajectoryFields { fields: t.fields.iter().map(|a| a.view()).collect() };
                 writers[f].write_trajectory(&views).map_err(well_err)?;
                 ic_params[f].push(t.ic_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
             }
         }
-        for (mut w, params) in writers.into_iter().zip(ic_params) {
+        // Every split file of the point is checked before any is renamed into place.
+        let file_checks: Vec<FileCheck> =
+            checks.iter().map(|c| FileCheck::from_trajectories(c, opts.allow_unresolved)).collect();
+        if let Some((check, (path, _))) = file_checks.iter().zip(&files).find(|(c, _)| !c.passed && !opts.allow_unresolved) {
+            return Err(SimError::Unresolved {
+                file: path.display().to_string(),
+                params: point.describe(),
+                failures: check.failures.join("; "),
+            });
+        }
+        for ((mut w, params), check) in writers.into_iter().zip(ic_params).zip(&file_checks) {
+            check.write(&mut w).map_err(well_err)?;
             w.write_attr("ic_parameters", &AttrValue::Strs(params)).map_err(well_err)?;
             w.finish().map_err(well_err)?;
         }
@@ -546,12 +569,19 @@ mod tests {
     }
 
     /// Every system's `tiny` preset: files in the Well layout that the `physrep-well` reader opens, with
-    /// stats.yaml; a rerun skips existing files; the same seed reproduces bit-identical files.
+    /// stats.yaml and their physical check; a rerun skips existing files; the same seed reproduces
+    /// bit-identical files. (Active matter and Gray–Scott `tiny` fail their checks: kept with the flag.)
     #[test]
     fn tiny_presets_generate_readable_reproducible_datasets() {
         for name in SYSTEM_NAMES {
             let out = tmpdir(name);
-            let opts = GenerateOptions { out: out.clone(), preset: Preset::Tiny, seed: 5, ..GenerateOptions::default() };
+            let opts = GenerateOptions {
+                out: out.clone(),
+                preset: Preset::Tiny,
+                seed: 5,
+                allow_unresolved: true,
+                ..GenerateOptions::default()
+            };
             let dir = generate(name, &opts).unwrap();
             let ds = WellDataset::open(&dir).unwrap();
             assert_eq!(ds.name(), name);
@@ -565,6 +595,10 @@ mod tests {
             let n = f.attr("n_trajectories").unwrap().read_scalar::<i64>().unwrap() as usize;
             let ic_params = f.attr("ic_parameters").unwrap().read_raw::<hdf5::types::VarLenUnicode>().unwrap();
             assert_eq!(ic_params.len(), n, "{name}: ic_parameters per trajectory");
+            let check = FileCheck::read(&train).unwrap().expect("a physical check");
+            assert_eq!(check.trajectories, n);
+            assert!(check.allow_unresolved);
+            assert_eq!(f.attr("physical_check_passed").unwrap().read_scalar::<bool>().unwrap(), check.passed);
             let stats = physrep_well::stats::WellStats::read(&dir.join("stats.yaml")).unwrap();
             let first = &system(name).unwrap().layout(Preset::Tiny).fields[0].name;
             assert!(stats.field(first).is_some(), "{name}: stats for {first}");
@@ -579,5 +613,46 @@ mod tests {
             assert_eq!(before, read_bytes(&dir), "{name}: regenerated file differs");
             std::fs::remove_dir_all(&out).unwrap();
         }
+    }
+
+    /// Rayleigh–Bénard at Ra 1e7 on the `tiny` grid: generation stops with an error naming the file, the
+    /// parameters and the failed check, and writes nothing; with `allow_unresolved` the file is kept and says so.
+    #[test]
+    fn unresolved_files_are_refused_unless_allowed() {
+        struct CoarseRb;
+        impl System for CoarseRb {
+            fn name(&self) -> &'static str {
+                "rayleigh_benard"
+            }
+            fn param_grid(&self, _: Preset) -> Vec<ParamPoint> {
+                let params = vec![("Rayleigh".into(), 1e7), ("Prandtl".into(), 1.0)];
+                vec![ParamPoint { params, file_name: "rayleigh_benard_Rayleigh_1e7_Prandtl_1.hdf5".into() }]
+            }
+            fn ics_per_point(&self, preset: Preset) -> usize {
+                RayleighBenard.ics_per_point(preset)
+            }
+            fn layout(&self, preset: Preset) -> crate::Layout {
+                RayleighBenard.layout(preset)
+            }
+            fn simulate(&self, p: &ParamPoint, ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
+                RayleighBenard.simulate(p, ic, seed, preset)
+            }
+        }
+        let out = tmpdir("unresolved");
+        let mut opts = GenerateOptions { out: out.clone(), preset: Preset::Tiny, ..GenerateOptions::default() };
+        let err = generate_with(&CoarseRb, &opts).unwrap_err();
+        assert!(matches!(err, SimError::Unresolved { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("Rayleigh_1e7_Prandtl_1.hdf5") && msg.contains("Rayleigh=10000000") && msg.contains("bound: buoyancy"), "{msg}");
+        let train = out.join("rayleigh_benard/data/train/rayleigh_benard_Rayleigh_1e7_Prandtl_1.hdf5");
+        for split in ["train", "valid", "test"] {
+            let dir = out.join("rayleigh_benard/data").join(split);
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{split}: nothing written");
+        }
+        opts.allow_unresolved = true;
+        generate_with(&CoarseRb, &opts).unwrap();
+        let check = FileCheck::read(&train).unwrap().unwrap();
+        assert!(!check.passed && check.allow_unresolved && check.bound_excursion > crate::checks::BOUND_TOL, "{check:?}");
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -3,15 +3,18 @@
 //! * [`spectral`]: 2-D real FFTs (planned once, explicit 1/N), wavenumbers, dealiasing masks, Hou–Li filter.
 //! * [`etdrk4`]: ETDRK4 with Kassam–Trefethen complex contour coefficients.
 //! * [`system`]: the [`System`] trait every dataset implements, presets, parameter points, trajectories.
+//! * [`checks`]: the physical check written into every generated file (bounds, divergence, Nusselt balance,
+//!   spectral tail).
 //! * [`generate`](mod@generate): parameter grid → Well files (splits, seeds, sharding, resumption, `stats.yaml`).
 //! * [`design`]: continuous parameter designs (Latin hypercube in label space, split by parameter point).
-//! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`] (and `active_matter`, another helper's), and
-//!   the learnability control [`advection`].
+//! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`], [`active_matter`], and the
+//!   learnability control [`advection`].
 //!
 //! Specification: `shared/spec/simulators.md`.
 
 pub mod active_matter;
 pub mod advection;
+pub mod checks;
 pub mod design;
 pub mod etdrk4;
 pub mod generate;

@@ -1,9 +1,11 @@
 //! `physrep inspect DATASET_DIR [--json] [--field-names-order]`: channels, grid, parameters, splits and
 //! the paper's default windows (16 + 16 frames, stride active_matter 1, shear_flow / rayleigh_benard 4,
-//! else 16) of a Well-layout dataset directory.
+//! else 16) of a Well-layout dataset directory, and the physical check of every file (`physrep_sim::checks`:
+//! bound excursion, velocity divergence, Nusselt balance residual, spectral tail; `-` where a file has none).
 
 use std::path::PathBuf;
 
+use physrep_sim::checks::FileCheck;
 use physrep_well::{ChannelOrder, Split, WellDataset, WindowSpec};
 use serde_json::json;
 
@@ -38,6 +40,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }),
         );
     }
+    let mut checks = Vec::new();
+    for split in Split::ALL {
+        for f in ds.files(split) {
+            checks.push((split, f.path.clone(), FileCheck::read(&f.path)?));
+        }
+    }
+    let failed = checks.iter().filter(|(_, _, c)| c.as_ref().is_some_and(|c| !c.passed)).count();
+    let unchecked = checks.iter().filter(|(_, _, c)| c.is_none()).count();
+    let checks_json: Vec<_> = checks
+        .iter()
+        .map(|(s, p, c)| json!({"split": s.to_string(), "file": p.file_name().map(|n| n.to_string_lossy()), "check": c}))
+        .collect();
     let bcs: Vec<_> = first.boundary_conditions.iter().map(|b| json!({"name": b.name, "bc_type": b.bc_type, "dims": b.associated_dims})).collect();
     let report = json!({
         "dataset": ds.name(),
@@ -53,6 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "stats_yaml": ds.stats().is_some(),
         "window": {"context": spec.context, "target": spec.target, "stride": spec.stride},
         "splits": splits,
+        "physical_checks": {"files": checks.len(), "failed": failed, "unchecked": unchecked, "per_file": checks_json},
     });
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -83,6 +98,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ds.trajectories(split),
             ds.window_count(split, &spec)
         );
+    }
+    println!();
+    println!("physical checks: {} files, {failed} failed, {unchecked} without a check", checks.len());
+    for (split, path, c) in &checks {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let line = c.as_ref().map_or("-".to_string(), FileCheck::summary);
+        println!("  {:<5} {name:<58} {line}", split.as_str());
+        for f in c.iter().flat_map(|c| &c.failures) {
+            println!("        {f}");
+        }
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST | --design lhs:N]`:
+//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST | --design lhs:N]
+//! [--allow-unresolved]`:
 //! generates `DIR/SYSTEM/data/{train,valid,test}/*.hdf5` and `DIR/SYSTEM/stats.yaml` with the built-in
 //! simulators (`physrep_sim::generate`). Reruns skip finished files; sharded runs leave `stats.yaml` to
 //! `physrep stats DIR/SYSTEM` once every shard is done.
@@ -9,6 +10,9 @@
 //! (≈ 70/15/15 %, all of a point's trajectories in its split) and recorded in `DIR/SYSTEM/design.json`
 //! (`physrep_sim::design`). The probes z-score the labels with the paper's constants where the dataset has them
 //! (`physrep_well::LabelTransform::paper`), else with the train files' mean and std.
+//!
+//! Every file carries its physical check (`physrep_sim::checks`); a failing file stops the run with an error
+//! naming it, its parameters and the failed checks, unless `--allow-unresolved`.
 
 use std::path::PathBuf;
 
@@ -41,6 +45,10 @@ pub struct Args {
     /// split into train/valid/test by parameter point, instead of the grid.
     #[arg(long, conflicts_with = "params")]
     pub design: Option<String>,
+    /// Keep files that fail their physical check (bounds, divergence, Nusselt balance, spectral tail) instead
+    /// of stopping with an error; the failure and this flag are recorded in each file.
+    #[arg(long)]
+    pub allow_unresolved: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -54,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None => args.params.parse::<ParamSelection>()?,
         },
         progress: true,
+        allow_unresolved: args.allow_unresolved,
     };
     let start = std::time::Instant::now();
     let dir = physrep_sim::generate(&args.system, &opts)?;
