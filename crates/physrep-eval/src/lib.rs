@@ -8,7 +8,9 @@
 //! `results.md` ([`report`]) and plots ([`plots`]). MPP, which the paper fine-tunes end to end instead of
 //! probing frozen, is fine-tuned by [`finetune`].
 
+pub mod baseline;
 pub mod bootstrap;
+pub mod compare;
 pub mod error;
 pub mod evaluate;
 pub mod extract;
@@ -16,6 +18,7 @@ pub mod features;
 pub mod finetune;
 pub mod metrics;
 pub mod plots;
+pub mod predictions;
 pub mod probes;
 pub mod report;
 pub mod run;
