@@ -52,9 +52,16 @@ pub fn cluster_ci95(pred: &[f32], truth: &[f32], p: usize, groups: &[usize], res
             se / (rows * p) as f64
         })
         .collect();
-    means.sort_by(f64::total_cmp);
-    let at = |q: f64| means[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
-    Ok([at(0.025), at(0.975)])
+    Ok(percentile_interval95(&mut means))
+}
+
+/// The 2.5 % and 97.5 % percentiles of `values` (sorted in place; nearest rank `round(q·(n−1))`).
+/// `values` must not be empty.
+pub(crate) fn percentile_interval95(values: &mut [f64]) -> [f64; 2] {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let at = |q: f64| values[((q * (n - 1) as f64).round() as usize).min(n - 1)];
+    [at(0.025), at(0.975)]
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ use crate::probes::attentive::epoch_seed;
 use crate::probes::mean::MeanProbe;
 use crate::probes::Probe;
 use crate::report::{ProbeReport, ProbeResult};
-use crate::run::{add_test_intervals, write_plots};
+use crate::run::{record_predictions, write_plots};
 use crate::well_source::{SplitClips, WellClips};
 
 /// The name of fine-tuning results in reports (`ProbeResult::probe`).
@@ -477,8 +477,7 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         train_loss,
         valid_curve,
     };
-    let test_windows = sources.test.as_ref().map_or(&[][..], |src| src.windows());
-    add_test_intervals(std::slice::from_mut(&mut result), &predictions, test_windows, p, opts.seed)?;
+    record_predictions(&out, &ds, std::slice::from_mut(&mut result), &predictions, &sources, opts.seed)?;
 
     let mut windows = BTreeMap::new();
     windows.insert("train".to_string(), n);

@@ -7,8 +7,14 @@
 //! nested subsets of the training windows ([`subsets`], [`evaluate`]), and write `results.json`,
 //! `results.md` ([`report`]) and plots ([`plots`]). MPP, which the paper fine-tunes end to end instead of
 //! probing frozen, is fine-tuned by [`finetune`].
+//!
+//! Every probe run also saves its per-window predictions ([`predictions`]), from which [`compare`]
+//! estimates the test-MSE ratio of two encoders with a paired bootstrap over seeds and parameter
+//! points; [`baseline`] is the trivial-statistics encoder every learned one should beat.
 
+pub mod baseline;
 pub mod bootstrap;
+pub mod compare;
 pub mod error;
 pub mod evaluate;
 pub mod extract;
@@ -16,6 +22,7 @@ pub mod features;
 pub mod finetune;
 pub mod metrics;
 pub mod plots;
+pub mod predictions;
 pub mod probes;
 pub mod report;
 pub mod run;

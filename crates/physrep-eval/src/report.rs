@@ -66,7 +66,7 @@ pub struct ProbeReport {
     pub results: Vec<ProbeResult>,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(EvalError::io(parent))?;
     }

@@ -12,6 +12,7 @@ use crate::error::EvalError;
 use crate::evaluate::{evaluate, EvalConfig, Predictions, SplitFeatures};
 use crate::extract::extract_cached;
 use crate::features::{FeatureCache, Features};
+use crate::predictions::{window_ids, write_predictions};
 use crate::plots::{line_curves, scatter_pred_true, Curve};
 use crate::report::{ProbeReport, ProbeResult};
 use crate::well_source::{SplitClips, WellClips};
@@ -152,32 +153,58 @@ pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
 
 /// Run the probes with an already-loaded encoder.
 pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeReport, EvalError> {
-    if opts.noise_draws == 0 || opts.extract_batch == 0 {
-        return Err(EvalError::Config("noise_draws and extract_batch must be ≥ 1".into()));
+    let windows = ProbeWindows::new(opts, enc.frames, enc.resolution)?;
+    probe_windows(opts, enc, &windows)
+}
+
+/// The dataset, windows and preprocessing of a probe run for an encoder of `frames` context frames
+/// (the paper's window spec otherwise, `opts.stride` overriding the stride), with the options'
+/// noise σ, resolution (`opts.resolution`, else the encoder's) and training-window cap resolved.
+pub(crate) struct ProbeWindows {
+    pub(crate) ds: Arc<WellDataset>,
+    spec: WindowSpec,
+    sigma: f32,
+    resolution: Option<[usize; 2]>,
+    cap: Option<usize>,
+    pub(crate) sources: SplitClips,
+}
+
+impl ProbeWindows {
+    pub(crate) fn new(opts: &ProbeOptions, frames: usize, encoder_resolution: Option<[usize; 2]>) -> Result<Self, EvalError> {
+        if opts.noise_draws == 0 || opts.extract_batch == 0 {
+            return Err(EvalError::Config("noise_draws and extract_batch must be ≥ 1".into()));
+        }
+        let ds = Arc::new(WellDataset::open(&opts.data_dir)?);
+        let name = ds.name().to_string();
+        let mut spec = WindowSpec::paper(&name);
+        spec.context = frames;
+        if let Some(s) = opts.stride {
+            spec.stride = s;
+        }
+        let sigma = opts.noise_std.unwrap_or_else(|| paper_noise_std(&name));
+        let resolution = opts.resolution.or(encoder_resolution);
+        let pre = Preprocess::paper(&name, resolution, sigma);
+        let cap = opts.max_train_windows.or_else(|| paper_max_train_windows(&name));
+        let sources = SplitClips::new(&ds, &spec, &pre, cap, opts.noise_seed)?;
+        Ok(Self { ds, spec, sigma, resolution, cap, sources })
     }
-    let ds = Arc::new(WellDataset::open(&opts.data_dir)?);
+}
+
+/// Embed `w`'s windows through `enc` (cached), evaluate the probes and write the results, the
+/// per-window predictions ([`crate::predictions`]) and the plots.
+pub(crate) fn probe_windows(opts: &ProbeOptions, enc: &EncoderHandle, w: &ProbeWindows) -> Result<ProbeReport, EvalError> {
+    let (ds, sources) = (&w.ds, &w.sources);
     let name = ds.name().to_string();
-    let mut spec = WindowSpec::paper(&name);
-    spec.context = enc.frames;
-    if let Some(s) = opts.stride {
-        spec.stride = s;
-    }
-    let sigma = opts.noise_std.unwrap_or_else(|| paper_noise_std(&name));
-    let resolution = opts.resolution.or(enc.resolution);
-    let pre = Preprocess::paper(&name, resolution, sigma);
-    let cap = opts.max_train_windows.or_else(|| paper_max_train_windows(&name));
     let out = opts.out_dir();
     let cache = FeatureCache::new(opts.cache_dir.clone().unwrap_or_else(|| out.join("cache")));
 
     let embed = |src: &WellClips, draw: usize| -> Result<Features, EvalError> {
         extract_cached(&cache, &enc.id, enc.encoder.as_ref(), src, draw, opts.extract_batch, opts.progress)
     };
-    let sources = SplitClips::new(&ds, &spec, &pre, cap, opts.noise_seed)?;
-    let draws = if sigma > 0.0 { opts.noise_draws } else { 1 };
+    let draws = if w.sigma > 0.0 { opts.noise_draws } else { 1 };
     let train = (0..draws).map(|k| embed(&sources.train, k)).collect::<Result<Vec<_>, _>>()?;
     let valid = embed(&sources.valid, 0)?;
     let test = sources.test.as_ref().map(|src| embed(src, 0)).transpose()?;
-    let test_windows = sources.test.as_ref().map_or(&[][..], |src| src.windows());
 
     let data = SplitFeatures { train, valid, test };
     let mut eval_cfg = opts.eval.clone();
@@ -185,7 +212,7 @@ pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeR
     eval_cfg.train.batch_size = batch;
     eval_cfg.train.accum = opts.accum.unwrap_or((256 / batch.max(1)).max(1));
     let (mut results, predictions) = evaluate(&data, &eval_cfg)?;
-    add_test_intervals(&mut results, &predictions, test_windows, ds.label_names().len(), opts.eval.train.seed)?;
+    record_predictions(&out, ds, &mut results, &predictions, sources, opts.eval.train.seed)?;
     let mut windows = std::collections::BTreeMap::new();
     windows.insert("train".to_string(), data.train[0].len());
     windows.insert("valid".to_string(), data.valid.len());
@@ -193,10 +220,10 @@ pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeR
         windows.insert("test".to_string(), t.len());
     }
     let mut resolved = opts.clone();
-    resolved.noise_std = Some(sigma);
-    resolved.resolution = resolution;
-    resolved.max_train_windows = cap;
-    resolved.stride = Some(spec.stride);
+    resolved.noise_std = Some(w.sigma);
+    resolved.resolution = w.resolution;
+    resolved.max_train_windows = w.cap;
+    resolved.stride = Some(w.spec.stride);
     resolved.batch_size = Some(eval_cfg.train.batch_size);
     resolved.accum = Some(eval_cfg.train.accum);
     resolved.eval = eval_cfg;
@@ -216,9 +243,24 @@ pub fn probe_run_with(opts: &ProbeOptions, enc: &EncoderHandle) -> Result<ProbeR
     Ok(report)
 }
 
+/// Attach the test intervals to `results` ([`add_test_intervals`]) and save every entry of
+/// `predictions` per window under `out/predictions/` (rows in `sources`' window order).
+pub(crate) fn record_predictions(
+    out: &Path,
+    ds: &WellDataset,
+    results: &mut [ProbeResult],
+    predictions: &[Predictions],
+    sources: &SplitClips,
+    seed: u64,
+) -> Result<(), EvalError> {
+    let test_windows = sources.test.as_ref().map_or(&[][..], |src| src.windows());
+    add_test_intervals(results, predictions, test_windows, ds.label_names().len(), seed)?;
+    write_predictions(out, ds.label_names(), predictions, &window_ids(ds, sources.valid.windows())?, &window_ids(ds, test_windows)?)
+}
+
 /// Attach to every result with test predictions the 95 % interval of its test MSE, bootstrapping
 /// test trajectories (rows are in `test_windows` order).
-pub(crate) fn add_test_intervals(results: &mut [ProbeResult], predictions: &[Predictions], test_windows: &[WindowRef], p: usize, seed: u64) -> Result<(), EvalError> {
+fn add_test_intervals(results: &mut [ProbeResult], predictions: &[Predictions], test_windows: &[WindowRef], p: usize, seed: u64) -> Result<(), EvalError> {
     let groups: Vec<usize> = test_windows.iter().map(|w| (w.file << 32) | w.trajectory).collect();
     for r in results.iter_mut() {
         let pr = predictions.iter().find(|x| x.split == "test" && x.probe == r.probe && x.fraction == r.fraction);

@@ -1,8 +1,10 @@
 //! `physrep probe`: frozen-encoder probes on the physical parameters (`physrep_eval::probe_run`).
 //!
 //! Writes `RUN/probe/results.json`, `results.md`, predicted-vs-true scatter PNGs per parameter and a
-//! data-efficiency plot. Example:
+//! data-efficiency plot, and every probe's per-window predictions under `predictions/`. Example:
 //! `physrep probe --run runs/am-jepa --data data/active_matter --probe all --fractions 0.1,0.5,1`.
+//! The trivial-statistics baseline runs through the same pipeline (`physrep_eval::baseline`):
+//! `physrep probe --baseline stats --data data/active_matter --out runs/am-stats [--run RUN]`.
 
 use std::path::PathBuf;
 
@@ -12,15 +14,24 @@ use physrep_eval::{ProbeKind, ProbeOptions};
 /// Arguments of `physrep probe`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Pretraining run directory (encoder checkpoint + config).
-    #[arg(long = "run")]
-    run: PathBuf,
+    /// Pretraining run directory (encoder checkpoint + config). With --baseline: optional, the run
+    /// whose windows (context frames, resolution) the baseline matches.
+    #[arg(long = "run", required_unless_present = "baseline")]
+    run: Option<PathBuf>,
+    /// Probe a baseline instead of an encoder: `stats` (per-channel moments, radial power spectrum,
+    /// lag-1–4 autocorrelation). Needs --out.
+    #[arg(long, value_parser = ["stats"])]
+    baseline: Option<String>,
+    /// Context frames of the baseline's windows (default: the --run's, else 16).
+    #[arg(long, requires = "baseline")]
+    frames: Option<usize>,
     /// Well-layout dataset directory.
     #[arg(long)]
     data: PathBuf,
-    /// attentive | attentive4 | linear | knn | all (comma-separated list allowed).
-    #[arg(long, default_value = "attentive")]
-    probe: String,
+    /// attentive | attentive4 | linear | knn | all (comma-separated list allowed). Default: attentive;
+    /// linear,knn with --baseline.
+    #[arg(long)]
+    probe: Option<String>,
     /// Nested fractions of the probe training windows.
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.5,1")]
     fractions: Vec<f64>,
@@ -28,7 +39,7 @@ pub struct Args {
     #[arg(long)]
     epochs: Option<usize>,
     /// Probe a randomly initialised encoder of the same architecture (the honest control).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "baseline")]
     random_init: bool,
     /// Probe-input noise σ (default: the paper's per dataset).
     #[arg(long)]
@@ -67,7 +78,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut opts = ProbeOptions {
-        run_dir: args.run.clone(),
+        run_dir: args.run.clone().unwrap_or_default(),
         data_dir: args.data.clone(),
         out_dir: args.out.clone(),
         random_init: args.random_init,
@@ -81,7 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: true,
         ..Default::default()
     };
-    opts.eval.probes = ProbeKind::parse_list(&args.probe)?;
+    let default_probes = if args.baseline.is_some() { "linear,knn" } else { "attentive" };
+    opts.eval.probes = ProbeKind::parse_list(args.probe.as_deref().unwrap_or(default_probes))?;
     opts.eval.fractions = args.fractions.clone();
     opts.eval.subset_seed = args.seed;
     opts.eval.train.seed = args.seed;
@@ -94,7 +106,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(wd) = args.sweep_wd {
         opts.eval.sweep.weight_decays = wd;
     }
-    let report = physrep_eval::probe_run(&opts).with_context(|| format!("probing {} on {}", args.run.display(), args.data.display()))?;
+    let report = match &args.baseline {
+        Some(_) => physrep_eval::baseline::stats_run(&opts, args.frames),
+        None => physrep_eval::probe_run(&opts),
+    };
+    let what = args.baseline.clone().unwrap_or_else(|| opts.run_dir.display().to_string());
+    let report = report.with_context(|| format!("probing {what} on {}", args.data.display()))?;
     let out = opts.out_dir();
     println!("{}", report.to_markdown());
     println!("wrote {}", out.join("results.json").display());

@@ -8,12 +8,13 @@
 //!                                       (MPP: also its end-to-end fine-tuning in `finetune/`)
 //! OUT/runs/<system>/random/probe/       probes of a randomly initialised JEPA encoder (control)
 //! OUT/figures/*.png                     figures of the report
-//! OUT/REPORT.md, results.csv, results.json
+//! OUT/REPORT.md, results.csv, results.json (with paired `comparisons`, see `compare.rs`)
 //! ```
 //! Every stage is cached by the hash of its resolved config (`stage.rs`): a rerun skips what is done,
 //! and a killed run resumes (simulation skips finished files, pretraining resumes from its newest
 //! checkpoint, probes reuse cached features).
 
+pub mod compare;
 pub mod plan;
 pub mod report;
 pub mod stage;
@@ -128,6 +129,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         systems: plan.systems.clone(),
         methods,
         seeds: plan.seeds.clone(),
+        comparisons: compare::study_comparisons(plan, out),
         rows,
         stages,
         figures,

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
+use physrep_eval::compare::Comparison;
 use serde::{Deserialize, Serialize};
 
 use super::stage::write_atomic;
@@ -54,6 +55,10 @@ pub struct Study {
     pub systems: Vec<String>,
     pub methods: Vec<String>,
     pub seeds: Vec<u64>,
+    /// Paired comparisons between arms (test-MSE ratios with bootstrap intervals); REPORT.md lists
+    /// them first.
+    #[serde(default)]
+    pub comparisons: Vec<Comparison>,
     pub rows: Vec<ResultRow>,
     pub stages: Vec<StageTime>,
     /// Figures, relative to the output directory.
@@ -294,6 +299,22 @@ fn markdown(study: &Study) -> String {
          The floor predicts the train-split mean label.\n"
     );
 
+    if !study.comparisons.is_empty() {
+        let _ = writeln!(s, "## Comparisons\n");
+        let _ = writeln!(
+            s,
+            "Test-MSE ratio A / B (each arm's MSE averaged over its seeds) with a 95 % interval from a paired, \
+             hierarchical bootstrap: seeds resampled (jointly where both arms ran the same seeds), then parameter \
+             points, one draw shared by both arms.\n"
+        );
+        for c in &study.comparisons {
+            let per_seed: Vec<String> = c.per_seed.iter().map(|r| format!("{}: {:.3}", r.seed, r.ratio)).collect();
+            let per_seed = if per_seed.is_empty() { String::new() } else { format!(" Per-seed ratios {}.", per_seed.join(", ")) };
+            let _ = writeln!(s, "- **{}**: {}.{per_seed}", c.system, c.sentence());
+        }
+        s.push('\n');
+    }
+
     // Table 1.
     let _ = writeln!(s, "## Table 1: parameter-estimation MSE\n");
     let _ = writeln!(s, "| system | method | probe | valid MSE | test MSE | floor (valid / test) | paper (valid) |");
@@ -465,6 +486,7 @@ mod tests {
             systems: vec!["shear_flow".into()],
             methods: vec!["jepa".into(), "videomae".into(), "disco".into()],
             seeds: vec![0],
+            comparisons: vec![],
             // ours: jepa 0.2 < videomae 0.3 < disco 0.5; paper: disco 0.13 < jepa 0.38 < videomae 0.67
             rows: vec![row("shear_flow", "jepa", 0, 0.2), row("shear_flow", "videomae", 0, 0.3), row("shear_flow", "disco", 0, 0.5)],
             stages: vec![],
@@ -478,5 +500,47 @@ mod tests {
         let md = markdown(&study);
         assert!(md.contains("| shear_flow | jepa | attentive | 0.200 | 0.200 | 1.000 / 1.000 | 0.38 |"), "{md}");
         assert!(md.contains("0.57 / 0.4 / 0.38"), "{md}");
+    }
+
+    #[test]
+    fn comparisons_come_first_and_old_results_still_parse() {
+        let mut study = Study {
+            preset: "t".into(),
+            data_source: "x".into(),
+            systems: vec!["rayleigh_benard".into()],
+            methods: vec!["jepa".into()],
+            seeds: vec![0, 1],
+            comparisons: vec![],
+            rows: vec![row("rayleigh_benard", "jepa", 0, 0.2)],
+            stages: vec![],
+            figures: vec![],
+            total_wall_s: 1.0,
+        };
+        assert!(!markdown(&study).contains("## Comparisons"));
+        let mut json = serde_json::to_value(&study).unwrap();
+        json.as_object_mut().unwrap().remove("comparisons");
+        assert!(serde_json::from_value::<Study>(json).unwrap().comparisons.is_empty());
+        study.comparisons.push(Comparison {
+            system: "rayleigh_benard".into(),
+            probe: "linear".into(),
+            a: "jepa".into(),
+            b: "jepa-init".into(),
+            mse_a: 0.69,
+            mse_b: 1.0,
+            ratio: 0.69,
+            ci95: [0.58, 0.82],
+            per_seed: vec![physrep_eval::compare::SeedRatio { seed: 0, mse_a: 0.6, mse_b: 1.0, ratio: 0.6 }],
+            seeds_a: vec![0, 1],
+            seeds_b: vec![0, 1],
+            paired_seeds: true,
+            clusters: 36,
+            windows: 288,
+            resamples: 1000,
+        });
+        let md = markdown(&study);
+        let first = md.find("## Comparisons").expect("comparisons section");
+        assert!(first < md.find("## Table 1").unwrap(), "{md}");
+        assert!(md.contains("- **rayleigh_benard**: jepa: test MSE 31 % below its initialisation (95 % CI 18–42 %);"), "{md}");
+        assert!(md.contains("Per-seed ratios 0: 0.600."), "{md}");
     }
 }
