@@ -29,6 +29,9 @@ pub struct ProbeOptions {
     pub out_dir: Option<PathBuf>,
     /// Probe a randomly initialised encoder of the same architecture (the honest control).
     pub random_init: bool,
+    /// Probe the run's own initial weights (`RUN/init.mpk`, the paired control of the trained encoder);
+    /// results go to `RUN/probe-init` unless `out_dir` says otherwise.
+    pub own_init: bool,
     /// Probes, fractions, probe training and sweep.
     pub eval: EvalConfig,
     /// Probe-input noise σ; `None` = the paper's per-dataset value (AM 1.0, SF 1.0, RB 0, else 0).
@@ -65,6 +68,7 @@ impl Default for ProbeOptions {
             data_dir: PathBuf::new(),
             out_dir: None,
             random_init: false,
+            own_init: false,
             eval: EvalConfig::default(),
             noise_std: None,
             noise_draws: 1,
@@ -85,7 +89,7 @@ impl Default for ProbeOptions {
 impl ProbeOptions {
     /// Where results go.
     pub fn out_dir(&self) -> PathBuf {
-        self.out_dir.clone().unwrap_or_else(|| self.run_dir.join("probe"))
+        self.out_dir.clone().unwrap_or_else(|| self.run_dir.join(if self.own_init { "probe-init" } else { "probe" }))
     }
 }
 
@@ -120,13 +124,26 @@ pub struct EncoderHandle {
 }
 
 /// Load the encoder of a finished pretraining run (or, with `random_init`, a freshly initialised encoder
-/// of the same architecture, seeded by `eval.train.seed`) and run the probes.
+/// of the same architecture, seeded by `eval.train.seed`; with `own_init`, the run's own initial
+/// weights) and run the probes.
 pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
     let train_err = |e: physrep_train::TrainError| EvalError::Config(format!("{}: {e}", opts.run_dir.display()));
     let info = physrep_train::encoder_info(&opts.run_dir).map_err(train_err)?;
     let run = physrep_train::RunDir::new(&opts.run_dir);
     let run_name = opts.run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let handle = if opts.random_init {
+    if opts.random_init && opts.own_init {
+        return Err(EvalError::Config("random_init and own_init (--random-init, --init) exclude each other".into()));
+    }
+    let handle = if opts.own_init {
+        let encoder = physrep_train::load_init_encoder(&opts.run_dir).map_err(train_err)?;
+        EncoderHandle {
+            encoder,
+            id: format!("own-init:{}", crate::features::file_sha256(&run.init_model_path())?),
+            description: format!("{run_name} ({}, own init)", info.method),
+            frames: info.frames,
+            resolution: Some([info.resolution, info.resolution]),
+        }
+    } else if opts.random_init {
         let cfg = run.config().map_err(train_err)?;
         let seed = opts.eval.train.seed;
         let encoder = physrep_train::random_encoder(&opts.run_dir, seed).map_err(train_err)?;

@@ -128,7 +128,7 @@ fn finetuning_fits_the_training_set_reports_the_best_valid_epoch_and_resumes_exa
 fn a_run_of_another_method_is_refused_with_a_typed_error() {
     let tmp = tempfile::tempdir().unwrap();
     let jepa = tmp.path().join("jepa");
-    tiny_run(MethodKind::Jepa, &jepa, &[]);
+    tiny_run(MethodKind::Jepa, &jepa, &["method.vicreg.allow_rank_deficient=true"]);
     let opts = FinetuneOptions { run_dir: jepa.clone(), data_dir: fixture(), ..Default::default() };
     match finetune_run(&opts) {
         Err(e @ EvalError::NotFinetunable { .. }) => {

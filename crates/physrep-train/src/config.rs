@@ -4,6 +4,12 @@
 //! [`TrainConfig::paper`] the paper's per-dataset values (`paper-protocol.md` §9). A whole run
 //! (method + data + train) is [`crate::pretrain::PretrainConfig`]. Overrides are dotted paths onto
 //! the serde form (`train.lr=5e-4`, `data.resolution=32`, `method.loss=bcs`).
+//!
+//! Validation also checks settings that only make sense together. One of them: JEPA's VICReg needs
+//! every chunk of `train.micro_batch` × tokens-per-clip rows (split `method.vicreg.chunks` ways) to
+//! hold more rows than the embedding has dimensions, or its covariance is rank-deficient and its
+//! off-diagonal penalty biased (`crate::objectives::vicreg`); `method.vicreg.allow_rank_deficient=true`
+//! accepts such a toy config and stays recorded in the run's `config.toml`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -9,8 +9,14 @@
 //! RUN/model.mpk            final weights of the whole model (burn named MessagePack, full precision)
 //! RUN/encoder.safetensors  the encoder under the reference PyTorch names (JEPA: `encoder.*` of the
 //!                          paper's code; VideoMAE: VideoMAE's encoder names, no prefix)
+//! RUN/init.mpk             the weights before the first update (`init_model(method, train.seed)`,
+//!                          same form as model.mpk): the paired own-init control (`physrep probe --init`)
+//! RUN/init-encoder.safetensors  the initial encoder exported like encoder.safetensors (JEPA, VideoMAE)
 //! RUN/DONE                 RunSummary as JSON, written last
 //! ```
+//! The initial weights are written before training starts and never overwritten by a resumed run;
+//! when missing (a run made before they were saved) `pretrain --resume` regenerates them, bit for bit,
+//! also for a finished run.
 //! [`crate::methods::load_encoder`] rebuilds any method's encoder from such a directory.
 
 use std::fs;
@@ -18,20 +24,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use physrep_nn::conv_jepa::save_safetensors;
 use physrep_nn::{CpuAutodiff, KernelBackend};
 use physrep_well::WellDataset;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{module_bytes, write_atomic};
+use crate::checkpoint::{load_module, write_atomic};
 use crate::config::{apply_overrides, merge_toml, DataConfig, Preset, TrainConfig};
 use crate::data::{DataSource, Phase};
 use crate::error::TrainError;
 use crate::method::Method;
-use crate::methods::{DiscoMethod, JepaMethod, MethodConfig, MethodKind, MppMethod, VideoMaeMethod};
-use crate::trainer::{train, RunControl};
+use crate::methods::{DiscoMethod, JepaMethod, MethodConfig, MethodKind, MppMethod, SupervisedMethod, VideoMaeMethod};
+use crate::trainer::{init_model, save_weights, train, RunControl, INIT_WEIGHTS};
 use crate::well_source::WellSource;
 
 /// A whole pretraining run: method, data, optimisation.
@@ -50,6 +55,10 @@ impl PretrainConfig {
     /// * `default`: as `paper` at 64² (physrep's CPU protocol).
     /// * `small`: 64², the paper's model, global batch 32, 5 epochs (1 warm-up), 16 valid batches.
     /// * `tiny`: 32², a ~23 k-parameter model, micro 2 × accum 2, at most 10 updates — seconds.
+    ///
+    /// JEPA at 64² (`small`, `default`) trains micro-batches of 16 clips (same global batch) with one
+    /// VICReg chunk, so that the chunk has more rows than embedding dimensions
+    /// ([`crate::objectives::VicregConfig::check_rows`]); JEPA `tiny` fails that check unless overridden.
     ///
     /// The model is the method's preset ([`MethodConfig::preset`]). VideoMAE keeps its own optimisation
     /// recipe: lr = 1.5e-4 × global_batch / 256 and min_lr = 1e-5 × global_batch / 256 (betas 0.9/0.95,
@@ -82,7 +91,9 @@ impl PretrainConfig {
         let method = MethodConfig::preset(method, preset, channels)?;
         let train = match &method {
             MethodConfig::VideoMae(c) => c.apply_recipe(train),
-            MethodConfig::Jepa(_) | MethodConfig::Mpp(_) | MethodConfig::Disco(_) => train,
+            // VICReg's rows per chunk at 64² (see `JepaConfig::preset`).
+            MethodConfig::Jepa(_) if matches!(preset, Preset::Small | Preset::Default) => TrainConfig { micro_batch: 16, ..train },
+            MethodConfig::Jepa(_) | MethodConfig::Mpp(_) | MethodConfig::Disco(_) | MethodConfig::Supervised(_) => train,
         };
         Ok(PretrainConfig { method, data, train })
     }
@@ -91,7 +102,7 @@ impl PretrainConfig {
     pub fn validate(&self, channels: usize) -> Result<(), TrainError> {
         self.train.validate()?;
         self.data.validate()?;
-        self.method.validate(&self.data, channels)
+        self.method.validate(&self.data, self.train.micro_batch, channels)
     }
 
     /// Apply `key=value` overrides (see [`apply_overrides`]) and validate.
@@ -257,6 +268,13 @@ impl RunDir {
     pub fn done_path(&self) -> PathBuf {
         self.dir.join("DONE")
     }
+    /// The weights before the first update ([`crate::trainer::INIT_WEIGHTS`]).
+    pub fn init_model_path(&self) -> PathBuf {
+        self.dir.join(INIT_WEIGHTS)
+    }
+    pub fn init_encoder_safetensors(&self) -> PathBuf {
+        self.dir.join("init-encoder.safetensors")
+    }
 
     /// The resolved config stored in `config.toml`.
     pub fn config(&self) -> Result<PretrainConfig, TrainError> {
@@ -321,7 +339,11 @@ pub fn resolve_config(opts: &PretrainOptions, ds: &WellDataset) -> Result<Pretra
         let text = fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
         cfg = merge_toml(&cfg, &text, path)?;
     }
-    cfg.with_overrides(&opts.overrides, ds.n_channels())
+    let cfg = cfg.with_overrides(&opts.overrides, ds.n_channels())?;
+    if let MethodConfig::Supervised(c) = &cfg.method {
+        c.check_labels(ds.label_names())?;
+    }
+    Ok(cfg)
 }
 
 /// Run (or resume) a pretraining run; see the module docs for what it writes.
@@ -332,6 +354,9 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
     let ds = Arc::new(WellDataset::open(&opts.data)?);
     let cfg = prepare_run_dir(opts, &run, &ds)?;
     if let Some(done) = run.summary()? {
+        if !run.init_model_path().exists() {
+            on_device(opts.device, &cfg, &run, Job::InitOnly)?;
+        }
         return Ok(done);
     }
     if cfg.train.threads > 0 {
@@ -356,13 +381,7 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
     };
     write_atomic(&run.manifest_path(), &serde_json::to_vec_pretty(&manifest).expect("serialise"))?;
     let control = RunControl { resume: opts.resume, stop_after: opts.stop_after, progress: opts.progress };
-    let out = match opts.device {
-        Device::Cpu => run_config::<CpuAutodiff>(&cfg, &source, &run, &control, &Default::default())?,
-        #[cfg(feature = "cuda")]
-        Device::Cuda => run_config::<burn::backend::Autodiff<burn::backend::Cuda>>(&cfg, &source, &run, &control, &Default::default())?,
-        #[cfg(not(feature = "cuda"))]
-        Device::Cuda => return Err(no_cuda()),
-    };
+    let out = on_device(opts.device, &cfg, &run, Job::Train(&source, &control))?.expect("a training job has an outcome");
     let RunOutcome { state, schedule, finished, last_loss, last_valid_loss } = out;
     let summary = RunSummary {
         run_dir: run.dir.clone(),
@@ -396,56 +415,98 @@ fn no_cuda() -> TrainError {
     TrainError::config("device", "this build has no CUDA backend; rebuild with `cargo build --release -p physrep-cli --features cuda`")
 }
 
-/// Build `cfg`'s method and train it on backend `B` (see [`run_method`]).
-fn run_config<B: AutodiffBackend + KernelBackend>(
-    cfg: &PretrainConfig,
-    source: &WellSource,
-    run: &RunDir,
-    control: &RunControl,
-    device: &B::Device,
-) -> Result<RunOutcome, TrainError> {
-    let model_err = |e: &dyn std::fmt::Display| TrainError::config("method.model", e.to_string());
-    let train = &cfg.train;
-    Ok(match &cfg.method {
-        MethodConfig::Jepa(c) => run_method::<B, _>(&JepaMethod { config: c.clone() }, source, train, run, control, device, |m| {
-            save_safetensors(&m.encoder, "encoder", &run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
-        })?,
-        MethodConfig::Mpp(c) => run_method::<B, _>(&MppMethod::new(c.clone()).map_err(|e| model_err(&e))?, source, train, run, control, device, |_| Ok(()))?,
-        MethodConfig::Disco(c) => {
-            run_method::<B, _>(&DiscoMethod::new(c.clone()).map_err(|e| model_err(&e))?, source, train, run, control, device, |_| Ok(()))?
-        }
-        MethodConfig::VideoMae(c) => {
-            run_method::<B, _>(&VideoMaeMethod::new(c.clone()).map_err(|e| model_err(&e))?, source, train, run, control, device, |m| {
-                m.encoder.save_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| TrainError::Model(e.to_string()))
-            })?
-        }
-    })
+/// What [`run_config`] does with a run's method.
+#[derive(Clone, Copy)]
+enum Job<'a> {
+    /// Train on the data (writing the initial weights first, see [`crate::trainer::INIT_WEIGHTS`]).
+    Train(&'a WellSource, &'a RunControl),
+    /// Only write the initial weights and their encoder export where missing (a finished old run).
+    InitOnly,
 }
 
-/// Train `method`; once the schedule has run to its end, save the model (`model.mpk`, inference form)
-/// and whatever `export` writes beside it (the encoder as safetensors, for the methods that have one).
+/// [`run_config`] on the backend of `device`.
+fn on_device(device: Device, cfg: &PretrainConfig, run: &RunDir, job: Job) -> Result<Option<RunOutcome>, TrainError> {
+    match device {
+        Device::Cpu => run_config::<CpuAutodiff>(cfg, run, job, &Default::default()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => run_config::<burn::backend::Autodiff<burn::backend::Cuda>>(cfg, run, job, &Default::default()),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => Err(no_cuda()),
+    }
+}
+
+/// Export a method's encoder as safetensors under its reference names (`None`: no such export).
+type Export<'a, M> = Option<&'a dyn Fn(&M, &Path) -> Result<(), TrainError>>;
+
+/// Build `cfg`'s method and run `job` on backend `B` (see [`run_method`]).
+fn run_config<B: AutodiffBackend + KernelBackend>(
+    cfg: &PretrainConfig,
+    run: &RunDir,
+    job: Job,
+    device: &B::Device,
+) -> Result<Option<RunOutcome>, TrainError> {
+    let model_err = |e: &dyn std::fmt::Display| TrainError::config("method.model", e.to_string());
+    let export_err = |e: &dyn std::fmt::Display| TrainError::Model(e.to_string());
+    let train = &cfg.train;
+    match &cfg.method {
+        MethodConfig::Jepa(c) => {
+            let export = |m: &<JepaMethod as Method<B>>::Model, p: &Path| save_safetensors(&m.encoder, "encoder", p).map_err(|e| export_err(&e));
+            run_method::<B, _>(&JepaMethod { config: c.clone() }, train, run, job, device, Some(&export))
+        }
+        MethodConfig::Supervised(c) => {
+            let export = |m: &<SupervisedMethod as Method<B>>::Model, p: &Path| save_safetensors(&m.encoder, "encoder", p).map_err(|e| export_err(&e));
+            run_method::<B, _>(&SupervisedMethod { config: c.clone() }, train, run, job, device, Some(&export))
+        }
+        MethodConfig::Mpp(c) => run_method::<B, _>(&MppMethod::new(c.clone()).map_err(|e| model_err(&e))?, train, run, job, device, None),
+        MethodConfig::Disco(c) => run_method::<B, _>(&DiscoMethod::new(c.clone()).map_err(|e| model_err(&e))?, train, run, job, device, None),
+        MethodConfig::VideoMae(c) => {
+            let export = |m: &<VideoMaeMethod as Method<B>>::Model, p: &Path| m.encoder.save_pytorch_safetensors(p).map_err(|e| export_err(&e));
+            run_method::<B, _>(&VideoMaeMethod::new(c.clone()).map_err(|e| model_err(&e))?, train, run, job, device, Some(&export))
+        }
+    }
+}
+
+/// Run `job` for `method`: train (once the schedule has run to its end, save the model, `model.mpk`
+/// in inference form, and `export` the encoder beside it), and make sure the initial weights and their
+/// encoder export exist.
 fn run_method<B: AutodiffBackend, M: Method<B>>(
     method: &M,
-    source: &WellSource,
     cfg: &TrainConfig,
     run: &RunDir,
-    control: &RunControl,
+    job: Job,
     device: &B::Device,
-    export: impl FnOnce(&M::Model) -> Result<(), TrainError>,
-) -> Result<RunOutcome, TrainError> {
-    let out = train::<B, _>(method, source, cfg, &run.dir, control, device)?;
-    if out.finished {
-        let bytes = module_bytes::<B::InnerBackend, _>(&out.model.clone().valid(), &run.model_path())?;
-        write_atomic(&run.model_path(), &bytes)?;
-        export(&out.model)?;
+    export: Export<M::Model>,
+) -> Result<Option<RunOutcome>, TrainError> {
+    let outcome = match job {
+        Job::Train(source, control) => Some(train::<B, _>(method, source, cfg, &run.dir, control, device)?),
+        Job::InitOnly => {
+            fs::create_dir_all(&run.dir).map_err(|e| TrainError::io(&run.dir, e))?;
+            if !run.init_model_path().exists() {
+                save_weights(&init_model(method, cfg.seed, device), &run.init_model_path())?;
+            }
+            None
+        }
+    };
+    if let Some(export) = export {
+        if !run.init_encoder_safetensors().exists() {
+            let initial = load_module(init_model(method, cfg.seed, device), &run.init_model_path(), device)?;
+            export(&initial, &run.init_encoder_safetensors())?;
+        }
     }
-    Ok(RunOutcome {
+    let Some(out) = outcome else { return Ok(None) };
+    if out.finished {
+        save_weights(&out.model, &run.model_path())?;
+        if let Some(export) = export {
+            export(&out.model, &run.encoder_safetensors())?;
+        }
+    }
+    Ok(Some(RunOutcome {
         state: out.state,
         schedule: out.schedule,
         finished: out.finished,
         last_loss: out.last_loss,
         last_valid_loss: out.last_valid_loss,
-    })
+    }))
 }
 
 /// Check that `opts` fits the run directory and write the resolved config of a new run.

@@ -8,8 +8,9 @@
 //! draws random numbers, so a run resumed from a checkpoint repeats the uninterrupted run bit for
 //! bit on the CPU (same thread count).
 //!
-//! Outputs in the run directory: `metrics.jsonl` (one JSON object per logged update, `"kind":
-//! "train"`, and per epoch, `"kind": "valid"`) and `checkpoints/update-*/`.
+//! Outputs in the run directory: `init.mpk` (the model's exact weights before the first update, see
+//! [`INIT_WEIGHTS`]), `metrics.jsonl` (one JSON object per logged update, `"kind": "train"`, and per
+//! epoch, `"kind": "valid"`) and `checkpoints/update-*/`.
 
 use std::fs;
 use std::io::Write;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -26,7 +27,7 @@ use burn::tensor::ElementConversion;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 
-use crate::checkpoint::{load_module, module_bytes, read_record, record_bytes, Checkpoint, LoopState};
+use crate::checkpoint::{load_module, module_bytes, read_record, record_bytes, write_atomic, Checkpoint, LoopState};
 use crate::config::TrainConfig;
 use crate::data::{DataSource, HostBatch, Phase};
 use crate::error::TrainError;
@@ -36,6 +37,13 @@ use crate::schedule::LrSchedule;
 
 /// Rows of embeddings kept per update / per validation pass for collapse statistics.
 pub const MAX_MONITOR_ROWS: usize = 4096;
+
+/// File of a run directory holding the weights the loop starts from (`init_model(method, seed)`,
+/// inference form, named MessagePack): the paired own-init control of a trained encoder. Written
+/// atomically before the first update (a fresh start overwrites it); a resumed run keeps an existing file
+/// and regenerates a missing one (the same weights bit for bit: [`init_model`] is deterministic for a
+/// seed on a given backend; only the parameter ids the file also stores are drawn anew).
+pub const INIT_WEIGHTS: &str = "init.mpk";
 
 /// Salt of the validation pass's objective seed (fixed across epochs, distinct from training).
 const VALID_SALT: u64 = 0x5641_4C49_4400_0000;
@@ -78,6 +86,12 @@ pub fn init_model<B: AutodiffBackend, M: Method<B>>(method: &M, seed: u64, devic
     let model = method.init(device);
     model.visit(&mut Materialise);
     model
+}
+
+/// Write `model`'s weights (inference form) to `path` atomically.
+pub fn save_weights<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M, path: &Path) -> Result<(), TrainError> {
+    let bytes = module_bytes::<B::InnerBackend, _>(&model.clone().valid(), path)?;
+    write_atomic(path, &bytes)
 }
 
 struct Materialise;
@@ -273,10 +287,16 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
         .with_weight_decay(cfg.weight_decay)
         .init::<B, M::Model>();
     let latest = if control.resume { Checkpoint::latest(&ckpt_root)? } else { None };
+    let initial = init_model(method, cfg.seed, device);
+    let init_path = run_dir.join(INIT_WEIGHTS);
+    // A fresh start owns the file (a previous run in this directory may have had another seed).
+    if latest.is_none() || !init_path.exists() {
+        save_weights(&initial, &init_path)?;
+    }
     let (mut model, mut state) = match latest {
         Some(ck) => {
             let state = ck.state()?;
-            let model = load_module(init_model(method, cfg.seed, device), &ck.model_path(), device)?;
+            let model = load_module(initial, &ck.model_path(), device)?;
             optim = optim.load_record(read_record::<B, _>(&ck.optim_path(), device)?);
             (model, state)
         }
@@ -285,7 +305,7 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
                 fs::remove_dir_all(&ckpt_root).map_err(|e| TrainError::io(&ckpt_root, e))?;
             }
             let state = LoopState { epoch: 0, batch: 0, update: 0, micro: 0, metrics_len: 0 };
-            (init_model(method, cfg.seed, device), state)
+            (initial, state)
         }
     };
     let mut log = MetricsLog::open(&metrics_path, state.metrics_len)?;

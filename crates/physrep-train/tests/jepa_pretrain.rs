@@ -31,6 +31,8 @@ fn opts(out: &Path) -> PretrainOptions {
         "train.checkpoint_every=5",
         "train.lr=4e-3",
         "train.max_valid_batches=2",
+        // 4 × 2×2 tokens = 16 rows in 5 chunks of 4 for 16 dimensions: a toy, kept as the paper's code.
+        "method.vicreg.allow_rank_deficient=true",
     ]
     .map(String::from)
     .to_vec();

@@ -13,7 +13,7 @@ use physrep_train::{pretrain, Device, MethodKind, PretrainOptions, Preset};
 /// Arguments of `physrep pretrain`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Pretraining method: jepa, videomae (mpp, disco where built in).
+    /// Pretraining method: jepa, videomae, mpp, disco, supervised (JEPA's encoder regressing the labels).
     #[arg(long)]
     pub method: MethodKind,
     /// Dataset directory in The Well's layout (`DIR/data/{train,valid}/*.h5`).

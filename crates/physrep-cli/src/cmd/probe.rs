@@ -39,8 +39,11 @@ pub struct Args {
     #[arg(long)]
     epochs: Option<usize>,
     /// Probe a randomly initialised encoder of the same architecture (the honest control).
-    #[arg(long, conflicts_with = "baseline")]
+    #[arg(long, conflicts_with_all = ["init", "baseline"])]
     random_init: bool,
+    /// Probe the run's own initial weights (RUN/init.mpk, the paired control; output RUN/probe-init).
+    #[arg(long, conflicts_with = "baseline")]
+    init: bool,
     /// Probe-input noise σ (default: the paper's per dataset).
     #[arg(long)]
     noise: Option<f32>,
@@ -68,7 +71,7 @@ pub struct Args {
     /// Seed of probe init, order and subsets.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Output directory (default RUN/probe).
+    /// Output directory (default RUN/probe, with --init RUN/probe-init).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Skip the PNG plots.
@@ -82,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         data_dir: args.data.clone(),
         out_dir: args.out.clone(),
         random_init: args.random_init,
+        own_init: args.init,
         noise_std: args.noise,
         noise_draws: args.noise_draws,
         resolution: args.resolution.map(|r| [r, r]),

@@ -266,6 +266,7 @@ impl PretrainStage {
     /// (the paper's σ for the system times the plan's noise scale).
     fn new(plan: &Plan, system: &str, data: &str, method: &str, seed: u64) -> Self {
         let mut overrides = plan.train_overrides.clone();
+        overrides.extend(plan.method_overrides.get(method).into_iter().flatten().cloned());
         overrides.push(format!("train.noise_std={}", noise_std(plan, system)));
         PretrainStage { data: data.to_string(), method: method.to_string(), seed, preset: plan.train_preset.clone(), overrides }
     }
@@ -419,4 +420,26 @@ fn frame_strip(data_dir: &Path, path: &Path) -> Result<()> {
         .collect();
     plots::frame_strip(&channels, path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use physrep_train::pretrain::PretrainConfig;
+
+    /// Every preset's pretraining of every method on every system resolves to a valid config (the
+    /// VICReg rows-per-chunk guard included): plan-level overrides reach only the methods they are for.
+    #[test]
+    fn every_plans_pretraining_configs_validate() {
+        for name in ["smoke", "default", "full", "paper"] {
+            let plan = Plan::preset(name).unwrap();
+            for (system, channels) in [("active_matter", 11), ("shear_flow", 4), ("rayleigh_benard", 4)] {
+                for method in &plan.methods {
+                    let stage = PretrainStage::new(&plan, system, "data", method, 0);
+                    let base = PretrainConfig::preset(stage.preset.parse().unwrap(), method.parse().unwrap(), system, channels, Path::new("data")).unwrap();
+                    base.with_overrides(&stage.overrides, channels).unwrap_or_else(|e| panic!("{name}/{system}/{method}: {e}"));
+                }
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
 //! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | the paper's | 3 | GPU days |
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
@@ -34,6 +35,10 @@ pub struct Plan {
     pub train_preset: String,
     /// `key=value` overrides applied to every pretraining run (after the preset).
     pub train_overrides: Vec<String>,
+    /// Further overrides for one method's runs only, after `train_overrides` (`method.*` keys are
+    /// method-specific: JEPA's `method.vicreg.*` is an unknown key for the others).
+    #[serde(default)]
+    pub method_overrides: BTreeMap<String, Vec<String>>,
     /// Probes run on every frozen encoder (`attentive`, `linear`, `knn`, `attentive4`).
     pub probes: Vec<String>,
     pub probe_epochs: usize,
@@ -77,6 +82,9 @@ impl Plan {
             train_preset: "tiny".into(),
             // The tiny simulated sets hold only a few 16 + 16-frame windows per split: one sample per update.
             train_overrides: vec!["train.micro_batch=1".into(), "train.global_batch=1".into()],
+            // One 32² clip gives JEPA 2×2 token rows for 16 dimensions: VICReg's covariance is
+            // rank-deficient at this toy size, knowingly (`VicregConfig::check_rows`).
+            method_overrides: BTreeMap::from([("jepa".to_string(), vec!["method.vicreg.allow_rank_deficient=true".to_string()])]),
             probes: vec!["attentive".into(), "linear".into()],
             probe_epochs: 5,
             probe_fractions: vec![0.5, 1.0],
@@ -110,6 +118,12 @@ impl Plan {
                     "train.micro_batch=4".into(),
                     "train.lr=1e-3".into(),
                 ],
+                // JEPA's VICReg in one chunk of 8 clips × 2×2 tokens = 32 rows for 16 dimensions
+                // (5 chunks of micro-batches of 4 gave chunks of 4 rows: a rank-deficient covariance).
+                method_overrides: BTreeMap::from([(
+                    "jepa".to_string(),
+                    vec!["train.micro_batch=8".to_string(), "method.vicreg.chunks=1".to_string()],
+                )]),
                 probes: vec!["attentive".into(), "linear".into(), "knn".into()],
                 probe_epochs: 30,
                 probe_fractions: vec![0.1, 0.5, 1.0],
@@ -132,6 +146,9 @@ impl Plan {
                 seeds: vec![0, 1, 2],
                 sim_preset: "medium".into(),
                 train_preset: "default".into(),
+                // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
+                train_overrides: Vec::new(),
+                method_overrides: BTreeMap::new(),
                 noise_scale: 64.0 / 224.0,
                 probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
                 probe_epochs: 100,
@@ -142,6 +159,9 @@ impl Plan {
                 seeds: vec![0, 1, 2],
                 sim_preset: "medium".into(),
                 train_preset: "paper".into(),
+                // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
+                train_overrides: Vec::new(),
+                method_overrides: BTreeMap::new(),
                 probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],

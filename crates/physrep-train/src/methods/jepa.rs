@@ -63,6 +63,10 @@ impl Default for JepaConfig {
 impl JepaConfig {
     /// The preset's model for `channels` input channels: the paper's architecture, except `tiny`
     /// (dims [4, 8, 8, 16, 16], one block per stage, predictor 16 → 32 → 16: ~23 k parameters).
+    /// `small` and `default` (64²) use one VICReg chunk instead of 5 (with micro-batches of 16 clips,
+    /// see [`crate::pretrain::PretrainConfig::preset`]) so that every chunk has more rows than the
+    /// embedding has dimensions; `tiny` at 32² cannot afford that and is refused by validation unless
+    /// `method.vicreg.allow_rank_deficient=true` (a toy) or a valid micro-batch / chunk count is given.
     /// `paper` (batch 8 at 224²) checkpoints its blocks' activations: 11 GB instead of ~43 GB, same
     /// numbers, ~25 % more time.
     pub fn preset(preset: Preset, channels: usize) -> Self {
@@ -73,14 +77,18 @@ impl JepaConfig {
                 predictor: ConvPredictorConfig { dim: 16, hidden: 32, ..paper.predictor },
                 ..paper
             },
-            Preset::Small | Preset::Default => paper,
+            // 64² leaves 4×4 tokens per clip: one chunk, so that a micro-batch of 16 clips (set by
+            // `PretrainConfig::preset`) gives VICReg 256 rows for 128 dimensions (module docs of vicreg).
+            Preset::Small | Preset::Default => JepaConfig { vicreg: VicregConfig { chunks: 1, ..paper.vicreg.clone() }, ..paper },
             Preset::Paper => JepaConfig { encoder: ConvEncoderConfig { checkpoint_blocks: true, ..paper.encoder }, ..paper },
         }
     }
 
-    /// Check the model against itself and the data (frames, resolution); the error names the field.
-    pub fn validate(&self, data: &DataConfig) -> Result<(), TrainError> {
-        self.encoder.validate().map_err(|e| TrainError::config("method.encoder", e.to_string()))?;
+    /// Check the model against itself, the data (channels, frames, resolution) and the micro-batch
+    /// (VICReg's rows per chunk, [`VicregConfig::check_rows`]); the error names the field.
+    pub fn validate(&self, data: &DataConfig, channels: usize, micro_batch: usize) -> Result<(), TrainError> {
+        let frames = [("data.context_frames", data.context_frames), ("data.target_frames", data.target_frames)];
+        validate_conv_encoder(&self.encoder, data, channels, &frames)?;
         self.predictor.validate().map_err(|e| TrainError::config("method.predictor", e.to_string()))?;
         if self.predictor.dim != self.encoder.out_dim() {
             return Err(TrainError::config(
@@ -88,23 +96,45 @@ impl JepaConfig {
                 format!("must equal the encoder's output width {}, got {}", self.encoder.out_dim(), self.predictor.dim),
             ));
         }
-        for (field, frames) in [("data.context_frames", data.context_frames), ("data.target_frames", data.target_frames)] {
-            if frames != self.encoder.num_frames {
-                return Err(TrainError::config(
-                    field,
-                    format!("must equal method.encoder.num_frames = {}, got {frames}", self.encoder.num_frames),
-                ));
-            }
-        }
-        let patch = self.encoder.patch();
-        if data.resolution % patch != 0 {
-            return Err(TrainError::config(
-                "data.resolution",
-                format!("must be a multiple of the encoder's reduction {patch}, got {}", data.resolution),
-            ));
+        if self.loss == JepaLoss::Vicreg {
+            let side = data.resolution / self.encoder.patch();
+            let what = format!("train.micro_batch = {micro_batch} × {side}×{side} tokens at data.resolution = {}", data.resolution);
+            self.vicreg
+                .check_rows(micro_batch * side * side, self.encoder.out_dim(), &what)
+                .map_err(|m| TrainError::config("method.vicreg.chunks", m))?;
         }
         Ok(())
     }
+}
+
+/// Check a conv encoder (`method.encoder`) against itself, the dataset's `channels`, the resolution
+/// and the frame counts `frames` (`(field, value)`, each must equal `num_frames`).
+pub(crate) fn validate_conv_encoder(
+    encoder: &ConvEncoderConfig,
+    data: &DataConfig,
+    channels: usize,
+    frames: &[(&str, usize)],
+) -> Result<(), TrainError> {
+    encoder.validate().map_err(|e| TrainError::config("method.encoder", e.to_string()))?;
+    if encoder.in_channels != channels {
+        return Err(TrainError::config(
+            "method.encoder.in_channels",
+            format!("the dataset has {channels} channels, the encoder expects {}", encoder.in_channels),
+        ));
+    }
+    for &(field, n) in frames {
+        if n != encoder.num_frames {
+            return Err(TrainError::config(field, format!("must equal method.encoder.num_frames = {}, got {n}", encoder.num_frames)));
+        }
+    }
+    let patch = encoder.patch();
+    if data.resolution % patch != 0 {
+        return Err(TrainError::config(
+            "data.resolution",
+            format!("must be a multiple of the encoder's reduction {patch}, got {}", data.resolution),
+        ));
+    }
+    Ok(())
 }
 
 /// The conv JEPA [`Method`].
@@ -140,5 +170,87 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for JepaMethod {
                 StepOutput { metrics: t.metrics(), loss: t.loss, embeddings }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use burn::prelude::*;
+    use physrep_nn::conv_jepa::ConvJepa;
+    use physrep_nn::{ClipEncoder, Cpu};
+
+    use crate::config::Preset;
+    use crate::methods::{MethodConfig, MethodKind};
+    use crate::pretrain::PretrainConfig;
+
+    fn tiny() -> PretrainConfig {
+        PretrainConfig::preset(Preset::Tiny, MethodKind::Jepa, "active_matter", 11, Path::new("/data")).unwrap()
+    }
+
+    /// The tiny preset at 32² (micro 2 × 2×2 tokens = 8 rows, 5 chunks of 2 rows, 16 dimensions) is
+    /// refused with a message naming the keys, rows, dimensions and fixes; the opt-out is accepted and
+    /// recorded; one chunk of micro 8 × 4 = 32 rows passes, 16 rows (= dimensions, rank 15) does not.
+    #[test]
+    fn vicreg_guard_refuses_rank_deficient_chunks_unless_opted_out() {
+        let e = tiny().validate(11).unwrap_err().to_string();
+        for part in ["method.vicreg.chunks", "train.micro_batch = 2", "8 rows", "2 rows for 16 dimensions", "allow_rank_deficient=true", "≥ 17 rows"] {
+            assert!(e.contains(part), "`{part}` missing from: {e}");
+        }
+        let ok = tiny().with_overrides(&["method.vicreg.allow_rank_deficient=true"], 11).unwrap();
+        assert!(toml::to_string(&ok).unwrap().contains("allow_rank_deficient = true"));
+        let one_chunk = |micro: usize| {
+            tiny().with_overrides(&["method.vicreg.chunks=1".to_string(), format!("train.micro_batch={micro}"), "train.global_batch=16".into()], 11)
+        };
+        one_chunk(8).unwrap();
+        let e = one_chunk(4).unwrap_err().to_string();
+        assert!(e.contains("16 rows for 16 dimensions"), "{e}");
+        // BCS has no covariance: no guard.
+        tiny().with_overrides(&["method.loss=bcs"], 11).unwrap();
+        // The larger presets are valid as they are (64²: micro 16 × 16 tokens in one chunk; 224²: 5 chunks of ≥ 312).
+        for preset in [Preset::Small, Preset::Default, Preset::Paper] {
+            let cfg = PretrainConfig::preset(preset, MethodKind::Jepa, "active_matter", 11, Path::new("/data")).unwrap();
+            cfg.validate(11).unwrap_or_else(|e| panic!("{preset:?}: {e}"));
+            let MethodConfig::Jepa(c) = &cfg.method else { unreachable!() };
+            assert!(!c.vicreg.allow_rank_deficient, "{preset:?}");
+        }
+    }
+
+    /// The smallest chunk of `torch.chunk(1568, 5)` is 312 rows: 311 dimensions pass, 312 do not.
+    #[test]
+    fn check_rows_uses_the_smallest_chunk() {
+        let v = crate::objectives::VicregConfig::default();
+        v.check_rows(1568, 311, "paper").unwrap();
+        assert!(v.check_rows(1568, 312, "paper").unwrap_err().contains("312 rows for 312 dimensions"));
+    }
+
+    /// A 4-stage encoder on 8 + 8 frames: three stride-2 downsamples take 8 frames to 1 and 32² to
+    /// 4×4 tokens. These overrides configure it (the predictor's width follows the last stage).
+    #[test]
+    fn four_stage_encoder_on_eight_plus_eight_frames_gives_four_by_four_tokens() {
+        let cfg = tiny()
+            .with_overrides(
+                &[
+                    "method.encoder.dims=[8, 16, 32, 32]",
+                    "method.encoder.depths=[1, 1, 1, 1]",
+                    "method.encoder.num_frames=8",
+                    "method.predictor.dim=32",
+                    "data.context_frames=8",
+                    "data.target_frames=8",
+                    "method.vicreg.chunks=1",
+                    "train.micro_batch=4",
+                ],
+                11,
+            )
+            .unwrap();
+        assert_eq!(cfg.method.token_dim(), 32);
+        let MethodConfig::Jepa(c) = &cfg.method else { unreachable!() };
+        let model = ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &Default::default()).unwrap();
+        let tokens = model.encoder.encode_tokens(Tensor::<Cpu, 5>::ones([2, 11, 8, 32, 32], &Default::default()));
+        assert_eq!(tokens.dims(), [2, 16, 32]);
+        // 16 frames no longer fit the 4-stage encoder.
+        let e = cfg.with_overrides(&["data.context_frames=16"], 11).unwrap_err().to_string();
+        assert!(e.contains("data.context_frames"), "{e}");
     }
 }

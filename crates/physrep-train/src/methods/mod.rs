@@ -12,6 +12,7 @@ pub mod disco;
 pub mod jepa;
 pub mod videomae;
 pub mod mpp;
+pub mod supervised;
 
 use std::fmt;
 use std::path::Path;
@@ -19,7 +20,7 @@ use std::str::FromStr;
 
 use physrep_nn::avit::{Avit, AvitConfig};
 use physrep_nn::conv_jepa::ConvJepa;
-use physrep_nn::videomae::VideoMaeEncoder;
+use physrep_nn::videomae::{VideoMae, VideoMaeEncoder};
 use physrep_nn::{ClipEncoder, Cpu};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,7 @@ use crate::pretrain::{RunDir, RunManifest};
 pub use disco::{DiscoMethod, DiscoPretrainConfig};
 pub use jepa::{JepaConfig, JepaLoss, JepaMethod};
 pub use mpp::{MppMethod, MppPretrainConfig};
+pub use supervised::{SupervisedConfig, SupervisedMethod, SupervisedModel};
 pub use videomae::{VideoMaeMethod, VideoMaeMethodConfig, VideoMaeProbeConfig};
 
 /// Every pretraining method physrep knows.
@@ -46,14 +48,21 @@ pub enum MethodKind {
     Mpp,
     /// DISCO (operator-network hypernetwork).
     Disco,
+    /// The supervised ceiling: JEPA's conv encoder trained to regress the labels (not in the paper).
+    Supervised,
 }
 
-const NAMES: [(MethodKind, &str); 4] =
-    [(MethodKind::Jepa, "jepa"), (MethodKind::VideoMae, "videomae"), (MethodKind::Mpp, "mpp"), (MethodKind::Disco, "disco")];
+const NAMES: [(MethodKind, &str); 5] = [
+    (MethodKind::Jepa, "jepa"),
+    (MethodKind::VideoMae, "videomae"),
+    (MethodKind::Mpp, "mpp"),
+    (MethodKind::Disco, "disco"),
+    (MethodKind::Supervised, "supervised"),
+];
 
 impl MethodKind {
-    /// Every method, in the paper's table order.
-    pub const ALL: [MethodKind; 4] = [MethodKind::Jepa, MethodKind::VideoMae, MethodKind::Mpp, MethodKind::Disco];
+    /// Every method: the paper's four in its table order, then the supervised ceiling.
+    pub const ALL: [MethodKind; 5] = [MethodKind::Jepa, MethodKind::VideoMae, MethodKind::Mpp, MethodKind::Disco, MethodKind::Supervised];
 
     /// The name used on the command line, in run directories and reports.
     pub fn as_str(self) -> &'static str {
@@ -88,6 +97,7 @@ pub enum MethodConfig {
     Disco(DiscoPretrainConfig),
     #[serde(rename = "videomae")]
     VideoMae(VideoMaeMethodConfig),
+    Supervised(SupervisedConfig),
 }
 
 impl MethodConfig {
@@ -98,6 +108,7 @@ impl MethodConfig {
             MethodConfig::Mpp(_) => MethodKind::Mpp,
             MethodConfig::Disco(_) => MethodKind::Disco,
             MethodConfig::VideoMae(_) => MethodKind::VideoMae,
+            MethodConfig::Supervised(_) => MethodKind::Supervised,
         }
     }
 
@@ -108,21 +119,15 @@ impl MethodConfig {
             MethodKind::Mpp => Ok(MethodConfig::Mpp(MppPretrainConfig::preset(preset))),
             MethodKind::Disco => Ok(MethodConfig::Disco(DiscoPretrainConfig::preset(preset, channels))),
             MethodKind::VideoMae => Ok(MethodConfig::VideoMae(VideoMaeMethodConfig::preset(preset, channels))),
+            MethodKind::Supervised => Ok(MethodConfig::Supervised(SupervisedConfig::preset(preset, channels))),
         }
     }
 
-    /// Check the config and its fit with the data settings and `channels` input channels.
-    pub fn validate(&self, data: &DataConfig, channels: usize) -> Result<(), TrainError> {
+    /// Check the config and its fit with the data settings, the micro-batch and `channels` input channels.
+    pub fn validate(&self, data: &DataConfig, micro_batch: usize, channels: usize) -> Result<(), TrainError> {
         match self {
-            MethodConfig::Jepa(c) => {
-                if c.encoder.in_channels != channels {
-                    return Err(TrainError::config(
-                        "method.encoder.in_channels",
-                        format!("the dataset has {channels} channels, the encoder expects {}", c.encoder.in_channels),
-                    ));
-                }
-                c.validate(data)
-            }
+            MethodConfig::Jepa(c) => c.validate(data, channels, micro_batch),
+            MethodConfig::Supervised(c) => c.validate(data, channels),
             MethodConfig::Mpp(c) => c
                 .validate(channels, data.context_frames, data.resolution)
                 .map_err(|e| TrainError::config("method.model", e.to_string())),
@@ -140,6 +145,7 @@ impl MethodConfig {
             MethodConfig::Mpp(c) => c.model.embed_dim,
             MethodConfig::Disco(c) => c.model.embed_dim,
             MethodConfig::VideoMae(c) => c.model.embed_dim,
+            MethodConfig::Supervised(c) => c.encoder.out_dim(),
         }
     }
 }
@@ -184,13 +190,32 @@ pub fn load_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainEr
     build_encoder(&run, Weights::Trained)
 }
 
+/// The run's own initial encoder (`RUN/init.mpk`: exactly the weights its training started from),
+/// on the CPU, for any method: the paired control of [`load_encoder`] — same architecture, same seed,
+/// no update. Needs no `DONE` (the file is written before the first update).
+pub fn load_init_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
+    let run = RunDir::new(run_dir);
+    if !run.init_model_path().exists() {
+        let method = run.config().map(|c| c.method.kind().to_string()).unwrap_or_else(|_| "METHOD".into());
+        return Err(TrainError::RunDir {
+            path: run.dir.clone(),
+            message: format!(
+                "has no init.mpk (a run made before the initial weights were saved): \
+                 `physrep pretrain --resume --method {method} --data DATA --out {}` writes it",
+                run.dir.display()
+            ),
+        });
+    }
+    build_encoder(&run, Weights::OwnInit)
+}
+
 /// A freshly initialised encoder of the same architecture as the run in `run_dir`, with burn's
 /// initialisers seeded by `seed`: the honest control for probing (no pretraining at all).
 pub fn random_encoder(run_dir: &Path, seed: u64) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
     let run = RunDir::new(run_dir);
     let device = Default::default();
     <Cpu as burn::prelude::Backend>::seed(&device, seed);
-    build_encoder(&run, Weights::Initial)
+    build_encoder(&run, Weights::Random)
 }
 
 /// The whole trained AViT of a finished MPP run (trunk and next-frame decoder) and its config, on any
@@ -209,39 +234,55 @@ pub fn load_mpp_model<B: burn::prelude::Backend>(run_dir: &Path, device: &B::Dev
 }
 
 /// Which weights [`build_encoder`] gives the model.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Weights {
-    /// The run's final weights (`RUN/model.mpk`).
+    /// The run's final weights (`RUN/model.mpk`; VideoMAE: `RUN/encoder.safetensors`).
     Trained,
+    /// The run's initial weights (`RUN/init.mpk`, the whole model for every method).
+    OwnInit,
     /// The initialisers' draw.
-    Initial,
+    Random,
+}
+
+/// `model` with the weights of the MessagePack file `path`, or as drawn when `path` is `None`.
+fn with_weights<M: burn::module::Module<Cpu>>(model: M, path: Option<&Path>) -> Result<M, TrainError> {
+    match path {
+        Some(p) => load_module(model, p, &Default::default()),
+        None => Ok(model),
+    }
 }
 
 fn build_encoder(run: &RunDir, weights: Weights) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
     let cfg = run.config()?;
     let device = Default::default();
     let model_err = |e: &dyn std::fmt::Display| TrainError::Model(format!("{}: {e}", run.config_path().display()));
-    let trained = matches!(weights, Weights::Trained);
+    let mpk = match weights {
+        Weights::Trained => Some(run.model_path()),
+        Weights::OwnInit => Some(run.init_model_path()),
+        Weights::Random => None,
+    };
+    let mpk = mpk.as_deref();
     match &cfg.method {
         MethodConfig::Jepa(c) => {
             let model = ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &device).map_err(|e| model_err(&e))?;
-            let model = if trained { load_module(model, &run.model_path(), &device)? } else { model };
-            Ok(Box::new(model.encoder))
+            Ok(Box::new(with_weights(model, mpk)?.encoder))
         }
-        MethodConfig::Mpp(c) => {
-            let model = c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?;
-            Ok(Box::new(if trained { load_module(model, &run.model_path(), &device)? } else { model }))
-        }
-        MethodConfig::Disco(c) => {
-            let model = c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?;
-            Ok(Box::new(if trained { load_module(model, &run.model_path(), &device)? } else { model }))
-        }
-        MethodConfig::VideoMae(c) => {
-            let mut encoder: VideoMaeEncoder<Cpu> = c.model.init_encoder(&device).map_err(|e| model_err(&e))?;
-            if trained {
-                encoder.load_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| model_err(&e))?;
+        MethodConfig::Supervised(c) => Ok(Box::new(with_weights(c.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?.encoder)),
+        MethodConfig::Mpp(c) => Ok(Box::new(with_weights(c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?)),
+        MethodConfig::Disco(c) => Ok(Box::new(with_weights(c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?)),
+        MethodConfig::VideoMae(c) => match weights {
+            Weights::OwnInit => {
+                let model: VideoMae<Cpu> = c.model.init(&device).map_err(|e| model_err(&e))?;
+                Ok(Box::new(with_weights(model, mpk)?.encoder))
             }
-            Ok(Box::new(encoder))
-        }
+            Weights::Trained | Weights::Random => {
+                let mut encoder: VideoMaeEncoder<Cpu> = c.model.init_encoder(&device).map_err(|e| model_err(&e))?;
+                if weights == Weights::Trained {
+                    encoder.load_pytorch_safetensors(&run.encoder_safetensors()).map_err(|e| model_err(&e))?;
+                }
+                Ok(Box::new(encoder))
+            }
+        },
     }
 }
 
@@ -258,6 +299,7 @@ mod tests {
         assert_eq!("JEPA".parse::<MethodKind>().unwrap(), MethodKind::Jepa);
         let e = "byol".parse::<MethodKind>().unwrap_err().to_string();
         assert!(e.contains("byol") && e.contains("videomae"), "{e}");
+        assert_eq!("supervised".parse::<MethodKind>().unwrap(), MethodKind::Supervised);
     }
 
     /// Every VideoMAE preset fits its preset's data (resolution, 16 frames, channels), round-trips through

@@ -13,6 +13,22 @@
 //! ```
 //!
 //! Every term is then averaged over the chunks. Defaults: sim 2, std 40, cov 2, 5 chunks, eps 1e-4.
+//!
+//! # Rows per chunk (the statistics guard)
+//!
+//! The std and covariance terms are statistics of a chunk of n rows, and centring leaves a chunk's
+//! covariance K a rank of at most n − 1. With n − 1 < C, K cannot be a diagonal matrix with every
+//! variance at 1: its trace is ≥ C while its rank is ≤ n − 1, so ‖K‖²_F ≥ C² / (n − 1) and the
+//! off-diagonal part keeps at least C(C − n + 1)/(n − 1) — the std hinge and the covariance penalty
+//! fight, whatever the encoder learns. Even for n − 1 ≥ C the penalty is biased: for independent
+//! features of variance σ² its expectation is (C − 1) σ⁴ / (n − 1), not 0. A run therefore needs
+//! every chunk to hold more rows than the embedding has dimensions, n ≥ C + 1, where
+//! N = micro_batch × tokens per sample (JEPA: (resolution / reduction)²) and n is the smallest
+//! [`chunk_sizes`]`(N, chunks)`. [`VicregConfig::check_rows`] refuses other configs (the JEPA method
+//! calls it when the config is validated) unless `allow_rank_deficient = true`, which stays recorded
+//! in the run's resolved config. The paper's 224² JEPA has N = 8 × 14² = 1568 rows per micro-batch
+//! and 5 chunks of ≥ 312 rows for C = 128; the `tiny` preset at 32² (micro 2, 2×2 tokens, C = 16)
+//! has chunks of 2 rows.
 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -30,11 +46,36 @@ pub struct VicregConfig {
     /// Requested number of row chunks (`torch.chunk` semantics).
     pub chunks: usize,
     pub eps: f64,
+    /// Accept chunks of no more rows than embedding dimensions (rank-deficient covariance, see the
+    /// module docs); `false` (the default) makes [`VicregConfig::check_rows`] refuse them.
+    pub allow_rank_deficient: bool,
 }
 
 impl Default for VicregConfig {
     fn default() -> Self {
-        Self { sim_coeff: 2.0, std_coeff: 40.0, cov_coeff: 2.0, chunks: 5, eps: 1e-4 }
+        Self { sim_coeff: 2.0, std_coeff: 40.0, cov_coeff: 2.0, chunks: 5, eps: 1e-4, allow_rank_deficient: false }
+    }
+}
+
+impl VicregConfig {
+    /// Check that every chunk of `rows` rows (`rows` = micro-batch × tokens per sample, which `what`
+    /// spells out for the message) holds more rows than the `dims` embedding dimensions; `Ok` also when
+    /// `allow_rank_deficient` is set. The error explains the rule and the ways out.
+    pub fn check_rows(&self, rows: usize, dims: usize, what: &str) -> Result<(), String> {
+        let smallest = chunk_sizes(rows, self.chunks).into_iter().min().unwrap_or(0);
+        if self.allow_rank_deficient || smallest > dims {
+            return Ok(());
+        }
+        Err(format!(
+            "VICReg's covariance needs more rows per chunk than embedding dimensions, but {rows} rows ({what}) \
+             in method.vicreg.chunks = {} give chunks of as few as {smallest} rows for {dims} dimensions (rank ≤ {}): \
+             the covariance penalty cannot reach 0 and is biased. Raise train.micro_batch or lower \
+             method.vicreg.chunks so that every chunk has ≥ {} rows, or set method.vicreg.allow_rank_deficient=true \
+             to train anyway",
+            self.chunks,
+            smallest.saturating_sub(1),
+            dims + 1
+        ))
     }
 }
 
