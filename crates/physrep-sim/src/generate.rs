@@ -570,7 +570,8 @@ mod tests {
 
     /// Every system's `tiny` preset: files in the Well layout that the `physrep-well` reader opens, with
     /// stats.yaml and their physical check; a rerun skips existing files; the same seed reproduces
-    /// bit-identical files. (Active matter and Gray–Scott `tiny` fail their checks: kept with the flag.)
+    /// bit-identical files. Rayleigh–Bénard, shear flow and advection pass their checks in every file; active
+    /// matter and Gray–Scott `tiny` fail theirs and are kept with the flag.
     #[test]
     fn tiny_presets_generate_readable_reproducible_datasets() {
         for name in SYSTEM_NAMES {
@@ -599,6 +600,15 @@ mod tests {
             assert_eq!(check.trajectories, n);
             assert!(check.allow_unresolved);
             assert_eq!(f.attr("physical_check_passed").unwrap().read_scalar::<bool>().unwrap(), check.passed);
+            // The resolved presets pass at every point and initial condition, in every split.
+            if !matches!(name, "active_matter" | "gray_scott_reaction_diffusion") {
+                for s in Split::ALL {
+                    for info in ds.files(s) {
+                        let c = FileCheck::read(&info.path).unwrap().expect("a physical check");
+                        assert!(c.passed, "{name} {s} {}: {:?}", info.path.display(), c.failures);
+                    }
+                }
+            }
             let stats = physrep_well::stats::WellStats::read(&dir.join("stats.yaml")).unwrap();
             let first = &system(name).unwrap().layout(Preset::Tiny).fields[0].name;
             assert!(stats.field(first).is_some(), "{name}: stats for {first}");

@@ -335,6 +335,10 @@ fn config_diff(a: &PretrainConfig, b: &PretrainConfig) -> Vec<String> {
 pub fn resolve_config(opts: &PretrainOptions, ds: &WellDataset) -> Result<PretrainConfig, TrainError> {
     let preset = opts.preset.unwrap_or(Preset::Default);
     let mut cfg = PretrainConfig::preset(preset, opts.method, ds.name(), ds.n_channels(), &opts.data)?;
+    // The supervised head predicts the dataset's label columns, as the encoder reads its channels.
+    if let MethodConfig::Supervised(c) = &mut cfg.method {
+        c.num_labels = ds.label_names().len();
+    }
     if let Some(path) = &opts.config_file {
         let text = fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
         cfg = merge_toml(&cfg, &text, path)?;

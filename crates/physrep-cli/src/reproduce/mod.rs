@@ -5,11 +5,18 @@
 //! OUT/plan.json                         the resolved plan
 //! OUT/data/<system>/                    simulated Well-layout dataset (stage `data`)
 //! OUT/runs/<system>/<method>/seed<k>/   pretraining run (stage `pretrain`), its probe in `probe/`
-//!                                       (MPP: also its end-to-end fine-tuning in `finetune/`)
-//! OUT/runs/<system>/random/probe/       probes of a randomly initialised JEPA encoder (control)
+//!                                       (MPP: also its end-to-end fine-tuning in `finetune/`); for the
+//!                                       plan's `init_controls`, the probe of the run's own initial
+//!                                       weights in `probe-init/` (rows `<method>-init`)
+//! OUT/runs/<system>/supervised/seed<k>/ the supervised ceiling (JEPA's encoder trained on the labels)
+//! OUT/runs/<system>/stats/probe/        the trivial-statistics baseline (row `stats`)
 //! OUT/figures/*.png                     figures of the report
 //! OUT/REPORT.md, results.csv, results.json (with paired `comparisons`, see `compare.rs`)
 //! ```
+//! The arms answer "did pretraining learn the physics?": each trained encoder against its own
+//! initialisation (same architecture, same initial weights, so the difference is the pretraining), the
+//! trivial statistics every learned encoder should beat, and the supervised ceiling that shows whether
+//! the parameters can be read from these clips at all.
 //! Every stage is cached by the hash of its resolved config (`stage.rs`): a rerun skips what is done,
 //! and a killed run resumes (simulation skips finished files, pretraining resumes from its newest
 //! checkpoint, probes reuse cached features).
@@ -48,7 +55,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
 
     for system in &plan.systems {
         // 1. Data.
-        let data_cfg = DataStage { system: system.clone(), well_dir: plan.well_dir.clone(), sim_preset: plan.sim_preset.clone(), sim_seed: plan.sim_seed };
+        let data_cfg = DataStage::new(plan, system);
         let data = stage::run(&out.join("stages").join(system).join("data"), "data", &data_cfg, |_| data_cfg.materialise(out))?;
         record(&data.record, data.skipped, format!("{system}: data"));
         let data_dir = PathBuf::from(&data.output);
@@ -60,8 +67,9 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         }
         figures.push((format!("{system}: frames of the first training window"), rel(out, &strip)));
 
-        // 2. Pretraining and probes per method and seed.
-        for method in &plan.methods {
+        // 2. Pretraining and probes per method and seed (the supervised ceiling as one more method).
+        for method in plan.trained_methods() {
+            let method = &method;
             for &seed in &plan.seeds {
                 let run_dir = out.join("runs").join(system).join(method).join(format!("seed{seed}"));
                 let pre_cfg = PretrainStage::new(plan, system, &data_hash, method, seed);
@@ -75,6 +83,17 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
                 })?;
                 record(&probed.record, probed.skipped, format!("{system}: probe {method} seed {seed}"));
                 rows.extend(probed.output);
+
+                // The paired control: the same run's initial weights, probed the same way.
+                if plan.init_controls.contains(method) {
+                    let init_cfg = ProbeStage::new(plan, system, pre_hash.clone(), true);
+                    let arm = format!("{method}-init");
+                    let probed = stage::run(&run_dir.join("stage-probe-init"), "probe", &init_cfg, |_| {
+                        probe(&init_cfg, &run_dir, &data_dir, system, &arm, seed)
+                    })?;
+                    record(&probed.record, probed.skipped, format!("{system}: probe {arm} seed {seed}"));
+                    rows.extend(probed.output);
+                }
 
                 // MPP as the paper reports it: fine-tuned end to end (Table 1 prefers these rows).
                 if method == "mpp" && plan.finetune_epochs > 0 {
@@ -102,24 +121,21 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
             }
         }
 
-        // 3. The honest control: a randomly initialised JEPA encoder of the same architecture.
-        if plan.random_control && plan.methods.iter().any(|m| m == "jepa") {
-            let jepa0 = out.join("runs").join(system).join("jepa").join(format!("seed{}", plan.seeds[0]));
-            let pre_cfg = PretrainStage::new(plan, system, &data_hash, "jepa", plan.seeds[0]);
-            let probe_cfg = ProbeStage::new(plan, system, stage::config_hash(&pre_cfg)?, true);
-            let dir = out.join("runs").join(system).join("random");
-            let probed = stage::run(&dir.join("stage-probe"), "probe", &probe_cfg, |_| {
-                probe(&probe_cfg, &jepa0, &data_dir, system, "random", plan.seeds[0])
+        // 3. The trivial-statistics baseline, on the windows of the first method's first run.
+        if plan.stats_baseline {
+            let first = plan.trained_methods().remove(0);
+            let pre_cfg = PretrainStage::new(plan, system, &data_hash, &first, plan.seeds[0]);
+            let stats_cfg = StatsStage::new(plan, system, stage::config_hash(&pre_cfg)?);
+            let run_dir = out.join("runs").join(system).join(&first).join(format!("seed{}", plan.seeds[0]));
+            let out_dir = compare::probe_dir(out, system, "stats", plan.seeds[0]);
+            let probed = stage::run(&out.join("runs").join(system).join("stats").join("stage-probe"), "probe", &stats_cfg, |_| {
+                stats_probe(&stats_cfg, &run_dir, &data_dir, &out_dir, system, plan.seeds[0])
             })?;
-            record(&probed.record, probed.skipped, format!("{system}: probe random-init jepa"));
+            record(&probed.record, probed.skipped, format!("{system}: probe stats"));
             rows.extend(probed.output);
         }
     }
 
-    let mut methods = plan.methods.clone();
-    if plan.random_control && plan.methods.iter().any(|m| m == "jepa") {
-        methods.push("random".into());
-    }
     let mut study = Study {
         preset: plan.preset.clone(),
         data_source: match &plan.well_dir {
@@ -127,7 +143,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
             None => format!("physrep's simulators, preset `{}`", plan.sim_preset),
         },
         systems: plan.systems.clone(),
-        methods,
+        methods: plan.arms(),
         seeds: plan.seeds.clone(),
         comparisons: compare::study_comparisons(plan, out),
         rows,
@@ -198,11 +214,7 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
     // Predicted-vs-true scatters written by the probe runs (first seed).
     for system in study.systems.clone() {
         for m in study.methods.clone() {
-            let probe_dir = if m == "random" {
-                out.join("runs").join(&system).join("random").join("probe")
-            } else {
-                out.join("runs").join(&system).join(&m).join(format!("seed{}", study.seeds[0])).join("probe")
-            };
+            let probe_dir = compare::probe_dir(out, &system, &m, study.seeds[0]);
             let Ok(entries) = std::fs::read_dir(&probe_dir) else { continue };
             let mut pngs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "png")).collect();
             pngs.sort();
@@ -222,9 +234,28 @@ struct DataStage {
     well_dir: Option<PathBuf>,
     sim_preset: String,
     sim_seed: u64,
+    /// `lhs:N`: a parameter design split by point instead of the grid.
+    design: Option<String>,
+    /// Keep files that fail their physical check (recorded in each file).
+    allow_unresolved: bool,
 }
 
+/// Systems whose simulator presets do not pass every physical check yet (README, "Simulators"): the
+/// study keeps their files, each recording its failed checks. Every other system's files must pass.
+const UNRESOLVED_SYSTEMS: [&str; 2] = ["active_matter", "gray_scott_reaction_diffusion"];
+
 impl DataStage {
+    fn new(plan: &Plan, system: &str) -> Self {
+        DataStage {
+            system: system.to_string(),
+            well_dir: plan.well_dir.clone(),
+            sim_preset: plan.sim_preset.clone(),
+            sim_seed: plan.sim_seed,
+            design: if plan.well_dir.is_some() { None } else { plan.designs.get(system).cloned() },
+            allow_unresolved: UNRESOLVED_SYSTEMS.contains(&system),
+        }
+    }
+
     /// Simulate the dataset (or check the real one) and return its directory.
     fn materialise(&self, out: &Path) -> Result<String> {
         let dir = match &self.well_dir {
@@ -234,14 +265,17 @@ impl DataStage {
                 dir
             }
             None => {
+                let params = match &self.design {
+                    Some(d) => physrep_sim::ParamSelection::Design(d.parse()?),
+                    None => physrep_sim::ParamSelection::All,
+                };
                 let opts = physrep_sim::GenerateOptions {
                     out: out.join("data"),
                     preset: self.sim_preset.parse()?,
                     seed: self.sim_seed,
+                    params,
                     progress: true,
-                    // Gray–Scott and active matter `small` do not pass every physical check yet (README,
-                    // Simulators): the study keeps their files, each recording its failed checks.
-                    allow_unresolved: true,
+                    allow_unresolved: self.allow_unresolved,
                     ..Default::default()
                 };
                 physrep_sim::generate(&self.system, &opts)?
@@ -294,7 +328,8 @@ fn pretrain(cfg: &PretrainStage, data_dir: &Path, run_dir: &Path) -> Result<serd
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ProbeStage {
     pretrain: String,
-    random_init: bool,
+    /// Probe the run's own initial weights instead of its trained ones.
+    init: bool,
     probes: Vec<String>,
     epochs: usize,
     fractions: Vec<f64>,
@@ -306,10 +341,10 @@ struct ProbeStage {
 }
 
 impl ProbeStage {
-    fn new(plan: &Plan, system: &str, pretrain: String, random_init: bool) -> Self {
+    fn new(plan: &Plan, system: &str, pretrain: String, init: bool) -> Self {
         ProbeStage {
             pretrain,
-            random_init,
+            init,
             probes: plan.probes.clone(),
             epochs: plan.probe_epochs,
             fractions: plan.probe_fractions.clone(),
@@ -323,11 +358,15 @@ impl ProbeStage {
 }
 
 fn probe(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path, system: &str, method: &str, seed: u64) -> Result<Vec<ResultRow>> {
-    let mut opts = physrep_eval::ProbeOptions { run_dir: run_dir.to_path_buf(), data_dir: data_dir.to_path_buf(), ..Default::default() };
-    if cfg.random_init {
-        opts.random_init = true;
-        opts.out_dir = Some(run_dir.parent().and_then(Path::parent).map_or_else(|| run_dir.join("random"), |p| p.join("random").join("probe")));
-    }
+    let opts = probe_options(cfg, run_dir, data_dir)?;
+    let report = physrep_eval::probe_run(&opts)?;
+    Ok(rows_from_report(&report, system, method, seed))
+}
+
+/// The probe options of `cfg` on `run_dir`'s encoder (`cfg.init`: its initial weights, into
+/// `RUN/probe-init`).
+fn probe_options(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path) -> Result<physrep_eval::ProbeOptions> {
+    let mut opts = physrep_eval::ProbeOptions { run_dir: run_dir.to_path_buf(), data_dir: data_dir.to_path_buf(), own_init: cfg.init, ..Default::default() };
     opts.eval.probes = cfg.probes.iter().map(|p| p.parse()).collect::<Result<_, _>>()?;
     opts.eval.fractions = cfg.fractions.clone();
     opts.eval.train.epochs = cfg.epochs;
@@ -339,8 +378,30 @@ fn probe(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path, system: &str, method
     }
     opts.noise_std = Some(cfg.noise_std);
     opts.progress = true;
-    let report = physrep_eval::probe_run(&opts)?;
-    Ok(rows_from_report(&report, system, method, seed))
+    Ok(opts)
+}
+
+/// The statistics baseline's resolved config: the probe settings (ridge and kNN only) and the run
+/// whose windows (context frames, resolution) it matches.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StatsStage {
+    probe: ProbeStage,
+    baseline: String,
+}
+
+impl StatsStage {
+    fn new(plan: &Plan, system: &str, pretrain: String) -> Self {
+        let mut probe = ProbeStage::new(plan, system, pretrain, false);
+        probe.probes = plan.stats_probes();
+        StatsStage { probe, baseline: "trivial-statistics:v1".into() }
+    }
+}
+
+fn stats_probe(cfg: &StatsStage, run_dir: &Path, data_dir: &Path, out_dir: &Path, system: &str, seed: u64) -> Result<Vec<ResultRow>> {
+    let mut opts = probe_options(&cfg.probe, run_dir, data_dir)?;
+    opts.out_dir = Some(out_dir.to_path_buf());
+    let report = physrep_eval::baseline::stats_run(&opts, None)?;
+    Ok(rows_from_report(&report, system, "stats", seed))
 }
 
 /// A fine-tuning stage's resolved config (everything else is `FinetuneOptions`' paper defaults).

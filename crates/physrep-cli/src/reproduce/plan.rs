@@ -2,10 +2,16 @@
 //!
 //! | preset | data | pretraining | probes | MPP fine-tuning | seeds | budget (2 cores) |
 //! |---|---|---|---|---|---|---|
-//! | `smoke` | simulated, `tiny` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs, batch 8, lr 1e-4 | 1 | < 3 min, in CI |
-//! | `default` | simulated, `small` | `tiny` models, 16 updates of 8 clips | attentive, linear, kNN; 10/50/100 % | 2 epochs of ≤ 64 windows, batch 8, lr 1e-4 | 1 (+ bootstrap intervals) | ≤ 15 min |
-//! | `full` | simulated, `medium` (MiniWell scale) | `default` (paper schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
+//! | `smoke` | simulated, `tiny`; the control on `lhs:7` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs, batch 8, lr 1e-4 | 1 | a few min, in CI |
+//! | `default` | simulated, `small`; the control on `lhs:40` | `tiny` models, 16 updates of 8 clips | attentive, linear, kNN; 10/50/100 % | 2 epochs of ≤ 64 windows, batch 8, lr 1e-4 | 1 (+ bootstrap intervals) | ≤ 15 min |
+//! | `full` | simulated, `medium` (MiniWell scale); the control on `lhs:60` | `default` (paper schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
 //! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | the paper's | 3 | GPU days |
+//!
+//! Every preset also runs the study's controls: each JEPA and VideoMAE run probed at its own initial weights (`-init` rows), the
+//! supervised ceiling (JEPA's encoder trained on the labels with the same schedule) and the
+//! trivial-statistics baseline, and reports paired bootstrap comparisons between them. The simulated
+//! presets add the advection control system (its speed is invisible in any single frame), on a design
+//! split by parameter point; `paper`, which may read The Well, does not.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +21,9 @@ use serde::{Deserialize, Serialize};
 
 /// Every system of the paper, in its table order.
 pub const PAPER_SYSTEMS: [&str; 3] = ["active_matter", "shear_flow", "rayleigh_benard"];
+/// The learnability control (`physrep_sim::advection`): its one parameter, a speed, is invisible in any
+/// single frame and needed to predict the next frames.
+pub const CONTROL_SYSTEM: &str = "advection";
 /// Every method, in the paper's table order.
 pub const ALL_METHODS: [&str; 4] = ["jepa", "videomae", "mpp", "disco"];
 
@@ -30,6 +39,11 @@ pub struct Plan {
     pub well_dir: Option<PathBuf>,
     /// Simulator preset (`tiny`, `small`, `medium`) when simulating.
     pub sim_preset: String,
+    /// Per system: a continuous parameter design (`lhs:N`, `physrep simulate --design`) instead of the
+    /// preset's grid, split by parameter point so that valid and test parameter values are never seen in
+    /// training. Systems not listed use the grid (The Well's split by initial condition).
+    #[serde(default)]
+    pub designs: BTreeMap<String, String>,
     pub sim_seed: u64,
     /// Pretraining preset of `physrep pretrain` (`tiny`, `small`, `default`, `paper`).
     pub train_preset: String,
@@ -55,8 +69,18 @@ pub struct Plan {
     /// physical size holds (224 / R)² fewer pixels to average it out), so the CPU presets scale σ by
     /// R / 224 to keep the paper's signal-to-noise ratio per unit area.
     pub noise_scale: f32,
-    /// Probe a randomly initialised JEPA encoder too (the honest control).
-    pub random_control: bool,
+    /// Methods whose runs are also probed at their own initial weights (`RUN/init.mpk`): rows
+    /// `<method>-init`, the paired control of "did pretraining learn?".
+    #[serde(default)]
+    pub init_controls: Vec<String>,
+    /// Probe the trivial-statistics baseline (row `stats`, ridge and kNN probes only).
+    #[serde(default)]
+    pub stats_baseline: bool,
+    /// Train the supervised ceiling (JEPA's encoder trained on the labels, row `supervised`) with the
+    /// same data, schedule and seeds as the pretraining runs; a system whose ceiling does not beat the
+    /// floor is reported as not identifiable at this resolution.
+    #[serde(default)]
+    pub ceiling: bool,
     /// Epochs of MPP's end-to-end fine-tuning (the paper's Table 1 protocol for MPP; 0 = skip it and
     /// report MPP's frozen probe).
     pub finetune_epochs: usize,
@@ -78,6 +102,7 @@ impl Plan {
             seeds: vec![0],
             well_dir: None,
             sim_preset: "tiny".into(),
+            designs: BTreeMap::new(),
             sim_seed: 0,
             train_preset: "tiny".into(),
             // The tiny simulated sets hold only a few 16 + 16-frame windows per split: one sample per update.
@@ -93,14 +118,24 @@ impl Plan {
             probe_accum: None,
             probe_sweep: None,
             noise_scale: 1.0,
-            random_control: true,
+            init_controls: vec!["jepa".into(), "videomae".into()],
+            stats_baseline: true,
+            ceiling: true,
             finetune_epochs: 30,
             finetune_max_train_windows: None,
             finetune_batch: None,
             finetune_lr: None,
         };
+        // The paper's systems, then the control on a design split by parameter point.
+        let with_control = |design: &str| {
+            let mut systems = base.systems.clone();
+            systems.push(CONTROL_SYSTEM.into());
+            (systems, BTreeMap::from([(CONTROL_SYSTEM.to_string(), design.to_string())]))
+        };
         Ok(match name {
             "smoke" => Plan {
+                systems: with_control("lhs:7").0,
+                designs: with_control("lhs:7").1,
                 finetune_epochs: 2,
                 finetune_batch: Some(8),
                 finetune_lr: Some(1e-4),
@@ -111,6 +146,8 @@ impl Plan {
                 ..base
             },
             "default" => Plan {
+                systems: with_control("lhs:40").0,
+                designs: with_control("lhs:40").1,
                 sim_preset: "small".into(),
                 train_overrides: vec![
                     "train.max_updates=16".into(),
@@ -143,6 +180,8 @@ impl Plan {
                 ..base
             },
             "full" => Plan {
+                systems: with_control("lhs:60").0,
+                designs: with_control("lhs:60").1,
                 seeds: vec![0, 1, 2],
                 sim_preset: "medium".into(),
                 train_preset: "default".into(),
@@ -169,6 +208,40 @@ impl Plan {
             },
             other => bail!("unknown preset `{other}` (expected smoke, default, full or paper)"),
         })
+    }
+
+    /// The methods pretrained: the plan's, then the supervised ceiling if planned.
+    pub fn trained_methods(&self) -> Vec<String> {
+        let mut m = self.methods.clone();
+        if self.ceiling {
+            m.push("supervised".into());
+        }
+        m
+    }
+
+    /// Every arm of the report, in its table order: the methods, their own-init controls, the
+    /// supervised ceiling and the statistics baseline.
+    pub fn arms(&self) -> Vec<String> {
+        let mut arms = self.methods.clone();
+        arms.extend(self.methods.iter().filter(|m| self.init_controls.contains(m)).map(|m| format!("{m}-init")));
+        if self.ceiling {
+            arms.push("supervised".into());
+        }
+        if self.stats_baseline {
+            arms.push("stats".into());
+        }
+        arms
+    }
+
+    /// The probes the statistics baseline runs: the plan's ridge and kNN (its one feature token leaves
+    /// nothing for attention to pool), else ridge alone.
+    pub fn stats_probes(&self) -> Vec<String> {
+        let p: Vec<String> = self.probes.iter().filter(|p| matches!(p.as_str(), "linear" | "knn")).cloned().collect();
+        if p.is_empty() {
+            vec!["linear".into()]
+        } else {
+            p
+        }
     }
 
     /// Restrict systems / methods / seeds, checking every name.
@@ -209,7 +282,10 @@ mod tests {
         for p in ["smoke", "default", "full", "paper"] {
             let plan = Plan::preset(p).unwrap();
             assert_eq!(plan.methods.len(), 4);
-            assert_eq!(plan.systems.len(), 3);
+            assert_eq!(&plan.systems[..3], PAPER_SYSTEMS);
+            // The control runs on a design (split by parameter point) wherever it runs.
+            assert_eq!(plan.systems.contains(&CONTROL_SYSTEM.to_string()), plan.designs.contains_key(CONTROL_SYSTEM), "{p}");
+            assert_eq!(plan.arms().iter().filter(|a| a.ends_with("-init")).count(), 2, "{p}: jepa-init and videomae-init");
         }
         // MPP is fine-tuned everywhere: briefly in the CPU presets, the paper's 30 epochs at full scale.
         let epochs: Vec<usize> = ["smoke", "default", "full", "paper"].iter().map(|p| Plan::preset(p).unwrap().finetune_epochs).collect();

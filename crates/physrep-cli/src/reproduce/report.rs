@@ -158,13 +158,38 @@ pub fn main_rows<'a>(rows: &'a [ResultRow], system: &str, method: &str) -> Vec<&
 }
 
 /// The probe reported in Table 1 for (system, method): end-to-end fine-tuning where it ran (MPP, as
-/// the paper), otherwise the frozen attentive probe.
+/// the paper), otherwise the frozen attentive probe, otherwise ridge (the statistics baseline).
 pub fn main_probe(rows: &[ResultRow], system: &str, method: &str) -> &'static str {
-    if rows.iter().any(|r| r.system == system && r.method == method && r.probe == "finetune") {
+    let ran = |probe: &str| rows.iter().any(|r| r.system == system && r.method == method && r.probe == probe);
+    if ran("finetune") {
         "finetune"
-    } else {
+    } else if ran("attentive") || !ran("linear") {
         "attentive"
+    } else {
+        "linear"
     }
+}
+
+/// The references that show a system's parameters can be read from its clips at all: the supervised
+/// ceiling and the trivial-statistics baseline.
+pub const REFERENCES: [&str; 2] = ["supervised", "stats"];
+
+/// Whether `system`'s parameters can be read from its clips: the references (of [`REFERENCES`]) whose
+/// main-probe test MSE interval lies below the predict-the-mean floor for every seed. `None` when no
+/// reference ran; `Some(empty)` when none beats the floor (not identifiable at this resolution and
+/// budget).
+pub fn identifiable(study: &Study, system: &str) -> Option<Vec<&'static str>> {
+    let ran: Vec<(&'static str, Vec<&ResultRow>)> =
+        REFERENCES.iter().map(|r| (*r, main_rows(&study.rows, system, r))).filter(|(_, rows)| !rows.is_empty()).collect();
+    if ran.is_empty() {
+        return None;
+    }
+    Some(
+        ran.into_iter()
+            .filter(|(_, rows)| rows.iter().all(|r| r.test_ci95.map_or(r.test_mse, |ci| ci[1]) < r.floor_test))
+            .map(|(name, _)| name)
+            .collect(),
+    )
 }
 
 /// Mean test MSE of (system, method) under its main probe.
@@ -188,7 +213,7 @@ pub fn comparison_paragraph(study: &Study) -> String {
         let ours: Vec<(String, f64)> = study
             .methods
             .iter()
-            .filter(|m| m.as_str() != "random")
+            .filter(|m| paper_table1(system, m).is_some())
             .filter_map(|m| mean_test(study, system, m).map(|v| (m.clone(), v)))
             .collect();
         let paper: Vec<(String, f64)> = ours
@@ -307,12 +332,29 @@ fn markdown(study: &Study) -> String {
              hierarchical bootstrap: seeds resampled (jointly where both arms ran the same seeds), then parameter \
              points, one draw shared by both arms.\n"
         );
-        for c in &study.comparisons {
-            let per_seed: Vec<String> = c.per_seed.iter().map(|r| format!("{}: {:.3}", r.seed, r.ratio)).collect();
-            let per_seed = if per_seed.is_empty() { String::new() } else { format!(" Per-seed ratios {}.", per_seed.join(", ")) };
-            let _ = writeln!(s, "- **{}**: {}.{per_seed}", c.system, c.sentence());
+        for system in &study.systems {
+            match identifiable(study, system) {
+                Some(by) if !by.is_empty() => {
+                    let _ = writeln!(s, "**{system}** (identifiable: the test interval of {} lies below the floor)\n", by.join(" and "));
+                }
+                Some(_) => {
+                    let _ = writeln!(
+                        s,
+                        "**{system}: not identifiable at this resolution** (neither the supervised ceiling nor the trivial \
+                         statistics beat the floor; the comparisons below are not evidence either way)\n"
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "**{system}**\n");
+                }
+            }
+            for c in study.comparisons.iter().filter(|c| &c.system == system) {
+                let per_seed: Vec<String> = c.per_seed.iter().map(|r| format!("{}: {:.3}", r.seed, r.ratio)).collect();
+                let per_seed = if per_seed.is_empty() { String::new() } else { format!(" Per-seed ratios {}.", per_seed.join(", ")) };
+                let _ = writeln!(s, "- {}.{per_seed}", c.sentence());
+            }
+            s.push('\n');
         }
-        s.push('\n');
     }
 
     // Table 1.
@@ -540,7 +582,21 @@ mod tests {
         let md = markdown(&study);
         let first = md.find("## Comparisons").expect("comparisons section");
         assert!(first < md.find("## Table 1").unwrap(), "{md}");
-        assert!(md.contains("- **rayleigh_benard**: jepa: test MSE 31 % below its initialisation (95 % CI 18–42 %);"), "{md}");
+        assert!(md.contains("- jepa: test MSE 31 % below its initialisation (95 % CI 18–42 %);"), "{md}");
+        assert!(!md.contains("identifiable"), "no ceiling ran: no verdict\n{md}");
+        // A ceiling whose interval reaches the floor (1.0): flagged.
+        let mut ceiling = row("rayleigh_benard", "supervised", 0, 0.8);
+        ceiling.test_ci95 = Some([0.6, 1.05]);
+        study.rows.push(ceiling.clone());
+        assert!(markdown(&study).contains("**rayleigh_benard: not identifiable at this resolution**"));
+        study.rows.last_mut().unwrap().test_ci95 = Some([0.6, 0.95]);
+        assert_eq!(identifiable(&study, "rayleigh_benard"), Some(vec!["supervised"]));
+        // The statistics baseline (reported under ridge) is a reference too.
+        let mut stats = row("rayleigh_benard", "stats", 0, 0.3);
+        (stats.probe, stats.test_ci95) = ("linear".into(), Some([0.2, 0.4]));
+        study.rows.push(stats);
+        assert_eq!(identifiable(&study, "rayleigh_benard"), Some(vec!["supervised", "stats"]));
+        assert!(markdown(&study).contains("**rayleigh_benard** (identifiable: the test interval of supervised and stats lies below the floor)"));
         assert!(md.contains("Per-seed ratios 0: 0.600."), "{md}");
     }
 }

@@ -35,7 +35,8 @@ use crate::objectives::vicreg::token_rows;
 pub struct SupervisedConfig {
     /// The encoder, exactly as `method.encoder` of JEPA (same presets).
     pub encoder: ConvEncoderConfig,
-    /// Label columns P the head predicts; must equal the dataset's (2 for the paper's three systems).
+    /// Label columns P the head predicts; a new run sets it to the dataset's (2 for the paper's three
+    /// systems, 1 for `advection`), and a run whose value differs from its data's is refused.
     pub num_labels: usize,
 }
 
