@@ -31,10 +31,12 @@ enum Command {
     PlotSample(cmd::plot_sample::Args),
     /// Print a model's layer table and parameter counts.
     Summary(cmd::summary::Args),
-    /// Pretrain an encoder (jepa, videomae, mpp, disco).
+    /// Pretrain an encoder (jepa, videomae, mpp, disco; supervised: the ceiling).
     Pretrain(cmd::pretrain::Args),
     /// Probe a frozen (or fine-tuned) encoder on the physical parameters.
     Probe(cmd::probe::Args),
+    /// Compare two encoders' probes: test-MSE ratio with a paired bootstrap interval.
+    Compare(cmd::compare::Args),
     /// Fine-tune an MPP run's AViT end to end on the physical parameters (the paper's MPP protocol).
     Finetune(cmd::finetune::Args),
     /// Run the whole study: simulate, pretrain every method, probe, report.
@@ -62,6 +64,7 @@ fn main() {
         Command::Summary(a) => cmd::summary::run(a),
         Command::Pretrain(a) => cmd::pretrain::run(a),
         Command::Probe(a) => cmd::probe::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
         Command::Finetune(a) => cmd::finetune::run(a),
         Command::Reproduce(a) => cmd::reproduce::run(a),
         Command::Bench(a) => cmd::bench::run(a),

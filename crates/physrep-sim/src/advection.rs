@@ -4,8 +4,9 @@
 //! A Gaussian random field `u₀` on a periodic `n × n` pixel domain is translated rigidly along +x at `speed`
 //! pixels per frame: `u(x, y, t) = u₀(x − speed·t, y)`. Coordinates are in pixels (`x_i = i`, `y_j = j`) and
 //! time in frames (`t_k = k`), so `speed` is the velocity in the file's own units; the one label is `speed`
-//! (z-scored linearly by `physrep_well::LabelTransform::paper`: `(speed − 0.55)/0.26`, the mean and std of the uniform
-//! distribution on the `small` range 0.1–1.0). The direction is fixed (+x) so that the label is one
+//! (z-scored linearly: `(speed − 0.55)/0.26`, the mean and std of the uniform distribution on the `small`
+//! range 0.1–1.0, by `physrep_well::LabelTransform::paper` for `medium`; with the train split's own mean
+//! and std for `tiny` and `small`, as every system's, see `generate::label_scaling`). The direction is fixed (+x) so that the label is one
 //! number the context determines exactly.
 //!
 //! **The field.** White Gaussian noise `w` (`n²` independent N(0, 1) values from the trajectory seed)

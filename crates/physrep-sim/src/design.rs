@@ -26,10 +26,12 @@
 //!
 //! # Labels
 //! The files are ordinary Well files, so the probes z-score the labels as for any dataset
-//! (`physrep_well::LabelTransform`): with the paper's fixed constants where the dataset has them (shear flow
-//! `(log10 Re − 4.85)/0.61`, `(Sc − 2.69)/3.38`; Rayleigh–Bénard `(Pr − 2.69)/3.38`, `(log10 Ra − 8.0)/1.41`;
-//! active matter `(α + 3.0)/1.41`, `(ζ − 9.0)/5.16`; advection `(speed − 0.55)/0.26`), otherwise with the
-//! mean and std of the train files' values.
+//! (`physrep_well::LabelTransform`): in the paper's label space (log10 of Reynolds and Rayleigh, the other
+//! parameters linear) with the paper's fixed constants (shear flow `(log10 Re − 4.85)/0.61`,
+//! `(Sc − 2.69)/3.38`; Rayleigh–Bénard `(Pr − 2.69)/3.38`, `(log10 Ra − 8.0)/1.41`; active matter
+//! `(α + 3.0)/1.41`, `(ζ − 9.0)/5.16`; advection `(speed − 0.55)/0.26`) for `medium`, and with the train
+//! split's own mean and std for `tiny` and `small`, whose ranges are narrower than The Well's
+//! (`generate::label_scaling`).
 //!
 //! # Files
 //! Each point is one file per split it has trajectories in, named as The Well names files:

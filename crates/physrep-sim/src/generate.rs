@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use physrep_well::write::{AttrValue, TrajectoryFields, WellFileHeader, WellFileWriter};
-use physrep_well::{Split, WellDataset};
+use physrep_well::{LabelScaling, Split, WellDataset, LABEL_SCALING_ATTR};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -37,6 +37,16 @@ use crate::system::{ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
 
 /// Names accepted by [`system`].
+/// How the labels of a preset's files are standardised (`physrep_well::labels`): `tiny` and `small`
+/// cover narrower, resolved parameter ranges than The Well, so their labels are z-scored with their own
+/// train split's statistics; `medium` keeps The Well's grids and the paper's constants.
+pub fn label_scaling(preset: Preset) -> LabelScaling {
+    match preset {
+        Preset::Tiny | Preset::Small => LabelScaling::Train,
+        Preset::Medium => LabelScaling::Paper,
+    }
+}
+
 pub const SYSTEM_NAMES: [&str; 5] = ["rayleigh_benard", "shear_flow", "active_matter", "gray_scott_reaction_diffusion", "advection"];
 
 /// The simulator for a Well dataset name.
@@ -312,6 +322,9 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
         for ((mut w, params), check) in writers.into_iter().zip(ic_params).zip(&file_checks) {
             check.write(&mut w).map_err(well_err)?;
             w.write_attr("ic_parameters", &AttrValue::Strs(params)).map_err(well_err)?;
+            if let Some(v) = label_scaling(opts.preset).attr() {
+                w.write_attr(LABEL_SCALING_ATTR, &AttrValue::Str(v.into())).map_err(well_err)?;
+            }
             w.finish().map_err(well_err)?;
         }
     }
@@ -600,6 +613,14 @@ mod tests {
             assert_eq!(check.trajectories, n);
             assert!(check.allow_unresolved);
             assert_eq!(f.attr("physical_check_passed").unwrap().read_scalar::<bool>().unwrap(), check.passed);
+            // `tiny` labels are z-scored with the train split's own statistics, in the paper's label space.
+            assert_eq!(f.attr(LABEL_SCALING_ATTR).unwrap().read_scalar::<hdf5::types::VarLenUnicode>().unwrap().as_str(), "train");
+            let z: Vec<Vec<f64>> = (0..ds.files(Split::Train).len()).map(|i| ds.labels(Split::Train, i).unwrap()).collect();
+            for j in 0..z[0].len() {
+                let mean = z.iter().map(|r| r[j]).sum::<f64>() / z.len() as f64;
+                let var = z.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / z.len() as f64;
+                assert!(mean.abs() < 1e-9 && (var < 1e-12 || (var - 1.0).abs() < 1e-9), "{name} label {j}: mean {mean}, var {var}");
+            }
             // The resolved presets pass at every point and initial condition, in every split.
             if !matches!(name, "active_matter" | "gray_scott_reaction_diffusion") {
                 for s in Split::ALL {

@@ -32,7 +32,7 @@ use crate::direct::FrameLayout;
 use crate::error::WellError;
 use crate::file::{FieldInfo, WellFileInfo, FIELD_GROUPS};
 use crate::h5util;
-use crate::labels::LabelTransform;
+use crate::labels::{LabelScaling, LabelTransform};
 use crate::preprocess::{add_noise, resize_bilinear, Crop, Normalization, Preprocess};
 use crate::stats::WellStats;
 
@@ -253,6 +253,9 @@ impl WellDataset {
             if f.dataset_name != first.dataset_name {
                 return Err(mismatch("dataset_name", f.dataset_name.clone(), first.dataset_name.clone()));
             }
+            if f.label_scaling != first.label_scaling {
+                return Err(mismatch("@label_scaling", format!("{:?}", f.label_scaling), format!("{:?}", first.label_scaling)));
+            }
             if f.spatial() != first.spatial() {
                 return Err(mismatch("spatial size", format!("{:?}", f.spatial()), format!("{:?}", first.spatial())));
             }
@@ -266,14 +269,19 @@ impl WellDataset {
             }
         }
         let name = first.dataset_name.clone();
-        let label_transform = match LabelTransform::paper(&name, &label_names) {
-            Ok(t) => t,
-            Err(WellError::UnknownDataset { .. }) => {
-                let source = if files[0].is_empty() { files.iter().flatten().collect::<Vec<_>>() } else { files[0].iter().collect() };
-                let rows: Vec<Vec<f64>> = source.iter().map(|f| label_values(f, &label_names)).collect();
-                LabelTransform::from_values(&label_names, &rows)
-            }
-            Err(e) => return Err(WellError::format(&first.path, "/scalars", e.to_string())),
+        // Every file agrees on its label scaling (checked above): the train files' statistics or the
+        // paper's constants (`labels.rs`).
+        let scaling = first.label_scaling;
+        // Statistics come from the train files (all files if there are none).
+        let train_rows = || {
+            let source = if files[0].is_empty() { files.iter().flatten().collect::<Vec<_>>() } else { files[0].iter().collect() };
+            source.iter().map(|f| label_values(f, &label_names)).collect::<Vec<Vec<f64>>>()
+        };
+        let label_transform = match (LabelTransform::paper(&name, &label_names), scaling) {
+            (Ok(t), LabelScaling::Paper) => t,
+            (Ok(t), LabelScaling::Train) => t.refit(&train_rows()).map_err(|e| WellError::format(&first.path, "/scalars", e.to_string()))?,
+            (Err(WellError::UnknownDataset { .. }), _) => LabelTransform::from_values(&label_names, &train_rows()),
+            (Err(e), _) => return Err(WellError::format(&first.path, "/scalars", e.to_string())),
         };
         let stats_path = dir.join("stats.yaml");
         let stats = if stats_path.is_file() { Some(WellStats::read(&stats_path)?) } else { None };

@@ -80,6 +80,8 @@ pub struct WellFileInfo {
     pub n_trajectories: usize,
     /// Root `@simulation_parameters` (empty if absent).
     pub simulation_parameters: Vec<String>,
+    /// Root `@label_scaling` (physrep's simulated subsets; absent in The Well: the paper's constants).
+    pub label_scaling: crate::labels::LabelScaling,
     /// `dimensions/@spatial_dims`, e.g. `["x", "y"]`.
     pub spatial_dims: Vec<String>,
     /// Time values (first trajectory if sample-varying).
@@ -148,6 +150,13 @@ impl WellFileInfo {
             h5util::read_strings(path, &h5util::attr(path, root, "simulation_parameters")?, "@simulation_parameters")?
         } else {
             Vec::new()
+        };
+        let scaling_attr = crate::labels::LABEL_SCALING_ATTR;
+        let label_scaling = if h5util::has_attr(root, scaling_attr) {
+            let value = h5util::read_string(path, &h5util::attr(path, root, scaling_attr)?, "@label_scaling")?;
+            crate::labels::LabelScaling::from_attr(Some(&value)).map_err(|e| WellError::format(path, "@label_scaling", e))?
+        } else {
+            crate::labels::LabelScaling::Paper
         };
 
         // dimensions/
@@ -258,6 +267,7 @@ impl WellFileInfo {
             grid_type,
             n_trajectories,
             simulation_parameters,
+            label_scaling,
             spatial_dims,
             time,
             coords,

@@ -16,10 +16,52 @@
 //!
 //! Any other dataset is z-scored with the population mean and std of its train files' values
 //! ([`LabelTransform::from_values`]); a column without spread gets std 1.
+//!
+//! **Label scaling of simulated subsets.** The constants above standardise The Well's whole parameter
+//! grids. physrep's `tiny` and `small` simulator presets cover narrower, resolved ranges (e.g.
+//! Rayleigh–Bénard Ra 1e4–1e5 against The Well's 1e6–1e10), on which the paper's constants put every label
+//! near −2.5 with a spread of 0.25: the predict-the-mean floor falls to ≈ 0.07 instead of ≈ 1, and a
+//! model that starts predicting 0 must first learn a large offset. Their files carry the root attribute
+//! `label_scaling = "train"` ([`LabelScaling`]); a dataset whose files all carry it keeps the paper's
+//! columns and log10 flags but takes each column's mean and population std from its train files
+//! ([`LabelTransform::refit`]), so its train labels have mean 0 and std 1. Files without the attribute
+//! (The Well itself, `medium` presets) use the paper's constants.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::WellError;
+
+/// The root attribute naming a file's [`LabelScaling`].
+pub const LABEL_SCALING_ATTR: &str = "label_scaling";
+
+/// How a dataset's labels are standardised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelScaling {
+    /// The paper's fixed constants (The Well; no attribute).
+    Paper,
+    /// The paper's columns and log10 flags, mean and std of the train files (`label_scaling = "train"`).
+    Train,
+}
+
+impl LabelScaling {
+    /// The attribute value (`None` for [`LabelScaling::Paper`], which files mark by its absence).
+    pub fn attr(self) -> Option<&'static str> {
+        match self {
+            LabelScaling::Paper => None,
+            LabelScaling::Train => Some("train"),
+        }
+    }
+
+    /// Parses an attribute value.
+    pub fn from_attr(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            None | Some("paper") => Ok(LabelScaling::Paper),
+            Some("train") => Ok(LabelScaling::Train),
+            Some(other) => Err(format!("`{other}`, expected `train` or `paper`")),
+        }
+    }
+}
 
 /// One label column: `z = (f(v) − mean) / std`, with `f = log10` when `log10` is set, else identity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,18 +108,41 @@ impl LabelTransform {
 
     /// Z-scoring with the population mean and std of `rows` (one row of raw values per file).
     pub fn from_values(names: &[String], rows: &[Vec<f64>]) -> Self {
-        let columns = names
+        let identity = Self { columns: names.iter().map(|n| col(n, false, 0.0, 1.0)).collect() };
+        identity.refit(rows).expect("identity columns take any value")
+    }
+
+    /// The same columns (names, log10 flags) z-scored with the population mean and std of `rows` (raw
+    /// values, one row per file) after each column's log10; a column without spread gets std 1.
+    pub fn refit(&self, rows: &[Vec<f64>]) -> Result<Self, WellError> {
+        let shaped: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| {
+                self.check_len(r.len())?;
+                self.columns
+                    .iter()
+                    .zip(r)
+                    .map(|(c, &v)| match (c.log10, v > 0.0) {
+                        (true, false) => Err(WellError::Invalid { what: format!("label `{}` = {v}: log10 needs a positive value", c.name) }),
+                        (true, true) => Ok(v.log10()),
+                        (false, _) => Ok(v),
+                    })
+                    .collect()
+            })
+            .collect::<Result<_, _>>()?;
+        let n = shaped.len().max(1) as f64;
+        let columns = self
+            .columns
             .iter()
             .enumerate()
-            .map(|(j, name)| {
-                let n = rows.len().max(1) as f64;
-                let mean = rows.iter().map(|r| r[j]).sum::<f64>() / n;
-                let var = rows.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / n;
+            .map(|(j, c)| {
+                let mean = shaped.iter().map(|r| r[j]).sum::<f64>() / n;
+                let var = shaped.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / n;
                 let std = if var > 0.0 { var.sqrt() } else { 1.0 };
-                col(name, false, mean, std)
+                col(&c.name, c.log10, mean, std)
             })
             .collect();
-        Self { columns }
+        Ok(Self { columns })
     }
 
     /// Column names.
@@ -127,6 +192,26 @@ mod tests {
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Refit: the paper's log10 flags kept, train labels of mean 0 and population std 1 (Python:
+    /// `statistics.fmean` / `pstdev` of `log10([1e4, 3e4, 1e5])` = 4.492374, 0.408391), a constant column
+    /// gets std 1.
+    #[test]
+    fn refit_keeps_log10_and_standardises_the_train_values() {
+        let paper = LabelTransform::paper("rayleigh_benard", &names(&["Prandtl", "Rayleigh"])).unwrap();
+        let rows = vec![vec![1.0, 1e4], vec![1.0, 3e4], vec![1.0, 1e5]];
+        let t = paper.refit(&rows).unwrap();
+        assert!(t.columns[1].log10 && !t.columns[0].log10);
+        assert!((t.columns[1].mean - 4.492_374).abs() < 1e-6 && (t.columns[1].std - 0.408_391).abs() < 1e-6, "{:?}", t.columns[1]);
+        assert_eq!((t.columns[0].mean, t.columns[0].std), (1.0, 1.0));
+        let z: Vec<f64> = rows.iter().map(|r| t.forward(r).unwrap()[1]).collect();
+        assert!(z.iter().sum::<f64>().abs() < 1e-12);
+        assert!((z.iter().map(|x| x * x).sum::<f64>() / 3.0 - 1.0).abs() < 1e-12);
+        assert!(paper.refit(&[vec![1.0, -5.0]]).is_err(), "log10 of a negative value");
+        assert_eq!(LabelScaling::from_attr(Some("train")), Ok(LabelScaling::Train));
+        assert_eq!(LabelScaling::from_attr(None), Ok(LabelScaling::Paper));
+        assert!(LabelScaling::from_attr(Some("Train")).is_err());
     }
 
     #[test]

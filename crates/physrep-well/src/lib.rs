@@ -32,7 +32,7 @@ pub mod write;
 pub use dataset::{ChannelOrder, Sample, Split, WellDataset, WindowRef, WindowSpec};
 pub use error::WellError;
 pub use file::{BoundaryCondition, FieldInfo, ScalarInfo, WellFileInfo, FIELD_GROUPS};
-pub use labels::{LabelColumn, LabelTransform};
+pub use labels::{LabelColumn, LabelScaling, LabelTransform, LABEL_SCALING_ATTR};
 pub use loader::{noise_seed, Batch, Loader, LoaderConfig};
 pub use preprocess::{add_noise, resize_bilinear, Crop, Normalization, Preprocess};
 pub use stats::WellStats;

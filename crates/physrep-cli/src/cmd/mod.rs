@@ -1,6 +1,7 @@
 //! One module per subcommand: each defines `Args` (clap) and `run(Args) -> anyhow::Result<()>`.
 
 pub mod bench;
+pub mod compare;
 pub mod finetune;
 pub mod inspect;
 pub mod plot_sample;

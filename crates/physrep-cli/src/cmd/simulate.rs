@@ -8,8 +8,9 @@
 //! every split). With `--design lhs:N`, N points of a seeded Latin hypercube in label space (log10 for
 //! Reynolds and Rayleigh, linear otherwise) inside the box the preset's grid spans, split by parameter point
 //! (≈ 70/15/15 %, all of a point's trajectories in its split) and recorded in `DIR/SYSTEM/design.json`
-//! (`physrep_sim::design`). The probes z-score the labels with the paper's constants where the dataset has them
-//! (`physrep_well::LabelTransform::paper`), else with the train files' mean and std.
+//! (`physrep_sim::design`). The probes z-score the labels in the paper's label space: with the paper's
+//! constants for `medium` (The Well's grids), with the train split's own mean and std for `tiny` and `small`
+//! (files marked `label_scaling = "train"`, `physrep_sim::generate::label_scaling`).
 //!
 //! Every file carries its physical check (`physrep_sim::checks`); a failing file stops the run with an error
 //! naming it, its parameters and the failed checks, unless `--allow-unresolved`.

@@ -238,6 +238,8 @@ struct DataStage {
     design: Option<String>,
     /// Keep files that fail their physical check (recorded in each file).
     allow_unresolved: bool,
+    /// How the labels are standardised (`physrep_sim::generate::label_scaling`; The Well: the paper's).
+    label_scaling: physrep_well::LabelScaling,
 }
 
 /// Systems whose simulator presets do not pass every physical check yet (README, "Simulators"): the
@@ -253,6 +255,10 @@ impl DataStage {
             sim_seed: plan.sim_seed,
             design: if plan.well_dir.is_some() { None } else { plan.designs.get(system).cloned() },
             allow_unresolved: UNRESOLVED_SYSTEMS.contains(&system),
+            label_scaling: match (&plan.well_dir, plan.sim_preset.parse()) {
+                (None, Ok(preset)) => physrep_sim::generate::label_scaling(preset),
+                _ => physrep_well::LabelScaling::Paper,
+            },
         }
     }
 

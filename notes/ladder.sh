@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The ladder of issue #16, step "one long run against its own initialisation": JEPA (`tiny` model, VICReg in
+# one chunk of 8 clips) pretrained for U updates on the default study's simulated data, three seeds, each
+# probed trained and at its own initial weights, then compared with `physrep compare`.
+# Usage: bash notes/ladder.sh SYSTEM UPDATES   (data from `physrep reproduce --preset default --out runs/default`)
+# Resumable: finished runs and probes are skipped. Writes runs/ladder/<system>-u<U>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SYS=$1; U=$2
+P=./target/release/physrep
+D=runs/default/data/$SYS
+OUT=runs/ladder/$SYS-u$U
+mkdir -p "$OUT"
+NOISE=0; case $SYS in active_matter|shear_flow) NOISE=$(python3 -c 'print(32/224)');; esac
+A=(); B=()
+for s in 0 1 2; do
+  R=$OUT/jepa-s$s
+  if [ ! -f "$R/DONE" ]; then
+    RES=(); [ -f "$R/config.toml" ] && RES=(--resume)
+    $P pretrain --method jepa --data "$D" --out "$R" --preset tiny --quiet "${RES[@]}" \
+      train.max_updates=$U train.global_batch=8 train.micro_batch=8 train.lr=1e-3 method.vicreg.chunks=1 \
+      train.noise_std=$NOISE train.seed=$s
+  fi
+  for init in "" --init; do
+    sub=probe; [ -n "$init" ] && sub=probe-init
+    [ -f "$R/$sub/results.json" ] || $P probe --run "$R" --data "$D" --probe linear,knn,attentive --fractions 1 --epochs 30 --noise $NOISE $init > /dev/null
+  done
+  A+=("$R/probe"); B+=("$R/probe-init")
+done
+for probe in linear knn attentive; do
+  $P compare --system "$SYS" --probe $probe --a "jepa=$(IFS=,; echo "${A[*]}")" --b "jepa-init=$(IFS=,; echo "${B[*]}")" | tee "$OUT/compare-$probe.txt"
+done
