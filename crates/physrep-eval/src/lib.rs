@@ -19,6 +19,7 @@ pub mod error;
 pub mod evaluate;
 pub mod extract;
 pub mod features;
+pub mod learning_curve;
 pub mod finetune;
 pub mod metrics;
 pub mod plots;

@@ -32,6 +32,9 @@ pub struct ProbeOptions {
     /// Probe the run's own initial weights (`RUN/init.mpk`, the paired control of the trained encoder);
     /// results go to `RUN/probe-init` unless `out_dir` says otherwise.
     pub own_init: bool,
+    /// Probe the run's checkpoint after this many updates (`RUN/checkpoints/update-…`, a point of a
+    /// learning curve); results go to `RUN/probe-update-<N>` unless `out_dir` says otherwise.
+    pub checkpoint: Option<u64>,
     /// Probes, fractions, probe training and sweep.
     pub eval: EvalConfig,
     /// Probe-input noise σ; `None` = the paper's per-dataset value (AM 1.0, SF 1.0, RB 0, else 0).
@@ -69,6 +72,7 @@ impl Default for ProbeOptions {
             out_dir: None,
             random_init: false,
             own_init: false,
+            checkpoint: None,
             eval: EvalConfig::default(),
             noise_std: None,
             noise_draws: 1,
@@ -89,7 +93,13 @@ impl Default for ProbeOptions {
 impl ProbeOptions {
     /// Where results go.
     pub fn out_dir(&self) -> PathBuf {
-        self.out_dir.clone().unwrap_or_else(|| self.run_dir.join(if self.own_init { "probe-init" } else { "probe" }))
+        self.out_dir.clone().unwrap_or_else(|| {
+            self.run_dir.join(match (self.own_init, self.checkpoint) {
+                (true, _) => "probe-init".to_string(),
+                (false, Some(update)) => format!("probe-update-{update}"),
+                (false, None) => "probe".to_string(),
+            })
+        })
     }
 }
 
@@ -131,10 +141,20 @@ pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
     let info = physrep_train::encoder_info(&opts.run_dir).map_err(train_err)?;
     let run = physrep_train::RunDir::new(&opts.run_dir);
     let run_name = opts.run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if opts.random_init && opts.own_init {
-        return Err(EvalError::Config("random_init and own_init (--random-init, --init) exclude each other".into()));
+    if [opts.random_init, opts.own_init, opts.checkpoint.is_some()].iter().filter(|x| **x).count() > 1 {
+        return Err(EvalError::Config("random_init, own_init and checkpoint (--random-init, --init, --checkpoint) exclude each other".into()));
     }
-    let handle = if opts.own_init {
+    let handle = if let Some(update) = opts.checkpoint {
+        let encoder = physrep_train::load_checkpoint_encoder(&opts.run_dir, update).map_err(train_err)?;
+        let model = physrep_train::checkpoint_model(&opts.run_dir, update).map_err(train_err)?;
+        EncoderHandle {
+            encoder,
+            id: format!("checkpoint:{}", crate::features::file_sha256(&model)?),
+            description: format!("{run_name} ({}, after {update} updates)", info.method),
+            frames: info.frames,
+            resolution: Some([info.resolution, info.resolution]),
+        }
+    } else if opts.own_init {
         let encoder = physrep_train::load_init_encoder(&opts.run_dir).map_err(train_err)?;
         EncoderHandle {
             encoder,

@@ -1,11 +1,13 @@
 //! `probe_run` with `own_init`: the run's own initial weights (`RUN/init.mpk`) are probed into
 //! `RUN/probe-init`, with the same layout as the trained encoder's `RUN/probe`, and give other
-//! features (hence other scores) than the encoder after a few updates. Fixture: active_matter
-//! (12 / 6 / 6 windows), a tiny JEPA run of 6 updates at 32².
+//! features (hence other scores) than the encoder after a few updates; a learning curve probes the
+//! initial weights and every checkpoint, its first and last points equal to those probes. Fixture:
+//! active_matter (12 / 6 / 6 windows), a tiny JEPA run of 6 updates at 32².
 
 use std::path::{Path, PathBuf};
 
 use physrep_eval::evaluate::ProbeKind;
+use physrep_eval::learning_curve::learning_curve;
 use physrep_eval::{probe_run, ProbeOptions};
 use physrep_train::{pretrain, MethodKind, Preset, PretrainOptions};
 
@@ -19,11 +21,9 @@ fn fixture() -> PathBuf {
     shared.join("fixtures/well/active_matter")
 }
 
-#[test]
-fn own_init_probes_the_runs_initial_weights_beside_the_trained_ones() {
-    let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("jepa");
-    let mut o = PretrainOptions::new(MethodKind::Jepa, fixture(), &run);
+/// A tiny JEPA run of 6 updates in `run`, with `extra` overrides.
+fn tiny_run(run: &Path, extra: &[&str]) {
+    let mut o = PretrainOptions::new(MethodKind::Jepa, fixture(), run);
     o.preset = Some(Preset::Tiny);
     o.overrides = [
         "train.epochs=2",
@@ -36,10 +36,14 @@ fn own_init_probes_the_runs_initial_weights_beside_the_trained_ones() {
     ]
     .map(String::from)
     .to_vec();
+    o.overrides.extend(extra.iter().map(|s| s.to_string()));
     assert!(pretrain(&o).unwrap().finished);
+}
 
+/// Ridge on all windows, 3 epochs, no plots.
+fn linear_opts(run: &Path) -> ProbeOptions {
     let mut opts = ProbeOptions {
-        run_dir: run.clone(),
+        run_dir: run.to_path_buf(),
         data_dir: fixture(),
         batch_size: Some(4),
         accum: Some(1),
@@ -49,6 +53,15 @@ fn own_init_probes_the_runs_initial_weights_beside_the_trained_ones() {
     opts.eval.probes = vec![ProbeKind::Linear];
     opts.eval.fractions = vec![1.0];
     opts.eval.train.epochs = 3;
+    opts
+}
+
+#[test]
+fn own_init_probes_the_runs_initial_weights_beside_the_trained_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("jepa");
+    tiny_run(&run, &[]);
+    let opts = linear_opts(&run);
     let trained = probe_run(&opts).unwrap();
     let init_opts = ProbeOptions {
         own_init: true,
@@ -82,4 +95,48 @@ fn own_init_probes_the_runs_initial_weights_beside_the_trained_ones() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("exclude"), "{e}");
+}
+
+#[test]
+fn learning_curve_probes_the_initial_weights_and_every_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("jepa");
+    tiny_run(
+        &run,
+        &["train.checkpoint_every=2", "train.keep_checkpoints=0"],
+    );
+    let opts = linear_opts(&run);
+    let curve = learning_curve(&opts).unwrap();
+    let updates: Vec<u64> = curve.points.iter().map(|p| p.update).collect();
+    assert_eq!(updates, [0, 2, 4, 6]);
+    assert!(
+        run.join("learning-curve.json").exists()
+            && run.join("probe-update-4/results.json").exists()
+    );
+    // Its ends are the own-init probe and the trained encoder's (the last checkpoint holds the final weights).
+    let valid = |r: &physrep_eval::ProbeReport| r.results[0].valid.mean;
+    let init = probe_run(&ProbeOptions {
+        own_init: true,
+        ..opts.clone()
+    })
+    .unwrap();
+    assert_eq!(curve.points[0].valid_mse, valid(&init));
+    assert_eq!(curve.points[3].valid_mse, valid(&probe_run(&opts).unwrap()));
+    assert_ne!(curve.points[0].valid_mse, curve.points[3].valid_mse);
+    // A checkpoint that was not kept is an error naming the kept ones.
+    let e = probe_run(&ProbeOptions {
+        checkpoint: Some(3),
+        ..opts.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no checkpoint after 3 updates") && e.contains("[2, 4, 6]"),
+        "{e}"
+    );
+    assert!(learning_curve(&ProbeOptions {
+        own_init: true,
+        ..opts
+    })
+    .is_err());
 }

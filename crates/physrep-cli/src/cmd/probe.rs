@@ -32,9 +32,9 @@ pub struct Args {
     /// linear,knn with --baseline.
     #[arg(long)]
     probe: Option<String>,
-    /// Nested fractions of the probe training windows.
-    #[arg(long, value_delimiter = ',', default_value = "0.1,0.5,1")]
-    fractions: Vec<f64>,
+    /// Nested fractions of the probe training windows (default 0.1,0.5,1; with --learning-curve 1).
+    #[arg(long, value_delimiter = ',')]
+    fractions: Option<Vec<f64>>,
     /// Probe training epochs (paper: 100).
     #[arg(long)]
     epochs: Option<usize>,
@@ -44,6 +44,14 @@ pub struct Args {
     /// Probe the run's own initial weights (RUN/init.mpk, the paired control; output RUN/probe-init).
     #[arg(long, conflicts_with = "baseline")]
     init: bool,
+    /// Probe the run's checkpoint after N updates (output RUN/probe-update-N).
+    #[arg(long, conflicts_with_all = ["init", "random_init", "baseline"])]
+    checkpoint: Option<u64>,
+    /// Probe the initial weights and every kept checkpoint (default probe: linear, all windows) and
+    /// write RUN/learning-curve.{json,png}; pretrain with `train.keep_checkpoints=0` and a
+    /// `train.checkpoint_every` to keep the points.
+    #[arg(long, conflicts_with_all = ["init", "random_init", "baseline", "checkpoint", "out"])]
+    learning_curve: bool,
     /// Probe-input noise σ (default: the paper's per dataset).
     #[arg(long)]
     noise: Option<f32>,
@@ -71,7 +79,7 @@ pub struct Args {
     /// Seed of probe init, order and subsets.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Output directory (default RUN/probe, with --init RUN/probe-init).
+    /// Output directory (default RUN/probe, with --init RUN/probe-init, with --checkpoint N RUN/probe-update-N).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Skip the PNG plots.
@@ -86,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out_dir: args.out.clone(),
         random_init: args.random_init,
         own_init: args.init,
+        checkpoint: args.checkpoint,
         noise_std: args.noise,
         noise_draws: args.noise_draws,
         resolution: args.resolution.map(|r| [r, r]),
@@ -96,9 +105,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: true,
         ..Default::default()
     };
-    let default_probes = if args.baseline.is_some() { "linear,knn" } else { "attentive" };
+    let default_probes = match (&args.baseline, args.learning_curve) {
+        (Some(_), _) => "linear,knn",
+        (None, true) => "linear",
+        (None, false) => "attentive",
+    };
     opts.eval.probes = ProbeKind::parse_list(args.probe.as_deref().unwrap_or(default_probes))?;
-    opts.eval.fractions = args.fractions.clone();
+    opts.eval.fractions = args.fractions.clone().unwrap_or_else(|| if args.learning_curve { vec![1.0] } else { vec![0.1, 0.5, 1.0] });
     opts.eval.subset_seed = args.seed;
     opts.eval.train.seed = args.seed;
     if let Some(e) = args.epochs {
@@ -109,6 +122,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(wd) = args.sweep_wd {
         opts.eval.sweep.weight_decays = wd;
+    }
+    if args.learning_curve {
+        let curve = physrep_eval::learning_curve::learning_curve(&opts).with_context(|| format!("learning curve of {}", opts.run_dir.display()))?;
+        println!("| updates | probe | valid MSE | test MSE |\n|---|---|---|---|");
+        for p in &curve.points {
+            println!("| {} | {} | {:.4} | {} |", p.update, p.probe, p.valid_mse, p.test_mse.map_or("–".into(), |t| format!("{t:.4}")));
+        }
+        println!("floor: valid {:.4}, test {}", curve.floor_valid, curve.floor_test.map_or("–".into(), |t| format!("{t:.4}")));
+        println!("wrote {}", opts.run_dir.join("learning-curve.json").display());
+        return Ok(());
     }
     let report = match &args.baseline {
         Some(_) => physrep_eval::baseline::stats_run(&opts, args.frames),

@@ -24,7 +24,7 @@ use physrep_nn::videomae::{VideoMae, VideoMaeEncoder};
 use physrep_nn::{ClipEncoder, Cpu};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::load_module;
+use crate::checkpoint::{load_module, Checkpoint};
 use crate::config::{DataConfig, Preset};
 use crate::error::TrainError;
 use crate::pretrain::{RunDir, RunManifest};
@@ -209,6 +209,39 @@ pub fn load_init_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, Tr
     build_encoder(&run, Weights::OwnInit)
 }
 
+/// The updates after which the run in `run_dir` has a checkpoint, oldest first. A run keeps its newest
+/// `train.keep_checkpoints` checkpoints (0 = every one, e.g. for a learning curve), written every
+/// `train.checkpoint_every` updates and at the end.
+pub fn checkpoint_updates(run_dir: &Path) -> Result<Vec<u64>, TrainError> {
+    Checkpoint::list(&RunDir::new(run_dir).checkpoints())?.iter().map(|c| Ok(c.state()?.update)).collect()
+}
+
+/// The model file of the run's checkpoint after `update` optimiser updates
+/// (`RUN/checkpoints/update-…/model.mpk`); an error lists the kept checkpoints when there is none.
+pub fn checkpoint_model(run_dir: &Path, update: u64) -> Result<std::path::PathBuf, TrainError> {
+    let run = RunDir::new(run_dir);
+    let found = Checkpoint::list(&run.checkpoints())?
+        .into_iter()
+        .map(|c| Ok((c.state()?.update, c)))
+        .collect::<Result<Vec<_>, TrainError>>()?;
+    match found.iter().find(|(u, _)| *u == update) {
+        Some((_, ckpt)) => Ok(ckpt.model_path()),
+        None => {
+            let kept: Vec<u64> = found.iter().map(|(u, _)| *u).collect();
+            Err(TrainError::RunDir {
+                path: run.dir.clone(),
+                message: format!("has no checkpoint after {update} updates (kept: {kept:?}; `train.keep_checkpoints=0` keeps every one)"),
+            })
+        }
+    }
+}
+
+/// The run's encoder as it was after `update` optimiser updates (its checkpoint's whole model), on the
+/// CPU, for any method: with [`load_init_encoder`] (update 0) the points of a learning curve.
+pub fn load_checkpoint_encoder(run_dir: &Path, update: u64) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
+    build_encoder(&RunDir::new(run_dir), Weights::Checkpoint(checkpoint_model(run_dir, update)?))
+}
+
 /// A freshly initialised encoder of the same architecture as the run in `run_dir`, with burn's
 /// initialisers seeded by `seed`: the honest control for probing (no pretraining at all).
 pub fn random_encoder(run_dir: &Path, seed: u64) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
@@ -234,12 +267,14 @@ pub fn load_mpp_model<B: burn::prelude::Backend>(run_dir: &Path, device: &B::Dev
 }
 
 /// Which weights [`build_encoder`] gives the model.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Weights {
     /// The run's final weights (`RUN/model.mpk`; VideoMAE: `RUN/encoder.safetensors`).
     Trained,
     /// The run's initial weights (`RUN/init.mpk`, the whole model for every method).
     OwnInit,
+    /// A checkpoint's whole model (`RUN/checkpoints/update-…/model.mpk`).
+    Checkpoint(std::path::PathBuf),
     /// The initialisers' draw.
     Random,
 }
@@ -256,9 +291,10 @@ fn build_encoder(run: &RunDir, weights: Weights) -> Result<Box<dyn ClipEncoder<C
     let cfg = run.config()?;
     let device = Default::default();
     let model_err = |e: &dyn std::fmt::Display| TrainError::Model(format!("{}: {e}", run.config_path().display()));
-    let mpk = match weights {
+    let mpk = match &weights {
         Weights::Trained => Some(run.model_path()),
         Weights::OwnInit => Some(run.init_model_path()),
+        Weights::Checkpoint(path) => Some(path.clone()),
         Weights::Random => None,
     };
     let mpk = mpk.as_deref();
@@ -271,7 +307,7 @@ fn build_encoder(run: &RunDir, weights: Weights) -> Result<Box<dyn ClipEncoder<C
         MethodConfig::Mpp(c) => Ok(Box::new(with_weights(c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?)),
         MethodConfig::Disco(c) => Ok(Box::new(with_weights(c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?)),
         MethodConfig::VideoMae(c) => match weights {
-            Weights::OwnInit => {
+            Weights::OwnInit | Weights::Checkpoint(_) => {
                 let model: VideoMae<Cpu> = c.model.init(&device).map_err(|e| model_err(&e))?;
                 Ok(Box::new(with_weights(model, mpk)?.encoder))
             }
