@@ -49,7 +49,11 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
     let mut stages = Vec::new();
     let mut rows = Vec::new();
     let mut figures: Vec<(String, String)> = Vec::new();
+    // One line per finished stage on stderr: the progress of a run whose output goes to a log file
+    // (the bars of the stages themselves show only on a terminal).
     let mut record = |st: &stage::StageRecord, skipped: bool, label: String| {
+        let how = if skipped { "cached".to_string() } else { format!("{:.1} s", st.wall_s) };
+        eprintln!("reproduce [{:7.1} s] {label}: {how}", start.elapsed().as_secs_f64());
         stages.push(StageTime { stage: label, wall_s: st.wall_s, peak_rss_mb: st.peak_rss_mb, cached: skipped });
     };
 
