@@ -302,15 +302,26 @@ fn csv(study: &Study) -> String {
 fn markdown(study: &Study) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# physrep study report\n");
+    let cached = study.stages.iter().filter(|st| st.cached).count();
+    let wall = if cached == 0 {
+        format!("Total wall time {:.1} min.", study.total_wall_s / 60.0)
+    } else {
+        let stages_s: f64 = study.stages.iter().map(|st| st.wall_s).sum();
+        format!(
+            "Wall time of this invocation {:.1} min; {cached} of {} stages were reused from an earlier run, and all stages took {:.1} min when they ran.",
+            study.total_wall_s / 60.0,
+            study.stages.len(),
+            stages_s / 60.0
+        )
+    };
     let _ = writeln!(
         s,
-        "Preset `{}`, data: {}. Systems: {}. Methods: {}. Pretraining seeds: {:?}. Total wall time {:.1} min.\n",
+        "Preset `{}`, data: {}. Systems: {}. Methods: {}. Pretraining seeds: {:?}. {wall}\n",
         study.preset,
         study.data_source,
         study.systems.join(", "),
         study.methods.join(", "),
         study.seeds,
-        study.total_wall_s / 60.0
     );
     let _ = writeln!(
         s,
@@ -559,6 +570,18 @@ mod tests {
             total_wall_s: 1.0,
         };
         assert!(!markdown(&study).contains("## Comparisons"));
+        assert!(markdown(&study).contains("Total wall time 0.0 min."));
+        // A rerun that reused stages says so, with the time the stages took when they ran.
+        study.stages = vec![
+            StageTime { stage: "a".into(), wall_s: 60.0, peak_rss_mb: 1.0, cached: true },
+            StageTime { stage: "b".into(), wall_s: 30.0, peak_rss_mb: 1.0, cached: false },
+        ];
+        assert!(
+            markdown(&study).contains("1 of 2 stages were reused from an earlier run, and all stages took 1.5 min when they ran."),
+            "{}",
+            markdown(&study)
+        );
+        study.stages.clear();
         let mut json = serde_json::to_value(&study).unwrap();
         json.as_object_mut().unwrap().remove("comparisons");
         assert!(serde_json::from_value::<Study>(json).unwrap().comparisons.is_empty());
