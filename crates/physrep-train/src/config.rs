@@ -183,6 +183,9 @@ pub struct DataConfig {
     pub target_frames: usize,
     /// Window stride; `None` = the paper's per dataset (AM 1, SF/RB 4, else 16).
     pub stride: Option<usize>,
+    /// How a training window's context and target are paired (`same_clip`, the paper's, or
+    /// `cross_trajectory`).
+    pub views: Views,
     /// Background loader threads.
     pub workers: usize,
     /// Batches prepared ahead (bounded memory).
@@ -197,6 +200,7 @@ impl Default for DataConfig {
             context_frames: 16,
             target_frames: 16,
             stride: None,
+            views: Views::SameClip,
             workers: 2,
             prefetch: 2,
         }
@@ -223,6 +227,21 @@ impl DataConfig {
         }
         Ok(())
     }
+}
+
+/// How the context and target of a training window are paired.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Views {
+    /// The paper's: the target frames follow the context frames in the same trajectory.
+    #[default]
+    SameClip,
+    /// The target frames (same times) come from another trajectory of the same file, i.e. another
+    /// initial condition at the same physical parameters, drawn afresh every epoch (validation: epoch
+    /// 0's draw). What the two views share is then the parameter point, not the initial condition's
+    /// pattern, the pairing that let VICReg recover cosmological parameters from small CNNs. Needs ≥ 2
+    /// trajectories in every file.
+    CrossTrajectory,
 }
 
 /// Named starting points for a run's configuration.

@@ -19,7 +19,7 @@ pub mod trainer;
 pub mod well_source;
 
 pub use checkpoint::{Checkpoint, LoopState};
-pub use config::{DataConfig, Preset, TrainConfig};
+pub use config::{DataConfig, Preset, TrainConfig, Views};
 pub use data::{DataSource, HostBatch, Phase};
 pub use error::TrainError;
 pub use method::{Method, StepContext, StepOutput, TensorBatch};

@@ -5,13 +5,15 @@
 //! permutation `physrep_well::Loader` draws), computed here so a resumed epoch can start at any
 //! micro-batch without reading the skipped ones; incomplete last batch dropped. Noise: fresh per
 //! epoch, from `noise_seed(seed, epoch, window)`. Validation: all of `valid` in index order, with
-//! the noise of epoch 0 every time, so every epoch sees the same inputs.
+//! the noise of epoch 0 every time, so every epoch sees the same inputs. Views (`data.views`): the paper's
+//! same-clip context and target, or `cross_trajectory`, the target frames from another trajectory of the
+//! window's file, drawn per epoch from a hash of (seed, epoch, window).
 
 use std::sync::Arc;
 
-use physrep_well::{Batch, Loader, LoaderConfig, Preprocess, Split, WellDataset, WindowRef, WindowSpec};
+use physrep_well::{noise_seed, Batch, Loader, LoaderConfig, Preprocess, Split, WellDataset, WindowRef, WindowSpec};
 
-use crate::config::DataConfig;
+use crate::config::{DataConfig, Views};
 use crate::data::{epoch_order, BatchIter, DataSource, HostBatch, Phase};
 use crate::error::TrainError;
 
@@ -21,6 +23,7 @@ pub struct WellSource {
     train: Vec<WindowRef>,
     valid: Vec<WindowRef>,
     spec: WindowSpec,
+    views: Views,
     pre: Preprocess,
     micro: usize,
     seed: u64,
@@ -36,11 +39,22 @@ impl WellSource {
         let train = ds.windows(Split::Train, &spec)?;
         let valid = if ds.has_split(Split::Valid) { ds.windows(Split::Valid, &spec)? } else { Vec::new() };
         let pre = Preprocess::paper(ds.name(), Some([data.resolution, data.resolution]), noise_std);
+        if data.views == Views::CrossTrajectory {
+            for split in [Split::Train, Split::Valid].into_iter().filter(|s| ds.has_split(*s)) {
+                if let Some(f) = ds.files(split).iter().find(|f| f.n_trajectories < 2) {
+                    return Err(TrainError::config(
+                        "data.views",
+                        format!("cross_trajectory pairs two trajectories of one file, but {} has {}", f.path.display(), f.n_trajectories),
+                    ));
+                }
+            }
+        }
         Ok(WellSource {
             ds,
             train,
             valid,
             spec,
+            views: data.views,
             pre,
             micro,
             seed,
@@ -60,6 +74,19 @@ impl WellSource {
         self.train.len()
     }
 
+    /// `w` with its target trajectory for `epoch` under the run's views: for `cross_trajectory`, another
+    /// trajectory of its file, uniformly among the others, from a hash of (seed, epoch, window).
+    fn paired(&self, w: WindowRef, epoch: u64) -> WindowRef {
+        match self.views {
+            Views::SameClip => w,
+            Views::CrossTrajectory => {
+                let n = self.ds.files(w.split)[w.file].n_trajectories as u64;
+                let step = 1 + noise_seed(self.seed ^ PAIR_SALT, epoch, &w) % (n - 1);
+                w.with_target_trajectory(((w.trajectory as u64 + step) % n) as usize)
+            }
+        }
+    }
+
     fn loader(&self, windows: Vec<WindowRef>, epoch: u64, drop_last: bool) -> Loader {
         let cfg = LoaderConfig {
             batch_size: self.micro,
@@ -73,6 +100,9 @@ impl WellSource {
         Loader::new(self.ds.clone(), windows, self.pre.clone(), cfg)
     }
 }
+
+/// Salt of the view pairing's hash (independent of the noise drawn from the same seed).
+const PAIR_SALT: u64 = 0x5041_4952_5649_4557;
 
 /// The run's window spec: its frame counts, its stride or the paper's for this dataset.
 pub fn window_spec(ds: &WellDataset, data: &DataConfig) -> WindowSpec {
@@ -97,12 +127,12 @@ impl DataSource for WellSource {
             Phase::Train => {
                 let order = epoch_order(self.train.len(), self.seed, epoch);
                 let start = (skip * self.micro).min(order.len());
-                let windows = order[start..].iter().map(|&i| self.train[i]).collect();
+                let windows = order[start..].iter().map(|&i| self.paired(self.train[i], epoch)).collect();
                 self.loader(windows, epoch, true)
             }
             Phase::Valid => {
                 let start = (skip * self.micro).min(self.valid.len());
-                self.loader(self.valid[start..].to_vec(), 0, false)
+                self.loader(self.valid[start..].iter().map(|&w| self.paired(w, 0)).collect(), 0, false)
             }
         };
         Ok(Box::new(loader.map(|b| b.map(host).map_err(TrainError::from))))

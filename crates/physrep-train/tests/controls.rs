@@ -16,10 +16,11 @@ use physrep_train::method::{Method, StepContext, StepOutput, TensorBatch};
 use physrep_train::methods::JepaMethod;
 use physrep_train::pretrain::resolve_config;
 use physrep_train::{
-    init_model, load_encoder, load_init_encoder, pretrain, train, MethodConfig, MethodKind, Preset,
-    PretrainOptions, RunControl, RunDir, WellSource,
+    init_model, load_encoder, load_init_encoder, pretrain, train, well_source, DataSource,
+    MethodConfig, MethodKind, Phase, Preset, PretrainOptions, RunControl, RunDir, Views,
+    WellSource,
 };
-use physrep_well::WellDataset;
+use physrep_well::{Preprocess, Split, WellDataset, WindowRef};
 use serde_json::Value;
 
 fn fixture() -> PathBuf {
@@ -273,6 +274,65 @@ fn supervised_ceiling_trains_in_the_loop_and_exports_its_encoder() {
     let e = pretrain(&o).unwrap_err().to_string();
     assert!(
         e.contains("method.num_labels") && e.contains("alpha"),
+        "{e}"
+    );
+}
+
+/// `data.views=cross_trajectory`: each training window keeps its context, and its target is the same
+/// frames of the other trajectory of its file (the fixture's files hold two initial conditions each);
+/// a dataset with a one-trajectory file is refused, naming the file.
+#[test]
+fn cross_trajectory_views_take_the_target_from_another_initial_condition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(MethodKind::Jepa, tmp.path());
+    o.overrides.push("data.views=cross_trajectory".into());
+    let ds = Arc::new(WellDataset::open(fixture()).unwrap());
+    let cfg = resolve_config(&o, &ds).unwrap();
+    assert_eq!(cfg.data.views, Views::CrossTrajectory);
+    let micro = cfg.train.micro_batch;
+    let source = WellSource::new(ds.clone(), &cfg.data, micro, 0.0, 5).unwrap();
+    let pre = Preprocess::paper(ds.name(), Some([cfg.data.resolution; 2]), 0.0);
+    let windows = ds
+        .windows(Split::Train, &well_source::window_spec(&ds, &cfg.data))
+        .unwrap();
+    let samples: Vec<_> = windows
+        .iter()
+        .map(|w| (*w, ds.read_sample(w, &pre, 0).unwrap()))
+        .collect();
+    let mut rows = 0;
+    for batch in source.batches(Phase::Train, 0, 0).unwrap() {
+        let batch = batch.unwrap();
+        for i in 0..batch.context.dim().0 {
+            let ctx = batch.context.index_axis(ndarray::Axis(0), i);
+            let (w, own) = samples
+                .iter()
+                .find(|(_, s)| s.context == ctx)
+                .expect("a training window's context");
+            let partner = WindowRef {
+                trajectory: 1 - w.trajectory,
+                ..*w
+            };
+            let other = ds.read_sample(&partner, &pre, 0).unwrap();
+            let target = batch.target.index_axis(ndarray::Axis(0), i);
+            assert_eq!(
+                target, other.target,
+                "window {w:?}: target from the other trajectory"
+            );
+            assert_ne!(target, own.target);
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, windows.len() / micro * micro);
+    // The paper's pairing is untouched: same-clip windows carry no target trajectory.
+    assert!(windows.iter().all(|w| w.target_trajectory.is_none()));
+    // The Rayleigh–Bénard fixture holds one trajectory per file: nothing to pair with.
+    let rb = Arc::new(WellDataset::open(fixture().with_file_name("rayleigh_benard")).unwrap());
+    let e = WellSource::new(rb, &cfg.data, micro, 0.0, 5)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("data.views") && e.contains(".hdf5") && e.contains("has 1"),
         "{e}"
     );
 }

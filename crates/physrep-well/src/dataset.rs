@@ -130,6 +130,18 @@ pub struct WindowRef {
     pub t0: usize,
     pub context: usize,
     pub target: usize,
+    /// The trajectory the target frames come from (same frames `t0 + context ..`), when it is not
+    /// `trajectory`: a view pair of two initial conditions of one parameter point. `None`: the paper's
+    /// context and target from one clip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_trajectory: Option<usize>,
+}
+
+impl WindowRef {
+    /// The same window with its target frames read from `trajectory`.
+    pub fn with_target_trajectory(self, trajectory: usize) -> Self {
+        WindowRef { target_trajectory: (trajectory != self.trajectory).then_some(trajectory), ..self }
+    }
 }
 
 /// One preprocessed window.
@@ -392,7 +404,7 @@ impl WellDataset {
             }
             for trajectory in 0..f.n_trajectories {
                 for t0 in (0..=f.frames() - spec.len()).step_by(spec.stride) {
-                    out.push(WindowRef { split, file: fi, trajectory, t0, context: spec.context, target: spec.target });
+                    out.push(WindowRef { split, file: fi, trajectory, t0, context: spec.context, target: spec.target, target_trajectory: None });
                 }
             }
         }
@@ -455,7 +467,7 @@ impl WellDataset {
         if len > f.frames() {
             return Err(WellError::WindowTooLong { path: f.path.clone(), need: len, frames: f.frames() });
         }
-        if w.trajectory >= f.n_trajectories || w.context == 0 || w.t0 + len > f.frames() {
+        if w.trajectory.max(w.target_trajectory.unwrap_or(0)) >= f.n_trajectories || w.context == 0 || w.t0 + len > f.frames() {
             return Err(WellError::Invalid {
                 what: format!(
                     "{}: window {w:?} outside the file ({} trajectories × {} frames)",
@@ -577,7 +589,8 @@ impl WellDataset {
         }
         let t_mid = w.t0 + w.context;
         self.fill_part(w, f, w.t0..t_mid, [xr.clone(), yr.clone()], [h, wd], pre.normalization, context.view_mut())?;
-        self.fill_part(w, f, t_mid..t_mid + w.target, [xr, yr], [h, wd], pre.normalization, target.view_mut())?;
+        let tw = WindowRef { trajectory: w.target_trajectory.unwrap_or(w.trajectory), ..*w };
+        self.fill_part(&tw, f, t_mid..t_mid + w.target, [xr, yr], [h, wd], pre.normalization, target.view_mut())?;
         add_noise(&mut [context, target], pre.noise_std, noise_seed);
         self.labels(w.split, w.file)
     }

@@ -62,10 +62,12 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 /// The noise seed of one window in one epoch: a SplitMix64 chain over (seed, epoch, split, file,
-/// trajectory, t0, context, target).
+/// trajectory, t0, context, target[, target trajectory]).
 pub fn noise_seed(seed: u64, epoch: u64, w: &WindowRef) -> u64 {
     let parts = [epoch, w.split as u64, w.file as u64, w.trajectory as u64, w.t0 as u64, w.context as u64, w.target as u64];
-    parts.iter().fold(splitmix(seed), |h, &p| splitmix(h ^ p))
+    let h = parts.iter().fold(splitmix(seed), |h, &p| splitmix(h ^ p));
+    // A cross-trajectory target (a view pair) is its own window; same-clip windows keep their seeds.
+    w.target_trajectory.map_or(h, |t| splitmix(h ^ (t as u64 + 1)))
 }
 
 /// Builds one batch from `windows` (in order), reading every sample straight into the batch arrays.

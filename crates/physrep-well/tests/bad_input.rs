@@ -162,8 +162,8 @@ fn window_longer_than_the_trajectory() {
     let e = ds.windows(Split::Train, &WindowSpec { context: 5, target: 4, stride: 1 }).unwrap_err();
     assert!(matches!(e, WellError::WindowTooLong { need: 9, frames: 8, .. }), "{e}");
     mentions(&e, &["a.hdf5", "9 frames", "8 frames"]);
-    let w = WindowRef { split: Split::Train, file: 0, trajectory: 0, t0: 0, context: 5, target: 4 };
+    let w = WindowRef { split: Split::Train, file: 0, trajectory: 0, t0: 0, context: 5, target: 4, target_trajectory: None };
     assert!(matches!(ds.read_window(&w, &Crop::FULL).unwrap_err(), WellError::WindowTooLong { .. }));
-    let w = WindowRef { split: Split::Train, file: 0, trajectory: 1, t0: 0, context: 1, target: 1 };
+    let w = WindowRef { split: Split::Train, file: 0, trajectory: 1, t0: 0, context: 1, target: 1, target_trajectory: None };
     mentions(&ds.read_window(&w, &Crop::FULL).unwrap_err(), &["a.hdf5", "1 trajectories"]);
 }
