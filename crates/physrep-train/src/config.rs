@@ -240,7 +240,7 @@ pub enum Views {
     /// initial condition at the same physical parameters, drawn afresh every epoch (validation: epoch
     /// 0's draw). What the two views share is then the parameter point, not the initial condition's
     /// pattern, the pairing that let VICReg recover cosmological parameters from small CNNs. Needs ≥ 2
-    /// trajectories in every file.
+    /// trajectories in every train file; a valid file with one keeps the same clip.
     CrossTrajectory,
 }
 

@@ -40,13 +40,11 @@ impl WellSource {
         let valid = if ds.has_split(Split::Valid) { ds.windows(Split::Valid, &spec)? } else { Vec::new() };
         let pre = Preprocess::paper(ds.name(), Some([data.resolution, data.resolution]), noise_std);
         if data.views == Views::CrossTrajectory {
-            for split in [Split::Train, Split::Valid].into_iter().filter(|s| ds.has_split(*s)) {
-                if let Some(f) = ds.files(split).iter().find(|f| f.n_trajectories < 2) {
-                    return Err(TrainError::config(
-                        "data.views",
-                        format!("cross_trajectory pairs two trajectories of one file, but {} has {}", f.path.display(), f.n_trajectories),
-                    ));
-                }
+            if let Some(f) = ds.files(Split::Train).iter().find(|f| f.n_trajectories < 2) {
+                return Err(TrainError::config(
+                    "data.views",
+                    format!("cross_trajectory pairs two trajectories of one file, but the train file {} has {}", f.path.display(), f.n_trajectories),
+                ));
             }
         }
         Ok(WellSource {
@@ -75,12 +73,14 @@ impl WellSource {
     }
 
     /// `w` with its target trajectory for `epoch` under the run's views: for `cross_trajectory`, another
-    /// trajectory of its file, uniformly among the others, from a hash of (seed, epoch, window).
+    /// trajectory of its file, uniformly among the others, from a hash of (seed, epoch, window); a file
+    /// with one trajectory (a valid file of The Well's split by initial condition) keeps the same clip.
     fn paired(&self, w: WindowRef, epoch: u64) -> WindowRef {
+        let n = self.ds.files(w.split)[w.file].n_trajectories as u64;
         match self.views {
             Views::SameClip => w,
+            Views::CrossTrajectory if n < 2 => w,
             Views::CrossTrajectory => {
-                let n = self.ds.files(w.split)[w.file].n_trajectories as u64;
                 let step = 1 + noise_seed(self.seed ^ PAIR_SALT, epoch, &w) % (n - 1);
                 w.with_target_trajectory(((w.trajectory as u64 + step) % n) as usize)
             }
