@@ -145,8 +145,8 @@ pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
         return Err(EvalError::Config("random_init, own_init and checkpoint (--random-init, --init, --checkpoint) exclude each other".into()));
     }
     let handle = if let Some(update) = opts.checkpoint {
-        let encoder = physrep_train::load_checkpoint_encoder(&opts.run_dir, update).map_err(train_err)?;
         let model = physrep_train::checkpoint_model(&opts.run_dir, update).map_err(train_err)?;
+        let encoder = physrep_train::load_checkpoint_encoder(&opts.run_dir, &model).map_err(train_err)?;
         EncoderHandle {
             encoder,
             id: format!("checkpoint:{}", crate::features::file_sha256(&model)?),

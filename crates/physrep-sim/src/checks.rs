@@ -58,6 +58,11 @@ pub const NUSSELT_TOL: f64 = 0.02;
 /// Largest allowed spectral-tail energy fraction.
 pub const TAIL_TOL: f64 = 0.01;
 
+/// Systems whose `tiny` and `small` presets do not pass every check yet (active matter's spectral tail,
+/// Gray–Scott's bounds; README, "Simulators"): their files are kept only with `allow_unresolved`,
+/// recording the failed checks. Every other system's presets pass at every point.
+pub const UNRESOLVED_SYSTEMS: [&str; 2] = ["active_matter", "gray_scott_reaction_diffusion"];
+
 /// The admissible range of a bounded scalar.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Bound {
@@ -939,7 +944,7 @@ mod tests {
             let c = check_point(sys.as_ref(), Preset::Tiny, p, 1, 0).unwrap();
             eprintln!("{name}: {}", c.summary());
             assert!(c.spectral_tail.is_finite() && c.spectral_tail >= 0.0);
-            if matches!(name, "rayleigh_benard" | "shear_flow" | "advection") {
+            if !UNRESOLVED_SYSTEMS.contains(&name) {
                 assert!(c.passed, "{name}: {:?}", c.failures);
             }
             assert_eq!(c.ranges.is_empty(), name == "active_matter", "{name}");

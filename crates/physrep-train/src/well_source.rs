@@ -76,15 +76,15 @@ impl WellSource {
     /// trajectory of its file, uniformly among the others, from a hash of (seed, epoch, window); a file
     /// with one trajectory (a valid file of The Well's split by initial condition) keeps the same clip.
     fn paired(&self, w: WindowRef, epoch: u64) -> WindowRef {
-        let n = self.ds.files(w.split)[w.file].n_trajectories as u64;
-        match self.views {
-            Views::SameClip => w,
-            Views::CrossTrajectory if n < 2 => w,
-            Views::CrossTrajectory => {
-                let step = 1 + noise_seed(self.seed ^ PAIR_SALT, epoch, &w) % (n - 1);
-                w.with_target_trajectory(((w.trajectory as u64 + step) % n) as usize)
-            }
+        if self.views == Views::SameClip {
+            return w;
         }
+        let n = self.ds.files(w.split)[w.file].n_trajectories as u64;
+        if n < 2 {
+            return w;
+        }
+        let step = 1 + noise_seed(self.seed ^ PAIR_SALT, epoch, &w) % (n - 1);
+        w.with_target_trajectory(((w.trajectory as u64 + step) % n) as usize)
     }
 
     fn loader(&self, windows: Vec<WindowRef>, epoch: u64, drop_last: bool) -> Loader {

@@ -16,16 +16,20 @@ use super::Plan;
 /// Seed of the comparisons' bootstrap.
 const BOOTSTRAP_SEED: u64 = 42;
 
+/// The pretraining run directory of `method` (seed `seed`) on `system` under the study directory `out`.
+pub fn run_dir(out: &Path, system: &str, method: &str, seed: u64) -> PathBuf {
+    out.join("runs")
+        .join(system)
+        .join(method)
+        .join(format!("seed{seed}"))
+}
+
 /// The probe output directory of arm `arm` (seed `seed`) on `system` under the study directory `out`.
 pub fn probe_dir(out: &Path, system: &str, arm: &str, seed: u64) -> PathBuf {
-    let runs = out.join("runs").join(system);
     match arm.strip_suffix("-init") {
-        _ if arm == "stats" => runs.join("stats").join("probe"),
-        Some(method) => runs
-            .join(method)
-            .join(format!("seed{seed}"))
-            .join("probe-init"),
-        None => runs.join(arm).join(format!("seed{seed}")).join("probe"),
+        _ if arm == "stats" => out.join("runs").join(system).join("stats").join("probe"),
+        Some(method) => run_dir(out, system, method, seed).join("probe-init"),
+        None => run_dir(out, system, arm, seed).join("probe"),
     }
 }
 

@@ -75,7 +75,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         for method in plan.trained_methods() {
             let method = &method;
             for &seed in &plan.seeds {
-                let run_dir = out.join("runs").join(system).join(method).join(format!("seed{seed}"));
+                let run_dir = compare::run_dir(out, system, method, seed);
                 let pre_cfg = PretrainStage::new(plan, system, &data_hash, method, seed);
                 let pre = stage::run(&run_dir.join("stage-pretrain"), "pretrain", &pre_cfg, |_| pretrain(&pre_cfg, &data_dir, &run_dir))?;
                 record(&pre.record, pre.skipped, format!("{system}: pretrain {method} seed {seed}"));
@@ -130,7 +130,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
             let first = plan.trained_methods().remove(0);
             let pre_cfg = PretrainStage::new(plan, system, &data_hash, &first, plan.seeds[0]);
             let stats_cfg = StatsStage::new(plan, system, stage::config_hash(&pre_cfg)?);
-            let run_dir = out.join("runs").join(system).join(&first).join(format!("seed{}", plan.seeds[0]));
+            let run_dir = compare::run_dir(out, system, &first, plan.seeds[0]);
             let out_dir = compare::probe_dir(out, system, "stats", plan.seeds[0]);
             let probed = stage::run(&out.join("runs").join(system).join("stats").join("stage-probe"), "probe", &stats_cfg, |_| {
                 stats_probe(&stats_cfg, &run_dir, &data_dir, &out_dir, system, plan.seeds[0])
@@ -246,10 +246,6 @@ struct DataStage {
     label_scaling: physrep_well::LabelScaling,
 }
 
-/// Systems whose simulator presets do not pass every physical check yet (README, "Simulators"): the
-/// study keeps their files, each recording its failed checks. Every other system's files must pass.
-const UNRESOLVED_SYSTEMS: [&str; 2] = ["active_matter", "gray_scott_reaction_diffusion"];
-
 impl DataStage {
     fn new(plan: &Plan, system: &str) -> Self {
         DataStage {
@@ -258,7 +254,9 @@ impl DataStage {
             sim_preset: plan.sim_preset.clone(),
             sim_seed: plan.sim_seed,
             design: if plan.well_dir.is_some() { None } else { plan.designs.get(system).cloned() },
-            allow_unresolved: UNRESOLVED_SYSTEMS.contains(&system),
+            // The study keeps the files of systems not resolved yet, each recording its failed checks;
+            // every other system's files must pass.
+            allow_unresolved: physrep_sim::checks::UNRESOLVED_SYSTEMS.contains(&system),
             label_scaling: match (&plan.well_dir, plan.sim_preset.parse()) {
                 (None, Ok(preset)) => physrep_sim::generate::label_scaling(preset),
                 _ => physrep_well::LabelScaling::Paper,

@@ -127,73 +127,76 @@ impl Plan {
             finetune_lr: None,
         };
         // The paper's systems, then the control on a design split by parameter point.
-        let with_control = |design: &str| {
-            let mut systems = base.systems.clone();
-            systems.push(CONTROL_SYSTEM.into());
-            (systems, BTreeMap::from([(CONTROL_SYSTEM.to_string(), design.to_string())]))
+        let with_control = |mut plan: Plan, design: &str| {
+            plan.systems.push(CONTROL_SYSTEM.into());
+            plan.designs.insert(CONTROL_SYSTEM.into(), design.into());
+            plan
         };
         Ok(match name {
-            "smoke" => Plan {
-                systems: with_control("lhs:7").0,
-                designs: with_control("lhs:7").1,
-                finetune_epochs: 2,
-                finetune_batch: Some(8),
-                finetune_lr: Some(1e-4),
-                probe_batch: Some(32),
-                probe_accum: Some(1),
-                probe_sweep: Some((vec![1e-3], vec![0.01])),
-                noise_scale: 32.0 / 224.0,
-                ..base
-            },
-            "default" => Plan {
-                systems: with_control("lhs:40").0,
-                designs: with_control("lhs:40").1,
-                sim_preset: "small".into(),
-                train_overrides: vec![
-                    "train.max_updates=16".into(),
-                    "train.global_batch=8".into(),
-                    "train.micro_batch=4".into(),
-                    "train.lr=1e-3".into(),
-                ],
-                // JEPA's VICReg in one chunk of 8 clips × 2×2 tokens = 32 rows for 16 dimensions
-                // (5 chunks of micro-batches of 4 gave chunks of 4 rows: a rank-deficient covariance).
-                method_overrides: BTreeMap::from([(
-                    "jepa".to_string(),
-                    vec!["train.micro_batch=8".to_string(), "method.vicreg.chunks=1".to_string()],
-                )]),
-                probes: vec!["attentive".into(), "linear".into(), "knn".into()],
-                probe_epochs: 30,
-                probe_fractions: vec![0.1, 0.5, 1.0],
-                probe_max_train_windows: Some(2048),
-                // A few hundred windows per system: the paper's 256-window updates would give the
-                // probe two updates per epoch.
-                probe_batch: Some(32),
-                probe_accum: Some(1),
-                // The paper's probe lr / weight decay only: a sweep would multiply the probe cost.
-                probe_sweep: Some((vec![1e-3], vec![0.01])),
-                noise_scale: 32.0 / 224.0,
-                // Fine-tuning runs the AViT forward and backward on every clip each epoch: kept small.
-                finetune_epochs: 2,
-                finetune_max_train_windows: Some(64),
-                finetune_batch: Some(8),
-                finetune_lr: Some(1e-4),
-                ..base
-            },
-            "full" => Plan {
-                systems: with_control("lhs:60").0,
-                designs: with_control("lhs:60").1,
-                seeds: vec![0, 1, 2],
-                sim_preset: "medium".into(),
-                train_preset: "default".into(),
-                // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
-                train_overrides: Vec::new(),
-                method_overrides: BTreeMap::new(),
-                noise_scale: 64.0 / 224.0,
-                probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
-                probe_epochs: 100,
-                probe_fractions: vec![0.1, 0.5, 1.0],
-                ..base
-            },
+            "smoke" => with_control(
+                Plan {
+                    finetune_epochs: 2,
+                    finetune_batch: Some(8),
+                    finetune_lr: Some(1e-4),
+                    probe_batch: Some(32),
+                    probe_accum: Some(1),
+                    probe_sweep: Some((vec![1e-3], vec![0.01])),
+                    noise_scale: 32.0 / 224.0,
+                    ..base
+                },
+                "lhs:7",
+            ),
+            "default" => with_control(
+                Plan {
+                    sim_preset: "small".into(),
+                    train_overrides: vec![
+                        "train.max_updates=16".into(),
+                        "train.global_batch=8".into(),
+                        "train.micro_batch=4".into(),
+                        "train.lr=1e-3".into(),
+                    ],
+                    // JEPA's VICReg in one chunk of 8 clips × 2×2 tokens = 32 rows for 16 dimensions
+                    // (5 chunks of micro-batches of 4 gave chunks of 4 rows: a rank-deficient covariance).
+                    method_overrides: BTreeMap::from([(
+                        "jepa".to_string(),
+                        vec!["train.micro_batch=8".to_string(), "method.vicreg.chunks=1".to_string()],
+                    )]),
+                    probes: vec!["attentive".into(), "linear".into(), "knn".into()],
+                    probe_epochs: 30,
+                    probe_fractions: vec![0.1, 0.5, 1.0],
+                    probe_max_train_windows: Some(2048),
+                    // A few hundred windows per system: the paper's 256-window updates would give the
+                    // probe two updates per epoch.
+                    probe_batch: Some(32),
+                    probe_accum: Some(1),
+                    // The paper's probe lr / weight decay only: a sweep would multiply the probe cost.
+                    probe_sweep: Some((vec![1e-3], vec![0.01])),
+                    noise_scale: 32.0 / 224.0,
+                    // Fine-tuning runs the AViT forward and backward on every clip each epoch: kept small.
+                    finetune_epochs: 2,
+                    finetune_max_train_windows: Some(64),
+                    finetune_batch: Some(8),
+                    finetune_lr: Some(1e-4),
+                    ..base
+                },
+                "lhs:40",
+            ),
+            "full" => with_control(
+                Plan {
+                    seeds: vec![0, 1, 2],
+                    sim_preset: "medium".into(),
+                    train_preset: "default".into(),
+                    // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
+                    train_overrides: Vec::new(),
+                    method_overrides: BTreeMap::new(),
+                    noise_scale: 64.0 / 224.0,
+                    probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
+                    probe_epochs: 100,
+                    probe_fractions: vec![0.1, 0.5, 1.0],
+                    ..base
+                },
+                "lhs:60",
+            ),
             "paper" => Plan {
                 seeds: vec![0, 1, 2],
                 sim_preset: "medium".into(),

@@ -213,17 +213,19 @@ pub fn load_init_encoder(run_dir: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, Tr
 /// `train.keep_checkpoints` checkpoints (0 = every one, e.g. for a learning curve), written every
 /// `train.checkpoint_every` updates and at the end.
 pub fn checkpoint_updates(run_dir: &Path) -> Result<Vec<u64>, TrainError> {
-    Checkpoint::list(&RunDir::new(run_dir).checkpoints())?.iter().map(|c| Ok(c.state()?.update)).collect()
+    Ok(kept_checkpoints(&RunDir::new(run_dir))?.into_iter().map(|(u, _)| u).collect())
+}
+
+/// The run's complete checkpoints with the update each was taken after, oldest first.
+fn kept_checkpoints(run: &RunDir) -> Result<Vec<(u64, Checkpoint)>, TrainError> {
+    Checkpoint::list(&run.checkpoints())?.into_iter().map(|c| Ok((c.state()?.update, c))).collect()
 }
 
 /// The model file of the run's checkpoint after `update` optimiser updates
 /// (`RUN/checkpoints/update-…/model.mpk`); an error lists the kept checkpoints when there is none.
 pub fn checkpoint_model(run_dir: &Path, update: u64) -> Result<std::path::PathBuf, TrainError> {
     let run = RunDir::new(run_dir);
-    let found = Checkpoint::list(&run.checkpoints())?
-        .into_iter()
-        .map(|c| Ok((c.state()?.update, c)))
-        .collect::<Result<Vec<_>, TrainError>>()?;
+    let found = kept_checkpoints(&run)?;
     match found.iter().find(|(u, _)| *u == update) {
         Some((_, ckpt)) => Ok(ckpt.model_path()),
         None => {
@@ -236,10 +238,11 @@ pub fn checkpoint_model(run_dir: &Path, update: u64) -> Result<std::path::PathBu
     }
 }
 
-/// The run's encoder as it was after `update` optimiser updates (its checkpoint's whole model), on the
-/// CPU, for any method: with [`load_init_encoder`] (update 0) the points of a learning curve.
-pub fn load_checkpoint_encoder(run_dir: &Path, update: u64) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
-    build_encoder(&RunDir::new(run_dir), Weights::Checkpoint(checkpoint_model(run_dir, update)?))
+/// The run's encoder with the weights of one of its checkpoints (`model`, from [`checkpoint_model`]: the
+/// whole model after that many updates), on the CPU, for any method: with [`load_init_encoder`]
+/// (update 0) the points of a learning curve.
+pub fn load_checkpoint_encoder(run_dir: &Path, model: &Path) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
+    build_encoder(&RunDir::new(run_dir), Weights::Checkpoint(model.to_path_buf()))
 }
 
 /// A freshly initialised encoder of the same architecture as the run in `run_dir`, with burn's
