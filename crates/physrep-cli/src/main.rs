@@ -55,7 +55,10 @@ fn main() {
             }
         }
     }
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Stats(a) => cmd::stats::run(a),
@@ -72,5 +75,35 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// The command line, with two settings on every subcommand: a negative number is a value (`--seed -1`
+/// is then refused by the value's own parser, naming the argument, instead of clap's misleading
+/// "use '-- -1'" tip), and a later option overrides an earlier one, so a wrapper script's defaults
+/// (`scripts/reproduce.sh` passes `--preset default --out runs/default`) can be overridden.
+fn parse<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(args: I) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommands(|c| c.allow_negative_numbers(true).args_override_self(true));
+    Cli::from_arg_matches(&command.try_get_matches_from(args)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_options_override_earlier_ones_and_negative_numbers_are_values() {
+        let Ok(Cli { command: Command::Reproduce(args) }) =
+            parse(["physrep", "reproduce", "--preset", "default", "--out", "a", "--preset", "smoke", "--out", "b"])
+        else {
+            panic!("reproduce with repeated options did not parse");
+        };
+        assert_eq!((args.preset.as_str(), args.out.as_path()), ("smoke", std::path::Path::new("b")));
+        let Err(err) = parse(["physrep", "simulate", "advection", "--out", "x", "--seed", "-1"]) else {
+            panic!("--seed -1 parsed");
+        };
+        let err = err.to_string();
+        assert!(err.contains("--seed") && err.contains("-1") && !err.contains("-- -1"), "{err}");
     }
 }

@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use burn::prelude::*;
-use physrep_nn::{ClipEncoder, Cpu};
+use physrep_nn::{ClipEncoder, ClipShapeError, Cpu};
 use physrep_well::WindowSpec;
 use rayon::prelude::*;
 use rustfft::num_complex::Complex;
@@ -171,26 +171,23 @@ impl ClipEncoder<Cpu> for StatsEncoder {
         self.shape[0] * self.per_channel()
     }
 
-    /// `(B, C, T, H, W)` → `(B, 1, token_dim)`. A batch of another clip shape gives no features
-    /// (zero tokens), which [`crate::extract::extract`] reports as a shape error.
-    fn encode_tokens(&self, clips: Tensor<Cpu, 5>) -> Tensor<Cpu, 3> {
-        let [b, c, t, h, w] = clips.dims();
-        let device = clips.device();
-        let d = self.token_dim();
-        let data = clips.into_data().to_vec::<f32>().unwrap_or_default();
-        let feats: Vec<Vec<f64>> = if [c, t, h, w] == self.shape && data.len() == b * c * t * h * w
-        {
-            data.par_chunks_exact(c * t * h * w)
-                .map(|clip| self.features(clip).unwrap_or_default())
-                .collect()
-        } else {
-            vec![]
-        };
-        if feats.len() != b {
-            return Tensor::zeros([b, 0, d], &device);
+    /// `(B, C, T, H, W)` → `(B, 1, token_dim)`; a clip of another `(C, T, H, W)` is an error.
+    fn encode_tokens(&self, clips: Tensor<Cpu, 5>) -> Result<Tensor<Cpu, 3>, ClipShapeError> {
+        let dims = clips.dims();
+        let [b, c, t, h, w] = dims;
+        if [c, t, h, w] != self.shape {
+            let [ec, et, eh, ew] = self.shape;
+            return Err(ClipShapeError::new(dims, format!("the statistics are set up for clips (B, {ec}, {et}, {eh}, {ew})")));
         }
+        let device = clips.device();
+        let data = clips.into_data().to_vec::<f32>().map_err(|e| ClipShapeError::new(dims, format!("{e:?}")))?;
+        let feats = data
+            .par_chunks_exact(c * t * h * w)
+            .map(|clip| self.features(clip))
+            .collect::<Result<Vec<Vec<f64>>, _>>()
+            .map_err(|e| ClipShapeError::new(dims, e))?;
         let flat: Vec<f32> = feats.into_iter().flatten().map(|v| v as f32).collect();
-        Tensor::from_data(TensorData::new(flat, [b, 1, d]), &device)
+        Ok(Tensor::from_data(TensorData::new(flat, [b, 1, self.token_dim()]), &device))
     }
 }
 
@@ -291,7 +288,7 @@ mod tests {
         two.extend(fixture());
         let x =
             Tensor::<Cpu, 5>::from_data(TensorData::new(two, [2, 2, 6, 4, 6]), &Default::default());
-        let y = enc.encode_tokens(x);
+        let y = enc.encode_tokens(x).unwrap();
         assert_eq!(y.dims(), [2, 1, 20]);
         let v = y.into_data().to_vec::<f32>().unwrap();
         assert_eq!(v[20..], v[..20]);
@@ -313,6 +310,7 @@ mod tests {
         assert!(enc.features(&[0.0; 11]).is_err());
         assert!(StatsEncoder::new([1, 3, 1, 4]).is_err());
         let wrong = Tensor::<Cpu, 5>::zeros([1, 1, 3, 4, 4], &Default::default());
-        assert_eq!(enc.encode_tokens(wrong).dims(), [1, 0, enc.token_dim()]);
+        let err = enc.encode_tokens(wrong).unwrap_err().to_string();
+        assert!(err.contains("[1, 1, 3, 4, 4]") && err.contains("(B, 1, 3, 2, 2)"), "{err}");
     }
 }

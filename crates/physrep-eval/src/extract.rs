@@ -75,7 +75,9 @@ pub fn extract(
         let (data, y) = read_batch(src, chunk, draw)?;
         labels.extend(y);
         let x = Tensor::<Cpu, 5>::from_data(TensorData::new(data, [chunk.len(), c, t, h, w]), &device);
-        let y = encoder.encode_tokens(x);
+        let y = encoder
+            .encode_tokens(x)
+            .map_err(|e| EvalError::Config(format!("{e} (a probe's --resolution must be one the encoder takes)")))?;
         let [b, nt, d] = y.dims();
         if b != chunk.len() || d != encoder.token_dim() || token_shape.is_some_and(|s| s != (nt, d)) {
             return Err(EvalError::shape("encoder tokens", (chunk.len(), token_shape, encoder.token_dim()), (b, nt, d)));
@@ -138,9 +140,9 @@ mod tests {
         fn token_dim(&self) -> usize {
             2
         }
-        fn encode_tokens(&self, clips: Tensor<Cpu, 5>) -> Tensor<Cpu, 3> {
+        fn encode_tokens(&self, clips: Tensor<Cpu, 5>) -> Result<Tensor<Cpu, 3>, physrep_nn::ClipShapeError> {
             let [b, c, t, h, w] = clips.dims();
-            clips.reshape([b, c, t, h * w]).mean_dim(3).reshape([b, c, t]).swap_dims(1, 2)
+            Ok(clips.reshape([b, c, t, h * w]).mean_dim(3).reshape([b, c, t]).swap_dims(1, 2))
         }
     }
 

@@ -185,7 +185,28 @@ pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
             resolution: Some([info.resolution, info.resolution]),
         }
     };
-    probe_run_with(opts, &handle)
+    let windows = ProbeWindows::new(opts, handle.frames, handle.resolution)?;
+    check_channels(&opts.run_dir, &info, &windows.ds)?;
+    probe_windows(opts, &handle, &windows)
+}
+
+/// A run's encoder reads the fields it was trained on, in the same order: probing it on another
+/// system's data (or another channel layout) is refused before anything is embedded.
+pub(crate) fn check_channels(run_dir: &Path, info: &physrep_train::EncoderInfo, ds: &WellDataset) -> Result<(), EvalError> {
+    if ds.channel_names() == info.channel_names.as_slice() {
+        return Ok(());
+    }
+    Err(EvalError::Config(format!(
+        "{} was trained on `{}` data with {} channels [{}], but {} (`{}`) has {} channels [{}]: probe a run on data of the fields it was trained on",
+        run_dir.display(),
+        info.dataset,
+        info.channel_names.len(),
+        info.channel_names.join(", "),
+        ds.dir().display(),
+        ds.name(),
+        ds.n_channels(),
+        ds.channel_names().join(", ")
+    )))
 }
 
 /// Run the probes with an already-loaded encoder.
@@ -233,6 +254,7 @@ pub(crate) fn probe_windows(opts: &ProbeOptions, enc: &EncoderHandle, w: &ProbeW
     let (ds, sources) = (&w.ds, &w.sources);
     let name = ds.name().to_string();
     let out = opts.out_dir();
+    let _lock = physrep_well::DirLock::exclusive(&out, "physrep probe")?;
     let cache = FeatureCache::new(opts.cache_dir.clone().unwrap_or_else(|| out.join("cache")));
 
     let embed = |src: &WellClips, draw: usize| -> Result<Features, EvalError> {

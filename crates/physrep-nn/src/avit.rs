@@ -45,7 +45,7 @@ use burn::tensor::ops::{AttentionModuleOptions, ConvTransposeOptions};
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use crate::ClipEncoder;
+use crate::{ClipEncoder, ClipShapeError};
 
 /// A configuration or input that an AViT / DISCO model cannot accept.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -128,19 +128,7 @@ impl AvitConfig {
 
     /// Check that a clip `(B, C, T, H, W)` fits this model.
     pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), AvitError> {
-        let [b, c, t, h, w] = dims;
-        let p = self.patch_size;
-        let bad = |expected: String| AvitError::Input { name: "clip", shape: dims.to_vec(), expected };
-        if b == 0 || t == 0 {
-            return Err(bad("(B, C, T, H, W) with B >= 1 and T >= 1".into()));
-        }
-        if c == 0 || c > self.n_states {
-            return Err(bad(format!("1 <= C <= n_states = {}", self.n_states)));
-        }
-        if h % p != 0 || w % p != 0 || (h / p) * (w / p) < 2 {
-            return Err(bad(format!("H and W multiples of the patch size {p}, at least 2 patches")));
-        }
-        Ok(())
+        check_clip(dims, self.patch_size, self.n_states)
     }
 
     /// Build the trunk shared by AViT and compact DISCO (embedding, stem, blocks).
@@ -172,6 +160,22 @@ pub struct AvitTrunk<B: Backend> {
     pub blocks: Vec<SpaceTimeBlock<B>>,
     periodic_x: bool,
     periodic_y: bool,
+}
+
+/// Check that a clip `(B, C, T, H, W)` fits an AViT trunk of patch size `p` and `n_states` fields.
+fn check_clip(dims: [usize; 5], p: usize, n_states: usize) -> Result<(), AvitError> {
+    let [b, c, t, h, w] = dims;
+    let bad = |expected: String| AvitError::Input { name: "clip", shape: dims.to_vec(), expected };
+    if b == 0 || t == 0 {
+        return Err(bad("(B, C, T, H, W) with B >= 1 and T >= 1".into()));
+    }
+    if c == 0 || c > n_states {
+        return Err(bad(format!("1 <= C <= n_states = {n_states}")));
+    }
+    if h % p != 0 || w % p != 0 || (h / p) * (w / p) < 2 {
+        return Err(bad(format!("H and W multiples of the patch size {p}, at least 2 patches")));
+    }
+    Ok(())
 }
 
 /// The AViT model (see the module documentation).
@@ -279,8 +283,10 @@ impl<B: Backend> ClipEncoder<B> for Avit<B> {
         self.trunk.embed_dim()
     }
 
-    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3> {
-        self.last_step_tokens(clips)
+    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Result<Tensor<B, 3>, ClipShapeError> {
+        let dims = clips.dims();
+        check_clip(dims, self.trunk.patch_size(), self.trunk.n_states()).map_err(|e| ClipShapeError::new(dims, e))?;
+        Ok(self.last_step_tokens(clips))
     }
 }
 
@@ -698,7 +704,7 @@ mod tests {
         let clip = crate::seeded::normal::<Cpu, 5>([2, 3, 4, 16, 24], 0.0, 1.0, 114, &device);
         config.check_clip(clip.dims()).unwrap();
         assert_eq!(model.forward_next(clip.clone()).dims(), [2, 3, 16, 24]);
-        assert_eq!(model.encode_tokens(clip).dims(), [2, 4 * 6, 32]);
+        assert_eq!(model.encode_tokens(clip).unwrap().dims(), [2, 4 * 6, 32]);
         assert_eq!(model.token_dim(), 32);
     }
 
@@ -718,8 +724,12 @@ mod tests {
         let device = Default::default();
         let model = tiny().init::<Cpu>(&device).unwrap();
         let clip = crate::seeded::normal::<Cpu, 5>([3, 2, 3, 8, 12], 0.0, 1.0, 236, &device);
-        let all = model.encode_tokens(clip.clone());
-        let one = model.encode_tokens(clip.narrow(0, 1, 1));
+        let all = model.encode_tokens(clip.clone()).unwrap();
+        let one = model.encode_tokens(clip.narrow(0, 1, 1)).unwrap();
+        // A clip whose height is no multiple of the patch is an error naming the shape, not a panic.
+        let odd = crate::seeded::normal::<Cpu, 5>([1, 2, 3, 9, 12], 0.0, 1.0, 237, &device);
+        let err = model.encode_tokens(odd).unwrap_err().to_string();
+        assert!(err.contains("[1, 2, 3, 9, 12]") && err.contains("patch size"), "{err}");
         all.narrow(0, 1, 1).into_data().assert_approx_eq::<f32>(&one.into_data(), Tolerance::absolute(1e-4));
     }
 

@@ -34,7 +34,7 @@ use burn_store::{ModuleSnapshot, TensorSnapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::{channel_norm, convnext_block, KernelBackend};
-use crate::ClipEncoder;
+use crate::{ClipEncoder, ClipShapeError};
 
 /// Errors of the conv JEPA: invalid configs, bad input shapes, checkpoint I/O.
 #[derive(Debug, thiserror::Error)]
@@ -384,8 +384,10 @@ impl<B: KernelBackend> ClipEncoder<B> for ConvEncoder<B> {
     }
 
     /// Tokens `(B, h·w, D)` in row-major `(h, w)` order.
-    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3> {
-        self.forward(clips).flatten::<3>(2, 3).swap_dims(1, 2)
+    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Result<Tensor<B, 3>, ClipShapeError> {
+        let dims = clips.dims();
+        self.check_input(dims).map_err(|e| ClipShapeError::new(dims, e))?;
+        Ok(self.forward(clips).flatten::<3>(2, 3).swap_dims(1, 2))
     }
 }
 

@@ -45,7 +45,7 @@ use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use crate::avit::{standardize_per_channel, AvitConfig, AvitError, AvitTrunk};
-use crate::ClipEncoder;
+use crate::{ClipEncoder, ClipShapeError};
 
 /// Hyperparameters of compact DISCO. `Default` follows `baselines.md` §4.3 (d = 192, 4 blocks).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -347,8 +347,10 @@ impl<B: Backend> ClipEncoder<B> for Disco<B> {
         self.trunk.embed_dim()
     }
 
-    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3> {
-        self.latent(clips).unsqueeze_dim(1)
+    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Result<Tensor<B, 3>, ClipShapeError> {
+        let dims = clips.dims();
+        self.config.check_clip(dims).map_err(|e| ClipShapeError::new(dims, e))?;
+        Ok(self.latent(clips).unsqueeze_dim(1))
     }
 }
 
@@ -409,7 +411,7 @@ mod tests {
         assert_eq!(next.standardized.dims(), [3, 2, 8, 12]);
         assert_eq!(next.frame().dims(), [3, 2, 8, 12]);
         assert_eq!(next.latent.dims(), [3, 16]);
-        assert_eq!(model.encode_tokens(clip).dims(), [3, 1, 16]);
+        assert_eq!(model.encode_tokens(clip).unwrap().dims(), [3, 1, 16]);
         assert!(config.check_clip([3, 3, 4, 8, 12]).is_err(), "channel count differs from the operator's");
         assert!(matches!(DiscoConfig { operator_depth: 1, ..tiny() }.check(), Err(AvitError::Config { field: "operator_depth", .. })));
     }

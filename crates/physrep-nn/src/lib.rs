@@ -30,6 +30,22 @@ pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
 pub trait ClipEncoder<B: Backend> {
     /// Token width D.
     fn token_dim(&self) -> usize;
-    /// Encode a batch of clips `(B, C, T, H, W)` into tokens `(B, N, D)`.
-    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3>;
+    /// Encode a batch of clips `(B, C, T, H, W)` into tokens `(B, N, D)`; a clip of a shape the
+    /// encoder cannot take (other channels, frames or resolution) is an error saying what it expects.
+    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Result<Tensor<B, 3>, ClipShapeError>;
+}
+
+/// A clip an encoder cannot take: its shape and the encoder's own account of what it expects.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the encoder cannot take a clip of shape {got:?} (B, C, T, H, W): {reason}")]
+pub struct ClipShapeError {
+    pub got: Vec<usize>,
+    pub reason: String,
+}
+
+impl ClipShapeError {
+    /// The error for a clip of shape `got`, explained by a model's own shape error.
+    pub fn new(got: [usize; 5], reason: impl std::fmt::Display) -> Self {
+        Self { got: got.to_vec(), reason: reason.to_string() }
+    }
 }

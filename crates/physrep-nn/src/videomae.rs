@@ -64,7 +64,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::ClipEncoder;
+use crate::{ClipEncoder, ClipShapeError};
 
 /// Errors of the VideoMAE model: bad configuration, bad input shape, bad mask, bad checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -739,13 +739,10 @@ impl<B: Backend> ClipEncoder<B> for VideoMaeEncoder<B> {
         self.norm.gamma.dims()[0]
     }
 
-    /// All tokens after the final norm, `(B, N, D)`. Panics with the typed error's message on a clip
-    /// of the wrong shape (the trait has no error channel; call [`VideoMaeEncoder::forward`] for one).
-    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Tensor<B, 3> {
-        match self.forward(clips) {
-            Ok(tokens) => tokens,
-            Err(e) => panic!("{e}"),
-        }
+    /// All tokens after the final norm, `(B, N, D)`.
+    fn encode_tokens(&self, clips: Tensor<B, 5>) -> Result<Tensor<B, 3>, ClipShapeError> {
+        let dims = clips.dims();
+        self.forward(clips).map_err(|e| ClipShapeError::new(dims, e))
     }
 }
 

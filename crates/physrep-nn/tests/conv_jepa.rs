@@ -60,7 +60,7 @@ fn shapes_and_token_order() {
     let x = physrep_nn::seeded::normal::<Cpu, 5>([2, 4, 16, 32, 48], 0.0, 1.0, 161, &dev);
     let y = enc.forward(x.clone());
     assert_eq!(y.dims(), [2, 128, 2, 3]);
-    let tokens = enc.encode_tokens(x);
+    let tokens = enc.encode_tokens(x).unwrap();
     assert_eq!(tokens.dims(), [2, 6, 128]);
     // Token (h, w) = (1, 2) is row 1·3 + 2 = 5.
     let a = y.slice([0..2, 0..128, 1..2, 2..3]).reshape([2, 128]);
@@ -71,6 +71,9 @@ fn shapes_and_token_order() {
     assert!(enc.check_input([1, 4, 8, 16, 16]).is_err());
     assert!(enc.check_input([1, 4, 16, 20, 16]).is_err());
     assert!(enc.check_input([1, 11, 16, 16, 16]).is_err());
+    // Through the probe interface a wrong channel count is an error, never a panic.
+    let err = enc.encode_tokens(Tensor::zeros([1, 11, 16, 16, 16], &dev)).unwrap_err().to_string();
+    assert!(err.contains("[1, 11, 16, 16, 16]") && err.contains("(B ≥ 1, 4, 16, H, W)"), "{err}");
 }
 
 #[test]

@@ -200,7 +200,6 @@ impl System for Advection {
             fields: vec![FieldSpec::new("tracer", 0)],
             attrs: vec![
                 ("generator".into(), format!("physrep-sim {} advection", env!("CARGO_PKG_VERSION"))),
-                ("preset".into(), preset.name().into()),
                 (
                     "solver".into(),
                     format!(

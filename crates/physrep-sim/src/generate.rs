@@ -10,7 +10,11 @@
 //! results do not depend on thread count, sharding or resumption: same seed → bit-identical files.
 //!
 //! Resumption: files are written atomically by `physrep_well::write` (temporary file + rename), and a split
-//! file that already exists is skipped. Sharding `--shard I/N` takes the parameter points with index ≡ I mod N.
+//! file that already exists is skipped; temporary files of killed runs are removed. Existing files must have
+//! been made with the same seed and preset (root attributes `generator_seed`, `preset`), else the run is
+//! refused unless [`GenerateOptions::force`]. Sharding `--shard I/N` takes the parameter points with index
+//! ≡ I mod N; the dataset is locked (`physrep_well::DirLock`: exclusively, or shared between shards, each
+//! holding its own shard's lock), and whichever run completes the whole selection writes `stats.yaml`.
 //! A blow-up aborts with [`SimError::BlowUp`] (parameters, IC, time) and leaves no partial file.
 //!
 //! Every file carries its physical check (`crate::checks`, root attributes `physical_check*`); a file that
@@ -21,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use physrep_well::write::{AttrValue, TrajectoryFields, WellFileHeader, WellFileWriter};
-use physrep_well::{LabelScaling, Split, WellDataset, LABEL_SCALING_ATTR};
+use physrep_well::{DirLock, LabelScaling, Split, WellDataset, LABEL_SCALING_ATTR};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -105,6 +109,8 @@ pub struct GenerateOptions {
     pub progress: bool,
     /// Keep files that fail their physical check (`crate::checks`; recorded in the file) instead of failing.
     pub allow_unresolved: bool,
+    /// Delete an existing dataset made with another seed or preset and generate it anew, instead of refusing.
+    pub force: bool,
 }
 
 impl Default for GenerateOptions {
@@ -117,6 +123,7 @@ impl Default for GenerateOptions {
             params: ParamSelection::All,
             progress: false,
             allow_unresolved: false,
+            force: false,
         }
     }
 }
@@ -174,15 +181,23 @@ pub fn split_ics(sys: &dyn System, preset: Preset, point: &ParamPoint, seed: u64
 }
 
 /// A parameter point to generate: its index in the preset's grid or the design, and its IC indices per split.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Planned {
     index: usize,
     point: ParamPoint,
     ics: [Vec<usize>; 3],
 }
 
-/// Selects the parameter points of `opts` (selection, then shard) with their IC indices per split, and the
-/// design they come from, if any.
+/// The points of `points` that shard `(I, N)` generates: index ≡ I (mod N).
+fn shard_of(points: Vec<Planned>, (si, sn): (usize, usize)) -> Result<Vec<Planned>, SimError> {
+    if sn == 0 || si >= sn {
+        return Err(SimError::Options(format!("shard {si}/{sn}: expected 0 ≤ I < N")));
+    }
+    Ok(points.into_iter().filter(|p| p.index % sn == si).collect())
+}
+
+/// Selects the parameter points of `opts` (every shard's) with their IC indices per split, and the design
+/// they come from, if any.
 fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<(Vec<Planned>, Option<Design>), SimError> {
     let grid = sys.param_grid(opts.preset);
     let mut design = None;
@@ -217,13 +232,8 @@ fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<(Vec<Plan
             out
         }
     };
-    let (si, sn) = opts.shard;
-    if sn == 0 || si >= sn {
-        return Err(SimError::Options(format!("shard {si}/{sn}: expected 0 ≤ I < N")));
-    }
     let points = chosen
         .into_iter()
-        .filter(|(i, _)| i % sn == si)
         .map(|(index, point)| {
             let ics = match &design {
                 Some(d) => d.ics(index),
@@ -253,9 +263,25 @@ const CHUNK_PER_THREAD: usize = 4;
 /// into its file as its chunk completes, and each file is renamed into place once complete.
 pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf, SimError> {
     let root = opts.out.join(sys.name());
-    let (points, design) = selected_points(sys, opts)?;
-    design::record(&root, design.as_ref())?;
+    let (all_points, design) = selected_points(sys, opts)?;
+    let points = shard_of(all_points.iter().map(Planned::clone).collect(), opts.shard)?;
+    let command = format!("physrep simulate {} --shard {}/{}", sys.name(), opts.shard.0, opts.shard.1);
+    // One writer of the whole dataset at a time; shards of one run side by side (each locks its own part).
+    let _locks = if opts.shard.1 == 1 {
+        vec![DirLock::exclusive(&root, &command).map_err(well_err)?]
+    } else {
+        vec![
+            DirLock::shared(&root, &command).map_err(well_err)?,
+            DirLock::exclusive_part(&root, &format!("shard-{}-of-{}", opts.shard.0, opts.shard.1), &command).map_err(well_err)?,
+        ]
+    };
     let layout = sys.layout(opts.preset);
+    check_provenance(&root, &layout, opts)?;
+    for split in Split::ALL {
+        physrep_well::lock::remove_stale_temps(&root.join("data").join(split.to_string())).map_err(well_err)?;
+    }
+    physrep_well::lock::remove_stale_temps(&root).map_err(well_err)?;
+    design::record(&root, design.as_ref())?;
     // Every split file of the selected points with its ICs, and the work list per point: the files not yet on disk.
     let split_files = |p: &Planned| -> Vec<(PathBuf, Vec<usize>)> {
         Split::ALL
@@ -329,9 +355,10 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
         }
     }
     bar.finish();
-    // stats.yaml once every selected file exists (of an unsharded run: a shard sees only its own files).
-    let complete = points.iter().all(|p| split_files(p).iter().all(|(path, _)| path.exists()));
-    if complete && opts.shard.1 == 1 {
+    // stats.yaml once every selected file of every shard exists: the last shard to finish writes it (two
+    // finishing together write the same bytes, atomically).
+    let complete = all_points.iter().all(|p| split_files(p).iter().all(|(path, _)| path.exists()));
+    if complete {
         let ds = WellDataset::open(&root).map_err(well_err)?;
         let stats = physrep_well::stats::compute(&ds).map_err(well_err)?;
         stats.write(&root.join("stats.yaml")).map_err(well_err)?;
@@ -384,7 +411,7 @@ pub fn time_points(
     ics: usize,
     bar: &ProgressBar,
 ) -> Result<Vec<PointCost>, SimError> {
-    let (points, _) = selected_points(sys, opts)?;
+    let points = shard_of(selected_points(sys, opts)?.0, opts.shard)?;
     let ics = ics.clamp(1, sys.ics_per_point(opts.preset));
     let jobs: Vec<(usize, usize)> = (0..points.len()).flat_map(|p| (0..ics).map(move |ic| (p, ic))).collect();
     bar.set_length(jobs.len() as u64);
@@ -426,6 +453,76 @@ fn well_err(e: physrep_well::WellError) -> SimError {
 
 /// Opens the (temporary) file of one split with every attribute but `ic_parameters`, which
 /// [`generate_with`] adds once the trajectories exist.
+/// Refuse to add to a dataset whose existing files were made with another seed or preset (their root
+/// attributes `generator_seed` and `preset`, or another grid): resuming a killed run with other options would
+/// otherwise mix two datasets silently. With `opts.force` the old dataset (`data/`, `stats.yaml`,
+/// `design.json`) is deleted instead.
+fn check_provenance(root: &Path, layout: &crate::Layout, opts: &GenerateOptions) -> Result<(), SimError> {
+    let mut mismatch = None;
+    'splits: for split in Split::ALL {
+        let dir = root.join("data").join(split.to_string());
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "hdf5") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .collect();
+        files.sort();
+        for path in files {
+            let made = file_provenance(&path)?;
+            let asked = (opts.seed as i64, opts.preset.name().to_string(), [layout.x.len(), layout.y.len()]);
+            if made != asked {
+                mismatch = Some((path, made));
+                break 'splits;
+            }
+        }
+    }
+    let Some((path, (seed, preset, grid))) = mismatch else { return Ok(()) };
+    if opts.force {
+        for p in [root.join("data"), root.join("stats.yaml"), root.join(design::DESIGN_FILE)] {
+            let gone = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            match gone {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(well_err(physrep_well::WellError::Io { path: p, source: e }));
+                }
+                _ => {}
+            }
+        }
+        return Ok(());
+    }
+    Err(SimError::Options(format!(
+        "{} was generated with seed {seed} at preset {preset} ({}×{} grid), but this run asks seed {} at preset {} ({}×{}): \
+         adding to it would mix two datasets; pass --force to delete {} and generate it anew, or choose another --out",
+        path.display(),
+        grid[0],
+        grid[1],
+        opts.seed,
+        opts.preset.name(),
+        layout.x.len(),
+        layout.y.len(),
+        root.display()
+    )))
+}
+
+/// `(generator_seed, preset, [nx, ny])` of a generated file.
+fn file_provenance(path: &Path) -> Result<(i64, String, [usize; 2]), SimError> {
+    let info = physrep_well::WellFileInfo::read(path).map_err(well_err)?;
+    let h5err = |item: &str, e: hdf5::Error| {
+        well_err(physrep_well::WellError::Format {
+            path: path.to_path_buf(),
+            item: item.into(),
+            msg: format!("{e} (not a file physrep simulate wrote: pass --force to replace the dataset)"),
+        })
+    };
+    let file = hdf5::File::open(path).map_err(|e| h5err("/", e))?;
+    let seed = file.attr("generator_seed").and_then(|a| a.read_scalar::<i64>()).map_err(|e| h5err("generator_seed", e))?;
+    let preset = file
+        .attr("preset")
+        .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+        .map(|v| v.as_str().to_string())
+        .map_err(|e| h5err("preset", e))?;
+    Ok((seed, preset, info.spatial()))
+}
+
 fn create_file(
     path: &Path,
     layout: &crate::Layout,
@@ -435,6 +532,7 @@ fn create_file(
 ) -> Result<WellFileWriter, SimError> {
     let mut extra: Vec<(String, AttrValue)> =
         layout.attrs.iter().map(|(k, v)| (k.clone(), AttrValue::Str(v.clone()))).collect();
+    extra.push(("preset".into(), AttrValue::Str(opts.preset.name().into())));
     extra.push(("generator_seed".into(), AttrValue::I64(opts.seed as i64)));
     extra.push(("ic_indices".into(), AttrValue::Strs(ics.iter().map(|i| i.to_string()).collect())));
     let header = WellFileHeader {
@@ -571,9 +669,11 @@ mod tests {
             generate("advection", &GenerateOptions { out: sharded.clone(), shard: (i, 2), ..opts.clone() }).unwrap();
         }
         assert_eq!(read_bytes(&sharded.join("advection")), whole);
+        // The last shard to finish wrote stats.yaml, as the single run did.
+        assert_eq!(std::fs::read(sharded.join("advection/stats.yaml")).unwrap(), std::fs::read(dir.join("stats.yaml")).unwrap());
         // Another design (seed), or the grid, into the same directory: refused, nothing written.
         let e = generate("advection", &GenerateOptions { seed: 3, ..opts.clone() }).unwrap_err().to_string();
-        assert!(e.contains("design.json"), "{e}");
+        assert!(e.contains("generated with seed 2") && e.contains("--force"), "{e}");
         let e = generate("advection", &GenerateOptions { params: ParamSelection::All, ..opts.clone() }).unwrap_err().to_string();
         assert!(e.contains("grid"), "{e}");
         assert_eq!(read_bytes(&dir), whole);

@@ -364,7 +364,6 @@ impl System for GrayScott {
             fields: vec![FieldSpec::new("A", 0), FieldSpec::new("B", 0)],
             attrs: vec![
                 ("generator".into(), format!("physrep-sim {} gray_scott_reaction_diffusion", env!("CARGO_PKG_VERSION"))),
-                ("preset".into(), preset.name().into()),
                 (
                     "solver".into(),
                     format!("Fourier pseudo-spectral, f64, ETDRK4 (Kassam-Trefethen), dt = {}, 1/2-rule dealiasing, no filter", cfg.dt),

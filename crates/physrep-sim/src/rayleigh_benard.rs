@@ -486,7 +486,6 @@ impl System for RayleighBenard {
             ],
             attrs: vec![
                 ("generator".into(), format!("physrep-sim {} rayleigh_benard", env!("CARGO_PKG_VERSION"))),
-                ("preset".into(), preset.name().into()),
                 (
                     "solver".into(),
                     format!(

@@ -413,7 +413,6 @@ impl System for ShearFlow {
             ],
             attrs: vec![
                 ("generator".into(), format!("physrep-sim {} shear_flow", env!("CARGO_PKG_VERSION"))),
-                ("preset".into(), preset.name().into()),
                 (
                     "solver".into(),
                     format!(

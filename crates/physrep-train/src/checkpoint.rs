@@ -63,8 +63,14 @@ pub fn record_bytes<B: Backend, R: Record<B>>(record: R, path: &Path) -> Result<
 /// Read a burn record written by [`record_bytes`].
 pub fn read_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) -> Result<R, TrainError> {
     let bytes = fs::read(path).map_err(|e| TrainError::io(path, e))?;
-    <Mpk as Recorder<B>>::load(&Mpk::default(), bytes, device)
-        .map_err(|e| TrainError::Record { path: path.to_path_buf(), message: e.to_string() })
+    let len = bytes.len();
+    <Mpk as Recorder<B>>::load(&Mpk::default(), bytes, device).map_err(|e| TrainError::Record {
+        path: path.to_path_buf(),
+        message: format!(
+            "cannot decode its {len} bytes: the file is truncated or corrupt, or was written for another model \
+             (decoder: {e})"
+        ),
+    })
 }
 
 /// Load weights written by [`module_bytes`] into `model` (same architecture).

@@ -30,7 +30,7 @@ use physrep_nn::{CpuAutodiff, KernelBackend};
 use physrep_well::WellDataset;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_module, write_atomic};
+use crate::checkpoint::{load_module, write_atomic, Checkpoint};
 use crate::config::{apply_overrides, merge_toml, DataConfig, Preset, TrainConfig};
 use crate::data::{DataSource, Phase};
 use crate::error::TrainError;
@@ -355,6 +355,7 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
     opts.device.check()?;
     let started = Instant::now();
     let run = RunDir::new(&opts.out);
+    let _lock = physrep_well::DirLock::exclusive(&opts.out, "physrep pretrain")?;
     let ds = Arc::new(WellDataset::open(&opts.data)?);
     let cfg = prepare_run_dir(opts, &run, &ds)?;
     if let Some(done) = run.summary()? {
@@ -518,8 +519,13 @@ fn prepare_run_dir(opts: &PretrainOptions, run: &RunDir, ds: &WellDataset) -> Re
     let err = |message: String| TrainError::RunDir { path: run.dir.clone(), message };
     let stored_exists = run.config_path().exists();
     if !opts.resume {
-        if stored_exists || run.done_path().exists() {
+        // A run that failed or was stopped before its first checkpoint has nothing to resume: a new run replaces it.
+        let started = run.done_path().exists() || !Checkpoint::list(&run.checkpoints())?.is_empty();
+        if started {
             return Err(err("already holds a run; pass --resume to continue it or choose another --out".into()));
+        }
+        if stored_exists {
+            eprintln!("{}: replacing a run that never reached its first checkpoint", run.dir.display());
         }
         let cfg = resolve_config(opts, ds)?;
         fs::create_dir_all(&run.dir).map_err(|e| TrainError::io(&run.dir, e))?;

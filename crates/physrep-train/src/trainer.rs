@@ -280,24 +280,60 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
     let ckpt_root = run_dir.join("checkpoints");
     let metrics_path = run_dir.join("metrics.jsonl");
 
-    let mut optim = AdamWConfig::new()
-        .with_beta_1(cfg.beta1)
-        .with_beta_2(cfg.beta2)
-        .with_epsilon(cfg.eps)
-        .with_weight_decay(cfg.weight_decay)
-        .init::<B, M::Model>();
-    let latest = if control.resume { Checkpoint::latest(&ckpt_root)? } else { None };
+    let new_optim = || {
+        AdamWConfig::new()
+            .with_beta_1(cfg.beta1)
+            .with_beta_2(cfg.beta2)
+            .with_epsilon(cfg.eps)
+            .with_weight_decay(cfg.weight_decay)
+            .init::<B, M::Model>()
+    };
+    let mut optim = new_optim();
+    // The newest checkpoint that reads back whole (a truncated or corrupt newer one is reported and skipped).
+    let mut resumed = None;
+    if control.resume {
+        let checkpoints = Checkpoint::list(&ckpt_root)?;
+        let mut unreadable = Vec::new();
+        for ck in checkpoints.iter().rev() {
+            let restore = || -> Result<_, TrainError> {
+                let state = ck.state()?;
+                let model = load_module(init_model(method, cfg.seed, device), &ck.model_path(), device)?;
+                let optim = new_optim().load_record(read_record::<B, _>(&ck.optim_path(), device)?);
+                Ok((model, optim, state))
+            };
+            match restore() {
+                Ok(found) => {
+                    eprintln!("resuming from {} (update {})", ck.dir.display(), found.2.update);
+                    resumed = Some(found);
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("warning: skipping checkpoint {}: {e}", ck.dir.display());
+                    unreadable.push(e.to_string());
+                }
+            }
+        }
+        // Every checkpoint is damaged: starting over would silently throw the run away.
+        if resumed.is_none() && !checkpoints.is_empty() {
+            return Err(TrainError::RunDir {
+                path: run_dir.to_path_buf(),
+                message: format!(
+                    "no intact checkpoint to resume from ({}); delete {} to start the run over",
+                    unreadable.join("; "),
+                    ckpt_root.display()
+                ),
+            });
+        }
+    }
     let initial = init_model(method, cfg.seed, device);
     let init_path = run_dir.join(INIT_WEIGHTS);
     // A fresh start owns the file (a previous run in this directory may have had another seed).
-    if latest.is_none() || !init_path.exists() {
+    if resumed.is_none() || !init_path.exists() {
         save_weights(&initial, &init_path)?;
     }
-    let (mut model, mut state) = match latest {
-        Some(ck) => {
-            let state = ck.state()?;
-            let model = load_module(initial, &ck.model_path(), device)?;
-            optim = optim.load_record(read_record::<B, _>(&ck.optim_path(), device)?);
+    let (mut model, mut state) = match resumed {
+        Some((model, restored, state)) => {
+            optim = restored;
             (model, state)
         }
         None => {
@@ -373,10 +409,12 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
                 ));
                 bar.inc(1);
                 tally = Tally::default();
-                if state.update % cfg.checkpoint_every == 0 || state.update == schedule.total {
+                let stopping = control.stop_after == Some(state.update) && state.update < schedule.total;
+                // A stop always leaves a checkpoint, so `--resume` continues exactly there.
+                if state.update % cfg.checkpoint_every == 0 || state.update == schedule.total || stopping {
                     save_checkpoint::<B, M>(&ckpt_root, &state, &model, &optim, &log, cfg.keep_checkpoints)?;
                 }
-                if control.stop_after == Some(state.update) && state.update < schedule.total {
+                if stopping {
                     bar.abandon();
                     return Ok(TrainOutcome { model, state, schedule, finished: false, last_loss, last_valid_loss });
                 }

@@ -63,7 +63,7 @@ fn tokens(enc: &dyn physrep_nn::ClipEncoder<Cpu>) -> Vec<f32> {
         TensorData::new(values, [2, 11, 16, 32, 32]),
         &Default::default(),
     );
-    enc.encode_tokens(clips)
+    enc.encode_tokens(clips).unwrap()
         .into_data()
         .to_vec::<f32>()
         .unwrap()

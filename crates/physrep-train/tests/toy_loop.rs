@@ -272,11 +272,15 @@ fn resume_after_interruptions_is_bit_identical() {
     let full = run(&data, &c, full_dir.path(), RunControl::default()).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    // Killed after update 10 (last checkpoint 8 = the end of epoch 0, before its validation pass),
-    // then after update 13 (checkpoint 12), then run to the end.
+    // Stopped after update 10: a stop always checkpoints. Deleting that checkpoint leaves the run as a
+    // kill after update 10 would (last checkpoint 8 = the end of epoch 0, before its validation pass).
+    // Then stopped after update 13 (resumed from its own checkpoint), then run to the end.
     let part = run(&data, &c, dir.path(), RunControl { stop_after: Some(10), ..Default::default() }).unwrap();
     assert!(!part.finished);
     assert_eq!(records(dir.path()).iter().filter(|r| r["kind"] == "train").count(), 10);
+    let stop = dir.path().join("checkpoints/update-00000010");
+    assert!(stop.is_dir());
+    std::fs::remove_dir_all(&stop).unwrap();
     let part = run(&data, &c, dir.path(), RunControl { resume: true, stop_after: Some(13), ..Default::default() }).unwrap();
     assert_eq!(part.state.update, 13);
     let resumed = run(&data, &c, dir.path(), RunControl { resume: true, ..Default::default() }).unwrap();
@@ -288,7 +292,7 @@ fn resume_after_interruptions_is_bit_identical() {
     // keep_checkpoints = 2 pruned the older ones.
     let kept = physrep_train::Checkpoint::list(&dir.path().join("checkpoints")).unwrap();
     let names: Vec<String> = kept.iter().map(|k| k.dir.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["update-00000012", "update-00000016"]);
+    assert_eq!(names, ["update-00000013", "update-00000016"]);
 
     // Without --resume the directory starts over and gives the same result again.
     let again = run(&data, &c, dir.path(), RunControl::default()).unwrap();

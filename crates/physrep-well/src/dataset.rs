@@ -197,10 +197,35 @@ impl std::fmt::Debug for WellDataset {
     }
 }
 
+/// The `*.h5` / `*.hdf5` files under `dir`, recursively. Hidden names are skipped, as The Well skips
+/// them: macOS's `._NAME.hdf5` AppleDouble files and physrep's own `.NAME.tmp-PID` files of a writer
+/// at work. A symbolic link to a directory is an error rather than followed (a link back up the tree
+/// would pull other splits' files into this one); links to files are read.
 fn list_h5(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WellError> {
     for entry in std::fs::read_dir(dir).map_err(|e| WellError::io(dir, e))? {
-        let path = entry.map_err(|e| WellError::io(dir, e))?.path();
+        let entry = entry.map_err(|e| WellError::io(dir, e))?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let linked = entry.file_type().map_err(|e| WellError::io(&path, e))?.is_symlink();
+        if linked {
+            if let Err(e) = std::fs::metadata(&path) {
+                return Err(WellError::format(
+                    &path,
+                    "directory entry",
+                    format!("is a symbolic link that does not resolve (missing target or a loop): {e}"),
+                ));
+            }
+        }
         if path.is_dir() {
+            if linked {
+                return Err(WellError::format(
+                    &path,
+                    "directory entry",
+                    "is a symbolic link to a directory; physrep does not follow those (link the files themselves)",
+                ));
+            }
             list_h5(&path, out)?;
         } else if matches!(path.extension().and_then(|e| e.to_str()), Some("h5" | "hdf5")) {
             out.push(path);
@@ -297,6 +322,21 @@ impl WellDataset {
         };
         let stats_path = dir.join("stats.yaml");
         let stats = if stats_path.is_file() { Some(WellStats::read(&stats_path)?) } else { None };
+        // Every channel the loader normalises needs its statistics, component for component.
+        if let Some(st) = &stats {
+            for (_, f) in &fields {
+                let bad = |msg: String| WellError::Stats { path: stats_path.clone(), msg };
+                let entry = st.field(&f.name).ok_or_else(|| bad(format!("no entry for field `{}` of the data", f.name)))?;
+                if entry.mean.len() != f.components() {
+                    return Err(bad(format!(
+                        "field `{}` has {} components in the data, {} in stats.yaml",
+                        f.name,
+                        f.components(),
+                        entry.mean.len()
+                    )));
+                }
+            }
+        }
         let handles = [0, 1, 2].map(|i| files[i].iter().map(|_| Mutex::new(FileSlot::default())).collect());
         Ok(Self {
             dir,

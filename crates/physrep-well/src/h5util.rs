@@ -21,6 +21,9 @@ const MAX_FIXED_STR: usize = 1024;
 
 /// Opens `path` read-only, mapping any failure to [`WellError::NotHdf5`].
 pub(crate) fn open_file(path: &Path) -> Result<hdf5::File, WellError> {
+    if path.is_dir() {
+        return Err(WellError::format(path, "path", "is a directory, expected a Well HDF5 file"));
+    }
     if !path.is_file() {
         return Err(WellError::missing(path, "file"));
     }

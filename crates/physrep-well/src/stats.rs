@@ -120,7 +120,14 @@ pub fn compute(ds: &WellDataset) -> Result<WellStats, WellError> {
         return Err(WellError::MissingSplit { dir: ds.dir().to_path_buf(), split: "train".into() });
     }
     let files = ds.files(Split::Train);
-    let first = files.first().ok_or_else(|| WellError::Empty { dir: ds.dir().to_path_buf() })?;
+    let first = files.first().ok_or_else(|| {
+        WellError::Invalid {
+            what: format!(
+                "{}: no *.h5 / *.hdf5 files (stats.yaml is computed from the train split)",
+                ds.dir().join("data").join("train").display()
+            ),
+        }
+    })?;
     let mut out = Vec::new();
     for field in first.fields_h5.iter().filter(|f| f.time_varying) {
         let comps = field.components();
@@ -137,6 +144,15 @@ pub fn compute(ds: &WellDataset) -> Result<WellStats, WellError> {
                 let data = read_field_slab(&f.path, &h, gname, field, traj, 0..t, 0..nx, 0..ny)?;
                 let data = data.as_slice().ok_or_else(|| WellError::Invalid { what: "non-contiguous read".into() })?;
                 let frame = nx * row;
+                if let Some(bad) = data.iter().position(|v| !v.is_finite()) {
+                    return Err(WellError::NonFinite {
+                        path: f.path.clone(),
+                        field: format!("/{gname}/{}", field.name),
+                        trajectory: traj,
+                        t0: bad / frame,
+                        t1: bad / frame + 1,
+                    });
+                }
                 for ti in 0..t {
                     for r in 0..nx {
                         let cur = &data[ti * frame + r * row..ti * frame + (r + 1) * row];
@@ -155,7 +171,9 @@ pub fn compute(ds: &WellDataset) -> Result<WellStats, WellError> {
         let [mean_delta, std_delta, rms_delta] = mixture(&delta, comps);
         out.push(FieldStats { name: field.name.clone(), order: field.order, mean, std, rms, mean_delta, std_delta, rms_delta });
     }
-    Ok(WellStats { fields: out })
+    let stats = WellStats { fields: out };
+    stats.validate().map_err(|msg| WellError::Invalid { what: format!("{}: statistics of the train split: {msg}", ds.dir().display()) })?;
+    Ok(stats)
 }
 
 /// C's `%.4E`: `-2.2312E-01`, `0.0000E+00`.
@@ -187,6 +205,27 @@ impl WellStats {
     /// The entry of a core field.
     pub fn field(&self, name: &str) -> Option<&FieldStats> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Every value finite and every `std` positive (normalisation divides by it); the message names
+    /// the key, field and component otherwise.
+    pub fn validate(&self) -> Result<(), String> {
+        for f in &self.fields {
+            for key in KEYS {
+                for (k, &v) in f.values(key).iter().enumerate() {
+                    if !v.is_finite() {
+                        return Err(format!("`{key}.{}` component {k} is {v} (expected a finite number)", f.name));
+                    }
+                    if key == "std" && v <= 0.0 {
+                        return Err(format!(
+                            "`std.{}` component {k} is {v}: the field is constant over the train split, and normalisation divides by its std",
+                            f.name
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The YAML text, in The Well's shape.
@@ -267,7 +306,9 @@ impl WellStats {
                 }
             }
         }
-        Ok(Self { fields })
+        let stats = Self { fields };
+        stats.validate().map_err(bad)?;
+        Ok(stats)
     }
 }
 

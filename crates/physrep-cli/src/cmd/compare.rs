@@ -55,6 +55,13 @@ fn arm(spec: &str, probe: &str, fraction: f64) -> anyhow::Result<ArmPredictions>
     if name.is_empty() || dirs.is_empty() {
         bail!("arm `{spec}`: expected NAME=DIR[,DIR...]");
     }
+    // One directory per seed: a directory listed twice would count one seed's errors twice.
+    for (i, (_, d)) in dirs.iter().enumerate() {
+        let same = |e: &PathBuf| e == d || std::fs::canonicalize(e).ok().zip(std::fs::canonicalize(d).ok()).is_some_and(|(x, y)| x == y);
+        if dirs[..i].iter().any(|(_, e)| same(e)) {
+            bail!("arm `{spec}`: {} is listed twice (give one probe directory per pretraining seed)", d.display());
+        }
+    }
     ArmPredictions::load(name, &dirs, probe, fraction).with_context(|| format!("arm {name}"))
 }
 

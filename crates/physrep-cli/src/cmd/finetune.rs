@@ -20,34 +20,34 @@ pub struct Args {
     #[arg(long)]
     data: PathBuf,
     /// Epochs (paper: 30).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     epochs: Option<usize>,
     /// Adam learning rate, start of the plateau schedule (paper: 1e-5).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     lr: Option<f64>,
     /// Clips per update (paper: 64 = 32 per GPU × 2 GPUs).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     batch: Option<usize>,
     /// Clips per forward/backward pass (gradients summed over the batch; bounds memory).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     micro_batch: Option<usize>,
     /// ReduceLROnPlateau patience in epochs (paper: 5).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     patience: Option<usize>,
     /// ReduceLROnPlateau factor (paper: 0.5).
     #[arg(long)]
     factor: Option<f64>,
     /// Cap on training windows (seeded subset; default all).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     max_train_windows: Option<usize>,
     /// Window start stride (paper's MPP script: 4 for every dataset).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     stride: Option<usize>,
     /// Input noise σ (paper's MPP script: 0).
-    #[arg(long)]
+    #[arg(long, value_parser = super::non_negative)]
     noise: Option<f32>,
     /// Input resolution (default: the AViT's pretraining resolution).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     resolution: Option<usize>,
     /// Seed of the head's init and of the batch order.
     #[arg(long, default_value_t = 42)]

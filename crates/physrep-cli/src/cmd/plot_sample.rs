@@ -22,13 +22,16 @@ pub struct Args {
     /// Trajectory index.
     #[arg(long, default_value_t = 0)]
     pub trajectory: usize,
-    /// Number of frames (columns).
-    #[arg(long, default_value_t = 8)]
-    pub frames: usize,
-    /// Pixels per grid cell.
-    #[arg(long, default_value_t = 2)]
+    /// Number of frames (columns), 1–256.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub frames: u16,
+    /// Pixels per grid cell, 1–64.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: u32,
 }
+
+/// The largest image side written, in pixels.
+const MAX_SIDE: u64 = 16_384;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let info = WellFileInfo::read(&args.file)?;
@@ -64,11 +67,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     anyhow::ensure!(!channels.is_empty(), "{}: no fields", args.file.display());
-    let k = args.frames.max(1);
-    let s = args.scale.max(1);
+    let names = info.fields_named.iter().flat_map(|f| f.channel_names());
+    for ((vals, t), name) in channels.iter().zip(names) {
+        if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+            anyhow::bail!(
+                "{}: channel `{name}` of trajectory {} holds a non-finite value ({}) at frame {}",
+                args.file.display(),
+                args.trajectory,
+                vals[i],
+                (i / (nx * ny)).min(t - 1)
+            );
+        }
+    }
+    let k = args.frames as usize;
+    let s = args.scale;
     let gap = 2u32;
-    let (w, h) = ((nx as u32 * s + gap) * k as u32, (ny as u32 * s + gap) * channels.len() as u32);
+    let (w64, h64) = ((nx as u64 * s as u64 + 2) * k as u64, (ny as u64 * s as u64 + 2) * channels.len() as u64);
+    anyhow::ensure!(
+        w64 <= MAX_SIDE && h64 <= MAX_SIDE,
+        "--scale {s} with --frames {k}: the image would be {w64}×{h64} pixels; at most {MAX_SIDE} per side (lower --scale or --frames)"
+    );
+    let (w, h) = (w64 as u32, h64 as u32);
     let out = args.out.unwrap_or_else(|| args.file.with_extension("png"));
+    anyhow::ensure!(!out.is_dir(), "--out {}: is a directory; expected the path of a .png file", out.display());
+    anyhow::ensure!(
+        out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")),
+        "--out {}: expected a .png file name (the image is written as PNG)",
+        out.display()
+    );
     {
         let root = BitMapBackend::new(&out, (w, h)).into_drawing_area();
         root.fill(&WHITE)?;

@@ -31,8 +31,8 @@ pub struct Args {
     /// Continue the run in --out from its newest checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Stop after this many optimiser updates (the run stays resumable).
-    #[arg(long)]
+    /// Stop after this many optimiser updates (≥ 1), with a checkpoint there: the run stays resumable.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub stop_after: Option<u64>,
     /// Train on `cpu` (default, bit-reproducible) or `cuda` (first GPU; needs a build with
     /// `--features cuda`).

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, value_parser = ["stats"])]
     baseline: Option<String>,
     /// Context frames of the baseline's windows (default: the --run's, else 16).
-    #[arg(long, requires = "baseline")]
+    #[arg(long, requires = "baseline", value_parser = super::at_least_one())]
     frames: Option<usize>,
     /// Well-layout dataset directory.
     #[arg(long)]
@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     fractions: Option<Vec<f64>>,
     /// Probe training epochs (paper: 100).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     epochs: Option<usize>,
     /// Probe a randomly initialised encoder of the same architecture (the honest control).
     #[arg(long, conflicts_with_all = ["init", "baseline"])]
@@ -53,22 +53,22 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["init", "random_init", "baseline", "checkpoint", "out"])]
     learning_curve: bool,
     /// Probe-input noise σ (default: the paper's per dataset).
-    #[arg(long)]
+    #[arg(long, value_parser = super::non_negative)]
     noise: Option<f32>,
     /// Cached noise draws K cycled over epochs (K = 1 = the paper's code).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::at_least_one())]
     noise_draws: usize,
     /// Input resolution (default: the encoder's).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     resolution: Option<usize>,
     /// Probe micro-batch size (paper: 32 AM/RB, 64 SF).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     batch: Option<usize>,
     /// Micro-batches per update (paper: 256 / batch).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     accum: Option<usize>,
     /// Cap on probe training windows (default: the paper's, SF 20,480 / RB 10,240).
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one())]
     max_train_windows: Option<usize>,
     /// Learning rates of the sweep.
     #[arg(long, value_delimiter = ',')]

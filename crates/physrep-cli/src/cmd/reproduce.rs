@@ -9,10 +9,10 @@ use crate::reproduce::{self, Plan};
 pub struct Args {
     /// smoke (< 3 min, CI), default (≤ 15 min on 2 cores), full (MiniWell scale, hours), paper (GPU).
     #[arg(long, default_value = "default")]
-    preset: String,
+    pub(crate) preset: String,
     /// Output directory (rerunning into the same directory skips finished stages).
     #[arg(long)]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Read The Well from DIR (`DIR/<system>/data/...`) instead of simulating.
     #[arg(long)]
     well_dir: Option<PathBuf>,

@@ -12,6 +12,10 @@
 //! constants for `medium` (The Well's grids), with the train split's own mean and std for `tiny` and `small`
 //! (files marked `label_scaling = "train"`, `physrep_sim::generate::label_scaling`).
 //!
+//! A rerun into an existing dataset resumes it (finished files are skipped, temporary files of killed runs
+//! removed) when its files were made with the same seed and preset, and is refused otherwise unless `--force`.
+//! The dataset directory is locked while the command writes it (shards of one dataset share it).
+//!
 //! Every file carries its physical check (`physrep_sim::checks`); a failing file stops the run with an error
 //! naming it, its parameters and the failed checks, unless `--allow-unresolved`.
 
@@ -50,6 +54,10 @@ pub struct Args {
     /// of stopping with an error; the failure and this flag are recorded in each file.
     #[arg(long)]
     pub allow_unresolved: bool,
+    /// Delete an existing dataset in OUT/SYSTEM that was made with another --seed or --preset and generate it
+    /// anew (without it, such a rerun is refused: adding to it would mix two datasets).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -64,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         progress: true,
         allow_unresolved: args.allow_unresolved,
+        force: args.force,
     };
     let start = std::time::Instant::now();
     let dir = physrep_sim::generate(&args.system, &opts)?;

@@ -42,7 +42,8 @@ use report::{ResultRow, StageTime, Study};
 /// Run the whole study described by `plan` into `out`.
 pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
     let start = Instant::now();
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    plan.check()?;
+    let _lock = physrep_well::DirLock::exclusive(out, "physrep reproduce")?;
     stage::write_atomic(&out.join("plan.json"), &serde_json::to_vec_pretty(plan)?)?;
     let figures_dir = out.join("figures");
     std::fs::create_dir_all(&figures_dir)?;

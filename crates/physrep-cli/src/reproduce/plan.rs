@@ -248,6 +248,24 @@ impl Plan {
     }
 
     /// Restrict systems / methods / seeds, checking every name.
+    /// Refuse a plan that cannot run before anything is written: every system must be one physrep
+    /// simulates, or, with `well_dir`, a dataset under it.
+    pub fn check(&self) -> Result<()> {
+        for system in &self.systems {
+            match &self.well_dir {
+                None if !physrep_sim::generate::SYSTEM_NAMES.contains(&system.as_str()) => bail!(
+                    "--systems: physrep cannot simulate `{system}` (expected one of {}; or read The Well with --well-dir)",
+                    physrep_sim::generate::SYSTEM_NAMES.join(", ")
+                ),
+                Some(dir) if !dir.join(system).join("data").is_dir() => {
+                    bail!("--systems: {} has no `{system}` dataset (no {})", dir.display(), dir.join(system).join("data").display())
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn restrict(mut self, systems: Option<Vec<String>>, methods: Option<Vec<String>>, seeds: Option<usize>) -> Result<Plan> {
         if let Some(s) = systems {
             if s.is_empty() {

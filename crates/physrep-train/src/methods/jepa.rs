@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(cfg.method.token_dim(), 32);
         let MethodConfig::Jepa(c) = &cfg.method else { unreachable!() };
         let model = ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &Default::default()).unwrap();
-        let tokens = model.encoder.encode_tokens(Tensor::<Cpu, 5>::ones([2, 11, 8, 32, 32], &Default::default()));
+        let tokens = model.encoder.encode_tokens(Tensor::<Cpu, 5>::ones([2, 11, 8, 32, 32], &Default::default())).unwrap();
         assert_eq!(tokens.dims(), [2, 16, 32]);
         // 16 frames no longer fit the 4-stage encoder.
         let e = cfg.with_overrides(&["data.context_frames=16"], 11).unwrap_err().to_string();

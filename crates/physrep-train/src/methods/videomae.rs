@@ -366,7 +366,7 @@ mod tests {
             "loss did not fall enough: first {first}, last {last}, all {losses:?}"
         );
 
-        let features = physrep_nn::ClipEncoder::encode_tokens(&model.valid().encoder, clip.inner());
+        let features = physrep_nn::ClipEncoder::encode_tokens(&model.valid().encoder, clip.inner()).unwrap();
         assert_eq!(features.dims(), [4, 2 * 16, 32]);
         let values = features.into_data().to_vec::<f32>().unwrap();
         assert!(values.iter().all(|v| v.is_finite()));
