@@ -185,6 +185,13 @@ pub struct Avit<B: Backend> {
     pub debed: HmlpOutput<B>,
 }
 
+impl<B: Backend> Avit<B> {
+    /// Check that a clip `(B, C, T, H, W)` fits this model's patch size and field vocabulary.
+    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), AvitError> {
+        check_clip(dims, self.trunk.patch_size(), self.trunk.n_states())
+    }
+}
+
 /// Per-sample, per-channel statistics over every axis after the first two of a `(B, C, …)` tensor.
 ///
 /// Returns `(x_std, mean, std)` with `x_std = (x − mean) / std`; `std` is the unbiased standard
@@ -285,7 +292,7 @@ impl<B: Backend> ClipEncoder<B> for Avit<B> {
 
     fn encode_tokens(&self, clips: Tensor<B, 5>) -> Result<Tensor<B, 3>, ClipShapeError> {
         let dims = clips.dims();
-        check_clip(dims, self.trunk.patch_size(), self.trunk.n_states()).map_err(|e| ClipShapeError::new(dims, e))?;
+        self.check_clip(dims).map_err(|e| ClipShapeError::new(dims, e))?;
         Ok(self.last_step_tokens(clips))
     }
 }

@@ -252,6 +252,11 @@ pub fn circular_pad<B: Backend>(x: Tensor<B, 4>, p: usize) -> Tensor<B, 4> {
 }
 
 impl<B: Backend> Disco<B> {
+    /// Check that a clip `(B, C, T, H, W)` fits this model (its trunk, channel count and kernel).
+    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), AvitError> {
+        self.config.check_clip(dims)
+    }
+
     /// The model's configuration.
     pub fn config(&self) -> &DiscoConfig {
         &self.config
@@ -349,7 +354,7 @@ impl<B: Backend> ClipEncoder<B> for Disco<B> {
 
     fn encode_tokens(&self, clips: Tensor<B, 5>) -> Result<Tensor<B, 3>, ClipShapeError> {
         let dims = clips.dims();
-        self.config.check_clip(dims).map_err(|e| ClipShapeError::new(dims, e))?;
+        self.check_clip(dims).map_err(|e| ClipShapeError::new(dims, e))?;
         Ok(self.latent(clips).unsqueeze_dim(1))
     }
 }

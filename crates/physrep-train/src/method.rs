@@ -4,6 +4,8 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
+use crate::error::TrainError;
+
 /// One micro-batch on the device: windows of `context` and `target` frames plus z-scored labels.
 ///
 /// Shapes: `context (B, C, Tc, H, W)`, `target (B, C, Tt, H, W)`, `labels (B, P)`.
@@ -15,6 +17,7 @@ pub struct TensorBatch<B: Backend> {
 }
 
 /// What one micro-batch's forward pass produces.
+#[derive(Debug)]
 pub struct StepOutput<B: Backend> {
     /// The scalar loss to back-propagate (shape `[1]`).
     pub loss: Tensor<B, 1>,
@@ -37,8 +40,14 @@ pub trait Method<B: AutodiffBackend> {
 
     /// Forward pass and loss of one micro-batch. Randomness inside the objective (VICReg's row
     /// permutation, VideoMAE's tube masks, BCS projections) must derive from `ctx` alone, so a
-    /// resumed run repeats the uninterrupted one exactly.
-    fn forward(&self, model: &Self::Model, batch: &TensorBatch<B>, ctx: &StepContext) -> StepOutput<B>;
+    /// resumed run repeats the uninterrupted one exactly. A batch the model cannot take (another
+    /// channel count, frame count or resolution) is an error naming the shapes, never a panic.
+    fn forward(&self, model: &Self::Model, batch: &TensorBatch<B>, ctx: &StepContext) -> Result<StepOutput<B>, TrainError>;
+}
+
+/// The error of a clip `dims` that a model refuses, with the model's own account of what it expects.
+pub fn clip_error(what: &str, dims: [usize; 5], model_error: impl std::fmt::Display) -> TrainError {
+    TrainError::Shape { what: what.into(), got: dims.to_vec(), expected: model_error.to_string() }
 }
 
 /// Where the loop is when it calls [`Method::forward`].

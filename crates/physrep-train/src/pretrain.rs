@@ -359,9 +359,7 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
     let ds = Arc::new(WellDataset::open(&opts.data)?);
     let cfg = prepare_run_dir(opts, &run, &ds)?;
     if let Some(done) = run.summary()? {
-        if !run.init_model_path().exists() {
-            on_device(opts.device, &cfg, &run, Job::InitOnly)?;
-        }
+        on_device(opts.device, &cfg, &run, Job::Exports)?;
         return Ok(done);
     }
     if cfg.train.threads > 0 {
@@ -425,8 +423,9 @@ fn no_cuda() -> TrainError {
 enum Job<'a> {
     /// Train on the data (writing the initial weights first, see [`crate::trainer::INIT_WEIGHTS`]).
     Train(&'a WellSource, &'a RunControl),
-    /// Only write the initial weights and their encoder export where missing (a finished old run).
-    InitOnly,
+    /// Only write what a finished run lacks: its initial weights and the encoder exports of the initial
+    /// and the trained weights (a run made before they were saved, or an export deleted).
+    Exports,
 }
 
 /// [`run_config`] on the backend of `device`.
@@ -484,7 +483,7 @@ fn run_method<B: AutodiffBackend, M: Method<B>>(
 ) -> Result<Option<RunOutcome>, TrainError> {
     let outcome = match job {
         Job::Train(source, control) => Some(train::<B, _>(method, source, cfg, &run.dir, control, device)?),
-        Job::InitOnly => {
+        Job::Exports => {
             fs::create_dir_all(&run.dir).map_err(|e| TrainError::io(&run.dir, e))?;
             if !run.init_model_path().exists() {
                 save_weights(&init_model(method, cfg.seed, device), &run.init_model_path())?;
@@ -496,6 +495,10 @@ fn run_method<B: AutodiffBackend, M: Method<B>>(
         if !run.init_encoder_safetensors().exists() {
             let initial = load_module(init_model(method, cfg.seed, device), &run.init_model_path(), device)?;
             export(&initial, &run.init_encoder_safetensors())?;
+        }
+        if outcome.is_none() && run.model_path().exists() && !run.encoder_safetensors().exists() {
+            let trained = load_module(init_model(method, cfg.seed, device), &run.model_path(), device)?;
+            export(&trained, &run.encoder_safetensors())?;
         }
     }
     let Some(out) = outcome else { return Ok(None) };

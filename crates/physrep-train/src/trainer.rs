@@ -241,7 +241,7 @@ fn forward_checked<B: AutodiffBackend, M: Method<B>>(
     device: &B::Device,
 ) -> Result<(Tensor<B, 1>, f64, Vec<(String, f64)>, Option<(Vec<f32>, usize)>), TrainError> {
     let batch = host.to_tensors::<B>(device);
-    let out = method.forward(model, &batch, ctx);
+    let out = method.forward(model, &batch, ctx)?;
     let loss = scalar(out.loss.clone());
     check_finite("loss", loss, state)?;
     for (name, v) in &out.metrics {

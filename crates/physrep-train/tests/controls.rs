@@ -108,7 +108,7 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for Spy {
         model: &Self::Model,
         batch: &TensorBatch<B>,
         ctx: &StepContext,
-    ) -> StepOutput<B> {
+    ) -> Result<StepOutput<B>, physrep_train::TrainError> {
         let mut first = self.first.lock().unwrap();
         if first.is_none() {
             assert_eq!((ctx.update, ctx.micro), (0, 0));

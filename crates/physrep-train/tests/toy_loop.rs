@@ -104,7 +104,7 @@ impl<B: AutodiffBackend> Method<B> for Toy {
         Lin { linear: LinearConfig::new(F, 2).init(device) }
     }
 
-    fn forward(&self, model: &Lin<B>, batch: &TensorBatch<B>, ctx: &StepContext) -> StepOutput<B> {
+    fn forward(&self, model: &Lin<B>, batch: &TensorBatch<B>, ctx: &StepContext) -> Result<StepOutput<B>, physrep_train::TrainError> {
         let [b, c, t, h, w] = batch.context.dims();
         let x = batch.context.clone().reshape([b, c * t * h * w]);
         let pred = model.linear.forward(x);
@@ -113,7 +113,7 @@ impl<B: AutodiffBackend> Method<B> for Toy {
             loss = loss.mul_scalar(f64::NAN);
         }
         let abs_err = (pred.clone() - batch.labels.clone()).abs().mean().into_scalar().elem::<f64>();
-        StepOutput { loss, metrics: vec![("mae".into(), abs_err)], embeddings: Some(pred.detach()) }
+        Ok(StepOutput { loss, metrics: vec![("mae".into(), abs_err)], embeddings: Some(pred.detach()) })
     }
 }
 

@@ -1165,6 +1165,14 @@ fn probe_cases() -> Vec<Case> {
             am_run(s);
             s.truncate("run/model.mpk", 0.5);
         }),
+        fails("probe_truncated_export", &probe("run", "am", "--out p"), E1, &["encoder.safetensors", "truncated|corrupt"]).setup(|s| {
+            am_run(s);
+            s.truncate("run/encoder.safetensors", 0.5);
+        }),
+        fails("probe_stale_export", &probe("run", "am", "--out p"), E1, &["encoder.safetensors", "other weights", "model.mpk"]).setup(|s| {
+            am_run(s);
+            s.write("run/encoder.safetensors", &std::fs::read(s.p("run/init-encoder.safetensors")).unwrap());
+        }),
         fails("probe_truncated_checkpoint", &probe("run", "am", "--checkpoint 4 --out p"), E1, &["update-00000004", "model.mpk", "truncated|corrupt"])
             .setup(|s| {
                 am_run(s);

@@ -281,6 +281,23 @@ pub fn all() -> Vec<Case> {
                     )
                 })
         }),
+        procedure("pretrain_resume_rewrites_a_deleted_export", |s| {
+            s.take("am", "am");
+            s.take("run", "run");
+            let export = s.p("run/encoder.safetensors");
+            let before =
+                std::fs::read(&export).map_err(|e| harness(format!("reading the export: {e}")))?;
+            std::fs::remove_file(&export)
+                .map_err(|e| harness(format!("removing the export: {e}")))?;
+            must_succeed(
+                s,
+                &format!("pretrain --method jepa --data am --out run {TINY} --resume"),
+                120,
+            )?;
+            (std::fs::read(&export).ok() == Some(before)).then_some(()).ok_or_else(|| {
+                fault(FaultKind::WrongResult, "--resume of a finished run did not write the same encoder.safetensors again")
+            })
+        }),
         procedure("stop_after_between_checkpoints_then_resume", |s| {
             s.take("am", "am");
             let line = format!("pretrain --method jepa --data am --out run {TINY}");

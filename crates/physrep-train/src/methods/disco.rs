@@ -15,7 +15,8 @@ use physrep_nn::disco::{normalized_mse, Disco, DiscoConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Preset;
-use crate::method::{Method, StepContext, StepOutput, TensorBatch};
+use crate::error::TrainError;
+use crate::method::{clip_error, Method, StepContext, StepOutput, TensorBatch};
 use crate::methods::mpp::frame;
 
 /// The method's typed config (serde; `Default` = `baselines.md` §4.3: d 192, 4 blocks, RK4 × 4).
@@ -92,16 +93,18 @@ impl<B: AutodiffBackend> Method<B> for DiscoMethod {
         self.config.model.init(device).expect("DiscoConfig validated in DiscoMethod::new")
     }
 
-    fn forward(&self, model: &Disco<B>, batch: &TensorBatch<B>, _ctx: &StepContext) -> StepOutput<B> {
+    fn forward(&self, model: &Disco<B>, batch: &TensorBatch<B>, _ctx: &StepContext) -> Result<StepOutput<B>, TrainError> {
+        let dims = batch.context.dims();
+        model.check_clip(dims).map_err(|e| clip_error("context", dims, e))?;
         let next = model.forward_next(batch.context.clone());
         let target = next.standardize(frame(&batch.target, 0));
         let persistence = normalized_mse(next.initial.clone(), target.clone()).into_scalar().elem::<f64>();
         let loss = normalized_mse(next.standardized, target);
-        StepOutput {
+        Ok(StepOutput {
             metrics: vec![("nmse".into(), loss.clone().into_scalar().elem::<f64>()), ("persistence_nmse".into(), persistence)],
             embeddings: Some(next.latent.detach()),
             loss,
-        }
+        })
     }
 }
 
@@ -117,7 +120,7 @@ mod tests {
         method.config().validate(3, 4, 16).unwrap();
         assert!(method.config().validate(2, 4, 16).is_err(), "the operator expects 3 channels");
         let model = Method::<CpuAutodiff>::init(&method, &Default::default());
-        let out = method.forward(&model, &batch(), &StepContext { seed: 0, update: 0, micro: 0 });
+        let out = method.forward(&model, &batch(), &StepContext { seed: 0, update: 0, micro: 0 }).unwrap();
         let names: Vec<&str> = out.metrics.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["nmse", "persistence_nmse"]);
         assert!(out.metrics.iter().all(|(_, v)| v.is_finite() && *v > 0.0));

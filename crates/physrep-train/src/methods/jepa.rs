@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, Preset};
 use crate::error::TrainError;
-use crate::method::{Method, StepContext, StepOutput, TensorBatch};
+use crate::method::{clip_error, Method, StepContext, StepOutput, TensorBatch};
 use crate::objectives::bcs::bcs;
 use crate::objectives::vicreg::{token_rows, vicreg};
 use crate::objectives::{BcsConfig, VicregConfig};
@@ -155,12 +155,15 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for JepaMethod {
             .unwrap_or_else(|e| panic!("JepaMethod::init on an unvalidated config: {e}"))
     }
 
-    fn forward(&self, model: &ConvJepa<B>, batch: &TensorBatch<B>, ctx: &StepContext) -> StepOutput<B> {
+    fn forward(&self, model: &ConvJepa<B>, batch: &TensorBatch<B>, ctx: &StepContext) -> Result<StepOutput<B>, TrainError> {
+        for (what, clip) in [("context", &batch.context), ("target", &batch.target)] {
+            model.encoder.check_input(clip.dims()).map_err(|e| clip_error(what, clip.dims(), e))?;
+        }
         let e_ctx = model.encoder.forward(batch.context.clone());
         let e_tgt = model.encoder.forward(batch.target.clone());
         let embeddings = Some(token_rows(e_ctx.clone().detach()));
         let pred = model.predictor.forward(e_ctx);
-        match self.config.loss {
+        Ok(match self.config.loss {
             JepaLoss::Vicreg => {
                 let t = vicreg(pred, e_tgt, ctx.micro_seed(), &self.config.vicreg);
                 StepOutput { metrics: t.metrics(), loss: t.loss, embeddings }
@@ -169,7 +172,7 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for JepaMethod {
                 let t = bcs(pred, e_tgt, ctx.micro_seed(), &self.config.bcs);
                 StepOutput { metrics: t.metrics(), loss: t.loss, embeddings }
             }
-        }
+        })
     }
 }
 
@@ -252,5 +255,22 @@ mod tests {
         // 16 frames no longer fit the 4-stage encoder.
         let e = cfg.with_overrides(&["data.context_frames=16"], 11).unwrap_err().to_string();
         assert!(e.contains("data.context_frames"), "{e}");
+    }
+
+    /// A batch the encoder cannot take is an error from the method's forward, naming the view, the
+    /// shape and what the encoder expects, not a panic inside the model.
+    #[test]
+    fn a_batch_of_another_channel_count_is_an_error() {
+        use crate::method::{Method, StepContext, TensorBatch};
+        use physrep_nn::CpuAutodiff;
+        let MethodConfig::Jepa(c) = tiny().method else { unreachable!() };
+        let frames = c.encoder.num_frames;
+        let method = super::JepaMethod { config: c };
+        let device = Default::default();
+        let model = Method::<CpuAutodiff>::init(&method, &device);
+        let clip = || Tensor::<CpuAutodiff, 5>::zeros([2, 4, frames, 32, 32], &device);
+        let batch = TensorBatch { context: clip(), target: clip(), labels: Tensor::zeros([2, 2], &device) };
+        let err = method.forward(&model, &batch, &StepContext { seed: 0, update: 0, micro: 0 }).unwrap_err().to_string();
+        assert!(err.contains("context") && err.contains(&format!("[2, 4, {frames}, 32, 32]")) && err.contains("11"), "{err}");
     }
 }

@@ -21,6 +21,8 @@ use std::str::FromStr;
 use physrep_nn::avit::{Avit, AvitConfig};
 use physrep_nn::conv_jepa::ConvJepa;
 use physrep_nn::videomae::{VideoMae, VideoMaeEncoder};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::Tensor;
 use physrep_nn::{ClipEncoder, Cpu};
 use serde::{Deserialize, Serialize};
 
@@ -290,6 +292,40 @@ fn with_weights<M: burn::module::Module<Cpu>>(model: M, path: Option<&Path>) -> 
     }
 }
 
+/// Bit patterns of every float parameter of `module`, in visiting order.
+fn parameter_bits<M: Module<Cpu>>(module: &M) -> Vec<u32> {
+    struct Collect(Vec<u32>);
+    impl ModuleVisitor<Cpu> for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Cpu, D>>) {
+            let values = param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap_or_default();
+            self.0.extend(values.iter().map(|x| x.to_bits()));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    module.visit(&mut c);
+    c.0
+}
+
+/// A finished run's exported `encoder.safetensors` (the file other tools load) must hold exactly the
+/// encoder weights of `model.mpk` (the file probes load): a truncated, corrupt or stale export is an
+/// error naming it. A run without the export (made before exports existed) passes.
+fn check_export<M: Module<Cpu> + Clone>(encoder: &M, run: &RunDir) -> Result<(), TrainError> {
+    let path = run.encoder_safetensors();
+    if !path.exists() {
+        return Ok(());
+    }
+    let bad = |message: String| TrainError::Format { path: path.clone(), message };
+    let exported = physrep_nn::conv_jepa::load_safetensors(encoder.clone(), "encoder", &path)
+        .map_err(|e| bad(format!("cannot be read back (truncated or corrupt?): {e}")))?;
+    if parameter_bits(&exported) != parameter_bits(encoder) {
+        return Err(bad(format!(
+            "holds other weights than {}: the export is stale or was overwritten (delete it and run `physrep pretrain --resume` on the run to write it again)",
+            run.model_path().display()
+        )));
+    }
+    Ok(())
+}
+
 fn build_encoder(run: &RunDir, weights: Weights) -> Result<Box<dyn ClipEncoder<Cpu>>, TrainError> {
     let cfg = run.config()?;
     let device = Default::default();
@@ -304,9 +340,19 @@ fn build_encoder(run: &RunDir, weights: Weights) -> Result<Box<dyn ClipEncoder<C
     match &cfg.method {
         MethodConfig::Jepa(c) => {
             let model = ConvJepa::<Cpu>::new(&c.encoder, &c.predictor, &device).map_err(|e| model_err(&e))?;
-            Ok(Box::new(with_weights(model, mpk)?.encoder))
+            let encoder = with_weights(model, mpk)?.encoder;
+            if weights == Weights::Trained {
+                check_export(&encoder, run)?;
+            }
+            Ok(Box::new(encoder))
         }
-        MethodConfig::Supervised(c) => Ok(Box::new(with_weights(c.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?.encoder)),
+        MethodConfig::Supervised(c) => {
+            let encoder = with_weights(c.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?.encoder;
+            if weights == Weights::Trained {
+                check_export(&encoder, run)?;
+            }
+            Ok(Box::new(encoder))
+        }
         MethodConfig::Mpp(c) => Ok(Box::new(with_weights(c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?)),
         MethodConfig::Disco(c) => Ok(Box::new(with_weights(c.model.init::<Cpu>(&device).map_err(|e| model_err(&e))?, mpk)?)),
         MethodConfig::VideoMae(c) => match weights {

@@ -13,7 +13,8 @@ use physrep_nn::avit::{nrmse_loss, Avit, AvitConfig, AvitError};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Preset;
-use crate::method::{Method, StepContext, StepOutput, TensorBatch};
+use crate::error::TrainError;
+use crate::method::{clip_error, Method, StepContext, StepOutput, TensorBatch};
 
 /// The method's typed config (serde; `Default` = AViT-Ti with patch 16, as released by MPP).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -87,17 +88,19 @@ impl<B: AutodiffBackend> Method<B> for MppMethod {
         self.config.model.init(device).expect("AvitConfig validated in MppMethod::new")
     }
 
-    fn forward(&self, model: &Avit<B>, batch: &TensorBatch<B>, _ctx: &StepContext) -> StepOutput<B> {
+    fn forward(&self, model: &Avit<B>, batch: &TensorBatch<B>, _ctx: &StepContext) -> Result<StepOutput<B>, TrainError> {
+        let dims = batch.context.dims();
+        model.check_clip(dims).map_err(|e| clip_error("context", dims, e))?;
         let target = frame(&batch.target, 0);
         let persistence = nrmse_loss(last_frame(&batch.context), target.clone()).into_scalar().elem::<f64>();
         let (pred, tokens) = model.forward_next_with_tokens(batch.context.clone());
         let loss = nrmse_loss(pred, target);
         let [b, _, d] = tokens.dims();
-        StepOutput {
+        Ok(StepOutput {
             metrics: vec![("nrmse".into(), loss.clone().into_scalar().elem::<f64>()), ("persistence_nrmse".into(), persistence)],
             embeddings: Some(tokens.detach().mean_dim(1).reshape([b, d])),
             loss,
-        }
+        })
     }
 }
 
@@ -133,7 +136,7 @@ pub(crate) mod tests {
         let mut optim = AdamConfig::new().init();
         let mut losses = Vec::new();
         for _ in 0..steps {
-            let out = method.forward(&model, &batch, &ctx);
+            let out = method.forward(&model, &batch, &ctx).unwrap();
             losses.push(out.loss.clone().into_scalar() as f64);
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);
             model = optim.step(3e-3, model, grads);
@@ -148,7 +151,7 @@ pub(crate) mod tests {
         assert!(method.config().validate(3, 4, 18).is_err(), "18 is not a multiple of the patch size 4");
         let batch = batch();
         let model = Method::<CpuAutodiff>::init(&method, &Default::default());
-        let out = method.forward(&model, &batch, &StepContext { seed: 0, update: 0, micro: 0 });
+        let out = method.forward(&model, &batch, &StepContext { seed: 0, update: 0, micro: 0 }).unwrap();
         let names: Vec<&str> = out.metrics.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["nrmse", "persistence_nrmse"]);
         assert!(out.metrics.iter().all(|(_, v)| v.is_finite() && *v > 0.0));

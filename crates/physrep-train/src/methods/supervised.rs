@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, Preset};
 use crate::error::TrainError;
-use crate::method::{Method, StepContext, StepOutput, TensorBatch};
+use crate::method::{clip_error, Method, StepContext, StepOutput, TensorBatch};
 use crate::methods::jepa::{validate_conv_encoder, JepaConfig};
 use crate::objectives::vicreg::token_rows;
 
@@ -138,13 +138,15 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for SupervisedMethod {
         model: &SupervisedModel<B>,
         batch: &TensorBatch<B>,
         _ctx: &StepContext,
-    ) -> StepOutput<B> {
+    ) -> Result<StepOutput<B>, TrainError> {
+        let dims = batch.context.dims();
+        model.encoder.check_input(dims).map_err(|e| clip_error("context", dims, e))?;
         let (map, pred) = model.forward(batch.context.clone());
         let loss = (pred - batch.labels.clone()).square().mean();
-        StepOutput {
+        Ok(StepOutput {
             loss,
             metrics: Vec::new(),
             embeddings: Some(token_rows(map.detach())),
-        }
+        })
     }
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, Preset, TrainConfig};
 use crate::error::TrainError;
-use crate::method::{Method, StepContext, StepOutput, TensorBatch};
+use crate::method::{clip_error, Method, StepContext, StepOutput, TensorBatch};
 
 /// The paper's probe settings for VideoMAE features (`baselines.md` §1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -195,26 +195,21 @@ impl<B: AutodiffBackend> Method<B> for VideoMaeMethod {
         model: &Self::Model,
         batch: &TensorBatch<B>,
         ctx: &StepContext,
-    ) -> StepOutput<B> {
+    ) -> Result<StepOutput<B>, TrainError> {
         let clip = batch.context.clone();
+        let dims = clip.dims();
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.micro_seed());
         let result = self
             .masks
             .sample(clip.dims()[0], &mut rng)
             .and_then(|mask| model.loss(clip, &mask));
-        let (loss, reconstruction) = match result {
-            Ok(out) => out,
-            Err(e) => panic!(
-                "videomae forward at update {} micro-batch {}: {e}",
-                ctx.update, ctx.micro
-            ),
-        };
+        let (loss, reconstruction) = result.map_err(|e| clip_error("context", dims, e))?;
         let [b, n, d] = reconstruction.latent.dims();
-        StepOutput {
+        Ok(StepOutput {
             loss,
             metrics: Vec::new(),
             embeddings: Some(reconstruction.latent.detach().reshape([b * n, d])),
-        }
+        })
     }
 }
 
@@ -318,6 +313,7 @@ mod tests {
         let loss = |micro| {
             method
                 .forward(&model, &batch, &ctx(micro))
+                .unwrap()
                 .loss
                 .into_scalar()
         };
@@ -354,7 +350,8 @@ mod tests {
                     update: micro,
                     micro,
                 },
-            );
+            )
+            .unwrap();
             losses.push(out.loss.clone().into_scalar());
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);
             model = optim.step(2e-3, model, grads);

@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 update: micro,
                 micro,
             },
-        );
+        )?;
         loss = out.loss.clone().into_scalar();
         let forward = start.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
