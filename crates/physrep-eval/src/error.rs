@@ -38,6 +38,9 @@ pub enum EvalError {
     /// Reading the dataset.
     #[error(transparent)]
     Well(#[from] physrep_well::WellError),
+    /// Writing a file atomically or locking an output directory failed.
+    #[error(transparent)]
+    Fs(#[from] physrep_core::FsError),
     /// End-to-end fine-tuning asked of a run whose encoder physrep does not fine-tune.
     #[error("{path}: cannot fine-tune a `{method}` run: end-to-end fine-tuning is the paper's protocol for MPP's AViT only (probe other encoders frozen with `physrep probe`)")]
     NotFinetunable { path: PathBuf, method: String },

@@ -225,7 +225,6 @@ impl FeatureCache {
     pub fn store(&self, key: &CacheKey, features: &Features) -> Result<PathBuf, EvalError> {
         std::fs::create_dir_all(&self.dir).map_err(EvalError::io(&self.dir))?;
         let path = self.path(key);
-        let tmp = self.dir.join(format!(".{}.tmp{}", key.hash(), std::process::id()));
         let tok_bytes = f32_le(&features.tokens);
         let lab_bytes = f32_le(&features.labels);
         let st_err = |e: safetensors::SafeTensorError| EvalError::Safetensors { path: path.clone(), reason: e.to_string() };
@@ -234,8 +233,8 @@ impl FeatureCache {
             ("labels", TensorView::new(Dtype::F32, vec![features.n, features.p], &lab_bytes).map_err(st_err)?),
         ];
         let meta: HashMap<String, String> = [(KEY_META.to_string(), key.canonical())].into();
-        safetensors::serialize_to_file(views, &Some(meta), &tmp).map_err(st_err)?;
-        std::fs::rename(&tmp, &path).map_err(EvalError::io(&path))?;
+        let bytes = safetensors::serialize(views, &Some(meta)).map_err(st_err)?;
+        physrep_core::write_atomic(&path, &bytes)?;
         Ok(path)
     }
 

@@ -353,7 +353,7 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     let (encoder, avit) = physrep_train::load_mpp_model::<CpuAutodiff>(&opts.run_dir, &device).map_err(train_err)?;
     let ds = Arc::new(WellDataset::open(&opts.data_dir)?);
     crate::run::check_channels(&opts.run_dir, &info, &ds)?;
-    let _lock = physrep_well::DirLock::exclusive(&opts.out_dir(), "physrep finetune")?;
+    let _lock = physrep_core::DirLock::exclusive(&opts.out_dir(), "physrep finetune")?;
     let name = ds.name().to_string();
     let spec = WindowSpec { context: info.frames, stride: opts.stride.unwrap_or(4), ..WindowSpec::paper(&name) };
     let sigma = opts.noise_std.unwrap_or(0.0);

@@ -86,7 +86,7 @@ pub fn learning_curve(opts: &ProbeOptions) -> Result<LearningCurve, EvalError> {
         source,
     })?;
     text.push('\n');
-    crate::report::write_atomic(&json, text.as_bytes())?;
+    physrep_core::write_atomic(&json, text.as_bytes())?;
     if opts.plots {
         curve.plot(&opts.run_dir.join("learning-curve.png"))?;
     }

@@ -126,7 +126,7 @@ impl PredictionTable {
 
     /// Write the CSV atomically (creating the directory).
     pub fn write_csv(&self, path: &Path) -> Result<(), EvalError> {
-        crate::report::write_atomic(path, self.to_csv()?.as_bytes())
+        Ok(physrep_core::write_atomic(path, self.to_csv()?.as_bytes())?)
     }
 
     /// Read a CSV written by [`PredictionTable::write_csv`]; a malformed line is an error naming it.

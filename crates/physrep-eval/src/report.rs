@@ -66,16 +66,6 @@ pub struct ProbeReport {
     pub results: Vec<ProbeResult>,
 }
 
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(EvalError::io(parent))?;
-    }
-    physrep_train::checkpoint::write_atomic(path, bytes).map_err(|e| match e {
-        physrep_train::TrainError::Io { path, source } => EvalError::Io { path, source },
-        other => EvalError::Data(other.to_string()),
-    })
-}
-
 fn fmt_scores(s: Option<&Scores>, p: usize) -> Vec<String> {
     match s {
         Some(s) => s.per_param.iter().map(|v| format!("{v:.4}")).chain([format!("**{:.4}**", s.mean)]).collect(),
@@ -88,7 +78,7 @@ impl ProbeReport {
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
         let mut s = serde_json::to_string_pretty(self).map_err(|source| EvalError::Json { path: path.to_path_buf(), source })?;
         s.push('\n');
-        write_atomic(path, s.as_bytes())
+        Ok(physrep_core::write_atomic(path, s.as_bytes())?)
     }
 
     /// Read a `results.json`.
@@ -148,7 +138,7 @@ impl ProbeReport {
 
     /// Write `results.md` atomically.
     pub fn write_markdown(&self, path: &Path) -> Result<(), EvalError> {
-        write_atomic(path, self.to_markdown().as_bytes())
+        Ok(physrep_core::write_atomic(path, self.to_markdown().as_bytes())?)
     }
 }
 

@@ -254,7 +254,7 @@ pub(crate) fn probe_windows(opts: &ProbeOptions, enc: &EncoderHandle, w: &ProbeW
     let (ds, sources) = (&w.ds, &w.sources);
     let name = ds.name().to_string();
     let out = opts.out_dir();
-    let _lock = physrep_well::DirLock::exclusive(&out, "physrep probe")?;
+    let _lock = physrep_core::DirLock::exclusive(&out, "physrep probe")?;
     let cache = FeatureCache::new(opts.cache_dir.clone().unwrap_or_else(|| out.join("cache")));
 
     let embed = |src: &WellClips, draw: usize| -> Result<Features, EvalError> {

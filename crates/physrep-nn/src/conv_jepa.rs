@@ -547,13 +547,9 @@ pub fn save_safetensors<B: Backend, M: Module<B>>(module: &M, prefix: &str, path
             (name.clone(), view)
         })
         .collect();
-    let io_err = |source| JepaError::Io { path: path.display().to_string(), source };
-    let bytes = safetensors::serialize(views, &None)
-        .map_err(|e| JepaError::Format { path: path.display().to_string(), message: e.to_string() })?;
-    // Atomic: write a sibling temp file, then rename.
-    let tmp = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, bytes).map_err(io_err)?;
-    std::fs::rename(&tmp, path).map_err(io_err)
+    let format_err = |message: String| JepaError::Format { path: path.display().to_string(), message };
+    let bytes = safetensors::serialize(views, &None).map_err(|e| format_err(e.to_string()))?;
+    physrep_core::write_atomic(path, &bytes).map_err(|e| format_err(e.to_string()))
 }
 
 /// Load the parameters of `module` (see [`save_safetensors`] for `prefix`) from a safetensors file

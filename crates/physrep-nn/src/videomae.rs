@@ -846,9 +846,7 @@ fn save_pytorch<B: Backend, M: ModuleSnapshot<B>>(
         path: path.display().to_string(),
         message,
     };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
+    let tmp = physrep_core::fs::temp_path(path);
     let mut store = SafetensorsStore::from_file(&tmp).with_to_adapter(BurnToPyTorchAdapter);
     module
         .save_into(&mut store)

@@ -413,10 +413,7 @@ pub fn record(root: &Path, design: Option<&Design>) -> Result<(), SimError> {
                     file.display()
                 )));
             }
-            std::fs::create_dir_all(root).map_err(io)?;
-            let tmp = root.join(format!("{DESIGN_FILE}.{}.tmp", std::process::id()));
-            std::fs::write(&tmp, d.to_json()).map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)
+            Ok(physrep_core::write_atomic(&path, d.to_json().as_bytes())?)
         }
     }
 }

@@ -24,4 +24,7 @@ pub enum SimError {
     /// Reading or writing Well files failed.
     #[error(transparent)]
     Well(Box<physrep_well::WellError>),
+    /// Writing a file atomically or locking the dataset directory failed.
+    #[error(transparent)]
+    Fs(#[from] physrep_core::FsError),
 }

@@ -13,7 +13,7 @@
 //! file that already exists is skipped; temporary files of killed runs are removed. Existing files must have
 //! been made with the same seed and preset (root attributes `generator_seed`, `preset`), else the run is
 //! refused unless [`GenerateOptions::force`]. Sharding `--shard I/N` takes the parameter points with index
-//! ≡ I mod N; the dataset is locked (`physrep_well::DirLock`: exclusively, or shared between shards, each
+//! ≡ I mod N; the dataset is locked (`physrep_core::DirLock`: exclusively, or shared between shards, each
 //! holding its own shard's lock), and whichever run completes the whole selection writes `stats.yaml`.
 //! A blow-up aborts with [`SimError::BlowUp`] (parameters, IC, time) and leaves no partial file.
 //!
@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use physrep_well::write::{AttrValue, TrajectoryFields, WellFileHeader, WellFileWriter};
-use physrep_well::{DirLock, LabelScaling, Split, WellDataset, LABEL_SCALING_ATTR};
+use physrep_core::DirLock;
+use physrep_well::{LabelScaling, Split, WellDataset, LABEL_SCALING_ATTR};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -151,10 +152,7 @@ pub fn derive_seed(seed: u64, parts: &[&str], index: u64) -> u64 {
         eat(0xff);
     }
     index.to_le_bytes().into_iter().for_each(&mut eat);
-    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    physrep_core::seed::splitmix64(h)
 }
 
 /// The IC indices of each split (train, valid, test) of one parameter file, each sorted.
@@ -268,19 +266,19 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
     let command = format!("physrep simulate {} --shard {}/{}", sys.name(), opts.shard.0, opts.shard.1);
     // One writer of the whole dataset at a time; shards of one run side by side (each locks its own part).
     let _locks = if opts.shard.1 == 1 {
-        vec![DirLock::exclusive(&root, &command).map_err(well_err)?]
+        vec![DirLock::exclusive(&root, &command)?]
     } else {
         vec![
-            DirLock::shared(&root, &command).map_err(well_err)?,
-            DirLock::exclusive_part(&root, &format!("shard-{}-of-{}", opts.shard.0, opts.shard.1), &command).map_err(well_err)?,
+            DirLock::shared(&root, &command)?,
+            DirLock::exclusive_part(&root, &format!("shard-{}-of-{}", opts.shard.0, opts.shard.1), &command)?,
         ]
     };
     let layout = sys.layout(opts.preset);
     check_provenance(&root, &layout, opts)?;
     for split in Split::ALL {
-        physrep_well::lock::remove_stale_temps(&root.join("data").join(split.to_string())).map_err(well_err)?;
+        physrep_core::fs::remove_stale_temps(&root.join("data").join(split.to_string()))?;
     }
-    physrep_well::lock::remove_stale_temps(&root).map_err(well_err)?;
+    physrep_core::fs::remove_stale_temps(&root)?;
     design::record(&root, design.as_ref())?;
     // Every split file of the selected points with its ICs, and the work list per point: the files not yet on disk.
     let split_files = |p: &Planned| -> Vec<(PathBuf, Vec<usize>)> {

@@ -515,7 +515,7 @@ impl System for RayleighBenard {
         let mut pres = ArrayD::<f32>::zeros(IxDyn(&[t, onx, ony]));
         let mut vel = ArrayD::<f32>::zeros(IxDyn(&[t, onx, ony, 2]));
         // Frame 0: unprojected b₀ on the output grid (noise from a stream separate from the compute grid's).
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ physrep_core::seed::GAMMA);
         let y = chebyshev_gauss(ony);
         for i in 0..onx {
             for (j, &yj) in y.iter().enumerate() {

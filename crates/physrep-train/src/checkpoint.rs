@@ -7,12 +7,12 @@
 //! optimiser state re-attaches to the restored parameters.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
+use physrep_core::write_atomic;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -36,18 +36,6 @@ const PREFIX: &str = "update-";
 
 /// The recorder of every weight and optimiser file: named MessagePack, full (f32) precision.
 type Mpk = NamedMpkBytesRecorder<FullPrecisionSettings>;
-
-/// Write `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| TrainError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| TrainError::io(&tmp, e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
-}
 
 /// Serialise a module's weights (full precision, named MessagePack).
 pub fn module_bytes<B: Backend, M: Module<B>>(model: &M, path: &Path) -> Result<Vec<u8>, TrainError> {

@@ -53,6 +53,10 @@ pub enum TrainError {
     #[error(transparent)]
     Well(#[from] physrep_well::WellError),
 
+    /// Writing a file atomically or locking the run directory failed.
+    #[error(transparent)]
+    Fs(#[from] physrep_core::FsError),
+
     /// An error from a model (invalid model config, bad checkpoint tensors).
     #[error("model: {0}")]
     Model(String),

@@ -64,10 +64,7 @@ pub struct StepContext {
 impl StepContext {
     /// A seed unique to this micro-batch, for the objective's own RNG.
     pub fn micro_seed(&self) -> u64 {
-        // SplitMix64 of (seed, micro): decorrelates neighbouring indices.
-        let mut z = self.seed ^ self.micro.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        // SplitMix64's finaliser of (seed, micro): decorrelates neighbouring indices.
+        physrep_core::seed::mix64(self.seed ^ self.micro.wrapping_mul(physrep_core::seed::GAMMA))
     }
 }

@@ -25,12 +25,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
+use physrep_core::write_atomic;
 use physrep_nn::conv_jepa::save_safetensors;
 use physrep_nn::{CpuAutodiff, KernelBackend};
 use physrep_well::WellDataset;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_module, write_atomic, Checkpoint};
+use crate::checkpoint::{load_module, Checkpoint};
 use crate::config::{apply_overrides, merge_toml, DataConfig, Preset, TrainConfig};
 use crate::data::{DataSource, Phase};
 use crate::error::TrainError;
@@ -355,7 +356,7 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
     opts.device.check()?;
     let started = Instant::now();
     let run = RunDir::new(&opts.out);
-    let _lock = physrep_well::DirLock::exclusive(&opts.out, "physrep pretrain")?;
+    let _lock = physrep_core::DirLock::exclusive(&opts.out, "physrep pretrain")?;
     let ds = Arc::new(WellDataset::open(&opts.data)?);
     let cfg = prepare_run_dir(opts, &run, &ds)?;
     if let Some(done) = run.summary()? {

@@ -25,9 +25,10 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
 use indicatif::{ProgressBar, ProgressStyle};
+use physrep_core::write_atomic;
 use serde_json::{json, Map, Value};
 
-use crate::checkpoint::{load_module, module_bytes, read_record, record_bytes, write_atomic, Checkpoint, LoopState};
+use crate::checkpoint::{load_module, module_bytes, read_record, record_bytes, Checkpoint, LoopState};
 use crate::config::TrainConfig;
 use crate::data::{DataSource, HostBatch, Phase};
 use crate::error::TrainError;
@@ -91,7 +92,7 @@ pub fn init_model<B: AutodiffBackend, M: Method<B>>(method: &M, seed: u64, devic
 /// Write `model`'s weights (inference form) to `path` atomically.
 pub fn save_weights<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M, path: &Path) -> Result<(), TrainError> {
     let bytes = module_bytes::<B::InnerBackend, _>(&model.clone().valid(), path)?;
-    write_atomic(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }
 
 struct Materialise;

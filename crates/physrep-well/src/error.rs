@@ -48,9 +48,9 @@ pub enum WellError {
     /// A window reference or argument is out of range or inconsistent.
     #[error("{what}")]
     Invalid { what: String },
-    /// Another process holds the directory's lock ([`crate::lock::DirLock`]).
-    #[error("{dir} is locked by {holder}: wait for it to finish (or stop it) before writing there")]
-    Locked { dir: PathBuf, holder: String },
+    /// Writing a file atomically or locking a directory failed (`physrep_core`).
+    #[error(transparent)]
+    Fs(#[from] physrep_core::FsError),
     /// `stats.yaml` is malformed or lacks a field.
     #[error("{path}: bad stats.yaml: {msg}")]
     Stats { path: PathBuf, msg: String },

@@ -24,7 +24,6 @@ mod file;
 mod h5util;
 mod labels;
 mod loader;
-pub mod lock;
 mod preprocess;
 pub mod stats;
 pub mod synthetic;
@@ -34,7 +33,6 @@ pub use dataset::{ChannelOrder, Sample, Split, WellDataset, WindowRef, WindowSpe
 pub use error::WellError;
 pub use file::{BoundaryCondition, FieldInfo, ScalarInfo, WellFileInfo, FIELD_GROUPS};
 pub use labels::{LabelColumn, LabelScaling, LabelTransform, LABEL_SCALING_ATTR};
-pub use lock::DirLock;
 pub use loader::{noise_seed, Batch, Loader, LoaderConfig};
 pub use preprocess::{add_noise, resize_bilinear, Crop, Normalization, Preprocess};
 pub use stats::WellStats;

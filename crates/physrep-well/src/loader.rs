@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver};
 use ndarray::{Array2, Array5, Axis};
+use physrep_core::seed::splitmix64;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -54,20 +55,13 @@ pub struct Batch {
     pub windows: Vec<WindowRef>,
 }
 
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The noise seed of one window in one epoch: a SplitMix64 chain over (seed, epoch, split, file,
 /// trajectory, t0, context, target[, target trajectory]).
 pub fn noise_seed(seed: u64, epoch: u64, w: &WindowRef) -> u64 {
     let parts = [epoch, w.split as u64, w.file as u64, w.trajectory as u64, w.t0 as u64, w.context as u64, w.target as u64];
-    let h = parts.iter().fold(splitmix(seed), |h, &p| splitmix(h ^ p));
+    let h = parts.iter().fold(splitmix64(seed), |h, &p| splitmix64(h ^ p));
     // A cross-trajectory target (a view pair) is its own window; same-clip windows keep their seeds.
-    w.target_trajectory.map_or(h, |t| splitmix(h ^ (t as u64 + 1)))
+    w.target_trajectory.map_or(h, |t| splitmix64(h ^ (t as u64 + 1)))
 }
 
 /// Builds one batch from `windows` (in order), reading every sample straight into the batch arrays.

@@ -246,16 +246,9 @@ impl WellStats {
         out
     }
 
-    /// Writes the YAML atomically (temporary file in the same directory, then rename).
+    /// Writes the YAML atomically (`physrep_core::write_atomic`).
     pub fn write(&self, path: &Path) -> Result<(), WellError> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stats.yaml".into());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, self.to_yaml()).map_err(|e| WellError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            WellError::io(path, e)
-        })
+        Ok(physrep_core::write_atomic(path, self.to_yaml().as_bytes())?)
     }
 
     /// Parses a `stats.yaml` (all six keys required).

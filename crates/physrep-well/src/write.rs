@@ -143,8 +143,7 @@ impl WellFileWriter {
         validate(&final_path, &header)?;
         let dir = final_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| WellError::io(&dir, e))?;
-        let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp_path = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let tmp_path = physrep_core::fs::temp_path(&final_path);
         let file = hdf5::File::create(&tmp_path).map_err(h5err(&tmp_path, "/"))?;
         let mut w = Self { header, final_path, tmp_path, file: Some(file), written: 0 };
         w.write_metadata()?;

@@ -19,7 +19,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     // The dataset is locked while its own stats.yaml is rewritten (a simulate run may be adding files).
     let _lock = match &args.out {
-        None => Some(physrep_well::DirLock::exclusive(&args.dataset_dir, "physrep stats")?),
+        None => Some(physrep_core::DirLock::exclusive(&args.dataset_dir, "physrep stats")?),
         Some(_) => None,
     };
     let ds = WellDataset::open(&args.dataset_dir)?;

@@ -43,7 +43,7 @@ use report::{ResultRow, StageTime, Study};
 pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
     let start = Instant::now();
     plan.check()?;
-    let _lock = physrep_well::DirLock::exclusive(out, "physrep reproduce")?;
+    let _lock = physrep_core::DirLock::exclusive(out, "physrep reproduce")?;
     stage::write_atomic(&out.join("plan.json"), &serde_json::to_vec_pretty(plan)?)?;
     let figures_dir = out.join("figures");
     std::fs::create_dir_all(&figures_dir)?;

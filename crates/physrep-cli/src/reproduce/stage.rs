@@ -35,8 +35,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Write `bytes` to `path` atomically (the one implementation, in `physrep-train`: synced temp file, rename).
-pub use physrep_train::checkpoint::write_atomic;
+/// Write `bytes` to `path` atomically (the one implementation: synced temporary file, rename).
+pub use physrep_core::write_atomic;
 
 /// The outcome of [`run`]: the stage's output and its record; `skipped` when it came from the cache.
 pub struct StageOutcome<T> {

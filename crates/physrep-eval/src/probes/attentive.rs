@@ -171,10 +171,7 @@ fn predict_with(model: &AttentiveProbe<Cpu>, f: &Features, batch: usize) -> Resu
 
 /// Seed of epoch `e`'s shuffle (SplitMix64 of seed and epoch).
 pub(crate) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    let mut z = seed ^ (epoch as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    physrep_core::seed::mix64(seed ^ (epoch as u64).wrapping_add(1).wrapping_mul(physrep_core::seed::GAMMA))
 }
 
 impl Probe for AttentiveProbeTrainer {

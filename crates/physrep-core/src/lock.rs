@@ -21,7 +21,8 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::WellError;
+use crate::fs::process_alive;
+use crate::FsError;
 
 /// The lock file of a directory.
 pub const LOCK_FILE: &str = ".physrep.lock";
@@ -45,17 +46,17 @@ enum Mode {
 
 impl DirLock {
     /// Lock `dir` (created if missing) for `command` alone, e.g. `DirLock::exclusive(run, "physrep pretrain")`.
-    pub fn exclusive(dir: &Path, command: &str) -> Result<Self, WellError> {
+    pub fn exclusive(dir: &Path, command: &str) -> Result<Self, FsError> {
         Self::acquire(dir, LOCK_FILE, Mode::Exclusive, command)
     }
 
     /// Lock `dir` (created if missing) shared with other shared holders, against exclusive ones.
-    pub fn shared(dir: &Path, command: &str) -> Result<Self, WellError> {
+    pub fn shared(dir: &Path, command: &str) -> Result<Self, FsError> {
         Self::acquire(dir, LOCK_FILE, Mode::Shared, command)
     }
 
     /// An exclusive lock on a named part of `dir` (lock file `.physrep-NAME.lock`), e.g. one shard.
-    pub fn exclusive_part(dir: &Path, part: &str, command: &str) -> Result<Self, WellError> {
+    pub fn exclusive_part(dir: &Path, part: &str, command: &str) -> Result<Self, FsError> {
         Self::acquire(
             dir,
             &format!(".physrep-{part}.lock"),
@@ -69,9 +70,9 @@ impl DirLock {
         &self.path
     }
 
-    fn acquire(dir: &Path, file_name: &str, mode: Mode, command: &str) -> Result<Self, WellError> {
+    fn acquire(dir: &Path, file_name: &str, mode: Mode, command: &str) -> Result<Self, FsError> {
         let created = !dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| WellError::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| FsError::io(dir, e))?;
         let path = dir.join(file_name);
         let mut file = OpenOptions::new()
             .read(true)
@@ -79,7 +80,7 @@ impl DirLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| WellError::io(&path, e))?;
+            .map_err(|e| FsError::io(&path, e))?;
         let got = match mode {
             Mode::Exclusive => file.try_lock(),
             Mode::Shared => file.try_lock_shared(),
@@ -87,12 +88,12 @@ impl DirLock {
         match got {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(WellError::Locked {
+                return Err(FsError::Locked {
                     dir: dir.to_path_buf(),
                     holder: holders(dir),
                 });
             }
-            Err(TryLockError::Error(e)) => return Err(WellError::io(&path, e)),
+            Err(TryLockError::Error(e)) => return Err(FsError::io(&path, e)),
         }
         if mode == Mode::Exclusive {
             // Only an exclusive holder may rewrite the note: shared holders would overwrite each other.
@@ -103,7 +104,7 @@ impl DirLock {
                 f.write_all(note.as_bytes())?;
                 f.flush()
             };
-            write(&mut file).map_err(|e| WellError::io(&path, e))?;
+            write(&mut file).map_err(|e| FsError::io(&path, e))?;
         }
         Ok(DirLock {
             _file: file,
@@ -162,49 +163,6 @@ fn holders(dir: &Path) -> String {
     }
 }
 
-/// Whether a process with this PID exists (always true where that cannot be told).
-pub fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true
-    }
-}
-
-/// Remove the temporary files that writers killed mid-write left in `dir`: names `.NAME.tmp-PID`
-/// (files being written by [`crate::write`] and `stats.yaml`) whose process no longer runs.
-/// Returns the paths removed. Files of a live process (a concurrent writer) are kept.
-pub fn remove_stale_temps(dir: &Path) -> Result<Vec<PathBuf>, WellError> {
-    let mut removed = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
-        Err(e) => return Err(WellError::io(dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| WellError::io(dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(pid) = stale_temp_pid(name) else {
-            continue;
-        };
-        if pid != std::process::id() && !process_alive(pid) {
-            let path = entry.path();
-            std::fs::remove_file(&path).map_err(|e| WellError::io(&path, e))?;
-            removed.push(path);
-        }
-    }
-    removed.sort();
-    Ok(removed)
-}
-
-/// The PID of a temporary file name `.NAME.tmp-PID`, if it is one.
-fn stale_temp_pid(name: &str) -> Option<u32> {
-    let (head, pid) = name.rsplit_once(".tmp-")?;
-    (name.starts_with('.') && !head.is_empty()).then_some(())?;
-    pid.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,24 +212,6 @@ mod tests {
         assert!(err.contains("--shard 0/2"), "{err}");
         drop((a, b, shard));
         DirLock::exclusive(&dir, "physrep stats").unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn stale_temps_of_dead_processes_are_removed_and_live_ones_kept() {
-        let dir = scratch("temps");
-        std::fs::create_dir_all(&dir).unwrap();
-        // No process has PID 2^32 - 2 (Linux caps PIDs at 2^22); our own PID is alive.
-        let dead = dir.join(".a.hdf5.tmp-4294967294");
-        let live = dir.join(format!(".b.hdf5.tmp-{}", std::process::id()));
-        let other = dir.join("c.tmp-12");
-        for p in [&dead, &live, &other] {
-            std::fs::write(p, b"x").unwrap();
-        }
-        assert_eq!(remove_stale_temps(&dir).unwrap(), vec![dead.clone()]);
-        assert!(!dead.exists() && live.exists() && other.exists());
-        assert_eq!(stale_temp_pid(".stats.yaml.tmp-77"), Some(77));
-        assert_eq!(stale_temp_pid(".tmp-77"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
