@@ -37,16 +37,10 @@ fn bad_input_suite() {
         assert!(seen.insert(c.name), "duplicate case name {}", c.name);
     }
     let filter = std::env::var("FAULTS_FILTER").ok();
-    let cases: Vec<_> = cases
-        .into_iter()
-        .filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f)))
-        .collect();
+    let cases: Vec<_> = cases.into_iter().filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f))).collect();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<(), Fault>)>> = Mutex::new(Vec::new());
-    let workers: usize = std::env::var("FAULTS_WORKERS")
-        .ok()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or(2);
+    let workers: usize = std::env::var("FAULTS_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -64,24 +58,13 @@ fn bad_input_suite() {
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(i, _)| *i);
-    let failed: Vec<(&str, &Fault)> = results
-        .iter()
-        .filter_map(|(i, r)| r.as_ref().err().map(|f| (cases[*i].name, f)))
-        .collect();
+    let failed: Vec<(&str, &Fault)> = results.iter().filter_map(|(i, r)| r.as_ref().err().map(|f| (cases[*i].name, f))).collect();
     let mut kinds = std::collections::BTreeMap::new();
     for (_, f) in &failed {
         *kinds.entry(f.kind.label()).or_insert(0usize) += 1;
     }
-    let by_kind: Vec<String> = faults::harness::FaultKind::ALL
-        .iter()
-        .map(|k| {
-            format!(
-                "{}: {}",
-                k.label(),
-                kinds.get(k.label()).copied().unwrap_or(0)
-            )
-        })
-        .collect();
+    let by_kind: Vec<String> =
+        faults::harness::FaultKind::ALL.iter().map(|k| format!("{}: {}", k.label(), kinds.get(k.label()).copied().unwrap_or(0))).collect();
     let line = format!(
         "faults: {} cases, {} passed, {} failed ({})",
         results.len(),
@@ -92,10 +75,7 @@ fn bad_input_suite() {
     println!("{line}");
     // Failing cases' scratch dirs are kept for inspection only on request (they hold dataset copies).
     if std::env::var_os("FAULTS_KEEP").is_some() {
-        println!(
-            "scratch dirs of failing cases kept under {}",
-            ctx.root.display()
-        );
+        println!("scratch dirs of failing cases kept under {}", ctx.root.display());
     } else {
         ctx.cleanup();
     }

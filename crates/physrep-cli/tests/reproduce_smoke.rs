@@ -52,33 +52,57 @@ fn smoke_preset_writes_every_table_and_figure_and_resumes_from_its_stages() {
     // The study's arms on every system, the control included: own-init controls, the supervised
     // ceiling and the statistics baseline (ridge), and the paired comparisons, reported first.
     for system in ["active_matter", "shear_flow", "rayleigh_benard", "advection"] {
-        for (arm, probe) in [("jepa", "linear"), ("jepa-init", "attentive"), ("videomae-init", "linear"), ("supervised", "attentive"), ("stats", "linear")] {
+        for (arm, probe) in
+            [("jepa", "linear"), ("jepa-init", "attentive"), ("videomae-init", "linear"), ("supervised", "attentive"), ("stats", "linear")]
+        {
             assert!(
-                rows.iter().any(|r| r["system"] == system && r["method"] == arm && r["probe"] == probe && r["test_mse"].as_f64().is_some_and(f64::is_finite)),
+                rows.iter().any(|r| r["system"] == system
+                    && r["method"] == arm
+                    && r["probe"] == probe
+                    && r["test_mse"].as_f64().is_some_and(f64::is_finite)),
                 "no finite {probe} test MSE for {system}/{arm}"
             );
         }
-        assert!(out.join(format!("runs/{system}/jepa/seed0/probe-init/predictions/linear_1_test.csv")).exists(), "{system}: own-init predictions");
+        assert!(
+            out.join(format!("runs/{system}/jepa/seed0/probe-init/predictions/linear_1_test.csv")).exists(),
+            "{system}: own-init predictions"
+        );
     }
     let comparisons = results["comparisons"].as_array().expect("results.json comparisons");
     for (a, b) in [("jepa", "jepa-init"), ("videomae", "videomae-init"), ("jepa", "videomae"), ("jepa", "stats")] {
         assert!(
-            comparisons.iter().any(|c| c["system"] == "advection" && c["probe"] == "linear" && c["a"] == a && c["b"] == b && c["ci95"][1].as_f64().is_some_and(f64::is_finite)),
+            comparisons.iter().any(|c| c["system"] == "advection"
+                && c["probe"] == "linear"
+                && c["a"] == a
+                && c["b"] == b
+                && c["ci95"][1].as_f64().is_some_and(f64::is_finite)),
             "no {a} vs {b} comparison on the control"
         );
     }
-    assert!(report.find("## Comparisons").is_some_and(|c| c < report.find("## Table 1").unwrap()), "comparisons do not come first:\n{report}");
+    assert!(
+        report.find("## Comparisons").is_some_and(|c| c < report.find("## Table 1").unwrap()),
+        "comparisons do not come first:\n{report}"
+    );
     // The control is simulated on a design split by parameter point.
     assert!(out.join("data/advection/design.json").exists());
 
     // MPP is fine-tuned end to end as the paper (after its frozen probe), and Table 1 reports that row.
     for system in ["active_matter", "shear_flow", "rayleigh_benard"] {
         assert!(
-            rows.iter().any(|r| r["system"] == system && r["method"] == "mpp" && r["probe"] == "finetune" && r["test_mse"].as_f64().is_some_and(f64::is_finite)),
+            rows.iter().any(|r| r["system"] == system
+                && r["method"] == "mpp"
+                && r["probe"] == "finetune"
+                && r["test_mse"].as_f64().is_some_and(f64::is_finite)),
             "no finite fine-tuning row for {system}/mpp"
         );
-        assert!(rows.iter().any(|r| r["system"] == system && r["method"] == "mpp" && r["probe"] == "attentive"), "{system}/mpp lost its frozen probe row");
-        assert!(report.contains(&format!("| {system} | mpp | finetune |")), "Table 1 does not report MPP's fine-tuning for {system}:\n{report}");
+        assert!(
+            rows.iter().any(|r| r["system"] == system && r["method"] == "mpp" && r["probe"] == "attentive"),
+            "{system}/mpp lost its frozen probe row"
+        );
+        assert!(
+            report.contains(&format!("| {system} | mpp | finetune |")),
+            "Table 1 does not report MPP's fine-tuning for {system}:\n{report}"
+        );
     }
     assert!(out.join("runs/active_matter/mpp/seed0/finetune/results.json").exists());
     assert!(out.join("results.csv").exists());

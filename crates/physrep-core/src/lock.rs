@@ -57,12 +57,7 @@ impl DirLock {
 
     /// An exclusive lock on a named part of `dir` (lock file `.physrep-NAME.lock`), e.g. one shard.
     pub fn exclusive_part(dir: &Path, part: &str, command: &str) -> Result<Self, FsError> {
-        Self::acquire(
-            dir,
-            &format!(".physrep-{part}.lock"),
-            Mode::Exclusive,
-            command,
-        )
+        Self::acquire(dir, &format!(".physrep-{part}.lock"), Mode::Exclusive, command)
     }
 
     /// The lock file held.
@@ -74,13 +69,8 @@ impl DirLock {
         let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| FsError::io(dir, e))?;
         let path = dir.join(file_name);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| FsError::io(&path, e))?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| FsError::io(&path, e))?;
         let got = match mode {
             Mode::Exclusive => file.try_lock(),
             Mode::Shared => file.try_lock_shared(),
@@ -88,10 +78,7 @@ impl DirLock {
         match got {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(FsError::Locked {
-                    dir: dir.to_path_buf(),
-                    holder: holders(dir),
-                });
+                return Err(FsError::Locked { dir: dir.to_path_buf(), holder: holders(dir) });
             }
             Err(TryLockError::Error(e)) => return Err(FsError::io(&path, e)),
         }
@@ -106,11 +93,7 @@ impl DirLock {
             };
             write(&mut file).map_err(|e| FsError::io(&path, e))?;
         }
-        Ok(DirLock {
-            _file: file,
-            path,
-            created: created && mode == Mode::Exclusive,
-        })
+        Ok(DirLock { _file: file, path, created: created && mode == Mode::Exclusive })
     }
 }
 
@@ -138,10 +121,7 @@ fn holders(dir: &Path) -> String {
                 continue;
             }
             let mut text = String::new();
-            if File::open(entry.path())
-                .and_then(|mut f| f.read_to_string(&mut text))
-                .is_err()
-            {
+            if File::open(entry.path()).and_then(|mut f| f.read_to_string(&mut text)).is_err() {
                 continue;
             }
             let text = text.trim();
@@ -177,14 +157,8 @@ mod tests {
     fn a_second_exclusive_holder_is_refused_with_the_first_ones_pid() {
         let dir = scratch("excl");
         let held = DirLock::exclusive(&dir, "physrep pretrain").unwrap();
-        let err = DirLock::exclusive(&dir, "physrep pretrain")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(&format!("pid {}", std::process::id()))
-                && err.contains("physrep pretrain"),
-            "{err}"
-        );
+        let err = DirLock::exclusive(&dir, "physrep pretrain").unwrap_err().to_string();
+        assert!(err.contains(&format!("pid {}", std::process::id())) && err.contains("physrep pretrain"), "{err}");
         assert!(err.contains("locked"), "{err}");
         assert!(DirLock::shared(&dir, "physrep simulate").is_err());
         drop(held);
@@ -202,12 +176,9 @@ mod tests {
         let dir = scratch("shared");
         let a = DirLock::shared(&dir, "physrep simulate --shard 0/2").unwrap();
         let b = DirLock::shared(&dir, "physrep simulate --shard 1/2").unwrap();
-        let shard =
-            DirLock::exclusive_part(&dir, "shard-0-of-2", "physrep simulate --shard 0/2").unwrap();
+        let shard = DirLock::exclusive_part(&dir, "shard-0-of-2", "physrep simulate --shard 0/2").unwrap();
         assert!(DirLock::exclusive_part(&dir, "shard-0-of-2", "again").is_err());
-        let err = DirLock::exclusive(&dir, "physrep stats")
-            .unwrap_err()
-            .to_string();
+        let err = DirLock::exclusive(&dir, "physrep stats").unwrap_err().to_string();
         // The shard's note names the live holder.
         assert!(err.contains("--shard 0/2"), "{err}");
         drop((a, b, shard));

@@ -56,19 +56,10 @@ impl StatsEncoder {
     pub fn new(clip_shape: [usize; 4]) -> Result<Self, EvalError> {
         let [c, t, h, w] = clip_shape;
         if c == 0 || t == 0 || h < 2 || w < 2 {
-            return Err(EvalError::shape(
-                "stats baseline clip (C ≥ 1, T ≥ 1, H ≥ 2, W ≥ 2)",
-                "(C, T, H, W)",
-                clip_shape,
-            ));
+            return Err(EvalError::shape("stats baseline clip (C ≥ 1, T ≥ 1, H ≥ 2, W ≥ 2)", "(C, T, H, W)", clip_shape));
         }
         let mut planner = FftPlanner::new();
-        Ok(Self {
-            shape: clip_shape,
-            bins: h.min(w) / 2,
-            fft_w: planner.plan_fft_forward(w),
-            fft_h: planner.plan_fft_forward(h),
-        })
+        Ok(Self { shape: clip_shape, bins: h.min(w) / 2, fft_w: planner.plan_fft_forward(w), fft_h: planner.plan_fft_forward(h) })
     }
 
     /// Features per channel.
@@ -81,11 +72,7 @@ impl StatsEncoder {
         let [c, t, h, w] = self.shape;
         let n = t * h * w;
         if clip.len() != c * n {
-            return Err(EvalError::shape(
-                "stats baseline clip",
-                self.shape,
-                clip.len(),
-            ));
+            return Err(EvalError::shape("stats baseline clip", self.shape, clip.len()));
         }
         let mut out = Vec::with_capacity(c * self.per_channel());
         for x in clip.chunks_exact(n) {
@@ -102,11 +89,7 @@ impl StatsEncoder {
         let (m2, m3, m4) = (central(2), central(3), central(4));
         let mean_square = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / n;
         let varies = m2 > CONSTANT_REL_VAR * mean_square;
-        let (skew, kurt) = if varies {
-            (m3 / m2.powf(1.5), m4 / (m2 * m2) - 3.0)
-        } else {
-            (0.0, 0.0)
-        };
+        let (skew, kurt) = if varies { (m3 / m2.powf(1.5), m4 / (m2 * m2) - 3.0) } else { (0.0, 0.0) };
         out.extend([mu, m2.sqrt(), skew, kurt]);
         out.extend(self.radial_power(x).into_iter().map(|p| (p + LOG_EPS).ln()));
         let frame = h * w;
@@ -115,9 +98,7 @@ impl StatsEncoder {
                 out.push(0.0);
                 continue;
             }
-            let s: f64 = (0..(t - lag) * frame)
-                .map(|i| (x[i] as f64 - mu) * (x[i + lag * frame] as f64 - mu))
-                .sum();
+            let s: f64 = (0..(t - lag) * frame).map(|i| (x[i] as f64 - mu) * (x[i + lag * frame] as f64 - mu)).sum();
             out.push(s / (((t - lag) * frame) as f64 * m2));
         }
     }
@@ -132,16 +113,13 @@ impl StatsEncoder {
                 i as f64 - n as f64
             }
         };
-        let bin_of: Vec<usize> = (0..h * w)
-            .map(|i| (freq(i / w, h).hypot(freq(i % w, w))).round() as usize)
-            .collect();
+        let bin_of: Vec<usize> = (0..h * w).map(|i| (freq(i / w, h).hypot(freq(i % w, w))).round() as usize).collect();
         let mut sums = vec![0.0f64; self.bins + 1];
         let mut counts = vec![0usize; self.bins + 1];
         let mut col = vec![Complex::default(); h];
         let norm = ((h * w) as f64).powi(2);
         for f in x.chunks_exact(h * w) {
-            let mut buf: Vec<Complex<f64>> =
-                f.iter().map(|&v| Complex::new(v as f64, 0.0)).collect();
+            let mut buf: Vec<Complex<f64>> = f.iter().map(|&v| Complex::new(v as f64, 0.0)).collect();
             for row in buf.chunks_exact_mut(w) {
                 self.fft_w.process(row);
             }
@@ -160,9 +138,7 @@ impl StatsEncoder {
             }
         }
         // Counts run over frames too: the quotient is the mean over frames and the bin's modes.
-        (1..=self.bins)
-            .map(|b| sums[b] / counts[b] as f64)
-            .collect()
+        (1..=self.bins).map(|b| sums[b] / counts[b] as f64).collect()
     }
 }
 
@@ -199,24 +175,17 @@ impl ClipEncoder<Cpu> for StatsEncoder {
 /// `opts.resolution` (default the native grid after the crop).
 pub fn stats_run(opts: &ProbeOptions, frames: Option<usize>) -> Result<ProbeReport, EvalError> {
     if opts.out_dir.is_none() {
-        return Err(EvalError::Config(
-            "the stats baseline needs an output directory (`out_dir`, `--out`)".into(),
-        ));
+        return Err(EvalError::Config("the stats baseline needs an output directory (`out_dir`, `--out`)".into()));
     }
     let (run_frames, resolution) = if opts.run_dir.as_os_str().is_empty() {
         (None, None)
     } else {
-        let info = physrep_train::encoder_info(&opts.run_dir)
-            .map_err(|e| EvalError::Config(format!("{}: {e}", opts.run_dir.display())))?;
+        let info = physrep_train::encoder_info(&opts.run_dir).map_err(|e| EvalError::Config(format!("{}: {e}", opts.run_dir.display())))?;
         (Some(info.frames), Some([info.resolution, info.resolution]))
     };
-    let frames = frames
-        .or(run_frames)
-        .unwrap_or(WindowSpec::paper("").context);
+    let frames = frames.or(run_frames).unwrap_or(WindowSpec::paper("").context);
     let windows = ProbeWindows::new(opts, frames, resolution)?;
-    let encoder = StatsEncoder::new(crate::extract::ClipSource::clip_shape(
-        &windows.sources.valid,
-    ))?;
+    let encoder = StatsEncoder::new(crate::extract::ClipSource::clip_shape(&windows.sources.valid))?;
     let handle = EncoderHandle {
         id: format!("trivial-statistics:v1:lags{LAGS}"),
         description: "trivial statistics (per-channel moments, radial power spectrum, lag-1–4 autocorrelation)".into(),
@@ -278,24 +247,17 @@ mod tests {
         assert_eq!(enc.token_dim(), 20);
         let f = enc.features(&fixture()).unwrap();
         for (i, (got, want)) in f.iter().zip(NUMPY).enumerate() {
-            assert!(
-                (got - want).abs() <= 1e-10 * want.abs().max(1.0),
-                "feature {i}: {got} vs NumPy {want}"
-            );
+            assert!((got - want).abs() <= 1e-10 * want.abs().max(1.0), "feature {i}: {got} vs NumPy {want}");
         }
         // Through the encoder interface: two clips → (2, 1, 20), same numbers in f32.
         let mut two = fixture();
         two.extend(fixture());
-        let x =
-            Tensor::<Cpu, 5>::from_data(TensorData::new(two, [2, 2, 6, 4, 6]), &Default::default());
+        let x = Tensor::<Cpu, 5>::from_data(TensorData::new(two, [2, 2, 6, 4, 6]), &Default::default());
         let y = enc.encode_tokens(x).unwrap();
         assert_eq!(y.dims(), [2, 1, 20]);
         let v = y.into_data().to_vec::<f32>().unwrap();
         assert_eq!(v[20..], v[..20]);
-        assert!(v[..20]
-            .iter()
-            .zip(NUMPY)
-            .all(|(a, b)| (*a as f64 - b).abs() <= 1e-6 * b.abs().max(1.0)));
+        assert!(v[..20].iter().zip(NUMPY).all(|(a, b)| (*a as f64 - b).abs() <= 1e-6 * b.abs().max(1.0)));
     }
 
     #[test]

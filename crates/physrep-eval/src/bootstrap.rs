@@ -18,7 +18,7 @@ pub const RESAMPLES: usize = 1000;
 /// `(n, p)`), resampling the clusters named by `groups` (one id per row; any integers) `resamples`
 /// times with a seeded RNG.
 pub fn cluster_ci95(pred: &[f32], truth: &[f32], p: usize, groups: &[usize], resamples: usize, seed: u64) -> Result<[f64; 2], EvalError> {
-    if p == 0 || pred.len() != truth.len() || pred.len() % p != 0 || groups.len() * p != pred.len() {
+    if p == 0 || pred.len() != truth.len() || !pred.len().is_multiple_of(p) || groups.len() * p != pred.len() {
         return Err(EvalError::Data(format!(
             "bootstrap: predictions ({}), truth ({}) and groups ({}) disagree for {p} label columns",
             pred.len(),
@@ -99,7 +99,7 @@ mod tests {
         // 20 clusters of 10 identical rows each: as informative as 20 rows, not 200.
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let per: Vec<f32> = (0..20).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        let pred: Vec<f32> = per.iter().flat_map(|&e| std::iter::repeat(e).take(10)).collect();
+        let pred: Vec<f32> = per.iter().flat_map(|&e| std::iter::repeat_n(e, 10)).collect();
         let truth = vec![0.0f32; pred.len()];
         let clustered: Vec<usize> = (0..pred.len()).map(|r| r / 10).collect();
         let rows: Vec<usize> = (0..pred.len()).collect();

@@ -43,25 +43,12 @@ pub struct ArmPredictions {
 
 impl ArmPredictions {
     /// Read the test predictions of `probe` at `fraction` from each `(seed, probe output dir)`.
-    pub fn load(
-        name: &str,
-        dirs: &[(u64, PathBuf)],
-        probe: &str,
-        fraction: f64,
-    ) -> Result<Self, EvalError> {
+    pub fn load(name: &str, dirs: &[(u64, PathBuf)], probe: &str, fraction: f64) -> Result<Self, EvalError> {
         let seeds = dirs
             .iter()
-            .map(|(seed, dir)| {
-                Ok((
-                    *seed,
-                    PredictionTable::read_csv(&predictions_path(dir, probe, fraction, "test"))?,
-                ))
-            })
+            .map(|(seed, dir)| Ok((*seed, PredictionTable::read_csv(&predictions_path(dir, probe, fraction, "test"))?)))
             .collect::<Result<_, EvalError>>()?;
-        Ok(Self {
-            name: name.to_string(),
-            seeds,
-        })
+        Ok(Self { name: name.to_string(), seeds })
     }
 }
 
@@ -106,20 +93,14 @@ fn cluster_sse(t: &PredictionTable, cluster_of_row: &[usize], k: usize) -> Vec<f
     let p = t.label_dim();
     let mut sse = vec![0.0; k];
     for (row, &c) in cluster_of_row.iter().enumerate() {
-        sse[c] += (row * p..(row + 1) * p)
-            .map(|i| (t.pred[i] as f64 - t.truth[i] as f64).powi(2))
-            .sum::<f64>();
+        sse[c] += (row * p..(row + 1) * p).map(|i| (t.pred[i] as f64 - t.truth[i] as f64).powi(2)).sum::<f64>();
     }
     sse
 }
 
 /// Mean over the drawn seeds of each seed's MSE over the drawn clusters (`denom` = rows·P drawn).
 fn arm_mse(sse: &[Vec<f64>], seeds: &[usize], clusters: &[usize], denom: f64) -> f64 {
-    seeds
-        .iter()
-        .map(|&s| clusters.iter().map(|&c| sse[s][c]).sum::<f64>() / denom)
-        .sum::<f64>()
-        / seeds.len() as f64
+    seeds.iter().map(|&s| clusters.iter().map(|&c| sse[s][c]).sum::<f64>() / denom).sum::<f64>() / seeds.len() as f64
 }
 
 /// Compare `a` with `b` on their test predictions: ratio of mean MSEs, per-seed ratios and the 95 %
@@ -135,14 +116,9 @@ pub fn compare(
     let what = format!("comparison {} vs {} ({system}, {probe})", a.name, b.name);
     let data = |why: String| EvalError::Data(format!("{what}: {why}"));
     if resamples == 0 {
-        return Err(EvalError::Config(format!(
-            "{what}: need at least one bootstrap resample"
-        )));
+        return Err(EvalError::Config(format!("{what}: need at least one bootstrap resample")));
     }
-    let mut arms = [
-        a.seeds.iter().collect::<Vec<_>>(),
-        b.seeds.iter().collect::<Vec<_>>(),
-    ];
+    let mut arms = [a.seeds.iter().collect::<Vec<_>>(), b.seeds.iter().collect::<Vec<_>>()];
     for (arm, name) in arms.iter_mut().zip([&a.name, &b.name]) {
         arm.sort_by_key(|(s, _)| *s);
         if arm.is_empty() {
@@ -158,10 +134,7 @@ pub fn compare(
     }
     for (name, arm) in [(&a.name, &arms[0]), (&b.name, &arms[1])] {
         for (s, t) in arm {
-            if t.windows != reference.windows
-                || t.label_names != reference.label_names
-                || t.truth != reference.truth
-            {
+            if t.windows != reference.windows || t.label_names != reference.label_names || t.truth != reference.truth {
                 return Err(data(format!(
                     "{name} seed {s} was scored on other test windows or labels than {} seed {}",
                     a.name, arms[0][0].0
@@ -172,22 +145,14 @@ pub fn compare(
     let mut ids: Vec<usize> = reference.windows.iter().map(|w| w.cluster).collect();
     ids.sort_unstable();
     ids.dedup();
-    let cluster_of_row: Vec<usize> = reference
-        .windows
-        .iter()
-        .map(|w| ids.binary_search(&w.cluster).expect("collected above"))
-        .collect();
+    let cluster_of_row: Vec<usize> = reference.windows.iter().map(|w| ids.binary_search(&w.cluster).expect("collected above")).collect();
     let k = ids.len();
     let mut rows = vec![0usize; k];
     for &c in &cluster_of_row {
         rows[c] += 1;
     }
     let p = reference.label_dim() as f64;
-    let [sse_a, sse_b] = arms.each_ref().map(|arm| {
-        arm.iter()
-            .map(|(_, t)| cluster_sse(t, &cluster_of_row, k))
-            .collect::<Vec<_>>()
-    });
+    let [sse_a, sse_b] = arms.each_ref().map(|arm| arm.iter().map(|(_, t)| cluster_sse(t, &cluster_of_row, k)).collect::<Vec<_>>());
     let seeds_a: Vec<u64> = arms[0].iter().map(|(s, _)| *s).collect();
     let seeds_b: Vec<u64> = arms[1].iter().map(|(s, _)| *s).collect();
     let paired_seeds = seeds_a == seeds_b;
@@ -200,10 +165,7 @@ pub fn compare(
     let mse_b = arm_mse(&sse_b, &(0..nb).collect::<Vec<_>>(), &all_clusters, full);
     // Also refuses a NaN MSE.
     if mse_b.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-        return Err(data(format!(
-            "{} has zero test error, the ratio is undefined",
-            b.name
-        )));
+        return Err(data(format!("{} has zero test error, the ratio is undefined", b.name)));
     }
     let per_seed = seeds_a
         .iter()
@@ -211,12 +173,7 @@ pub fn compare(
         .filter_map(|(i, s)| seeds_b.iter().position(|x| x == s).map(|j| (i, j, *s)))
         .map(|(i, j, seed)| {
             let (ma, mb) = (seed_mse(&sse_a, i), seed_mse(&sse_b, j));
-            SeedRatio {
-                seed,
-                mse_a: ma,
-                mse_b: mb,
-                ratio: ma / mb,
-            }
+            SeedRatio { seed, mse_a: ma, mse_b: mb, ratio: ma / mb }
         })
         .collect();
 
@@ -224,20 +181,12 @@ pub fn compare(
     let mut ratios = Vec::with_capacity(resamples);
     for _ in 0..resamples {
         let draw_a: Vec<usize> = (0..na).map(|_| rng.random_range(0..na)).collect();
-        let draw_b: Vec<usize> = if paired_seeds {
-            draw_a.clone()
-        } else {
-            (0..nb).map(|_| rng.random_range(0..nb)).collect()
-        };
+        let draw_b: Vec<usize> = if paired_seeds { draw_a.clone() } else { (0..nb).map(|_| rng.random_range(0..nb)).collect() };
         let clusters: Vec<usize> = (0..k).map(|_| rng.random_range(0..k)).collect();
         let denom = clusters.iter().map(|&c| rows[c]).sum::<usize>() as f64 * p;
-        let r =
-            arm_mse(&sse_a, &draw_a, &clusters, denom) / arm_mse(&sse_b, &draw_b, &clusters, denom);
+        let r = arm_mse(&sse_a, &draw_a, &clusters, denom) / arm_mse(&sse_b, &draw_b, &clusters, denom);
         if !r.is_finite() {
-            return Err(data(format!(
-                "a bootstrap resample gave {} zero test error (ratio {r})",
-                b.name
-            )));
+            return Err(data(format!("a bootstrap resample gave {} zero test error (ratio {r})", b.name)));
         }
         ratios.push(r);
     }
@@ -265,32 +214,16 @@ impl Comparison {
     /// `… 12 % above …`, or `no significant difference` when the interval contains 1; followed by
     /// the ratio and what it rests on. Arm `X-init` is called "its initialisation" next to arm `X`.
     pub fn sentence(&self) -> String {
-        let b = if self.b == format!("{}-init", self.a) {
-            "its initialisation".to_string()
-        } else {
-            self.b.clone()
-        };
+        let b = if self.b == format!("{}-init", self.a) { "its initialisation".to_string() } else { self.b.clone() };
         let [lo, hi] = self.ci95;
         // Whole percent, or tenths where every number of the sentence is below 2 % (a significant
         // but small difference would otherwise read "0 % (95 % CI 0–0 %)").
         let decimals = usize::from([self.ratio, lo, hi].iter().all(|r| (r - 1.0).abs() < 0.02));
         let pct = |x: f64| format!("{:.*}", decimals, 100.0 * x);
         let mut s = if hi < 1.0 {
-            format!(
-                "{}: test MSE {} % below {b} (95 % CI {}–{} %)",
-                self.a,
-                pct(1.0 - self.ratio),
-                pct(1.0 - hi),
-                pct(1.0 - lo)
-            )
+            format!("{}: test MSE {} % below {b} (95 % CI {}–{} %)", self.a, pct(1.0 - self.ratio), pct(1.0 - hi), pct(1.0 - lo))
         } else if lo > 1.0 {
-            format!(
-                "{}: test MSE {} % above {b} (95 % CI {}–{} %)",
-                self.a,
-                pct(self.ratio - 1.0),
-                pct(lo - 1.0),
-                pct(hi - 1.0)
-            )
+            format!("{}: test MSE {} % above {b} (95 % CI {}–{} %)", self.a, pct(self.ratio - 1.0), pct(lo - 1.0), pct(hi - 1.0))
         } else {
             format!("{}: no significant difference from {b}", self.a)
         };
@@ -322,12 +255,7 @@ mod tests {
         for c in 0..k {
             for r in 0..per {
                 // Windows listed cluster by cluster but with ids out of order, to exercise the mapping.
-                windows.push(WindowId {
-                    file: format!("p{c}.hdf5"),
-                    trajectory: r % 2,
-                    t0: r,
-                    cluster: (c * 7) % k,
-                });
+                windows.push(WindowId { file: format!("p{c}.hdf5"), trajectory: r % 2, t0: r, cluster: (c * 7) % k });
                 for j in 0..2 {
                     let t = (c as f32 * 0.25 - 1.0) * if j == 0 { 1.0 } else { -0.5 };
                     truth.push(t);
@@ -346,10 +274,7 @@ mod tests {
     }
 
     fn arm(name: &str, tables: Vec<(u64, PredictionTable)>) -> ArmPredictions {
-        ArmPredictions {
-            name: name.into(),
-            seeds: tables,
-        }
+        ArmPredictions { name: name.into(), seeds: tables }
     }
 
     /// Brute force: the documented draws, replayed from the same stream, with every MSE computed by a
@@ -372,8 +297,7 @@ mod tests {
                 for (row, w) in t.windows.iter().enumerate() {
                     if w.cluster == ids[c] {
                         for j in 0..2 {
-                            se +=
-                                (t.pred[row * 2 + j] as f64 - t.truth[row * 2 + j] as f64).powi(2);
+                            se += (t.pred[row * 2 + j] as f64 - t.truth[row * 2 + j] as f64).powi(2);
                             n += 1;
                         }
                     }
@@ -385,24 +309,15 @@ mod tests {
             seeds.iter().map(|&s| mse(&arm[s].1, clusters)).sum::<f64>() / seeds.len() as f64
         };
         let all: Vec<usize> = (0..k).collect();
-        let point = mean_over(a, &(0..a.len()).collect::<Vec<_>>(), &all)
-            / mean_over(b, &(0..b.len()).collect::<Vec<_>>(), &all);
+        let point = mean_over(a, &(0..a.len()).collect::<Vec<_>>(), &all) / mean_over(b, &(0..b.len()).collect::<Vec<_>>(), &all);
         let same_seeds = a.iter().map(|x| x.0).eq(b.iter().map(|x| x.0));
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut ratios = Vec::new();
         for _ in 0..resamples {
             let sa: Vec<usize> = (0..a.len()).map(|_| rng.random_range(0..a.len())).collect();
-            let sb: Vec<usize> = if same_seeds {
-                sa.clone()
-            } else {
-                (0..b.len()).map(|_| rng.random_range(0..b.len())).collect()
-            };
+            let sb: Vec<usize> = if same_seeds { sa.clone() } else { (0..b.len()).map(|_| rng.random_range(0..b.len())).collect() };
             let ca: Vec<usize> = (0..k).map(|_| rng.random_range(0..k)).collect();
-            let cb: Vec<usize> = if paired_clusters {
-                ca.clone()
-            } else {
-                (0..k).map(|_| rng.random_range(0..k)).collect()
-            };
+            let cb: Vec<usize> = if paired_clusters { ca.clone() } else { (0..k).map(|_| rng.random_range(0..k)).collect() };
             ratios.push(mean_over(a, &sa, &ca) / mean_over(b, &sb, &cb));
         }
         ratios.sort_by(f64::total_cmp);
@@ -419,24 +334,10 @@ mod tests {
         let a: Vec<(u64, PredictionTable)> = (0..3).map(|s| (s, table(9, 4, noise(s)))).collect();
         // Paired seeds (same seed set) and unpaired seeds (B ran other seeds).
         for seeds_b in [vec![0u64, 1, 2], vec![5, 7]] {
-            let b: Vec<(u64, PredictionTable)> = seeds_b
-                .iter()
-                .map(|&s| (s, table(9, 4, noise(100 + s))))
-                .collect();
-            let c = compare(
-                "sys",
-                "linear",
-                &arm("A", a.clone()),
-                &arm("B", b.clone()),
-                300,
-                17,
-            )
-            .unwrap();
+            let b: Vec<(u64, PredictionTable)> = seeds_b.iter().map(|&s| (s, table(9, 4, noise(100 + s)))).collect();
+            let c = compare("sys", "linear", &arm("A", a.clone()), &arm("B", b.clone()), 300, 17).unwrap();
             let (point, [lo, hi]) = naive(&a, &b, true, 300, 17);
-            assert!(
-                close(c.ratio, point) && close(c.ci95[0], lo) && close(c.ci95[1], hi),
-                "{c:?} vs {point} [{lo}, {hi}]"
-            );
+            assert!(close(c.ratio, point) && close(c.ci95[0], lo) && close(c.ci95[1], hi), "{c:?} vs {point} [{lo}, {hi}]");
             assert_eq!(c.paired_seeds, seeds_b.len() == 3);
             assert_eq!((c.clusters, c.windows), (9, 36));
             assert_eq!(c.per_seed.len(), if c.paired_seeds { 3 } else { 0 });
@@ -445,48 +346,18 @@ mod tests {
 
     #[test]
     fn known_answers_identical_and_scaled_errors() {
-        let tables: Vec<(u64, PredictionTable)> =
-            (0..2).map(|s| (s, table(6, 3, noise(s)))).collect();
-        let same = compare(
-            "sys",
-            "linear",
-            &arm("A", tables.clone()),
-            &arm("B", tables.clone()),
-            200,
-            1,
-        )
-        .unwrap();
+        let tables: Vec<(u64, PredictionTable)> = (0..2).map(|s| (s, table(6, 3, noise(s)))).collect();
+        let same = compare("sys", "linear", &arm("A", tables.clone()), &arm("B", tables.clone()), 200, 1).unwrap();
         assert_eq!((same.ratio, same.ci95), (1.0, [1.0, 1.0]));
         // B's errors are exactly twice A's (dyadic scaling is exact in floating point): ratio 1/4.
-        let a: Vec<(u64, PredictionTable)> = (0..2)
-            .map(|s| {
-                (
-                    s,
-                    table(6, 3, move |c, r, j| {
-                        0.125 * ((c + r + j + s as usize) % 5) as f32
-                    }),
-                )
-            })
-            .collect();
-        let b: Vec<(u64, PredictionTable)> = (0..2)
-            .map(|s| {
-                (
-                    s,
-                    table(6, 3, move |c, r, j| {
-                        0.25 * ((c + r + j + s as usize) % 5) as f32
-                    }),
-                )
-            })
-            .collect();
+        let a: Vec<(u64, PredictionTable)> =
+            (0..2).map(|s| (s, table(6, 3, move |c, r, j| 0.125 * ((c + r + j + s as usize) % 5) as f32))).collect();
+        let b: Vec<(u64, PredictionTable)> =
+            (0..2).map(|s| (s, table(6, 3, move |c, r, j| 0.25 * ((c + r + j + s as usize) % 5) as f32))).collect();
         let c = compare("sys", "linear", &arm("A", a), &arm("B", b), 200, 1).unwrap();
         assert_eq!((c.ratio, c.ci95), (0.25, [0.25, 0.25]));
         assert!(c.per_seed.iter().all(|s| s.ratio == 0.25));
-        assert!(
-            c.sentence()
-                .starts_with("A: test MSE 75 % below B (95 % CI 75–75 %)"),
-            "{}",
-            c.sentence()
-        );
+        assert!(c.sentence().starts_with("A: test MSE 75 % below B (95 % CI 75–75 %)"), "{}", c.sentence());
     }
 
     #[test]
@@ -497,47 +368,18 @@ mod tests {
             let mut rng = ChaCha8Rng::seed_from_u64(c as u64);
             rng.random_range(-2.0f32..2.0)
         };
-        let a: Vec<(u64, PredictionTable)> = (0..3)
-            .map(|s| {
-                (
-                    s,
-                    table(30, 4, move |c, r, j| shared(c) + 0.1 * noise(s)(c, r, j)),
-                )
-            })
-            .collect();
-        let b: Vec<(u64, PredictionTable)> = (0..3)
-            .map(|s| {
-                (
-                    s,
-                    table(30, 4, move |c, r, j| {
-                        1.2 * shared(c) + 0.1 * noise(50 + s)(c, r, j)
-                    }),
-                )
-            })
-            .collect();
-        let c = compare(
-            "sys",
-            "linear",
-            &arm("A", a.clone()),
-            &arm("B", b.clone()),
-            400,
-            3,
-        )
-        .unwrap();
+        let a: Vec<(u64, PredictionTable)> =
+            (0..3).map(|s| (s, table(30, 4, move |c, r, j| shared(c) + 0.1 * noise(s)(c, r, j)))).collect();
+        let b: Vec<(u64, PredictionTable)> =
+            (0..3).map(|s| (s, table(30, 4, move |c, r, j| 1.2 * shared(c) + 0.1 * noise(50 + s)(c, r, j)))).collect();
+        let c = compare("sys", "linear", &arm("A", a.clone()), &arm("B", b.clone()), 400, 3).unwrap();
         let (_, paired) = naive(&a, &b, true, 400, 3);
         let (_, unpaired) = naive(&a, &b, false, 400, 3);
         assert!(close(c.ci95[0], paired[0]) && close(c.ci95[1], paired[1]));
         let width = |ci: [f64; 2]| ci[1] - ci[0];
-        assert!(
-            width(paired) < 0.25 * width(unpaired),
-            "paired {paired:?} vs unpaired {unpaired:?}"
-        );
+        assert!(width(paired) < 0.25 * width(unpaired), "paired {paired:?} vs unpaired {unpaired:?}");
         assert!(c.ci95[1] < 1.0, "{c:?}");
-        assert!(
-            c.sentence().starts_with("A: test MSE 3"),
-            "{}",
-            c.sentence()
-        );
+        assert!(c.sentence().starts_with("A: test MSE 3"), "{}", c.sentence());
     }
 
     #[test]
@@ -560,42 +402,18 @@ mod tests {
             resamples: 1000,
         };
         assert!(
-            c.sentence().starts_with(
-                "jepa: test MSE 31 % below its initialisation (95 % CI 18–42 %); MSE ratio 0.690"
-            ),
+            c.sentence().starts_with("jepa: test MSE 31 % below its initialisation (95 % CI 18–42 %); MSE ratio 0.690"),
             "{}",
             c.sentence()
         );
-        assert!(
-            c.sentence()
-                .ends_with("linear probe, 2 paired seeds, 36 parameter points (288 test windows)"),
-            "{}",
-            c.sentence()
-        );
+        assert!(c.sentence().ends_with("linear probe, 2 paired seeds, 36 parameter points (288 test windows)"), "{}", c.sentence());
         (c.b, c.ratio, c.ci95) = ("videomae".into(), 1.12, [1.05, 1.2]);
-        assert!(
-            c.sentence()
-                .starts_with("jepa: test MSE 12 % above videomae (95 % CI 5–20 %)"),
-            "{}",
-            c.sentence()
-        );
-        let small = Comparison {
-            ratio: 1.004,
-            ci95: [1.002, 1.009],
-            ..c.clone()
-        };
-        assert!(
-            small
-                .sentence()
-                .starts_with("jepa: test MSE 0.4 % above videomae (95 % CI 0.2–0.9 %)"),
-            "{}",
-            small.sentence()
-        );
+        assert!(c.sentence().starts_with("jepa: test MSE 12 % above videomae (95 % CI 5–20 %)"), "{}", c.sentence());
+        let small = Comparison { ratio: 1.004, ci95: [1.002, 1.009], ..c.clone() };
+        assert!(small.sentence().starts_with("jepa: test MSE 0.4 % above videomae (95 % CI 0.2–0.9 %)"), "{}", small.sentence());
         c.ci95 = [0.9, 1.3];
         assert!(
-            c.sentence().starts_with(
-                "jepa: no significant difference from videomae; MSE ratio 1.120 [0.900, 1.300]"
-            ),
+            c.sentence().starts_with("jepa: no significant difference from videomae; MSE ratio 1.120 [0.900, 1.300]"),
             "{}",
             c.sentence()
         );
@@ -603,48 +421,14 @@ mod tests {
         let t = table(3, 2, noise(0));
         let mut other = t.clone();
         other.windows[1].t0 = 99;
-        let err = compare(
-            "s",
-            "p",
-            &arm("A", vec![(0, t.clone())]),
-            &arm("B", vec![(0, other)]),
-            10,
-            0,
-        )
-        .unwrap_err();
+        let err = compare("s", "p", &arm("A", vec![(0, t.clone())]), &arm("B", vec![(0, other)]), 10, 0).unwrap_err();
         assert!(err.to_string().contains("other test windows"), "{err}");
-        assert!(compare(
-            "s",
-            "p",
-            &arm("A", vec![(0, t.clone()), (0, t.clone())]),
-            &arm("B", vec![(0, t.clone())]),
-            10,
-            0
-        )
-        .is_err());
-        assert!(compare(
-            "s",
-            "p",
-            &arm("A", vec![(0, t.clone())]),
-            &arm("B", vec![]),
-            10,
-            0
-        )
-        .is_err());
-        let perfect = PredictionTable {
-            pred: t.truth.clone(),
-            ..t.clone()
-        };
-        assert!(compare(
-            "s",
-            "p",
-            &arm("A", vec![(0, t)]),
-            &arm("B", vec![(0, perfect)]),
-            10,
-            0
-        )
-        .unwrap_err()
-        .to_string()
-        .contains("zero test error"));
+        assert!(compare("s", "p", &arm("A", vec![(0, t.clone()), (0, t.clone())]), &arm("B", vec![(0, t.clone())]), 10, 0).is_err());
+        assert!(compare("s", "p", &arm("A", vec![(0, t.clone())]), &arm("B", vec![]), 10, 0).is_err());
+        let perfect = PredictionTable { pred: t.truth.clone(), ..t.clone() };
+        assert!(compare("s", "p", &arm("A", vec![(0, t)]), &arm("B", vec![(0, perfect)]), 10, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("zero test error"));
     }
 }

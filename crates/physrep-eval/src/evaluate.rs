@@ -216,7 +216,13 @@ pub fn evaluate(data: &SplitFeatures, cfg: &EvalConfig) -> Result<(Vec<ProbeResu
             if let Some(t) = &data.test {
                 let (s, pred) = score(fitted.as_ref(), t)?;
                 result.test = Some(s);
-                predictions.push(Predictions { probe: kind.name().into(), fraction, split: "test".into(), pred, truth: t.labels().to_vec() });
+                predictions.push(Predictions {
+                    probe: kind.name().into(),
+                    fraction,
+                    split: "test".into(),
+                    pred,
+                    truth: t.labels().to_vec(),
+                });
             }
             results.push(result);
         }

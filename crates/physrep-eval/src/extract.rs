@@ -6,7 +6,6 @@
 //! (rayon), encoded in batches, and stored exactly (no padding rows).
 
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 use physrep_nn::{ClipEncoder, Cpu};
 use rayon::prelude::*;
 
@@ -58,15 +57,7 @@ pub fn extract(
     let [c, t, h, w] = src.clip_shape();
     let p = src.label_dim();
     let device = Default::default();
-    let bar = if progress {
-        let b = ProgressBar::new(n as u64);
-        if let Ok(style) = ProgressStyle::with_template("embedding {bar:30} {pos}/{len} windows [{elapsed_precise} < {eta}]") {
-            b.set_style(style);
-        }
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = physrep_core::Progress::new(n as u64, "embedding", "windows", progress);
     let mut tokens = Vec::new();
     let mut labels = Vec::with_capacity(n * p);
     let mut token_shape: Option<(usize, usize)> = None;

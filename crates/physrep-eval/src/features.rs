@@ -205,10 +205,7 @@ impl FeatureCache {
         let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(st_err)?;
         let stored = meta.metadata().as_ref().and_then(|m| m.get(KEY_META)).cloned();
         if stored.as_deref() != Some(key.canonical().as_str()) {
-            return Err(EvalError::Cache {
-                path,
-                reason: format!("stored key {stored:?} differs from requested {}", key.canonical()),
-            });
+            return Err(EvalError::Cache { path, reason: format!("stored key {stored:?} differs from requested {}", key.canonical()) });
         }
         let st = SafeTensors::deserialize(&bytes).map_err(st_err)?;
         let tokens = st.tensor("tokens").map_err(st_err)?;
@@ -239,11 +236,7 @@ impl FeatureCache {
     }
 
     /// Load `key`, or compute, store and return it.
-    pub fn get_or_compute(
-        &self,
-        key: &CacheKey,
-        compute: impl FnOnce() -> Result<Features, EvalError>,
-    ) -> Result<Features, EvalError> {
+    pub fn get_or_compute(&self, key: &CacheKey, compute: impl FnOnce() -> Result<Features, EvalError>) -> Result<Features, EvalError> {
         if let Some(f) = self.load(key)? {
             return Ok(f);
         }
@@ -299,11 +292,7 @@ mod tests {
         cache.store(&key, &f).unwrap();
         assert_eq!(cache.load(&key).unwrap().unwrap(), f);
         // A different σ, checkpoint or draw is a different key: no stale reuse.
-        for k in [
-            key.clone().with("noise_std", 0.5),
-            key.clone().with("encoder", "abd"),
-            key.clone().with("draw", 1),
-        ] {
+        for k in [key.clone().with("noise_std", 0.5), key.clone().with("encoder", "abd"), key.clone().with("draw", 1)] {
             assert_ne!(k.hash(), key.hash());
             assert!(cache.load(&k).unwrap().is_none());
         }

@@ -44,7 +44,6 @@ use std::sync::Arc;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 use physrep_nn::attentive_probe::{AttentiveProbe, AttentiveProbeConfig};
 use physrep_nn::avit::Avit;
 use physrep_nn::{ClipEncoder, Cpu, CpuAutodiff};
@@ -251,13 +250,22 @@ impl FinetuneOptions {
     pub fn validate(&self) -> Result<(), EvalError> {
         let bad = |m: String| Err(EvalError::Config(m));
         if !(self.lr > 0.0) || !(self.eps > 0.0) || !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
-            return bad(format!("fine-tuning Adam: need lr > 0, eps > 0, betas in [0, 1) (lr {}, eps {}, betas ({}, {}))", self.lr, self.eps, self.beta1, self.beta2));
+            return bad(format!(
+                "fine-tuning Adam: need lr > 0, eps > 0, betas in [0, 1) (lr {}, eps {}, betas ({}, {}))",
+                self.lr, self.eps, self.beta1, self.beta2
+            ));
         }
         let p = &self.plateau;
-        if !(p.factor > 0.0 && p.factor < 1.0) || !(p.threshold >= 0.0) || !(p.min_lr >= 0.0) {
+        if !(p.factor > 0.0 && p.factor < 1.0 && p.threshold >= 0.0 && p.min_lr >= 0.0) {
             return bad(format!("plateau: need 0 < factor < 1, threshold ≥ 0, min_lr ≥ 0 (got {p:?})"));
         }
-        if self.epochs == 0 || self.batch_size == 0 || self.micro_batch == 0 || self.eval_batch == 0 || self.stride == Some(0) || self.max_train_windows == Some(0) {
+        if self.epochs == 0
+            || self.batch_size == 0
+            || self.micro_batch == 0
+            || self.eval_batch == 0
+            || self.stride == Some(0)
+            || self.max_train_windows == Some(0)
+        {
             return bad("epochs, batch_size, micro_batch, eval_batch, stride and max_train_windows must be ≥ 1".into());
         }
         if self.noise_std.is_some_and(|s| !(s >= 0.0) || !s.is_finite()) {
@@ -282,7 +290,12 @@ impl<B: Backend> AvitRegressor<B> {
 }
 
 /// Windows `idx` of `src` under noise draw `draw` as tensors `(b, C, T, H, W)` and `(b, P)`.
-fn batch<B: Backend>(src: &dyn ClipSource, idx: &[usize], draw: usize, device: &B::Device) -> Result<(Tensor<B, 5>, Tensor<B, 2>), EvalError> {
+fn batch<B: Backend>(
+    src: &dyn ClipSource,
+    idx: &[usize],
+    draw: usize,
+    device: &B::Device,
+) -> Result<(Tensor<B, 5>, Tensor<B, 2>), EvalError> {
     let [c, t, h, w] = src.clip_shape();
     let (x, y) = read_batch(src, idx, draw)?;
     Ok((
@@ -361,7 +374,8 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     let sources = SplitClips::new(&ds, &spec, &Preprocess::paper(&name, resolution, sigma), opts.max_train_windows, opts.noise_seed)?;
     let p = ds.label_names().len();
     let [c, t, h, w] = sources.train.clip_shape();
-    avit.check_clip([1, c, t, h, w]).map_err(|e| EvalError::Config(format!("{} does not fit the AViT of {}: {e}", opts.data_dir.display(), opts.run_dir.display())))?;
+    avit.check_clip([1, c, t, h, w])
+        .map_err(|e| EvalError::Config(format!("{} does not fit the AViT of {}: {e}", opts.data_dir.display(), opts.run_dir.display())))?;
 
     let head_cfg = AttentiveProbeConfig { dim: encoder.token_dim(), num_outputs: p, ..opts.head.clone() };
     let head = head_cfg.init::<CpuAutodiff>(opts.seed, &device)?;
@@ -401,7 +415,7 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     };
 
     let n = sources.train.len();
-    let bar = epoch_bar(opts.progress, opts.epochs);
+    let bar = physrep_core::Progress::new(opts.epochs as u64, "fine-tuning", "epochs", opts.progress);
     bar.set_position(state.train_loss.len() as u64);
     for epoch in state.train_loss.len()..opts.epochs {
         let lr = state.plateau.lr();
@@ -409,11 +423,10 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(epoch_seed(opts.seed, epoch)));
         let mut loss_sum = 0.0;
         for (i, idx) in order.chunks(opts.batch_size).enumerate() {
-            let (grads, sum) = batch_gradients(&model, &sources.train, idx, opts.micro_batch, epoch)
-                .map_err(|e| match e {
-                    EvalError::NonFinite(what) => EvalError::NonFinite(format!("{what} at epoch {epoch}, batch {i}")),
-                    e => e,
-                })?;
+            let (grads, sum) = batch_gradients(&model, &sources.train, idx, opts.micro_batch, epoch).map_err(|e| match e {
+                EvalError::NonFinite(what) => EvalError::NonFinite(format!("{what} at epoch {epoch}, batch {i}")),
+                e => e,
+            })?;
             loss_sum += sum;
             model = optim.step(lr, model, grads);
         }
@@ -460,9 +473,16 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let mut predictions = vec![Predictions { probe: FINETUNE_PROBE.into(), fraction: 1.0, split: "valid".into(), pred: valid_pred, truth: valid_truth }];
+    let mut predictions =
+        vec![Predictions { probe: FINETUNE_PROBE.into(), fraction: 1.0, split: "valid".into(), pred: valid_pred, truth: valid_truth }];
     if let Some((_, pred, truth)) = &test {
-        predictions.push(Predictions { probe: FINETUNE_PROBE.into(), fraction: 1.0, split: "test".into(), pred: pred.clone(), truth: truth.clone() });
+        predictions.push(Predictions {
+            probe: FINETUNE_PROBE.into(),
+            fraction: 1.0,
+            split: "test".into(),
+            pred: pred.clone(),
+            truth: truth.clone(),
+        });
     }
     let mut result = ProbeResult {
         probe: FINETUNE_PROBE.into(),
@@ -624,17 +644,6 @@ impl Checkpoint {
     }
 }
 
-fn epoch_bar(show: bool, epochs: usize) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(epochs as u64);
-    if let Ok(style) = ProgressStyle::with_template("fine-tuning {bar:30} epoch {pos}/{len} {msg} [{elapsed_precise} < {eta}]") {
-        bar.set_style(style);
-    }
-    bar
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,7 +656,8 @@ mod tests {
     fn plateau_follows_pytorch_semantics() {
         let mut s = Plateau::new(1.0, PlateauConfig { factor: 0.5, patience: 2, threshold: 1e-4, min_lr: 0.2 });
         // best 1.0, 0.9; then 0.89995 is not a relative gain of 1e-4 over 0.9 → bad 1, 2, 3 → halve.
-        let lrs: Vec<f64> = [1.0, 0.9, 0.89995, 0.95, 0.95, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8].iter().map(|&m| s.step(m)).collect();
+        let lrs: Vec<f64> =
+            [1.0, 0.9, 0.89995, 0.95, 0.95, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8].iter().map(|&m| s.step(m)).collect();
         assert_eq!(lrs, [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]);
         // At the floor: no further change.
         assert_eq!(s.lr(), 0.2);
@@ -658,7 +668,7 @@ mod tests {
     #[test]
     fn checkpoint_floats_round_trip_exactly() {
         let xs = vec![0.41361615725327283f64, 1.0 / 3.0, 1e-300, -2.5e17, 0.1 + 0.2];
-        let ys = vec![0.1f32, 3.4028235e38, 1.17549435e-38];
+        let ys = vec![0.1f32, 3.4028235e38, 1.175_494_4e-38];
         let text = serde_json::to_string(&exact_floats(serde_json::to_value((&xs, &ys, 7u64)).unwrap(), true)).unwrap();
         let back: (Vec<f64>, Vec<f32>, u64) = serde_json::from_value(exact_floats(serde_json::from_str(&text).unwrap(), false)).unwrap();
         assert_eq!(back, (xs, ys, 7));
@@ -710,7 +720,8 @@ mod tests {
         <CpuAutodiff as Backend>::seed(&device, 75);
         let avit = physrep_nn::avit::AvitConfig { embed_dim: 8, num_heads: 2, processor_blocks: 1, patch_size: 4, ..Default::default() };
         let encoder = avit.init::<CpuAutodiff>(&device).unwrap();
-        let head = AttentiveProbeConfig { dim: 8, num_heads: 2, mlp_ratio: 2.0, num_outputs: 2, ..Default::default() }.init(1, &device).unwrap();
+        let head =
+            AttentiveProbeConfig { dim: 8, num_heads: 2, mlp_ratio: 2.0, num_outputs: 2, ..Default::default() }.init(1, &device).unwrap();
         let model = AvitRegressor { encoder, head };
         let idx = [0, 1, 2, 3, 4, 5];
         let (full, full_sum) = batch_gradients(&model, &Ramps, &idx, 6, 0).unwrap();

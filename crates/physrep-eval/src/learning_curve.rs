@@ -40,51 +40,29 @@ pub struct LearningCurve {
 
 /// The updates a learning curve of `run_dir` probes: 0 and every kept checkpoint.
 pub fn curve_updates(run_dir: &Path) -> Result<Vec<u64>, EvalError> {
-    let kept = physrep_train::checkpoint_updates(run_dir)
-        .map_err(|e| EvalError::Config(format!("{}: {e}", run_dir.display())))?;
-    Ok(std::iter::once(0)
-        .chain(kept.into_iter().filter(|&u| u > 0))
-        .collect())
+    let kept = physrep_train::checkpoint_updates(run_dir).map_err(|e| EvalError::Config(format!("{}: {e}", run_dir.display())))?;
+    Ok(std::iter::once(0).chain(kept.into_iter().filter(|&u| u > 0)).collect())
 }
 
 /// Probe every point of `opts.run_dir`'s learning curve with `opts`' probes (its `own_init`,
 /// `random_init`, `checkpoint` and `out_dir` are set per point) and write the curve into the run.
 pub fn learning_curve(opts: &ProbeOptions) -> Result<LearningCurve, EvalError> {
     if opts.random_init || opts.own_init || opts.checkpoint.is_some() || opts.out_dir.is_some() {
-        return Err(EvalError::Config(
-            "a learning curve chooses the weights and output directory of each point itself".into(),
-        ));
+        return Err(EvalError::Config("a learning curve chooses the weights and output directory of each point itself".into()));
     }
     let mut points = Vec::new();
     let mut floor = (f64::NAN, None);
     for update in curve_updates(&opts.run_dir)? {
-        let point = ProbeOptions {
-            own_init: update == 0,
-            checkpoint: (update > 0).then_some(update),
-            ..opts.clone()
-        };
+        let point = ProbeOptions { own_init: update == 0, checkpoint: (update > 0).then_some(update), ..opts.clone() };
         let report = probe_run(&point)?;
         for (probe, r) in largest_fraction(&report) {
             floor = (r.floor_valid.mean, r.floor_test.as_ref().map(|s| s.mean));
-            points.push(CurvePoint {
-                update,
-                probe,
-                valid_mse: r.valid.mean,
-                test_mse: r.test.as_ref().map(|s| s.mean),
-            });
+            points.push(CurvePoint { update, probe, valid_mse: r.valid.mean, test_mse: r.test.as_ref().map(|s| s.mean) });
         }
     }
-    let curve = LearningCurve {
-        run: opts.run_dir.clone(),
-        points,
-        floor_valid: floor.0,
-        floor_test: floor.1,
-    };
+    let curve = LearningCurve { run: opts.run_dir.clone(), points, floor_valid: floor.0, floor_test: floor.1 };
     let json = opts.run_dir.join("learning-curve.json");
-    let mut text = serde_json::to_string_pretty(&curve).map_err(|source| EvalError::Json {
-        path: json.clone(),
-        source,
-    })?;
+    let mut text = serde_json::to_string_pretty(&curve).map_err(|source| EvalError::Json { path: json.clone(), source })?;
     text.push('\n');
     physrep_core::write_atomic(&json, text.as_bytes())?;
     if opts.plots {
@@ -101,12 +79,7 @@ fn largest_fraction(report: &ProbeReport) -> Vec<(String, &crate::report::ProbeR
     kinds
         .into_iter()
         .filter_map(|k| {
-            report
-                .results
-                .iter()
-                .filter(|r| r.probe == k)
-                .max_by(|a, b| a.fraction.total_cmp(&b.fraction))
-                .map(|r| (k.to_string(), r))
+            report.results.iter().filter(|r| r.probe == k).max_by(|a, b| a.fraction.total_cmp(&b.fraction)).map(|r| (k.to_string(), r))
         })
         .collect()
 }
@@ -118,51 +91,22 @@ impl LearningCurve {
         probes.sort();
         probes.dedup();
         let xs: Vec<f64> = self.points.iter().map(|p| p.update as f64).collect();
-        let span = |y: f64| {
-            vec![
-                (xs.iter().copied().fold(f64::INFINITY, f64::min), y),
-                (xs.iter().copied().fold(f64::NEG_INFINITY, f64::max), y),
-            ]
-        };
+        let span =
+            |y: f64| vec![(xs.iter().copied().fold(f64::INFINITY, f64::min), y), (xs.iter().copied().fold(f64::NEG_INFINITY, f64::max), y)];
         let mut curves = Vec::new();
         for probe in probes {
             let of = |f: &dyn Fn(&CurvePoint) -> Option<f64>| -> Vec<(f64, f64)> {
-                self.points
-                    .iter()
-                    .filter(|p| p.probe == probe)
-                    .filter_map(|p| f(p).map(|y| (p.update as f64, y)))
-                    .collect()
+                self.points.iter().filter(|p| p.probe == probe).filter_map(|p| f(p).map(|y| (p.update as f64, y))).collect()
             };
-            curves.push(Curve {
-                name: format!("{probe} valid"),
-                points: of(&|p| Some(p.valid_mse)),
-            });
+            curves.push(Curve { name: format!("{probe} valid"), points: of(&|p| Some(p.valid_mse)) });
             let test = of(&|p| p.test_mse);
             if !test.is_empty() {
-                curves.push(Curve {
-                    name: format!("{probe} test"),
-                    points: test,
-                });
+                curves.push(Curve { name: format!("{probe} test"), points: test });
             }
         }
-        curves.push(Curve {
-            name: "floor (valid)".into(),
-            points: span(self.floor_valid),
-        });
-        let title = format!(
-            "{}: probe MSE against pretraining updates",
-            self.run
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        );
-        line_curves(
-            path,
-            &title,
-            "optimiser updates (0 = initial weights)",
-            "MSE (z-scored)",
-            &curves,
-            false,
-        )
+        curves.push(Curve { name: "floor (valid)".into(), points: span(self.floor_valid) });
+        let title =
+            format!("{}: probe MSE against pretraining updates", self.run.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+        line_curves(path, &title, "optimiser updates (0 = initial weights)", "MSE (z-scored)", &curves, false)
     }
 }

@@ -4,7 +4,7 @@
 //! [`physrep_nn::ClipEncoder`] ([`extract`], cached on disk by [`features::FeatureCache`]), fit probes
 //! on them ([`probes`]: the paper's attentive probe, V-JEPA 2's 4-block probe, ridge, kNN and the
 //! predict-the-mean floor), sweep the attentive probes' lr × wd in parallel ([`sweep`]), repeat on
-//! nested subsets of the training windows ([`subsets`], [`evaluate`]), and write `results.json`,
+//! nested subsets of the training windows ([`subsets`], [`evaluate`](mod@evaluate)), and write `results.json`,
 //! `results.md` ([`report`]) and plots ([`plots`]). MPP, which the paper fine-tunes end to end instead of
 //! probing frozen, is fine-tuned by [`finetune`].
 //!
@@ -19,8 +19,8 @@ pub mod error;
 pub mod evaluate;
 pub mod extract;
 pub mod features;
-pub mod learning_curve;
 pub mod finetune;
+pub mod learning_curve;
 pub mod metrics;
 pub mod plots;
 pub mod predictions;

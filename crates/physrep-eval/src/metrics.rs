@@ -15,7 +15,7 @@ pub struct Scores {
 
 /// MSE of `pred` against `truth`, both row-major `(n, p)`.
 pub fn mse(pred: &[f32], truth: &[f32], p: usize) -> Result<Scores, EvalError> {
-    if pred.len() != truth.len() || p == 0 || truth.len() % p != 0 || truth.is_empty() {
+    if pred.len() != truth.len() || p == 0 || !truth.len().is_multiple_of(p) || truth.is_empty() {
         return Err(EvalError::shape("predictions vs labels", truth.len(), pred.len()));
     }
     let n = truth.len() / p;

@@ -23,9 +23,7 @@ static REGISTERED: OnceLock<bool> = OnceLock::new();
 
 /// Register the embedded font once; false if it could not be parsed.
 fn register_font() -> bool {
-    *REGISTERED.get_or_init(|| {
-        plotters::style::register_font(FONT, FontStyle::Normal, include_bytes!("../assets/DejaVuSans.ttf")).is_ok()
-    })
+    *REGISTERED.get_or_init(|| plotters::style::register_font(FONT, FontStyle::Normal, include_bytes!("../assets/DejaVuSans.ttf")).is_ok())
 }
 
 fn plot_err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> EvalError + '_ {
@@ -88,9 +86,7 @@ pub fn scatter_pred_true(path: &Path, title: &str, truth: &[f32], pred: &[f32]) 
             .build_cartesian_2d(lo..hi, lo..hi)?;
         chart.configure_mesh().x_desc("true (z-scored)").y_desc("predicted (z-scored)").label_style((FONT, 13)).draw()?;
         chart.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.stroke_width(1)))?;
-        chart.draw_series(
-            truth.iter().zip(pred).map(|(t, p)| Circle::new((*t as f64, *p as f64), 3, PALETTE[0].mix(0.5).filled())),
-        )?;
+        chart.draw_series(truth.iter().zip(pred).map(|(t, p)| Circle::new((*t as f64, *p as f64), 3, PALETTE[0].mix(0.5).filled())))?;
         root.present()?;
         Ok(())
     })
@@ -150,9 +146,12 @@ pub fn grouped_bars(
             let width = 0.8 / m;
             let x0 = |g: usize| g as f64 + 0.1 + si as f64 * width;
             inner
-                .draw_series(s.values.iter().enumerate().map(|(g, (mean, _))| {
-                    Rectangle::new([(x0(g), 0.0), (x0(g) + width * 0.9, mean.max(0.0))], color.filled())
-                }))?
+                .draw_series(
+                    s.values
+                        .iter()
+                        .enumerate()
+                        .map(|(g, (mean, _))| Rectangle::new([(x0(g), 0.0), (x0(g) + width * 0.9, mean.max(0.0))], color.filled())),
+                )?
                 .label(s.name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
             inner.draw_series(s.values.iter().enumerate().filter(|(_, (_, [lo, hi]))| hi > lo).map(|(g, (_, [lo, hi]))| {
@@ -220,12 +219,7 @@ pub fn line_curves(path: &Path, title: &str, x_label: &str, y_label: &str, curve
                 chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        chart.configure_series_labels().label_font((FONT, 13)).background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
         root.present()?;
         Ok(())
     })
@@ -237,10 +231,8 @@ pub fn loss_curves_from_jsonl(jsonl: &Path, x_key: &str, keys: &[&str], out: &Pa
     let text = std::fs::read_to_string(jsonl).map_err(EvalError::io(jsonl))?;
     let mut curves: Vec<Curve> = keys.iter().map(|k| Curve { name: k.to_string(), points: vec![] }).collect();
     for (lineno, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|source| EvalError::Json {
-            path: jsonl.with_extension(format!("jsonl:{}", lineno + 1)),
-            source,
-        })?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|source| EvalError::Json { path: jsonl.with_extension(format!("jsonl:{}", lineno + 1)), source })?;
         let Some(x) = v.get(x_key).and_then(|x| x.as_f64()) else { continue };
         for c in curves.iter_mut() {
             if let Some(y) = v.get(&c.name).and_then(|y| y.as_f64()) {

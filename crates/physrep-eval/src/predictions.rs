@@ -27,8 +27,7 @@ use crate::evaluate::Predictions;
 
 /// Where the predictions of `probe` at `fraction` on `split` live under a probe output directory.
 pub fn predictions_path(out: &Path, probe: &str, fraction: f64, split: &str) -> PathBuf {
-    out.join("predictions")
-        .join(format!("{probe}_{fraction}_{split}.csv"))
+    out.join("predictions").join(format!("{probe}_{fraction}_{split}.csv"))
 }
 
 /// The identity of one window, enough to pair rows across encoders.
@@ -56,12 +55,7 @@ pub struct PredictionTable {
 
 impl PredictionTable {
     /// Checks that the buffers agree with the windows and label columns.
-    pub fn new(
-        label_names: Vec<String>,
-        windows: Vec<WindowId>,
-        truth: Vec<f32>,
-        pred: Vec<f32>,
-    ) -> Result<Self, EvalError> {
+    pub fn new(label_names: Vec<String>, windows: Vec<WindowId>, truth: Vec<f32>, pred: Vec<f32>) -> Result<Self, EvalError> {
         let p = label_names.len();
         if p == 0 || truth.len() != windows.len() * p || pred.len() != truth.len() {
             return Err(EvalError::shape(
@@ -70,12 +64,7 @@ impl PredictionTable {
                 (truth.len(), pred.len()),
             ));
         }
-        Ok(Self {
-            label_names,
-            windows,
-            truth,
-            pred,
-        })
+        Ok(Self { label_names, windows, truth, pred })
     }
 
     /// Number of label columns.
@@ -86,17 +75,10 @@ impl PredictionTable {
     /// The CSV text (header + one line per window).
     pub fn to_csv(&self) -> Result<String, EvalError> {
         let bad = |what: &str, s: &str| {
-            EvalError::Config(format!(
-                "{what} {s:?} cannot be written to a predictions CSV (comma, quote or line break)"
-            ))
+            EvalError::Config(format!("{what} {s:?} cannot be written to a predictions CSV (comma, quote or line break)"))
         };
         let plain = |s: &str| !s.contains([',', '"', '\n', '\r']);
-        let mut header = vec![
-            "file".to_string(),
-            "trajectory".into(),
-            "t0".into(),
-            "cluster".into(),
-        ];
+        let mut header = vec!["file".to_string(), "trajectory".into(), "t0".into(), "cluster".into()];
         for prefix in ["true", "pred"] {
             for n in &self.label_names {
                 if !plain(n) {
@@ -113,10 +95,7 @@ impl PredictionTable {
                 return Err(bad("file name", &w.file));
             }
             let _ = write!(s, "{},{},{},{}", w.file, w.trajectory, w.t0, w.cluster);
-            for v in self.truth[i * p..(i + 1) * p]
-                .iter()
-                .chain(&self.pred[i * p..(i + 1) * p])
-            {
+            for v in self.truth[i * p..(i + 1) * p].iter().chain(&self.pred[i * p..(i + 1) * p]) {
                 let _ = write!(s, ",{v}");
             }
             s.push('\n');
@@ -132,20 +111,11 @@ impl PredictionTable {
     /// Read a CSV written by [`PredictionTable::write_csv`]; a malformed line is an error naming it.
     pub fn read_csv(path: &Path) -> Result<Self, EvalError> {
         let text = std::fs::read_to_string(path).map_err(EvalError::io(path))?;
-        let err = |line: usize, why: String| {
-            EvalError::Data(format!("{} line {line}: {why}", path.display()))
-        };
+        let err = |line: usize, why: String| EvalError::Data(format!("{} line {line}: {why}", path.display()));
         let mut lines = text.lines();
-        let header: Vec<&str> = lines
-            .next()
-            .ok_or_else(|| err(1, "empty file".into()))?
-            .split(',')
-            .collect();
+        let header: Vec<&str> = lines.next().ok_or_else(|| err(1, "empty file".into()))?.split(',').collect();
         let cols = header.len();
-        if cols < 6
-            || !(cols - 4).is_multiple_of(2)
-            || header[..4] != ["file", "trajectory", "t0", "cluster"]
-        {
+        if cols < 6 || !(cols - 4).is_multiple_of(2) || header[..4] != ["file", "trajectory", "t0", "cluster"] {
             return Err(err(1, format!("expected header file,trajectory,t0,cluster,true_<label>...,pred_<label>..., got {header:?}")));
         }
         let p = (cols - 4) / 2;
@@ -154,14 +124,7 @@ impl PredictionTable {
             let (t, q) = (header[4 + j], header[4 + p + j]);
             match (t.strip_prefix("true_"), q.strip_prefix("pred_")) {
                 (Some(a), Some(b)) if a == b => label_names.push(a.to_string()),
-                _ => {
-                    return Err(err(
-                        1,
-                        format!(
-                        "columns {t:?} and {q:?} are not true_<label> / pred_<label> of one label"
-                    ),
-                    ))
-                }
+                _ => return Err(err(1, format!("columns {t:?} and {q:?} are not true_<label> / pred_<label> of one label"))),
             }
         }
         let (mut windows, mut truth, mut pred) = (Vec::new(), Vec::new(), Vec::new());
@@ -171,10 +134,7 @@ impl PredictionTable {
             if f.len() != cols {
                 return Err(err(no, format!("{} fields, expected {cols}", f.len())));
             }
-            let int = |s: &str, what: &str| {
-                s.parse::<usize>()
-                    .map_err(|e| err(no, format!("{what} {s:?}: {e}")))
-            };
+            let int = |s: &str, what: &str| s.parse::<usize>().map_err(|e| err(no, format!("{what} {s:?}: {e}")));
             windows.push(WindowId {
                 file: f[0].to_string(),
                 trajectory: int(f[1], "trajectory")?,
@@ -182,9 +142,7 @@ impl PredictionTable {
                 cluster: int(f[3], "cluster")?,
             });
             for (j, v) in f[4..].iter().enumerate() {
-                let x = v
-                    .parse::<f32>()
-                    .map_err(|e| err(no, format!("value {v:?}: {e}")))?;
+                let x = v.parse::<f32>().map_err(|e| err(no, format!("value {v:?}: {e}")))?;
                 if !x.is_finite() {
                     return Err(err(no, format!("non-finite value {v:?}")));
                 }
@@ -204,23 +162,12 @@ pub fn window_ids(ds: &WellDataset, windows: &[WindowRef]) -> Result<Vec<WindowI
     windows
         .iter()
         .map(|w| {
-            let info = ds.files(w.split).get(w.file).ok_or_else(|| {
-                EvalError::Data(format!(
-                    "window {w:?}: split `{}` has no file {}",
-                    w.split, w.file
-                ))
-            })?;
-            let file = info
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Ok(WindowId {
-                file,
-                trajectory: w.trajectory,
-                t0: w.t0,
-                cluster: w.file,
-            })
+            let info = ds
+                .files(w.split)
+                .get(w.file)
+                .ok_or_else(|| EvalError::Data(format!("window {w:?}: split `{}` has no file {}", w.split, w.file)))?;
+            let file = info.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok(WindowId { file, trajectory: w.trajectory, t0: w.t0, cluster: w.file })
         })
         .collect()
 }
@@ -236,12 +183,7 @@ pub(crate) fn write_predictions(
 ) -> Result<(), EvalError> {
     for pr in predictions {
         let windows = if pr.split == "test" { test } else { valid };
-        let table = PredictionTable::new(
-            label_names.to_vec(),
-            windows.to_vec(),
-            pr.truth.clone(),
-            pr.pred.clone(),
-        )?;
+        let table = PredictionTable::new(label_names.to_vec(), windows.to_vec(), pr.truth.clone(), pr.pred.clone())?;
         table.write_csv(&predictions_path(out, &pr.probe, pr.fraction, &pr.split))?;
     }
     Ok(())
@@ -253,40 +195,19 @@ mod tests {
 
     fn table() -> PredictionTable {
         let windows = vec![
-            WindowId {
-                file: "a.hdf5".into(),
-                trajectory: 0,
-                t0: 0,
-                cluster: 0,
-            },
-            WindowId {
-                file: "b.hdf5".into(),
-                trajectory: 2,
-                t0: 8,
-                cluster: 1,
-            },
+            WindowId { file: "a.hdf5".into(), trajectory: 0, t0: 0, cluster: 0 },
+            WindowId { file: "b.hdf5".into(), trajectory: 2, t0: 8, cluster: 1 },
         ];
-        PredictionTable::new(
-            vec!["alpha".into(), "zeta".into()],
-            windows,
-            vec![0.1, -1.0, 1.0 / 3.0, 2.5],
-            vec![0.2, 1e-7, -0.75, 3.0],
-        )
-        .unwrap()
+        PredictionTable::new(vec!["alpha".into(), "zeta".into()], windows, vec![0.1, -1.0, 1.0 / 3.0, 2.5], vec![0.2, 1e-7, -0.75, 3.0])
+            .unwrap()
     }
 
     #[test]
     fn csv_round_trips_exactly_and_is_documented_layout() {
         let t = table();
         let csv = t.to_csv().unwrap();
-        assert_eq!(
-            csv.lines().next().unwrap(),
-            "file,trajectory,t0,cluster,true_alpha,true_zeta,pred_alpha,pred_zeta"
-        );
-        assert_eq!(
-            csv.lines().nth(1).unwrap(),
-            "a.hdf5,0,0,0,0.1,-1,0.2,0.0000001"
-        );
+        assert_eq!(csv.lines().next().unwrap(), "file,trajectory,t0,cluster,true_alpha,true_zeta,pred_alpha,pred_zeta");
+        assert_eq!(csv.lines().nth(1).unwrap(), "a.hdf5,0,0,0,0.1,-1,0.2,0.0000001");
         let dir = tempfile::tempdir().unwrap();
         let path = predictions_path(dir.path(), "linear", 1.0, "test");
         assert!(path.ends_with("predictions/linear_1_test.csv"));
@@ -296,13 +217,7 @@ mod tests {
 
     #[test]
     fn malformed_input_is_a_clear_error() {
-        assert!(PredictionTable::new(
-            vec!["a".into()],
-            table().windows,
-            vec![0.0; 3],
-            vec![0.0; 3]
-        )
-        .is_err());
+        assert!(PredictionTable::new(vec!["a".into()], table().windows, vec![0.0; 3], vec![0.0; 3]).is_err());
         let mut t = table();
         t.windows[0].file = "a,b.hdf5".into();
         assert!(t.to_csv().unwrap_err().to_string().contains("file name"));

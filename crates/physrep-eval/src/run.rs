@@ -12,8 +12,8 @@ use crate::error::EvalError;
 use crate::evaluate::{evaluate, EvalConfig, Predictions, SplitFeatures};
 use crate::extract::extract_cached;
 use crate::features::{FeatureCache, Features};
-use crate::predictions::{window_ids, write_predictions};
 use crate::plots::{line_curves, scatter_pred_true, Curve};
+use crate::predictions::{window_ids, write_predictions};
 use crate::report::{ProbeReport, ProbeResult};
 use crate::well_source::{SplitClips, WellClips};
 
@@ -142,7 +142,9 @@ pub fn probe_run(opts: &ProbeOptions) -> Result<ProbeReport, EvalError> {
     let run = physrep_train::RunDir::new(&opts.run_dir);
     let run_name = opts.run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if [opts.random_init, opts.own_init, opts.checkpoint.is_some()].iter().filter(|x| **x).count() > 1 {
-        return Err(EvalError::Config("random_init, own_init and checkpoint (--random-init, --init, --checkpoint) exclude each other".into()));
+        return Err(EvalError::Config(
+            "random_init, own_init and checkpoint (--random-init, --init, --checkpoint) exclude each other".into(),
+        ));
     }
     let handle = if let Some(update) = opts.checkpoint {
         let model = physrep_train::checkpoint_model(&opts.run_dir, update).map_err(train_err)?;
@@ -319,7 +321,13 @@ pub(crate) fn record_predictions(
 
 /// Attach to every result with test predictions the 95 % interval of its test MSE, bootstrapping
 /// test trajectories (rows are in `test_windows` order).
-fn add_test_intervals(results: &mut [ProbeResult], predictions: &[Predictions], test_windows: &[WindowRef], p: usize, seed: u64) -> Result<(), EvalError> {
+fn add_test_intervals(
+    results: &mut [ProbeResult],
+    predictions: &[Predictions],
+    test_windows: &[WindowRef],
+    p: usize,
+    seed: u64,
+) -> Result<(), EvalError> {
     let groups: Vec<usize> = test_windows.iter().map(|w| (w.file << 32) | w.trajectory).collect();
     for r in results.iter_mut() {
         let pr = predictions.iter().find(|x| x.split == "test" && x.probe == r.probe && x.fraction == r.fraction);

@@ -12,14 +12,10 @@ fn parameter_counts_match_the_paper() {
     let device = Default::default();
     let jepa = AttentiveProbeConfig::default().init::<Cpu>(0, &device).unwrap();
     assert_eq!(jepa.num_params(), 445_314);
-    let videomae = AttentiveProbeConfig { dim: 384, mlp_ratio: 0.25, ..Default::default() }
-        .init::<Cpu>(0, &device)
-        .unwrap();
+    let videomae = AttentiveProbeConfig { dim: 384, mlp_ratio: 0.25, ..Default::default() }.init::<Cpu>(0, &device).unwrap();
     assert_eq!(videomae.num_params(), 520_418);
     // MPP (computed in baselines.md §1): D = 192, ratio 4.
-    let mpp = AttentiveProbeConfig { dim: 192, mlp_ratio: 4.0, ..Default::default() }
-        .init::<Cpu>(0, &device)
-        .unwrap();
+    let mpp = AttentiveProbeConfig { dim: 192, mlp_ratio: 4.0, ..Default::default() }.init::<Cpu>(0, &device).unwrap();
     assert_eq!(mpp.num_params(), 408_386);
 }
 
@@ -78,9 +74,8 @@ fn naive_attention(q: &[f32], k: &[f32], v: &[f32], d: usize, heads: usize) -> V
     let mut out = vec![0.0f32; m * d];
     for h in 0..heads {
         for i in 0..m {
-            let s: Vec<f32> = (0..n)
-                .map(|j| (0..hd).map(|c| q[i * d + h * hd + c] * k[j * d + h * hd + c]).sum::<f32>() / (hd as f32).sqrt())
-                .collect();
+            let s: Vec<f32> =
+                (0..n).map(|j| (0..hd).map(|c| q[i * d + h * hd + c] * k[j * d + h * hd + c]).sum::<f32>() / (hd as f32).sqrt()).collect();
             let mx = s.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
             let e: Vec<f32> = s.iter().map(|x| (x - mx).exp()).collect();
             let z: f32 = e.iter().sum();

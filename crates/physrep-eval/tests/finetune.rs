@@ -106,7 +106,11 @@ fn finetuning_fits_the_training_set_reports_the_best_valid_epoch_and_resumes_exa
     let shell = AvitRegressor { encoder: pretrained.clone(), head };
     let tuned = load_module(shell, &out.join("checkpoint/model.mpk"), &device).unwrap().encoder;
     let values = |t: Tensor<Cpu, 4>| t.into_data().to_vec::<f32>().unwrap();
-    assert_ne!(values(tuned.trunk.embed.conv1.weight.val()), values(pretrained.trunk.embed.conv1.weight.val()), "the AViT stem did not train");
+    assert_ne!(
+        values(tuned.trunk.embed.conv1.weight.val()),
+        values(pretrained.trunk.embed.conv1.weight.val()),
+        "the AViT stem did not train"
+    );
     assert_eq!(values(tuned.debed.out_kernel.val()), values(pretrained.debed.out_kernel.val()), "the unused decoder changed");
     assert_eq!(values(tuned.debed.deconv1.weight.val()), values(pretrained.debed.deconv1.weight.val()));
 
@@ -141,4 +145,3 @@ fn a_run_of_another_method_is_refused_with_a_typed_error() {
     let bad = FinetuneOptions { batch_size: 0, ..opts };
     assert!(matches!(finetune_run(&bad), Err(EvalError::Config(_))));
 }
-

@@ -13,11 +13,7 @@ use physrep_train::{pretrain, MethodKind, Preset, PretrainOptions};
 
 fn fixture() -> PathBuf {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(
-        shared.exists(),
-        "shared fixtures not found at {} (CI always provides ../shared)",
-        shared.display()
-    );
+    assert!(shared.exists(), "shared fixtures not found at {} (CI always provides ../shared)", shared.display());
     shared.join("fixtures/well/active_matter")
 }
 
@@ -63,37 +59,17 @@ fn own_init_probes_the_runs_initial_weights_beside_the_trained_ones() {
     tiny_run(&run, &[]);
     let opts = linear_opts(&run);
     let trained = probe_run(&opts).unwrap();
-    let init_opts = ProbeOptions {
-        own_init: true,
-        ..opts.clone()
-    };
+    let init_opts = ProbeOptions { own_init: true, ..opts.clone() };
     let init = probe_run(&init_opts).unwrap();
     for dir in ["probe", "probe-init"] {
-        assert!(
-            run.join(dir).join("results.json").exists(),
-            "{dir}/results.json"
-        );
+        assert!(run.join(dir).join("results.json").exists(), "{dir}/results.json");
     }
-    assert!(
-        init.encoder.contains("own init") && !trained.encoder.contains("init"),
-        "{} / {}",
-        init.encoder,
-        trained.encoder
-    );
+    assert!(init.encoder.contains("own init") && !trained.encoder.contains("init"), "{} / {}", init.encoder, trained.encoder);
     let mse = |r: &physrep_eval::ProbeReport| r.results[0].valid.mean;
-    assert_ne!(
-        mse(&init),
-        mse(&trained),
-        "the initial and trained encoders gave the same probe score"
-    );
+    assert_ne!(mse(&init), mse(&trained), "the initial and trained encoders gave the same probe score");
     // Same seed → the same initial-weight probe.
     assert_eq!(mse(&probe_run(&init_opts).unwrap()), mse(&init));
-    let e = probe_run(&ProbeOptions {
-        random_init: true,
-        ..init_opts
-    })
-    .unwrap_err()
-    .to_string();
+    let e = probe_run(&ProbeOptions { random_init: true, ..init_opts }).unwrap_err().to_string();
     assert!(e.contains("exclude"), "{e}");
 }
 
@@ -101,42 +77,20 @@ fn own_init_probes_the_runs_initial_weights_beside_the_trained_ones() {
 fn learning_curve_probes_the_initial_weights_and_every_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("jepa");
-    tiny_run(
-        &run,
-        &["train.checkpoint_every=2", "train.keep_checkpoints=0"],
-    );
+    tiny_run(&run, &["train.checkpoint_every=2", "train.keep_checkpoints=0"]);
     let opts = linear_opts(&run);
     let curve = learning_curve(&opts).unwrap();
     let updates: Vec<u64> = curve.points.iter().map(|p| p.update).collect();
     assert_eq!(updates, [0, 2, 4, 6]);
-    assert!(
-        run.join("learning-curve.json").exists()
-            && run.join("probe-update-4/results.json").exists()
-    );
+    assert!(run.join("learning-curve.json").exists() && run.join("probe-update-4/results.json").exists());
     // Its ends are the own-init probe and the trained encoder's (the last checkpoint holds the final weights).
     let valid = |r: &physrep_eval::ProbeReport| r.results[0].valid.mean;
-    let init = probe_run(&ProbeOptions {
-        own_init: true,
-        ..opts.clone()
-    })
-    .unwrap();
+    let init = probe_run(&ProbeOptions { own_init: true, ..opts.clone() }).unwrap();
     assert_eq!(curve.points[0].valid_mse, valid(&init));
     assert_eq!(curve.points[3].valid_mse, valid(&probe_run(&opts).unwrap()));
     assert_ne!(curve.points[0].valid_mse, curve.points[3].valid_mse);
     // A checkpoint that was not kept is an error naming the kept ones.
-    let e = probe_run(&ProbeOptions {
-        checkpoint: Some(3),
-        ..opts.clone()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("no checkpoint after 3 updates") && e.contains("[2, 4, 6]"),
-        "{e}"
-    );
-    assert!(learning_curve(&ProbeOptions {
-        own_init: true,
-        ..opts
-    })
-    .is_err());
+    let e = probe_run(&ProbeOptions { checkpoint: Some(3), ..opts.clone() }).unwrap_err().to_string();
+    assert!(e.contains("no checkpoint after 3 updates") && e.contains("[2, 4, 6]"), "{e}");
+    assert!(learning_curve(&ProbeOptions { own_init: true, ..opts }).is_err());
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use physrep_eval::compare::{compare, ArmPredictions};
 use physrep_eval::evaluate::ProbeKind;
 use physrep_eval::extract::{extract, ClipSource};
-use physrep_eval::sweep::SweepConfig;
 use physrep_eval::predictions::{predictions_path, PredictionTable};
+use physrep_eval::sweep::SweepConfig;
 use physrep_eval::well_source::WellClips;
 use physrep_eval::{probe_run_with, EncoderHandle, ProbeOptions};
 use physrep_nn::attentive_probe::AttentiveProbeConfig;
@@ -110,7 +110,8 @@ fn probe_run_on_fixture_is_deterministic_and_caches_honestly() {
     // Labels survive extraction and invert to the files' raw parameters.
     let ds = Arc::new(WellDataset::open(&data).unwrap());
     let windows = ds.windows(Split::Valid, &WindowSpec::paper("active_matter")).unwrap();
-    let src = WellClips::new(ds.clone(), Split::Valid, windows.clone(), Preprocess::paper("active_matter", Some([32, 32]), 0.0), 1).unwrap();
+    let src =
+        WellClips::new(ds.clone(), Split::Valid, windows.clone(), Preprocess::paper("active_matter", Some([32, 32]), 0.0), 1).unwrap();
     assert_eq!(src.clip_shape(), [11, 16, 32, 32]);
     let feats = extract(other.encoder.as_ref(), &src, 0, 4, false).unwrap();
     let pnames = ds.parameter_names().to_vec();

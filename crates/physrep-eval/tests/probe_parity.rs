@@ -46,10 +46,8 @@ fn attentive_probe_matches_pytorch() {
     let device = Default::default();
 
     let mut probe: AttentiveProbe<CpuAutodiff> = AttentiveProbeConfig::default().init(0, &device).unwrap();
-    let mut store = SafetensorsStore::from_file(&path)
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .with_key_remapping(r"^probe\.", "")
-        .allow_partial(true);
+    let mut store =
+        SafetensorsStore::from_file(&path).with_from_adapter(PyTorchToBurnAdapter).with_key_remapping(r"^probe\.", "").allow_partial(true);
     let result = probe.load_from(&mut store).expect("load probe weights");
     assert!(result.errors.is_empty(), "load errors: {:?}", result.errors);
     assert!(result.missing.is_empty(), "missing: {:?}", result.missing);

@@ -83,11 +83,7 @@ fn four_block_probe_and_ridge_beat_the_floor() {
     let train = synthetic(256, 3);
     let valid = synthetic(96, 4);
     let floor = floor(&train, &valid);
-    let mut p4 = AttentiveProbeTrainer::new(
-        "attentive4",
-        AttentiveProbeConfig { self_attn_blocks: 3, ..small_arch() },
-        small_train(25),
-    );
+    let mut p4 = AttentiveProbeTrainer::new("attentive4", AttentiveProbeConfig { self_attn_blocks: 3, ..small_arch() }, small_train(25));
     p4.fit(std::slice::from_ref(&train), &valid).unwrap();
     let s4 = mse(&p4.predict(&valid).unwrap(), valid.labels(), 2).unwrap().mean;
     assert!(s4 < 0.1 * floor, "4-block probe {s4} vs floor {floor}");
@@ -111,7 +107,11 @@ fn parallel_sweep_equals_sequential_fits_and_selects_on_valid() {
     assert_eq!(out.paper, 0);
     assert_eq!((out.entries[0].lr, out.entries[1].lr), (3e-3, 1e-4));
     for e in &out.entries {
-        let mut p = AttentiveProbeTrainer::new("attentive", small_arch(), ProbeTrainConfig { lr: e.lr, weight_decay: e.weight_decay, ..base.clone() });
+        let mut p = AttentiveProbeTrainer::new(
+            "attentive",
+            small_arch(),
+            ProbeTrainConfig { lr: e.lr, weight_decay: e.weight_decay, ..base.clone() },
+        );
         p.fit(std::slice::from_ref(&train), &valid).unwrap();
         let v = mse(&p.predict(&valid).unwrap(), valid.labels(), 2).unwrap();
         assert_eq!(v, e.valid, "parallel sweep point lr={} differs from a sequential fit", e.lr);

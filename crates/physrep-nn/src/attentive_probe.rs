@@ -63,15 +63,7 @@ pub struct AttentiveProbeConfig {
 
 impl Default for AttentiveProbeConfig {
     fn default() -> Self {
-        Self {
-            dim: 128,
-            num_heads: 8,
-            mlp_ratio: 12.0,
-            self_attn_blocks: 0,
-            num_outputs: 2,
-            dropout: 0.0,
-            init_std: 0.02,
-        }
+        Self { dim: 128, num_heads: 8, mlp_ratio: 12.0, self_attn_blocks: 0, num_outputs: 2, dropout: 0.0, init_std: 0.02 }
     }
 }
 
@@ -88,17 +80,11 @@ impl AttentiveProbeConfig {
 
     /// Check the config before building a module.
     pub fn validate(&self) -> Result<(), ProbeConfigError> {
-        if self.dim == 0 || self.num_heads == 0 || self.dim % self.num_heads != 0 {
-            return Err(ProbeConfigError(format!(
-                "dim {} must be a positive multiple of num_heads {}",
-                self.dim, self.num_heads
-            )));
+        if self.dim == 0 || self.num_heads == 0 || !self.dim.is_multiple_of(self.num_heads) {
+            return Err(ProbeConfigError(format!("dim {} must be a positive multiple of num_heads {}", self.dim, self.num_heads)));
         }
         if self.mlp_hidden() == 0 {
-            return Err(ProbeConfigError(format!(
-                "mlp_ratio {} gives an empty MLP at dim {}",
-                self.mlp_ratio, self.dim
-            )));
+            return Err(ProbeConfigError(format!("mlp_ratio {} gives an empty MLP at dim {}", self.mlp_ratio, self.dim)));
         }
         if self.num_outputs == 0 {
             return Err(ProbeConfigError("num_outputs must be ≥ 1".into()));
@@ -134,11 +120,7 @@ impl AttentiveProbeConfig {
                 mlp: init.mlp(d, hidden, layer),
             });
         }
-        let xattn = CrossAttention {
-            q: init.trunc_linear(d, d, 1.0),
-            kv: init.trunc_linear(d, 2 * d, 1.0),
-            num_heads: self.num_heads,
-        };
+        let xattn = CrossAttention { q: init.trunc_linear(d, d, 1.0), kv: init.trunc_linear(d, 2 * d, 1.0), num_heads: self.num_heads };
         let cross_attention_block = CrossAttentionBlock {
             norm1: layer_norm(d, device),
             xattn,
@@ -146,11 +128,7 @@ impl AttentiveProbeConfig {
             mlp: init.mlp(d, hidden, self.self_attn_blocks.max(1)),
         };
         let linear = init.default_linear(d, self.num_outputs);
-        Ok(AttentiveProbe {
-            pooler: AttentivePooler { query_tokens, blocks, cross_attention_block },
-            linear,
-            dropout: self.dropout,
-        })
+        Ok(AttentiveProbe { pooler: AttentivePooler { query_tokens, blocks, cross_attention_block }, linear, dropout: self.dropout })
     }
 }
 
@@ -228,9 +206,7 @@ impl DropoutRng<'_> {
         let shape = x.shape();
         let n = shape.num_elements();
         let keep = (1.0 / (1.0 - self.p)) as f32;
-        let mask: Vec<f32> = (0..n)
-            .map(|_| if self.rng.random::<f64>() < self.p { 0.0 } else { keep })
-            .collect();
+        let mask: Vec<f32> = (0..n).map(|_| if self.rng.random::<f64>() < self.p { 0.0 } else { keep }).collect();
         let mask = Tensor::<B, D>::from_data(TensorData::new(mask, shape), &x.device());
         x * mask
     }
@@ -251,7 +227,7 @@ impl<B: Backend> AttentiveProbe<B> {
 
     /// Training forward: dropout (if configured) with masks from `rng`.
     pub fn forward_train(&self, tokens: Tensor<B, 3>, rng: &mut ChaCha8Rng) -> Tensor<B, 2> {
-        let mut drop = (self.dropout > 0.0).then(|| DropoutRng { rng, p: self.dropout });
+        let mut drop = (self.dropout > 0.0).then_some(DropoutRng { rng, p: self.dropout });
         self.forward_with(tokens, &mut drop)
     }
 
@@ -388,9 +364,7 @@ impl<B: Backend> Init<'_, B> {
     /// PyTorch's default Linear init: weight and bias ~ U(−1/√d_in, 1/√d_in).
     fn default_linear(&mut self, d_in: usize, d_out: usize) -> Linear<B> {
         let bound = 1.0 / (d_in as f64).sqrt();
-        let mut uniform = |n: usize| -> Vec<f32> {
-            (0..n).map(|_| (self.rng.random_range(-bound..bound)) as f32).collect()
-        };
+        let mut uniform = |n: usize| -> Vec<f32> { (0..n).map(|_| (self.rng.random_range(-bound..bound)) as f32).collect() };
         let weight = uniform(d_in * d_out);
         let bias = uniform(d_out);
         Linear { weight: self.param(weight, [d_in, d_out]), bias: Some(self.param(bias, [d_out])) }

@@ -108,19 +108,19 @@ impl AvitConfig {
         if self.n_states == 0 {
             return Err(config_error("n_states", self.n_states, ">= 1"));
         }
-        if self.embed_dim == 0 || self.embed_dim % 4 != 0 {
+        if self.embed_dim == 0 || !self.embed_dim.is_multiple_of(4) {
             return Err(config_error("embed_dim", self.embed_dim, "a positive multiple of 4"));
         }
-        if self.num_heads == 0 || self.embed_dim % self.num_heads != 0 {
+        if self.num_heads == 0 || !self.embed_dim.is_multiple_of(self.num_heads) {
             return Err(config_error("num_heads", self.num_heads, "a divisor of embed_dim"));
         }
-        if self.patch_size < 4 || self.patch_size % 4 != 0 {
+        if self.patch_size < 4 || !self.patch_size.is_multiple_of(4) {
             return Err(config_error("patch_size", self.patch_size, "a multiple of 4 (4, 8, 16, ...)"));
         }
         if self.mlp_ratio == 0 {
             return Err(config_error("mlp_ratio", self.mlp_ratio, ">= 1"));
         }
-        if self.rel_pos_buckets < 4 || self.rel_pos_buckets % 2 != 0 {
+        if self.rel_pos_buckets < 4 || !self.rel_pos_buckets.is_multiple_of(2) {
             return Err(config_error("rel_pos_buckets", self.rel_pos_buckets, "an even number >= 4"));
         }
         Ok(())
@@ -510,7 +510,8 @@ impl<B: Backend> RelativePositionBias<B> {
     pub fn forward(&self, len: usize, periodic: bool) -> Tensor<B, 4> {
         let table = self.relative_attention_bias.weight.val();
         let [num_buckets, heads] = table.dims();
-        let buckets: Vec<i64> = relative_positions(len, periodic).into_iter().map(|r| relative_position_bucket(r, num_buckets) as i64).collect();
+        let buckets: Vec<i64> =
+            relative_positions(len, periodic).into_iter().map(|r| relative_position_bucket(r, num_buckets) as i64).collect();
         let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(buckets, [len * len]), &table.device());
         table.select(0, idx).reshape([len, len, heads]).permute([2, 0, 1]).unsqueeze_dim(0)
     }
@@ -688,7 +689,17 @@ mod tests {
         let space_bag = e4 * n + e4;
         let stem = e4 * e4 * k * k + e4 + e4 * e4 * 4 + e4 + e4 * e * 4 + e;
         let temporal = 2 * e + 2 * e + e + (3 * e * e + 3 * e) + (e * e + e) + 4 * hd + rel;
-        let spatial = e + e + e + e + (3 * e * e + 3 * e) + (e * e + e) + 4 * hd + rel + (e * c.mlp_ratio * e + c.mlp_ratio * e) + (c.mlp_ratio * e * e + e) + e;
+        let spatial = e
+            + e
+            + e
+            + e
+            + (3 * e * e + 3 * e)
+            + (e * e + e)
+            + 4 * hd
+            + rel
+            + (e * c.mlp_ratio * e + c.mlp_ratio * e)
+            + (c.mlp_ratio * e * e + e)
+            + e;
         let debed = e * e4 * 4 + e4 + e4 * e4 * 4 + e4 + e4 * n * k * k + n;
         space_bag + stem + c.processor_blocks * (temporal + spatial) + debed
     }

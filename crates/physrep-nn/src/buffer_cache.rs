@@ -45,11 +45,7 @@ struct Slot {
     align: usize,
 }
 
-const EMPTY: Slot = Slot {
-    addr: 0,
-    class: 0,
-    align: 0,
-};
+const EMPTY: Slot = Slot { addr: 0, class: 0, align: 0 };
 
 struct Table {
     slots: [Slot; SLOTS],
@@ -71,13 +67,7 @@ impl Default for BufferCache {
 impl BufferCache {
     /// An empty cache with the default limit.
     pub const fn new() -> Self {
-        Self {
-            table: Mutex::new(Table {
-                slots: [EMPTY; SLOTS],
-                cached_bytes: 0,
-            }),
-            limit: AtomicUsize::new(DEFAULT_LIMIT),
-        }
+        Self { table: Mutex::new(Table { slots: [EMPTY; SLOTS], cached_bytes: 0 }), limit: AtomicUsize::new(DEFAULT_LIMIT) }
     }
 
     /// Sets the bound on idle cached bytes; `0` disables caching (already cached blocks are released as
@@ -109,10 +99,7 @@ impl BufferCache {
     /// Takes an idle block of `class` bytes allocated with alignment `align`.
     fn take(&self, class: usize, align: usize) -> Option<*mut u8> {
         let mut t = self.lock();
-        let i = t
-            .slots
-            .iter()
-            .position(|s| s.addr != 0 && s.class == class && s.align == align)?;
+        let i = t.slots.iter().position(|s| s.addr != 0 && s.class == class && s.align == align)?;
         let s = std::mem::replace(&mut t.slots[i], EMPTY);
         t.cached_bytes -= class;
         Some(s.addr as *mut u8)
@@ -127,11 +114,7 @@ impl BufferCache {
         }
         match t.slots.iter().position(|s| s.addr == 0) {
             Some(i) => {
-                t.slots[i] = Slot {
-                    addr: ptr as usize,
-                    class,
-                    align,
-                };
+                t.slots[i] = Slot { addr: ptr as usize, class, align };
                 t.cached_bytes += class;
                 true
             }

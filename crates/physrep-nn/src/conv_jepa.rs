@@ -132,16 +132,12 @@ impl ConvEncoderConfig {
             return err("in_channels must be ≥ 1".into());
         }
         if self.dims.len() < 2 || self.dims.len() != self.depths.len() {
-            return err(format!(
-                "dims ({}) and depths ({}) must have the same length ≥ 2",
-                self.dims.len(),
-                self.depths.len()
-            ));
+            return err(format!("dims ({}) and depths ({}) must have the same length ≥ 2", self.dims.len(), self.depths.len()));
         }
         if self.dims.contains(&0) {
             return err(format!("dims must be positive, got {:?}", self.dims));
         }
-        if self.kernel_size % 2 == 0 {
+        if self.kernel_size.is_multiple_of(2) {
             return err(format!("kernel_size must be odd, got {}", self.kernel_size));
         }
         let mut t = self.num_frames;
@@ -203,10 +199,8 @@ impl ConvEncoderConfig {
 
 impl ConvPredictorConfig {
     pub fn validate(&self) -> Result<(), JepaError> {
-        if self.dim == 0 || self.hidden == 0 || self.kernel_size % 2 == 0 {
-            return Err(JepaError::Config(format!(
-                "predictor needs dim, hidden ≥ 1 and an odd kernel_size, got {self:?}"
-            )));
+        if self.dim == 0 || self.hidden == 0 || self.kernel_size.is_multiple_of(2) {
+            return Err(JepaError::Config(format!("predictor needs dim, hidden ≥ 1 and an odd kernel_size, got {self:?}")));
         }
         Ok(())
     }
@@ -214,9 +208,7 @@ impl ConvPredictorConfig {
     pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<ConvPredictor<B>, JepaError> {
         self.validate()?;
         Ok(ConvPredictor {
-            expand: Conv2dConfig::new([self.dim, self.hidden], [2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device),
+            expand: Conv2dConfig::new([self.dim, self.hidden], [2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
             block: Block::new(self.hidden, [1, self.kernel_size, self.kernel_size], self.layer_scale_init, self.norm_eps, device),
             project: Conv2dConfig::new([self.hidden, self.dim], [2, 2]).init(device),
         })
@@ -237,11 +229,7 @@ pub struct ChannelNorm<B: Backend> {
 
 impl<B: Backend> ChannelNorm<B> {
     fn new(channels: usize, eps: f64, device: &B::Device) -> Self {
-        Self {
-            weight: Initializer::Ones.init([channels], device),
-            bias: Initializer::Zeros.init([channels], device),
-            eps,
-        }
+        Self { weight: Initializer::Ones.init([channels], device), bias: Initializer::Zeros.init([channels], device), eps }
     }
 }
 
@@ -334,10 +322,7 @@ impl<B: KernelBackend> ConvEncoder<B> {
         if b == 0 || ci != c || t != self.num_frames || h == 0 || w == 0 || h % self.patch != 0 || w % self.patch != 0 {
             return Err(JepaError::InputShape {
                 got: dims.to_vec(),
-                expected: format!(
-                    "(B ≥ 1, {c}, {}, H, W) with H, W positive multiples of {}",
-                    self.num_frames, self.patch
-                ),
+                expected: format!("(B ≥ 1, {c}, {}, H, W) with H, W positive multiples of {}", self.num_frames, self.patch),
             });
         }
         Ok(())
@@ -419,11 +404,7 @@ pub struct ConvJepa<B: Backend> {
 impl<B: KernelBackend> ConvJepa<B> {
     pub fn new(enc: &ConvEncoderConfig, pred: &ConvPredictorConfig, device: &B::Device) -> Result<Self, JepaError> {
         if enc.out_dim() != pred.dim {
-            return Err(JepaError::Config(format!(
-                "predictor dim {} differs from the encoder's output width {}",
-                pred.dim,
-                enc.out_dim()
-            )));
+            return Err(JepaError::Config(format!("predictor dim {} differs from the encoder's output width {}", pred.dim, enc.out_dim())));
         }
         Ok(Self { encoder: enc.init(device)?, predictor: pred.init(device)? })
     }
@@ -530,10 +511,8 @@ pub fn save_safetensors<B: Backend, M: Module<B>>(module: &M, prefix: &str, path
     for (name, snap) in torch_snapshots(module, prefix) {
         let shape = snap.shape.to_vec();
         let data = snap.to_data().map_err(|e| JepaError::Apply { path: path.display().to_string(), message: format!("{e:?}") })?;
-        let values: Vec<f32> = data
-            .convert::<f32>()
-            .to_vec()
-            .map_err(|e| JepaError::Apply { path: path.display().to_string(), message: format!("{e:?}") })?;
+        let values: Vec<f32> =
+            data.convert::<f32>().to_vec().map_err(|e| JepaError::Apply { path: path.display().to_string(), message: format!("{e:?}") })?;
         let layout = torch_layout(&snap.full_path(), &shape);
         let values = if layout == TorchLayout::Transposed { transpose(&values, shape[0], shape[1]) } else { values };
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -542,8 +521,8 @@ pub fn save_safetensors<B: Backend, M: Module<B>>(module: &M, prefix: &str, path
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
         .map(|(name, (shape, bytes))| {
-            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-                .expect("shape and byte length agree");
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).expect("shape and byte length agree");
             (name.clone(), view)
         })
         .collect();

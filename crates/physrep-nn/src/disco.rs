@@ -127,7 +127,12 @@ impl DiscoConfig {
         if self.channels == 0 || self.channels > self.n_states {
             return Err(config_error("channels", self.channels, "1 <= channels <= n_states"));
         }
-        for (field, value) in [("generator_hidden", self.generator_hidden), ("rank", self.rank), ("operator_width", self.operator_width), ("rk4_steps", self.rk4_steps)] {
+        for (field, value) in [
+            ("generator_hidden", self.generator_hidden),
+            ("rank", self.rank),
+            ("operator_width", self.operator_width),
+            ("rk4_steps", self.rk4_steps),
+        ] {
             if value == 0 {
                 return Err(config_error(field, value, ">= 1"));
             }
@@ -135,7 +140,7 @@ impl DiscoConfig {
         if self.operator_depth < 2 {
             return Err(config_error("operator_depth", self.operator_depth, ">= 2"));
         }
-        if self.kernel_size % 2 == 0 {
+        if self.kernel_size.is_multiple_of(2) {
             return Err(config_error("kernel_size", self.kernel_size, "an odd number"));
         }
         Ok(())
@@ -149,7 +154,11 @@ impl DiscoConfig {
         }
         let (h, w, k) = (dims[3], dims[4], self.kernel_size);
         if h < k / 2 || w < k / 2 {
-            return Err(AvitError::Input { name: "clip", shape: dims.to_vec(), expected: format!("H, W >= {} for circular padding", k / 2) });
+            return Err(AvitError::Input {
+                name: "clip",
+                shape: dims.to_vec(),
+                expected: format!("H, W >= {} for circular padding", k / 2),
+            });
         }
         Ok(())
     }
@@ -187,7 +196,8 @@ impl DiscoConfig {
         let norm = Tensor::<B, 1>::from_data(TensorData::new(self.theta_norm(), [p]), device);
         // θ₀ ~ U(−θ_norm, θ_norm) per layer (PyTorch's conv init); U ~ N(0, (0.1 θ_norm)² / r).
         let theta0 = Tensor::<B, 1>::random([p], Distribution::Uniform(-1.0, 1.0), device) * norm.clone();
-        let basis = Tensor::<B, 2>::random([self.rank, p], Distribution::Normal(0.0, 1.0), device) * norm.unsqueeze_dim(0).mul_scalar(0.1 / (self.rank as f64).sqrt());
+        let basis = Tensor::<B, 2>::random([self.rank, p], Distribution::Normal(0.0, 1.0), device)
+            * norm.unsqueeze_dim(0).mul_scalar(0.1 / (self.rank as f64).sqrt());
         Ok(Disco {
             trunk: self.encoder().init_trunk(device)?,
             fc1: LinearConfig::new(self.embed_dim, self.generator_hidden).init(device),
@@ -466,7 +476,8 @@ mod tests {
                     }
                 }
             }
-            let hidden: Vec<f32> = gelu(Tensor::<Cpu, 1>::from_data(TensorData::new(hidden, [width * h * w]), &device)).into_data().to_vec().unwrap();
+            let hidden: Vec<f32> =
+                gelu(Tensor::<Cpu, 1>::from_data(TensorData::new(hidden, [width * h * w]), &device)).into_data().to_vec().unwrap();
             // Layer 2: 1×1 conv width → c.
             let w2 = &th[width * c * 9..];
             for o in 0..c {

@@ -14,8 +14,8 @@ pub mod kernels;
 pub mod seeded;
 pub mod videomae;
 
-pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
 pub use buffer_cache::BufferCache;
+pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
 pub use kernels::{dwconv3d, KernelBackend};
 
 /// The default CPU backend (burn's `flex`).

@@ -21,7 +21,12 @@ pub fn uniform<B: Backend, const D: usize>(shape: [usize; D], lo: f32, hi: f32, 
     draw(shape, |rng| dist.sample(rng), seed, device)
 }
 
-fn draw<B: Backend, const D: usize>(shape: [usize; D], mut f: impl FnMut(&mut ChaCha8Rng) -> f32, seed: u64, device: &B::Device) -> Tensor<B, D> {
+fn draw<B: Backend, const D: usize>(
+    shape: [usize; D],
+    mut f: impl FnMut(&mut ChaCha8Rng) -> f32,
+    seed: u64,
+    device: &B::Device,
+) -> Tensor<B, D> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let values: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| f(&mut rng)).collect();
     Tensor::from_data(TensorData::new(values, shape), device)

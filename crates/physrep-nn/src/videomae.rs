@@ -57,9 +57,7 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Int, TensorData};
-use burn_store::{
-    ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
-};
+use burn_store::{ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -72,12 +70,7 @@ pub enum VideoMaeError {
     #[error("invalid VideoMAE config: {0}")]
     Config(String),
     #[error("clip has shape {got:?}; expected (B, C, T, H, W) = (B, {channels}, {frames}, {size}, {size})")]
-    ClipShape {
-        got: Vec<usize>,
-        channels: usize,
-        frames: usize,
-        size: usize,
-    },
+    ClipShape { got: Vec<usize>, channels: usize, frames: usize, size: usize },
     #[error("invalid token mask: {0}")]
     Mask(String),
     #[error("checkpoint {path}: {message}")]
@@ -149,12 +142,7 @@ impl VideoMaeConfig {
 
     /// ViT-Ti/16 (192 / 12 / 3, DeiT-Tiny dims): the size the paper's text names. Same decoder.
     pub fn vit_tiny(in_chans: usize) -> Self {
-        Self {
-            embed_dim: 192,
-            depth: 12,
-            num_heads: 3,
-            ..Self::vit_small(in_chans)
-        }
+        Self { embed_dim: 192, depth: 12, num_heads: 3, ..Self::vit_small(in_chans) }
     }
 
     /// Check divisibility and ranges; every constructor of a model calls this.
@@ -176,25 +164,16 @@ impl VideoMaeConfig {
                 return err(format!("{name} must be positive"));
             }
         }
-        if self.img_size % self.patch_size != 0 {
-            return err(format!(
-                "img_size {} is not a multiple of patch_size {}",
-                self.img_size, self.patch_size
-            ));
+        if !self.img_size.is_multiple_of(self.patch_size) {
+            return err(format!("img_size {} is not a multiple of patch_size {}", self.img_size, self.patch_size));
         }
-        if self.num_frames % self.tubelet_size != 0 {
-            return err(format!(
-                "num_frames {} is not a multiple of tubelet_size {}",
-                self.num_frames, self.tubelet_size
-            ));
+        if !self.num_frames.is_multiple_of(self.tubelet_size) {
+            return err(format!("num_frames {} is not a multiple of tubelet_size {}", self.num_frames, self.tubelet_size));
         }
-        if self.embed_dim % self.num_heads != 0 {
-            return err(format!(
-                "embed_dim {} is not divisible by num_heads {}",
-                self.embed_dim, self.num_heads
-            ));
+        if !self.embed_dim.is_multiple_of(self.num_heads) {
+            return err(format!("embed_dim {} is not divisible by num_heads {}", self.embed_dim, self.num_heads));
         }
-        if self.decoder_embed_dim % self.decoder_num_heads != 0 {
+        if !self.decoder_embed_dim.is_multiple_of(self.decoder_num_heads) {
             return err(format!(
                 "decoder_embed_dim {} is not divisible by decoder_num_heads {}",
                 self.decoder_embed_dim, self.decoder_num_heads
@@ -246,35 +225,19 @@ impl VideoMaeConfig {
     }
 
     /// Build the encoder alone (for probing or loading an external checkpoint).
-    pub fn init_encoder<B: Backend>(
-        &self,
-        device: &B::Device,
-    ) -> Result<VideoMaeEncoder<B>, VideoMaeError> {
+    pub fn init_encoder<B: Backend>(&self, device: &B::Device) -> Result<VideoMaeEncoder<B>, VideoMaeError> {
         self.validate()?;
         let blocks = (0..self.depth)
-            .map(|_| {
-                Block::new(
-                    self.embed_dim,
-                    self.num_heads,
-                    self.mlp_hidden(self.embed_dim),
-                    self.norm_eps,
-                    device,
-                )
-            })
+            .map(|_| Block::new(self.embed_dim, self.num_heads, self.mlp_hidden(self.embed_dim), self.norm_eps, device))
             .collect();
         Ok(VideoMaeEncoder {
             patch_embed: PatchEmbed {
-                proj: Conv3dConfig::new(
-                    [self.in_chans, self.embed_dim],
-                    [self.tubelet_size, self.patch_size, self.patch_size],
-                )
-                .with_stride([self.tubelet_size, self.patch_size, self.patch_size])
-                .init(device),
+                proj: Conv3dConfig::new([self.in_chans, self.embed_dim], [self.tubelet_size, self.patch_size, self.patch_size])
+                    .with_stride([self.tubelet_size, self.patch_size, self.patch_size])
+                    .init(device),
             },
             blocks,
-            norm: LayerNormConfig::new(self.embed_dim)
-                .with_epsilon(self.norm_eps)
-                .init(device),
+            norm: LayerNormConfig::new(self.embed_dim).with_epsilon(self.norm_eps).init(device),
             in_chans: self.in_chans,
             num_frames: self.num_frames,
             img_size: self.img_size,
@@ -285,29 +248,14 @@ impl VideoMaeConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<VideoMae<B>, VideoMaeError> {
         let encoder = self.init_encoder(device)?;
         let d = self.decoder_embed_dim;
-        let blocks = (0..self.decoder_depth)
-            .map(|_| {
-                Block::new(
-                    d,
-                    self.decoder_num_heads,
-                    self.mlp_hidden(d),
-                    self.norm_eps,
-                    device,
-                )
-            })
-            .collect();
+        let blocks =
+            (0..self.decoder_depth).map(|_| Block::new(d, self.decoder_num_heads, self.mlp_hidden(d), self.norm_eps, device)).collect();
         let decoder = VideoMaeDecoder {
             blocks,
-            norm: LayerNormConfig::new(d)
-                .with_epsilon(self.norm_eps)
-                .init(device),
+            norm: LayerNormConfig::new(d).with_epsilon(self.norm_eps).init(device),
             head: xavier_linear(d, self.patch_values(), true, device),
         };
-        let mask_token = Initializer::Normal {
-            mean: 0.0,
-            std: 0.02,
-        }
-        .init([1, 1, d], device);
+        let mask_token = Initializer::Normal { mean: 0.0, std: 0.02 }.init([1, 1, d], device);
         Ok(VideoMae {
             encoder,
             decoder,
@@ -320,16 +268,9 @@ impl VideoMaeConfig {
 }
 
 /// A Linear layer initialised as VideoMAE's `_init_weights`: Xavier-uniform weight, zero bias.
-fn xavier_linear<B: Backend>(
-    d_in: usize,
-    d_out: usize,
-    bias: bool,
-    device: &B::Device,
-) -> Linear<B> {
-    let mut linear = LinearConfig::new(d_in, d_out)
-        .with_bias(false)
-        .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-        .init(device);
+fn xavier_linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+    let mut linear =
+        LinearConfig::new(d_in, d_out).with_bias(false).with_initializer(Initializer::XavierUniform { gain: 1.0 }).init(device);
     if bias {
         linear.bias = Some(Param::from_tensor(Tensor::zeros([d_out], device)));
     }
@@ -370,19 +311,12 @@ impl TokenMask {
         let mut masked = Vec::with_capacity(flags.len());
         for (b, row) in flags.iter().enumerate() {
             if row.len() != n_tokens {
-                return Err(VideoMaeError::Mask(format!(
-                    "sample {b} has {} flags, sample 0 has {n_tokens}",
-                    row.len()
-                )));
+                return Err(VideoMaeError::Mask(format!("sample {b} has {} flags, sample 0 has {n_tokens}", row.len())));
             }
             let vis: Vec<usize> = (0..n_tokens).filter(|&i| !row[i]).collect();
             let msk: Vec<usize> = (0..n_tokens).filter(|&i| row[i]).collect();
             if b > 0 && vis.len() != visible.first().map_or(0, |v: &Vec<usize>| v.len()) {
-                return Err(VideoMaeError::Mask(format!(
-                    "sample {b} has {} visible tokens, sample 0 has {}",
-                    vis.len(),
-                    visible[0].len()
-                )));
+                return Err(VideoMaeError::Mask(format!("sample {b} has {} visible tokens, sample 0 has {}", vis.len(), visible[0].len())));
             }
             visible.push(vis);
             masked.push(msk);
@@ -394,11 +328,7 @@ impl TokenMask {
                 masked[0].len()
             )));
         }
-        Ok(Self {
-            n_tokens,
-            visible,
-            masked,
-        })
+        Ok(Self { n_tokens, visible, masked })
     }
 
     /// Number of samples.
@@ -418,11 +348,7 @@ impl TokenMask {
         &self.masked
     }
 
-    fn index_tensor<B: Backend>(
-        rows: &[Vec<usize>],
-        width: usize,
-        device: &B::Device,
-    ) -> Tensor<B, 3, Int> {
+    fn index_tensor<B: Backend>(rows: &[Vec<usize>], width: usize, device: &B::Device) -> Tensor<B, 3, Int> {
         let (b, k) = (rows.len(), rows[0].len());
         let mut data = Vec::with_capacity(b * k * width);
         for row in rows {
@@ -465,20 +391,14 @@ pub struct TubeMaskGenerator {
 impl TubeMaskGenerator {
     /// The generator for a model config (`masked_per_slice` = `int(ratio · N_spatial)`).
     pub fn new(config: &VideoMaeConfig) -> Self {
-        Self {
-            slices: config.temporal_slices(),
-            spatial: config.spatial_tokens(),
-            masked_per_slice: config.masked_per_slice(),
-        }
+        Self { slices: config.temporal_slices(), spatial: config.spatial_tokens(), masked_per_slice: config.masked_per_slice() }
     }
 
     /// Draw one mask per sample: shuffle the spatial flags (Fisher–Yates), tile them over the slices.
     pub fn sample<R: Rng>(&self, batch: usize, rng: &mut R) -> Result<TokenMask, VideoMaeError> {
         let mut flags = Vec::with_capacity(batch);
         for _ in 0..batch {
-            let mut spatial: Vec<bool> = (0..self.spatial)
-                .map(|i| i >= self.spatial - self.masked_per_slice)
-                .collect();
+            let mut spatial: Vec<bool> = (0..self.spatial).map(|i| i >= self.spatial - self.masked_per_slice).collect();
             spatial.shuffle(rng);
             let mut row = Vec::with_capacity(self.slices * self.spatial);
             for _ in 0..self.slices {
@@ -498,20 +418,11 @@ pub struct PatchEmbed<B: Backend> {
 
 /// Cut a clip `(B, C, T, H, W)` into tubelets `(B, N, tubelet, p, p, C)` flattened per token as
 /// `(B, N, tubelet·p²·C)` when `channel_last`, else `(B, N, C·tubelet·p²)` (Conv3d's weight order).
-fn patchify<B: Backend>(
-    x: Tensor<B, 5>,
-    tubelet: usize,
-    p: usize,
-    channel_last: bool,
-) -> Tensor<B, 3> {
+fn patchify<B: Backend>(x: Tensor<B, 5>, tubelet: usize, p: usize, channel_last: bool) -> Tensor<B, 3> {
     let [b, c, t, h, w] = x.dims();
     let (t2, hp, wp) = (t / tubelet, h / p, w / p);
     let x: Tensor<B, 8> = x.reshape([b, c, t2, tubelet, hp, p, wp, p]);
-    let x = if channel_last {
-        x.permute([0, 2, 4, 6, 3, 5, 7, 1])
-    } else {
-        x.permute([0, 2, 4, 6, 1, 3, 5, 7])
-    };
+    let x = if channel_last { x.permute([0, 2, 4, 6, 3, 5, 7, 1]) } else { x.permute([0, 2, 4, 6, 1, 3, 5, 7]) };
     x.reshape([b, t2 * hp * wp, c * tubelet * p * p])
 }
 
@@ -549,22 +460,10 @@ impl<B: Backend> Attention<B> {
         let h = self.num_heads;
         let hd = d / h;
         let device = x.device();
-        let bias = Tensor::cat(
-            vec![
-                self.q_bias.val(),
-                Tensor::zeros([d], &device),
-                self.v_bias.val(),
-            ],
-            0,
-        );
+        let bias = Tensor::cat(vec![self.q_bias.val(), Tensor::zeros([d], &device), self.v_bias.val()], 0);
         let qkv = linear_tokens(&self.qkv, x) + bias.reshape([1, 1, 3 * d]);
         let qkv: Tensor<B, 5> = qkv.reshape([b, n, 3, h, hd]);
-        let part = |i: usize| {
-            qkv.clone()
-                .narrow(2, i, 1)
-                .reshape([b, n, h, hd])
-                .swap_dims(1, 2)
-        };
+        let part = |i: usize| qkv.clone().narrow(2, i, 1).reshape([b, n, h, hd]).swap_dims(1, 2);
         let (q, k, v) = (part(0), part(1), part(2));
         let scale = (hd as f64).powf(-0.5);
         let attn = softmax((q * scale).matmul(k.swap_dims(2, 3)), 3);
@@ -601,10 +500,7 @@ impl<B: Backend> Block<B> {
                 num_heads: heads,
             },
             norm2: LayerNormConfig::new(dim).with_epsilon(eps).init(device),
-            mlp: Mlp {
-                fc1: xavier_linear(dim, hidden, true, device),
-                fc2: xavier_linear(hidden, dim, true, device),
-            },
+            mlp: Mlp { fc1: xavier_linear(dim, hidden, true, device), fc2: xavier_linear(hidden, dim, true, device) },
         }
     }
 
@@ -658,11 +554,7 @@ impl<B: Backend> VideoMaeEncoder<B> {
     }
 
     /// Encode only the visible tokens: `(B, C, T, H, W)` → `(B, N_vis, D)`.
-    pub fn forward_visible(
-        &self,
-        clip: Tensor<B, 5>,
-        mask: &TokenMask,
-    ) -> Result<Tensor<B, 3>, VideoMaeError> {
+    pub fn forward_visible(&self, clip: Tensor<B, 5>, mask: &TokenMask) -> Result<Tensor<B, 3>, VideoMaeError> {
         self.check_clip(clip.dims())?;
         check_mask(mask, clip.dims()[0], self.num_tokens())?;
         Ok(self.forward_tokens(gather_tokens(self.embed(clip), mask.visible())))
@@ -710,25 +602,14 @@ fn load_checked<B: Backend, M: ModuleSnapshot<B>>(
     store: SafetensorsStore,
     path: &Path,
 ) -> Result<ApplyResult, VideoMaeError> {
-    let mut store = store
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .allow_partial(true);
-    let err = |message: String| VideoMaeError::Checkpoint {
-        path: path.display().to_string(),
-        message,
-    };
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| err(e.to_string()))?;
+    let mut store = store.with_from_adapter(PyTorchToBurnAdapter).allow_partial(true);
+    let err = |message: String| VideoMaeError::Checkpoint { path: path.display().to_string(), message };
+    let result = module.load_from(&mut store).map_err(|e| err(e.to_string()))?;
     if !result.errors.is_empty() {
         return Err(err(format!("{:?}", result.errors)));
     }
     if !result.missing.is_empty() {
-        let names: Vec<&str> = result
-            .missing
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .collect();
+        let names: Vec<&str> = result.missing.iter().map(|(name, _)| name.as_str()).collect();
         return Err(err(format!("missing parameters {names:?}")));
     }
     Ok(result)
@@ -777,11 +658,7 @@ pub struct VideoMae<B: Backend> {
 impl<B: Backend> VideoMae<B> {
     /// Predict the masked tokens: `(B, C, T, H, W)` → prediction `(B, N_mask, C·tubelet·p²)` (masked
     /// tokens in ascending index order) and the encoder's visible tokens `(B, N_vis, D)`.
-    pub fn forward(
-        &self,
-        clip: Tensor<B, 5>,
-        mask: &TokenMask,
-    ) -> Result<Reconstruction<B>, VideoMaeError> {
+    pub fn forward(&self, clip: Tensor<B, 5>, mask: &TokenMask) -> Result<Reconstruction<B>, VideoMaeError> {
         let latent = self.encoder.forward_visible(clip, mask)?;
         let x_vis = linear_tokens(&self.encoder_to_decoder, latent.clone());
         let [b, n_vis, d] = x_vis.dims();
@@ -813,11 +690,7 @@ impl<B: Backend> VideoMae<B> {
     }
 
     /// The reconstruction loss (scalar `[1]`: mean over masked tokens and values) and what produced it.
-    pub fn loss(
-        &self,
-        clip: Tensor<B, 5>,
-        mask: &TokenMask,
-    ) -> Result<(Tensor<B, 1>, Reconstruction<B>), VideoMaeError> {
+    pub fn loss(&self, clip: Tensor<B, 5>, mask: &TokenMask) -> Result<(Tensor<B, 1>, Reconstruction<B>), VideoMaeError> {
         let reconstruction = self.forward(clip.clone(), mask)?;
         let target = self.targets(clip, mask);
         let loss = (reconstruction.pred.clone() - target).powi_scalar(2).mean();
@@ -838,19 +711,11 @@ impl<B: Backend> VideoMae<B> {
 
 /// Write a module's parameters as safetensors in PyTorch layout and names, atomically (a temporary
 /// file in the same folder, then a rename).
-fn save_pytorch<B: Backend, M: ModuleSnapshot<B>>(
-    module: &M,
-    path: &Path,
-) -> Result<(), VideoMaeError> {
-    let err = |message: String| VideoMaeError::Checkpoint {
-        path: path.display().to_string(),
-        message,
-    };
+fn save_pytorch<B: Backend, M: ModuleSnapshot<B>>(module: &M, path: &Path) -> Result<(), VideoMaeError> {
+    let err = |message: String| VideoMaeError::Checkpoint { path: path.display().to_string(), message };
     let tmp = physrep_core::fs::temp_path(path);
     let mut store = SafetensorsStore::from_file(&tmp).with_to_adapter(BurnToPyTorchAdapter);
-    module
-        .save_into(&mut store)
-        .map_err(|e| err(e.to_string()))?;
+    module.save_into(&mut store).map_err(|e| err(e.to_string()))?;
     std::fs::rename(&tmp, path).map_err(|e| err(format!("rename from {}: {e}", tmp.display())))
 }
 
@@ -862,10 +727,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn encoder_params(config: &VideoMaeConfig) -> usize {
-        config
-            .init_encoder::<Cpu>(&Default::default())
-            .unwrap()
-            .num_params()
+        config.init_encoder::<Cpu>(&Default::default()).unwrap().num_params()
     }
 
     fn tiny_config() -> VideoMaeConfig {
@@ -898,16 +760,7 @@ mod tests {
     #[test]
     fn default_is_paper_vit_small() {
         let c = VideoMaeConfig::default();
-        assert_eq!(
-            (
-                c.embed_dim,
-                c.depth,
-                c.num_heads,
-                c.decoder_embed_dim,
-                c.decoder_depth
-            ),
-            (384, 12, 6, 192, 4)
-        );
+        assert_eq!((c.embed_dim, c.depth, c.num_heads, c.decoder_embed_dim, c.decoder_depth), (384, 12, 6, 192, 4));
         assert_eq!(c.num_tokens(), 1568);
         assert_eq!(c.patch_values(), 11 * 2 * 256);
         assert_eq!(c.spatial_tokens() - c.masked_per_slice(), 20);
@@ -917,49 +770,27 @@ mod tests {
 
     #[test]
     fn config_validation_names_the_problem() {
-        let bad = VideoMaeConfig {
-            img_size: 100,
-            ..VideoMaeConfig::default()
-        };
+        let bad = VideoMaeConfig { img_size: 100, ..VideoMaeConfig::default() };
         let msg = bad.validate().unwrap_err().to_string();
         assert!(msg.contains("img_size 100"), "{msg}");
-        let bad = VideoMaeConfig {
-            mask_ratio: 0.01,
-            img_size: 32,
-            ..VideoMaeConfig::default()
-        };
-        assert!(bad
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("masks no token"));
+        let bad = VideoMaeConfig { mask_ratio: 0.01, img_size: 32, ..VideoMaeConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("masks no token"));
     }
 
     #[test]
     fn tube_mask_same_spatial_mask_every_slice_and_exact_count() {
-        let config = VideoMaeConfig {
-            img_size: 64,
-            ..VideoMaeConfig::vit_small(4)
-        };
+        let config = VideoMaeConfig { img_size: 64, ..VideoMaeConfig::vit_small(4) };
         let gen = TubeMaskGenerator::new(&config);
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mask = gen.sample(5, &mut rng).unwrap();
         let (slices, spatial) = (config.temporal_slices(), config.spatial_tokens());
         for b in 0..5 {
             let vis = &mask.visible()[b];
-            assert_eq!(
-                vis.len(),
-                slices * 2,
-                "16 spatial tokens, 14 masked, 2 visible per slice"
-            );
+            assert_eq!(vis.len(), slices * 2, "16 spatial tokens, 14 masked, 2 visible per slice");
             assert_eq!(mask.masked()[b].len(), slices * 14);
             let first: Vec<usize> = vis.iter().filter(|&&i| i < spatial).copied().collect();
             for t in 0..slices {
-                let slice: Vec<usize> = vis
-                    .iter()
-                    .filter(|&&i| i / spatial == t)
-                    .map(|&i| i % spatial)
-                    .collect();
+                let slice: Vec<usize> = vis.iter().filter(|&&i| i / spatial == t).map(|&i| i % spatial).collect();
                 assert_eq!(slice, first, "sample {b} slice {t}");
             }
         }
@@ -989,14 +820,8 @@ mod tests {
         let encoder = config.init_encoder::<Cpu>(&device).unwrap();
         let clip = crate::seeded::uniform::<Cpu, 5>([2, 2, 4, 12, 12], 0.0, 1.0, 32, &device);
         let ours = encoder.patch_embed.forward(clip.clone());
-        let conv = encoder
-            .patch_embed
-            .proj
-            .forward(clip)
-            .flatten::<3>(2, 4)
-            .swap_dims(1, 2);
-        ours.into_data()
-            .assert_approx_eq::<f32>(&conv.into_data(), burn::tensor::Tolerance::absolute(1e-5));
+        let conv = encoder.patch_embed.proj.forward(clip).flatten::<3>(2, 4).swap_dims(1, 2);
+        ours.into_data().assert_approx_eq::<f32>(&conv.into_data(), burn::tensor::Tolerance::absolute(1e-5));
     }
 
     #[test]
@@ -1010,10 +835,7 @@ mod tests {
 
     #[test]
     fn sinusoid_table_matches_formula() {
-        let t = sinusoid_table::<Cpu>(5, 6, &Default::default())
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap();
+        let t = sinusoid_table::<Cpu>(5, 6, &Default::default()).into_data().to_vec::<f32>().unwrap();
         // pos 3, j = 3: cos(3 / 10000^(2/6)).
         let expected = (3.0f64 / 10000f64.powf(2.0 / 6.0)).cos() as f32;
         assert!((t[3 * 6 + 3] - expected).abs() < 1e-7);

@@ -6,9 +6,9 @@
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use physrep_nn::kernels::{
-    channel_norm, channel_norm_last, convnext_block, dense, dwconv3d, fallback_dense, BlockParams, dwconv3d_reference, fallback_channel_norm, fallback_channel_norm_backward,
-    dwconv3d_backward_by_forward_convs, fallback_dwconv3d_backward, fallback_gelu_exact_backward, fallback_layer_scale_residual, gelu, fallback_layer_scale_residual_backward, layer_scale_residual,
-    KernelBackend, Layout,
+    channel_norm, channel_norm_last, convnext_block, dense, dwconv3d, dwconv3d_backward_by_forward_convs, dwconv3d_reference,
+    fallback_channel_norm, fallback_channel_norm_backward, fallback_dense, fallback_dwconv3d_backward, fallback_gelu_exact_backward,
+    fallback_layer_scale_residual, fallback_layer_scale_residual_backward, gelu, layer_scale_residual, BlockParams, KernelBackend, Layout,
 };
 use physrep_nn::{Cpu, CpuAutodiff};
 
@@ -41,12 +41,9 @@ fn check_against_reference(shape: [usize; 5], k: [usize; 3]) {
     };
     let ours = run(dwconv3d::<AD>);
     let refr = run(dwconv3d_reference::<AD>);
-    for (name, e) in [
-        ("y", rel_err(ours.0, refr.0)),
-        ("gx", rel_err(ours.1, refr.1)),
-        ("gw", rel_err(ours.2, refr.2)),
-        ("gb", rel_err(ours.3, refr.3)),
-    ] {
+    for (name, e) in
+        [("y", rel_err(ours.0, refr.0)), ("gx", rel_err(ours.1, refr.1)), ("gw", rel_err(ours.2, refr.2)), ("gb", rel_err(ours.3, refr.3))]
+    {
         assert!(e < 2e-5, "{name}: relative error {e} at shape {shape:?}, kernel {k:?}");
     }
 }
@@ -83,9 +80,15 @@ fn fallback_bodies_match_the_kernels() {
 /// `conv3d_{x,weight}_backward`, for cubic, anisotropic and 2-D kernels, batch 1 and 3, short axes.
 #[test]
 fn backward_by_forward_convs_matches_burns_conv_backward() {
-    for (i, (shape, k)) in [([3, 4, 5, 6, 7], [3, 3, 3]), ([1, 2, 4, 8, 8], [7, 7, 7]), ([2, 3, 4, 6, 5], [3, 5, 7]), ([2, 2, 1, 9, 10], [1, 7, 7]), ([2, 2, 2, 3, 4], [7, 7, 7])]
-        .into_iter()
-        .enumerate()
+    for (i, (shape, k)) in [
+        ([3, 4, 5, 6, 7], [3, 3, 3]),
+        ([1, 2, 4, 8, 8], [7, 7, 7]),
+        ([2, 3, 4, 6, 5], [3, 5, 7]),
+        ([2, 2, 1, 9, 10], [1, 7, 7]),
+        ([2, 2, 2, 3, 4], [7, 7, 7]),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let (x, w, _) = inputs::<Cpu>(shape, k, 20 + i as u64);
         let gy = physrep_nn::seeded::normal::<Cpu, 5>(shape, 0.0, 1.0, 700 + i as u64, &Default::default());
@@ -130,10 +133,7 @@ fn finite_difference_check(base: [Vec<f32>; 3], grads: [Vec<f32>; 3], loss: impl
             };
             let fd = (eval(eps) - eval(-eps)) / (2.0 * f64::from(eps));
             let an = f64::from(grads[which][idx]);
-            assert!(
-                (fd - an).abs() <= 2e-3 + 1e-2 * an.abs(),
-                "input {which} entry {idx}: finite difference {fd}, autodiff {an}"
-            );
+            assert!((fd - an).abs() <= 2e-3 + 1e-2 * an.abs(), "input {which} entry {idx}: finite difference {fd}, autodiff {an}");
         }
     }
 }
@@ -251,8 +251,7 @@ fn layer_scale_residual_matches_autodiff_of_composed_ops() {
         let (x, h, g) = residual_inputs::<AD>(shape, 31);
         let r = physrep_nn::seeded::normal::<AD, 5>(shape, 0.0, 1.0, 98, &Default::default());
         let ours = value_and_grads((&x, &h, &g), &r, layer_scale_residual);
-        let reference =
-            value_and_grads((&x, &h, &g), &r, |x, h, g| wrap(fallback_layer_scale_residual::<AD>(prim(x), prim(h), prim(g))));
+        let reference = value_and_grads((&x, &h, &g), &r, |x, h, g| wrap(fallback_layer_scale_residual::<AD>(prim(x), prim(h), prim(g))));
         assert_all_close(ours, reference, &format!("layer-scale residual {shape:?}"));
     }
 }
@@ -317,9 +316,21 @@ fn channel_kernels_do_not_depend_on_the_thread_count() {
     let gy_last = physrep_nn::seeded::normal::<Cpu, 5>(to_last(shape), 0.0, 1.0, 73, &Default::default());
     let gy = physrep_nn::seeded::normal::<Cpu, 5>(shape, 0.0, 1.0, 74, &Default::default());
     let run = || {
-        let (gx, gw, gb) = <Cpu as KernelBackend>::channel_norm_backward(prim(x.clone()), prim(w.clone()), prim(gy_last.clone()), EPS, Layout::ChannelsLast);
+        let (gx, gw, gb) = <Cpu as KernelBackend>::channel_norm_backward(
+            prim(x.clone()),
+            prim(w.clone()),
+            prim(gy_last.clone()),
+            EPS,
+            Layout::ChannelsLast,
+        );
         let (gh, gg) = <Cpu as KernelBackend>::layer_scale_residual_backward(prim(gy.clone()), prim(h.clone()), prim(g.clone()));
-        [values(wrap::<Cpu, 5>(gx)), values(wrap::<Cpu, 1>(gw)), values(wrap::<Cpu, 1>(gb)), values(wrap::<Cpu, 5>(gh)), values(wrap::<Cpu, 1>(gg))]
+        [
+            values(wrap::<Cpu, 5>(gx)),
+            values(wrap::<Cpu, 1>(gw)),
+            values(wrap::<Cpu, 1>(gb)),
+            values(wrap::<Cpu, 5>(gh)),
+            values(wrap::<Cpu, 1>(gg)),
+        ]
     };
     let in_pool = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(run);
     assert_eq!(in_pool(1), in_pool(3));
@@ -406,7 +417,7 @@ fn dense_matches_matmul_plus_bias_with_gradients() {
         let w = physrep_nn::seeded::normal::<Cpu, 2>([k, n], 0.0, 0.5, seed + 1, &dev);
         let b = physrep_nn::seeded::normal::<Cpu, 1>([n], 0.0, 1.0, seed + 2, &dev);
         let r = physrep_nn::seeded::normal::<Cpu, 2>([m, n], 0.0, 1.0, seed + 3, &dev);
-        let ours = dense_value_and_grads((&x, &w, &b), &r, |x, w, b| dense(x, w, b));
+        let ours = dense_value_and_grads((&x, &w, &b), &r, dense);
         let reference = dense_value_and_grads((&x, &w, &b), &r, |x, w, b| x.matmul(w) + b.reshape([1, n]));
         assert_all_close(ours, reference, &format!("dense ({m}, {k}) x ({k}, {n})"));
         let fallback = values(wrap::<Cpu, 2>(fallback_dense::<Cpu>(prim(x.clone()), prim(w.clone()), prim(b.clone()))));
@@ -457,9 +468,11 @@ fn dense_finite_difference_gradients() {
 /// Random block parameters for `c` channels (hidden width 4c, 3³ depthwise kernel, γ of order 1).
 fn block_params<B: Backend>(c: usize, seed: u64) -> BlockParams<burn::tensor::ops::FloatTensor<B>> {
     let dev = Default::default();
-    let shapes: [Vec<usize>; 9] = [vec![c, 1, 3, 3, 3], vec![c], vec![c], vec![c], vec![c, 4 * c], vec![4 * c], vec![4 * c, c], vec![c], vec![c]];
+    let shapes: [Vec<usize>; 9] =
+        [vec![c, 1, 3, 3, 3], vec![c], vec![c], vec![c], vec![c, 4 * c], vec![4 * c], vec![4 * c, c], vec![c], vec![c]];
     std::array::from_fn(|i| {
-        let t = physrep_nn::seeded::normal::<B, 1>([shapes[i].iter().product()], if i == 2 { 1.0 } else { 0.0 }, 0.5, seed + i as u64, &dev);
+        let t =
+            physrep_nn::seeded::normal::<B, 1>([shapes[i].iter().product()], if i == 2 { 1.0 } else { 0.0 }, 0.5, seed + i as u64, &dev);
         B::float_reshape(prim(t), burn::tensor::Shape::from(shapes[i].clone()))
     })
 }

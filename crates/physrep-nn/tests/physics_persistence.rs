@@ -51,7 +51,8 @@ fn waves<B: Backend>(batch: usize, seed: u64, device: &B::Device) -> (Tensor<B, 
                 for i in 0..N {
                     for j in 0..N {
                         let (x, y) = (j as f64 - VELOCITY[0] * t as f64, i as f64 - VELOCITY[1] * t as f64);
-                        let v: f64 = modes.iter().map(|(k, l, a, p)| a * (std::f64::consts::TAU * (k * x + l * y) / N as f64 + p).sin()).sum();
+                        let v: f64 =
+                            modes.iter().map(|(k, l, a, p)| a * (std::f64::consts::TAU * (k * x + l * y) / N as f64 + p).sin()).sum();
                         data[((((b * CHANNELS + c) * frames) + t) * N + i) * N + j] = (v + offset) as f32;
                     }
                 }

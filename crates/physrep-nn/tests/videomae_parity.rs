@@ -16,13 +16,8 @@ use physrep_nn::videomae::{TokenMask, VideoMae, VideoMaeConfig};
 use physrep_nn::{Cpu, CpuAutodiff};
 
 fn fixture_path() -> PathBuf {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/videomae_parity.safetensors");
-    assert!(
-        path.exists(),
-        "missing fixture {} (regenerate with bench/torch_videomae.py fixture)",
-        path.display()
-    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/videomae_parity.safetensors");
+    assert!(path.exists(), "missing fixture {} (regenerate with bench/torch_videomae.py fixture)", path.display());
     path
 }
 
@@ -54,65 +49,37 @@ fn fixture_tensors() -> HashMap<String, (Vec<usize>, Vec<f32>)> {
     for (name, view) in file.tensors() {
         if let Some(key) = name.strip_prefix("fixture.") {
             assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             out.insert(key.to_string(), (view.shape().to_vec(), values));
         }
     }
     out
 }
 
-fn tensor<const D: usize>(
-    t: &HashMap<String, (Vec<usize>, Vec<f32>)>,
-    key: &str,
-) -> Tensor<Cpu, D> {
+fn tensor<const D: usize>(t: &HashMap<String, (Vec<usize>, Vec<f32>)>, key: &str) -> Tensor<Cpu, D> {
     let (shape, values) = &t[key];
-    Tensor::from_data(
-        TensorData::new(values.clone(), shape.clone()),
-        &Default::default(),
-    )
+    Tensor::from_data(TensorData::new(values.clone(), shape.clone()), &Default::default())
 }
 
-fn assert_close<const D: usize>(
-    got: Tensor<Cpu, D>,
-    t: &HashMap<String, (Vec<usize>, Vec<f32>)>,
-    key: &str,
-) {
+fn assert_close<const D: usize>(got: Tensor<Cpu, D>, t: &HashMap<String, (Vec<usize>, Vec<f32>)>, key: &str) {
     let (shape, expected) = &t[key];
     assert_eq!(&got.dims().to_vec(), shape, "{key}: shape");
     let got = got.into_data().to_vec::<f32>().unwrap();
     let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(expected)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(
-        err <= 1e-4 * scale,
-        "{key}: max abs error {err} vs scale {scale}"
-    );
+    let err = got.iter().zip(expected).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(err <= 1e-4 * scale, "{key}: max abs error {err} vs scale {scale}");
 }
 
 fn mask(t: &HashMap<String, (Vec<usize>, Vec<f32>)>) -> TokenMask {
     let (shape, values) = &t["mask"];
-    let flags: Vec<Vec<bool>> = values
-        .chunks(shape[1])
-        .map(|row| row.iter().map(|&v| v > 0.5).collect())
-        .collect();
+    let flags: Vec<Vec<bool>> = values.chunks(shape[1]).map(|row| row.iter().map(|&v| v > 0.5).collect()).collect();
     TokenMask::from_masked_flags(&flags).unwrap()
 }
 
 fn loaded_model() -> VideoMae<Cpu> {
     let mut model = tiny_config().init::<Cpu>(&Default::default()).unwrap();
     let result = model.load_pytorch_safetensors(&fixture_path()).unwrap();
-    assert_eq!(
-        result.applied.len(),
-        49,
-        "every parameter of the twin: {:?}",
-        result.applied
-    );
+    assert_eq!(result.applied.len(), 49, "every parameter of the twin: {:?}", result.applied);
     model
 }
 
@@ -123,21 +90,9 @@ fn matches_pytorch_twin() {
     let clip = tensor::<5>(&t, "clip");
     let mask = mask(&t);
 
-    assert_close(
-        model.encoder.patch_embed.forward(clip.clone()),
-        &t,
-        "patch_embed",
-    );
-    assert_close(
-        model.encoder.blocks[0].forward(model.encoder.embed(clip.clone())),
-        &t,
-        "block0",
-    );
-    assert_close(
-        model.encoder.forward_visible(clip.clone(), &mask).unwrap(),
-        &t,
-        "encoder_visible",
-    );
+    assert_close(model.encoder.patch_embed.forward(clip.clone()), &t, "patch_embed");
+    assert_close(model.encoder.blocks[0].forward(model.encoder.embed(clip.clone())), &t, "block0");
+    assert_close(model.encoder.forward_visible(clip.clone(), &mask).unwrap(), &t, "encoder_visible");
     assert_close(model.targets(clip.clone(), &mask), &t, "target");
     let (loss, reconstruction) = model.loss(clip, &mask).unwrap();
     assert_close(reconstruction.pred, &t, "pred");
@@ -148,9 +103,7 @@ fn matches_pytorch_twin() {
 fn encoder_alone_loads_from_the_full_state_dict() {
     let t = fixture_tensors();
     let full = loaded_model();
-    let mut encoder = tiny_config()
-        .init_encoder::<Cpu>(&Default::default())
-        .unwrap();
+    let mut encoder = tiny_config().init_encoder::<Cpu>(&Default::default()).unwrap();
     encoder.load_pytorch_safetensors(&fixture_path()).unwrap();
     let clip = tensor::<5>(&t, "clip");
     let a = encoder.forward(clip.clone()).unwrap().into_data();
@@ -160,95 +113,38 @@ fn encoder_alone_loads_from_the_full_state_dict() {
 
 #[test]
 fn checkpoint_missing_parameters_is_an_error() {
-    let config = VideoMaeConfig {
-        depth: 3,
-        ..tiny_config()
-    };
+    let config = VideoMaeConfig { depth: 3, ..tiny_config() };
     let mut encoder = config.init_encoder::<Cpu>(&Default::default()).unwrap();
-    let msg = encoder
-        .load_pytorch_safetensors(&fixture_path())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        msg.contains("videomae_parity.safetensors") && msg.contains("blocks.2"),
-        "{msg}"
-    );
+    let msg = encoder.load_pytorch_safetensors(&fixture_path()).unwrap_err().to_string();
+    assert!(msg.contains("videomae_parity.safetensors") && msg.contains("blocks.2"), "{msg}");
 }
 
 #[test]
 fn gradients_match_pytorch_twin() {
     let t = fixture_tensors();
-    let mut model = tiny_config()
-        .init::<CpuAutodiff>(&Default::default())
-        .unwrap();
+    let mut model = tiny_config().init::<CpuAutodiff>(&Default::default()).unwrap();
     model.load_pytorch_safetensors(&fixture_path()).unwrap();
     let clip = Tensor::<CpuAutodiff, 5>::from_inner(tensor::<5>(&t, "clip"));
     let (loss, _) = model.loss(clip, &mask(&t)).unwrap();
     let grads = loss.backward();
     let enc = &model.encoder;
     let grad_of = |name: &str| format!("grad.{name}");
-    assert_close(
-        enc.patch_embed.proj.weight.val().grad(&grads).unwrap(),
-        &t,
-        &grad_of("encoder.patch_embed.proj.weight"),
-    );
-    assert_close(
-        enc.blocks[0].attn.q_bias.val().grad(&grads).unwrap(),
-        &t,
-        &grad_of("encoder.blocks.0.attn.q_bias"),
-    );
+    assert_close(enc.patch_embed.proj.weight.val().grad(&grads).unwrap(), &t, &grad_of("encoder.patch_embed.proj.weight"));
+    assert_close(enc.blocks[0].attn.q_bias.val().grad(&grads).unwrap(), &t, &grad_of("encoder.blocks.0.attn.q_bias"));
     // burn stores Linear weights as (in, out): transpose to PyTorch's (out, in).
-    assert_close(
-        enc.blocks[1]
-            .attn
-            .qkv
-            .weight
-            .val()
-            .grad(&grads)
-            .unwrap()
-            .transpose(),
-        &t,
-        &grad_of("encoder.blocks.1.attn.qkv.weight"),
-    );
-    assert_close(
-        enc.norm.gamma.val().grad(&grads).unwrap(),
-        &t,
-        &grad_of("encoder.norm.weight"),
-    );
-    assert_close(
-        model
-            .encoder_to_decoder
-            .weight
-            .val()
-            .grad(&grads)
-            .unwrap()
-            .transpose(),
-        &t,
-        &grad_of("encoder_to_decoder.weight"),
-    );
-    assert_close(
-        model.mask_token.val().grad(&grads).unwrap(),
-        &t,
-        &grad_of("mask_token"),
-    );
+    assert_close(enc.blocks[1].attn.qkv.weight.val().grad(&grads).unwrap().transpose(), &t, &grad_of("encoder.blocks.1.attn.qkv.weight"));
+    assert_close(enc.norm.gamma.val().grad(&grads).unwrap(), &t, &grad_of("encoder.norm.weight"));
+    assert_close(model.encoder_to_decoder.weight.val().grad(&grads).unwrap().transpose(), &t, &grad_of("encoder_to_decoder.weight"));
+    assert_close(model.mask_token.val().grad(&grads).unwrap(), &t, &grad_of("mask_token"));
     let head_bias = model.decoder.head.bias.as_ref().unwrap();
-    assert_close(
-        head_bias.val().grad(&grads).unwrap(),
-        &t,
-        &grad_of("decoder.head.bias"),
-    );
+    assert_close(head_bias.val().grad(&grads).unwrap(), &t, &grad_of("decoder.head.bias"));
 }
 
 /// The state-dict names of the twin (`fixture.*` excluded), sorted.
 fn twin_names() -> Vec<String> {
     let bytes = std::fs::read(fixture_path()).unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut names: Vec<String> = file
-        .names()
-        .into_iter()
-        .filter(|n| !n.starts_with("fixture."))
-        .cloned()
-        .collect();
+    let mut names: Vec<String> = file.names().into_iter().filter(|n| !n.starts_with("fixture.")).cloned().collect();
     names.sort();
     names
 }
@@ -272,11 +168,7 @@ fn saved_state_dict_has_the_twins_names_and_round_trips() {
     for name in &names {
         let (a, b) = (file.tensor(name).unwrap(), fixture.tensor(name).unwrap());
         assert_eq!(a.shape(), b.shape(), "{name}");
-        assert_eq!(
-            a.data(),
-            b.data(),
-            "{name}: saved values differ from the loaded ones"
-        );
+        assert_eq!(a.data(), b.data(), "{name}: saved values differ from the loaded ones");
     }
 
     let mut again = tiny_config().init::<Cpu>(&Default::default()).unwrap();

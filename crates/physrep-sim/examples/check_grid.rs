@@ -15,30 +15,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sys = generate::system(name)?;
     for p in sys.param_grid(preset) {
         let start = std::time::Instant::now();
-        let c = check_point(
-            sys.as_ref(),
-            preset,
-            &p,
-            ics.min(sys.ics_per_point(preset)),
-            0,
-        )?;
-        let ranges: Vec<String> = c
-            .ranges
-            .iter()
-            .map(|r| format!("{} [{:.3}, {:.3}]", r.field, r.min, r.max))
-            .collect();
+        let c = check_point(sys.as_ref(), preset, &p, ics.min(sys.ics_per_point(preset)), 0)?;
+        let ranges: Vec<String> = c.ranges.iter().map(|r| format!("{} [{:.3}, {:.3}]", r.field, r.min, r.max)).collect();
         let nu = match (c.nusselt_wall, c.nusselt_dissipation) {
             (Some(w), Some(d)) => format!(" Nu wall {w:.2} diss {d:.2}"),
             _ => String::new(),
         };
-        println!(
-            "{:<55} {} {}{} ({:.1} s)",
-            p.file_name,
-            c.summary(),
-            ranges.join(" "),
-            nu,
-            start.elapsed().as_secs_f64()
-        );
+        println!("{:<55} {} {}{} ({:.1} s)", p.file_name, c.summary(), ranges.join(" "), nu, start.elapsed().as_secs_f64());
     }
     Ok(())
 }

@@ -31,9 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::design::well_file_name;
 use crate::spectral::{Fft2, Grid2};
-use crate::system::{
-    Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, System, Trajectory,
-};
+use crate::system::{Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
 
 /// Settings of one preset.
@@ -57,27 +55,9 @@ impl AdvectionConfig {
     pub fn preset(p: Preset) -> Self {
         let tenths: Vec<f64> = (1..=10).map(|i| i as f64 / 10.0).collect();
         match p {
-            Preset::Tiny => Self {
-                n: 16,
-                frames: 32,
-                speeds: vec![0.25, 0.5, 1.0],
-                ics: 4,
-                k0: 3.0,
-            },
-            Preset::Small => Self {
-                n: 32,
-                frames: 80,
-                speeds: tenths,
-                ics: 8,
-                k0: 6.0,
-            },
-            Preset::Medium => Self {
-                n: 64,
-                frames: 128,
-                speeds: tenths,
-                ics: 20,
-                k0: 12.0,
-            },
+            Preset::Tiny => Self { n: 16, frames: 32, speeds: vec![0.25, 0.5, 1.0], ics: 4, k0: 3.0 },
+            Preset::Small => Self { n: 32, frames: 80, speeds: tenths, ics: 8, k0: 6.0 },
+            Preset::Medium => Self { n: 64, frames: 128, speeds: tenths, ics: 20, k0: 12.0 },
         }
     }
 }
@@ -92,17 +72,10 @@ pub fn spectrum(k: f64, k0: f64) -> f64 {
 }
 
 /// The initial field's spectrum `û₀` (layout of [`Fft2`]) on the `n × n` pixel grid of `cfg`, from `seed`.
-pub fn initial_spectrum(
-    cfg: &AdvectionConfig,
-    grid: &Grid2,
-    fft: &mut Fft2,
-    seed: u64,
-) -> Vec<Complex64> {
+pub fn initial_spectrum(cfg: &AdvectionConfig, grid: &Grid2, fft: &mut Fft2, seed: u64) -> Vec<Complex64> {
     let n = cfg.n;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let noise: Vec<f64> = (0..n * n)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
+    let noise: Vec<f64> = (0..n * n).map(|_| StandardNormal.sample(&mut rng)).collect();
     let mut spec = vec![Complex64::default(); grid.n_spec()];
     fft.forward(&noise, &mut spec);
     let nyh = grid.nyh();
@@ -116,10 +89,7 @@ pub fn initial_spectrum(
         }
     };
     // Σ over all n² modes: the stored half (j = 0..nyh) counts twice except the self-conjugate column j = 0.
-    let total: f64 = (0..n)
-        .flat_map(|i| (0..nyh).map(move |j| (i, j)))
-        .map(|(i, j)| power(i, j) * if j == 0 { 1.0 } else { 2.0 })
-        .sum();
+    let total: f64 = (0..n).flat_map(|i| (0..nyh).map(move |j| (i, j))).map(|(i, j)| power(i, j) * if j == 0 { 1.0 } else { 2.0 }).sum();
     let c = (n * n) as f64 / total;
     for i in 0..n {
         for j in 0..nyh {
@@ -132,9 +102,7 @@ pub fn initial_spectrum(
 /// The `frames` frames (`n·n` each, y fastest) of the field of `seed` translated at `speed` px/frame.
 pub fn advect(cfg: &AdvectionConfig, speed: f64, seed: u64) -> Result<Vec<Vec<f64>>, SimError> {
     if !speed.is_finite() {
-        return Err(SimError::Options(format!(
-            "advection: speed {speed} is not finite"
-        )));
+        return Err(SimError::Options(format!("advection: speed {speed} is not finite")));
     }
     let n = cfg.n;
     let grid = Grid2::new(n, n, n as f64, n as f64)?;
@@ -173,10 +141,7 @@ impl System for Advection {
             .into_iter()
             .map(|v| {
                 let params = vec![("speed".to_string(), v)];
-                ParamPoint {
-                    file_name: well_file_name("advection", &params),
-                    params,
-                }
+                ParamPoint { file_name: well_file_name("advection", &params), params }
             })
             .collect()
     }
@@ -211,24 +176,14 @@ impl System for Advection {
         }
     }
 
-    fn simulate(
-        &self,
-        p: &ParamPoint,
-        _ic: usize,
-        seed: u64,
-        preset: Preset,
-    ) -> Result<Trajectory, SimError> {
+    fn simulate(&self, p: &ParamPoint, _ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = AdvectionConfig::preset(preset);
         let speed = p.require("advection", "speed")?;
         let frames = advect(&cfg, speed, seed)?;
         let n = cfg.n;
         let data: Vec<f32> = frames.iter().flatten().map(|&v| v as f32).collect();
-        let tracer = ArrayD::from_shape_vec(IxDyn(&[cfg.frames, n, n]), data)
-            .expect("frames × n × n values");
-        Ok(Trajectory {
-            fields: vec![tracer],
-            ic_params: Vec::new(),
-        })
+        let tracer = ArrayD::from_shape_vec(IxDyn(&[cfg.frames, n, n]), data).expect("frames × n × n values");
+        Ok(Trajectory { fields: vec![tracer], ic_params: Vec::new() })
     }
 }
 
@@ -237,13 +192,7 @@ mod tests {
     use super::*;
 
     fn cfg(n: usize, frames: usize) -> AdvectionConfig {
-        AdvectionConfig {
-            n,
-            frames,
-            speeds: vec![0.5],
-            ics: 1,
-            k0: 6.0 * n as f64 / 32.0,
-        }
+        AdvectionConfig { n, frames, speeds: vec![0.5], ics: 1, k0: 6.0 * n as f64 / 32.0 }
     }
 
     /// Mean, variance and the radially binned power spectrum of one frame, the spectrum by a naive DFT
@@ -257,8 +206,7 @@ mod tests {
                 let mut z = Complex64::default();
                 for i in 0..n {
                     for j in 0..n {
-                        let arg =
-                            -2.0 * std::f64::consts::PI * ((a * i + b * j) % n) as f64 / n as f64;
+                        let arg = -2.0 * std::f64::consts::PI * ((a * i + b * j) % n) as f64 / n as f64;
                         z += f[i * n + j] * Complex64::from_polar(1.0, arg);
                     }
                 }
@@ -282,24 +230,14 @@ mod tests {
             for f in frames.iter() {
                 let (m, v, s) = frame_statistics(f, 16);
                 assert!(m.abs() < 1e-14, "mean {m}");
-                assert!(
-                    (m - m0).abs() < 1e-14 && (v - v0).abs() < 1e-13 * v0,
-                    "var {v} vs {v0}"
-                );
+                assert!((m - m0).abs() < 1e-14 && (v - v0).abs() < 1e-13 * v0, "var {v} vs {v0}");
                 for (a, b) in s.iter().zip(&s0) {
-                    assert!(
-                        (a - b).abs() < 1e-11 * s0.iter().sum::<f64>(),
-                        "spectrum {a} vs {b}"
-                    );
+                    assert!((a - b).abs() < 1e-11 * s0.iter().sum::<f64>(), "spectrum {a} vs {b}");
                 }
             }
         }
         // The frames themselves differ: the speed is in the dynamics.
-        let d: f64 = slow[5]
-            .iter()
-            .zip(&fast[5])
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+        let d: f64 = slow[5].iter().zip(&fast[5]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(d > 0.1, "{d}");
     }
 
@@ -315,25 +253,15 @@ mod tests {
                     let src = (i as i64 - s).rem_euclid(n as i64) as usize;
                     for j in 0..n {
                         let (a, b) = (frames[k][i * n + j], frames[0][src * n + j]);
-                        assert!(
-                            (a - b).abs() < 1e-12,
-                            "speed {speed} frame {k} ({i},{j}): {a} vs {b}"
-                        );
+                        assert!((a - b).abs() < 1e-12, "speed {speed} frame {k} ({i},{j}): {a} vs {b}");
                     }
                 }
             }
         }
         // Non-integral shifts compose: speed v at frame 2k is speed 2v at frame k.
-        let (a, b) = (
-            advect(&cfg(n, 7), 0.3, 1).unwrap(),
-            advect(&cfg(n, 4), 0.6, 1).unwrap(),
-        );
+        let (a, b) = (advect(&cfg(n, 7), 0.3, 1).unwrap(), advect(&cfg(n, 4), 0.6, 1).unwrap());
         for k in 0..4 {
-            let d = a[2 * k]
-                .iter()
-                .zip(&b[k])
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f64::max);
+            let d = a[2 * k].iter().zip(&b[k]).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
             assert!(d < 1e-12, "{d}");
         }
     }
@@ -361,10 +289,7 @@ mod tests {
             .sum::<f64>()
             / fields as f64;
         let se = sd / (fields as f64).sqrt();
-        assert!(
-            (mean_var - 1.0).abs() < 4.0 * se,
-            "mean variance {mean_var}, standard error {se}"
-        );
+        assert!((mean_var - 1.0).abs() < 4.0 * se, "mean variance {mean_var}, standard error {se}");
         assert!(se < 0.03, "the test resolves a 10 % error: se {se}");
     }
 
@@ -374,17 +299,12 @@ mod tests {
         assert_eq!(grid.len(), 10);
         assert_eq!(grid[0].file_name, "advection_speed_0.1.hdf5");
         assert_eq!(grid[9].file_name, "advection_speed_1.0.hdf5");
-        let t = Advection
-            .simulate(&Advection.param_grid(Preset::Tiny)[1], 0, 3, Preset::Tiny)
-            .unwrap();
+        let t = Advection.simulate(&Advection.param_grid(Preset::Tiny)[1], 0, 3, Preset::Tiny).unwrap();
         assert_eq!(t.fields.len(), 1);
         assert_eq!(t.fields[0].shape(), [32, 16, 16]);
         let expect = advect(&AdvectionConfig::preset(Preset::Tiny), 0.5, 3).unwrap();
         assert_eq!(t.fields[0][[31, 2, 5]], expect[31][2 * 16 + 5] as f32);
-        let bad = ParamPoint {
-            params: vec![("speed".into(), f64::NAN)],
-            file_name: "x.hdf5".into(),
-        };
+        let bad = ParamPoint { params: vec![("speed".into(), f64::NAN)], file_name: "x.hdf5".into() };
         assert!(Advection.simulate(&bad, 0, 0, Preset::Tiny).is_err());
     }
 }

@@ -106,10 +106,7 @@ impl CheckSpec {
     /// Systems not listed get the spectral tail along periodic axes only.
     pub fn for_point(system: &str, preset: Preset, point: &ParamPoint, layout: &Layout) -> Self {
         let (nx, ny) = (layout.x.len(), layout.y.len());
-        let y_periodic = layout
-            .boundaries
-            .iter()
-            .any(|b| b.dim == "y" && b.kind == BoundaryKind::Periodic);
+        let y_periodic = layout.boundaries.iter().any(|b| b.dim == "y" && b.kind == BoundaryKind::Periodic);
         let span = |v: &[f64]| {
             if v.len() > 1 {
                 (v[1] - v[0]) * v.len() as f64
@@ -121,22 +118,16 @@ impl CheckSpec {
             bounded: Vec::new(),
             velocity: None,
             lx: span(&layout.x),
-            y: if y_periodic {
-                YAxis::Periodic(span(&layout.y))
-            } else {
-                YAxis::Unchecked
-            },
+            y: if y_periodic { YAxis::Periodic(span(&layout.y)) } else { YAxis::Unchecked },
             band: [nx / 2 - 1, if y_periodic { ny / 2 - 1 } else { 0 }],
             kappa: None,
             time: layout.time.clone(),
         };
-        let kept =
-            |compute: usize, out: usize, rule: usize| ((compute - 1) / rule).min(out / 2 - 1);
+        let kept = |compute: usize, out: usize, rule: usize| ((compute - 1) / rule).min(out / 2 - 1);
         match system {
             "rayleigh_benard" => {
                 let c = RayleighBenardConfig::preset(preset);
-                spec.bounded
-                    .push(("buoyancy".into(), Bound::Fixed(0.0, 1.0)));
+                spec.bounded.push(("buoyancy".into(), Bound::Fixed(0.0, 1.0)));
                 spec.velocity = Some("velocity".into());
                 spec.y = YAxis::ChebyshevGauss;
                 spec.band = [kept(c.nx, c.out_nx, 3), c.out_ny - 1];
@@ -157,10 +148,7 @@ impl CheckSpec {
             }
             "gray_scott_reaction_diffusion" => {
                 let c = GrayScottConfig::preset(preset);
-                spec.bounded = vec![
-                    ("A".into(), Bound::Fixed(0.0, 1.0)),
-                    ("B".into(), Bound::Fixed(0.0, 1.0)),
-                ];
+                spec.bounded = vec![("A".into(), Bound::Fixed(0.0, 1.0)), ("B".into(), Bound::Fixed(0.0, 1.0))];
                 spec.band = [kept(c.n, c.n, 4), kept(c.n, c.n, 4)];
             }
             "advection" => {
@@ -234,22 +222,14 @@ pub struct FileCheck {
 }
 
 /// Measures one trajectory (fields in `layout.fields` order).
-pub fn check_trajectory(
-    spec: &CheckSpec,
-    layout: &Layout,
-    traj: &Trajectory,
-) -> Result<TrajectoryCheck, SimError> {
+pub fn check_trajectory(spec: &CheckSpec, layout: &Layout, traj: &Trajectory) -> Result<TrajectoryCheck, SimError> {
     let field = |name: &str| -> Result<&ArrayD<f32>, SimError> {
         layout
             .fields
             .iter()
             .position(|f| f.name == name)
             .and_then(|i| traj.fields.get(i))
-            .ok_or_else(|| {
-                SimError::Options(format!(
-                    "physical check: field `{name}` missing from the trajectory"
-                ))
-            })
+            .ok_or_else(|| SimError::Options(format!("physical check: field `{name}` missing from the trajectory")))
     };
     let (nx, ny) = (layout.x.len(), layout.y.len());
     for (f, a) in layout.fields.iter().zip(&traj.fields) {
@@ -266,23 +246,11 @@ pub fn check_trajectory(
         let a = field(name)?;
         let (lo, hi) = match bound {
             Bound::Fixed(lo, hi) => (*lo, *hi),
-            Bound::InitialRange => min_max(
-                a.outer_iter()
-                    .next()
-                    .into_iter()
-                    .flat_map(|f| f.into_iter().copied()),
-            ),
+            Bound::InitialRange => min_max(a.outer_iter().next().into_iter().flat_map(|f| f.into_iter().copied())),
         };
         let (min, max) = min_max(a.iter().copied());
         let excursion = (lo - min).max(max - hi).max(0.0) / (hi - lo).max(f64::MIN_POSITIVE);
-        ranges.push(FieldRange {
-            field: name.clone(),
-            lo,
-            hi,
-            min,
-            max,
-            excursion,
-        });
+        ranges.push(FieldRange { field: name.clone(), lo, hi, min, max, excursion });
     }
     let ops = Ops::new(spec, nx, ny);
     let divergence = match &spec.velocity {
@@ -293,29 +261,13 @@ pub fn check_trajectory(
         Some(kappa) => ops.nusselt(field("buoyancy")?, kappa, &spec.time),
         None => None,
     };
-    let spectral_tail = layout
-        .fields
-        .iter()
-        .zip(&traj.fields)
-        .map(|(f, a)| (f.name.clone(), ops.tail(a)))
-        .collect();
-    Ok(TrajectoryCheck {
-        ranges,
-        divergence,
-        nusselt,
-        spectral_tail,
-    })
+    let spectral_tail = layout.fields.iter().zip(&traj.fields).map(|(f, a)| (f.name.clone(), ops.tail(a))).collect();
+    Ok(TrajectoryCheck { ranges, divergence, nusselt, spectral_tail })
 }
 
-/// Simulates ICs `0..ics` of `point` (seeds as [`crate::generate`] derives them from `seed`) in parallel and
+/// Simulates ICs `0..ics` of `point` (seeds as [`crate::generate()`] derives them from `seed`) in parallel and
 /// checks them as generation would check a file holding them (used to survey a preset's grid).
-pub fn check_point(
-    sys: &dyn System,
-    preset: Preset,
-    point: &ParamPoint,
-    ics: usize,
-    seed: u64,
-) -> Result<FileCheck, SimError> {
+pub fn check_point(sys: &dyn System, preset: Preset, point: &ParamPoint, ics: usize, seed: u64) -> Result<FileCheck, SimError> {
     let layout = sys.layout(preset);
     let spec = CheckSpec::for_point(sys.name(), preset, point, &layout);
     let checks = (0..ics)
@@ -329,9 +281,7 @@ pub fn check_point(
 }
 
 fn min_max(it: impl Iterator<Item = f32>) -> (f64, f64) {
-    it.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v as f64), hi.max(v as f64))
-    })
+    it.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v as f64), hi.max(v as f64)))
 }
 
 /// Per-axis transforms and derivatives on one output grid.
@@ -352,8 +302,7 @@ impl Ops {
     fn new(spec: &CheckSpec, nx: usize, ny: usize) -> Self {
         let mut planner = FftPlanner::new();
         let fx = [planner.plan_fft_forward(nx), planner.plan_fft_inverse(nx)];
-        let fy = matches!(spec.y, YAxis::Periodic(_))
-            .then(|| [planner.plan_fft_forward(ny), planner.plan_fft_inverse(ny)]);
+        let fy = matches!(spec.y, YAxis::Periodic(_)).then(|| [planner.plan_fft_forward(ny), planner.plan_fft_inverse(ny)]);
         let (dmat, fejer) = if spec.y == YAxis::ChebyshevGauss {
             let mut nodes = vec![0.0];
             nodes.extend(chebyshev_gauss(ny));
@@ -362,17 +311,7 @@ impl Ops {
         } else {
             (Vec::new(), Vec::new())
         };
-        Self {
-            nx,
-            ny,
-            fx,
-            fy,
-            lx: spec.lx,
-            y: spec.y.clone(),
-            band: spec.band,
-            dmat,
-            fejer,
-        }
+        Self { nx, ny, fx, fy, lx: spec.lx, y: spec.y.clone(), band: spec.band, dmat, fejer }
     }
 
     /// ∂ₓ of a frame (`nx·ny`, y fastest), spectral.
@@ -433,22 +372,12 @@ impl Ops {
     fn dy_ext(&self, r: usize, col: &[f64], b0: f64, b1: f64) -> f64 {
         let m = self.ny + 2;
         let row = &self.dmat[r * m..(r + 1) * m];
-        row[0] * b0
-            + row[m - 1] * b1
-            + row[1..m - 1]
-                .iter()
-                .zip(col)
-                .map(|(d, v)| d * v)
-                .sum::<f64>()
+        row[0] * b0 + row[m - 1] * b1 + row[1..m - 1].iter().zip(col).map(|(d, v)| d * v).sum::<f64>()
     }
 
     fn frame(a: &ArrayD<f32>, t: usize, comp: usize, ncomp: usize) -> Vec<f64> {
         let fr = a.index_axis(ndarray::Axis(0), t);
-        fr.iter()
-            .skip(comp)
-            .step_by(ncomp)
-            .map(|&v| v as f64)
-            .collect()
+        fr.iter().skip(comp).step_by(ncomp).map(|&v| v as f64).collect()
     }
 
     fn divergence(&self, vel: &ArrayD<f32>) -> Option<f64> {
@@ -497,12 +426,7 @@ impl Ops {
         let (wall, dissipation) = (mean(&wall), mean(&diss));
         let storage = (var[var.len() - 1] - var[0]) / (kappa * span);
         let residual = (wall - dissipation - storage).abs() / wall.abs().max(f64::MIN_POSITIVE);
-        Some(NusseltBalance {
-            wall,
-            dissipation,
-            storage,
-            residual,
-        })
+        Some(NusseltBalance { wall, dissipation, storage, residual })
     }
 
     /// Largest tail fraction of one field over the checked axes and its components.
@@ -520,9 +444,7 @@ impl Ops {
                             l[i] = Complex64::new(f[i * self.ny + j], 0.0);
                         }
                         self.fx[0].process(l);
-                        add_tail(&mut xs, self.band[0], |m| {
-                            l[m].norm_sqr() + l[self.nx - m].norm_sqr()
-                        });
+                        add_tail(&mut xs, self.band[0], |m| l[m].norm_sqr() + l[self.nx - m].norm_sqr());
                     }
                 }
                 if self.band[1] > 0 {
@@ -535,9 +457,7 @@ impl Ops {
                                     *l = Complex64::new(v, 0.0);
                                 }
                                 fy[0].process(l);
-                                add_tail(&mut ys, self.band[1], |m| {
-                                    l[m].norm_sqr() + l[self.ny - m].norm_sqr()
-                                });
+                                add_tail(&mut ys, self.band[1], |m| l[m].norm_sqr() + l[self.ny - m].norm_sqr());
                             }
                             (YAxis::ChebyshevGauss, _) => {
                                 let c = chebyshev_coefficients(col);
@@ -587,13 +507,8 @@ fn chebyshev_coefficients(v: &[f64]) -> Vec<f64> {
     let n = v.len();
     (0..n)
         .map(|k| {
-            let s: f64 = v
-                .iter()
-                .enumerate()
-                .map(|(j, &f)| {
-                    f * (std::f64::consts::PI * k as f64 * (j as f64 + 0.5) / n as f64).cos()
-                })
-                .sum();
+            let s: f64 =
+                v.iter().enumerate().map(|(j, &f)| f * (std::f64::consts::PI * k as f64 * (j as f64 + 0.5) / n as f64).cos()).sum();
             s * 2.0 / n as f64
         })
         .collect()
@@ -602,14 +517,7 @@ fn chebyshev_coefficients(v: &[f64]) -> Vec<f64> {
 /// The polynomial differentiation matrix on distinct `nodes` (row-major, barycentric form).
 pub fn diff_matrix(nodes: &[f64]) -> Vec<f64> {
     let n = nodes.len();
-    let w: Vec<f64> = (0..n)
-        .map(|j| {
-            1.0 / (0..n)
-                .filter(|&k| k != j)
-                .map(|k| nodes[j] - nodes[k])
-                .product::<f64>()
-        })
-        .collect();
+    let w: Vec<f64> = (0..n).map(|j| 1.0 / (0..n).filter(|&k| k != j).map(|k| nodes[j] - nodes[k]).product::<f64>()).collect();
     let mut d = vec![0.0; n * n];
     for i in 0..n {
         let mut diag = 0.0;
@@ -628,19 +536,14 @@ pub fn fejer_weights(n: usize) -> Vec<f64> {
     (0..n)
         .map(|j| {
             let th = std::f64::consts::PI * (j as f64 + 0.5) / n as f64;
-            let s: f64 = (1..=n / 2)
-                .map(|k| (2.0 * k as f64 * th).cos() / (4.0 * (k * k) as f64 - 1.0))
-                .sum();
+            let s: f64 = (1..=n / 2).map(|k| (2.0 * k as f64 * th).cos() / (4.0 * (k * k) as f64 - 1.0)).sum();
             (1.0 - 2.0 * s) / n as f64
         })
         .collect()
 }
 
 fn trapezoid(t: &[f64], f: &[f64]) -> f64 {
-    t.windows(2)
-        .zip(f.windows(2))
-        .map(|(t, f)| 0.5 * (t[1] - t[0]) * (f[0] + f[1]))
-        .sum()
+    t.windows(2).zip(f.windows(2)).map(|(t, f)| 0.5 * (t[1] - t[0]) * (f[0] + f[1])).sum()
 }
 
 impl FileCheck {
@@ -659,23 +562,15 @@ impl FileCheck {
                 None => ranges.push(r.clone()),
             }
         }
-        let max_opt = |it: &mut dyn Iterator<Item = f64>| {
-            it.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
-        };
-        let mean_opt =
-            |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let max_opt = |it: &mut dyn Iterator<Item = f64>| it.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let mean_opt = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let bound_excursion = ranges.iter().map(|r| r.excursion).fold(0.0, f64::max);
         let divergence = max_opt(&mut checks.iter().filter_map(|c| c.divergence));
-        let nusselt_residual = max_opt(
-            &mut checks
-                .iter()
-                .filter_map(|c| c.nusselt.as_ref().map(|n| n.residual)),
-        );
-        let (spectral_tail, spectral_tail_field) =
-            checks.iter().flat_map(|c| &c.spectral_tail).fold(
-                (0.0, String::new()),
-                |acc, (f, v)| if *v > acc.0 { (*v, f.clone()) } else { acc },
-            );
+        let nusselt_residual = max_opt(&mut checks.iter().filter_map(|c| c.nusselt.as_ref().map(|n| n.residual)));
+        let (spectral_tail, spectral_tail_field) = checks
+            .iter()
+            .flat_map(|c| &c.spectral_tail)
+            .fold((0.0, String::new()), |acc, (f, v)| if *v > acc.0 { (*v, f.clone()) } else { acc });
         let mut failures = Vec::new();
         for r in &ranges {
             if r.excursion > BOUND_TOL {
@@ -692,14 +587,10 @@ impl FileCheck {
             }
         }
         if let Some(d) = divergence.filter(|&d| d > DIVERGENCE_TOL) {
-            failures.push(format!(
-                "divergence: relative |div u| {d:.3e} > {DIVERGENCE_TOL}"
-            ));
+            failures.push(format!("divergence: relative |div u| {d:.3e} > {DIVERGENCE_TOL}"));
         }
         if let Some(r) = nusselt_residual.filter(|&r| r > NUSSELT_TOL) {
-            failures.push(format!(
-                "nusselt: wall/dissipation balance residual {r:.3} > {NUSSELT_TOL}"
-            ));
+            failures.push(format!("nusselt: wall/dissipation balance residual {r:.3} > {NUSSELT_TOL}"));
         }
         if spectral_tail > TAIL_TOL {
             failures.push(format!(
@@ -716,18 +607,8 @@ impl FileCheck {
             bound_excursion,
             divergence,
             nusselt_residual,
-            nusselt_wall: mean_opt(
-                checks
-                    .iter()
-                    .filter_map(|c| c.nusselt.as_ref().map(|n| n.wall))
-                    .collect(),
-            ),
-            nusselt_dissipation: mean_opt(
-                checks
-                    .iter()
-                    .filter_map(|c| c.nusselt.as_ref().map(|n| n.dissipation))
-                    .collect(),
-            ),
+            nusselt_wall: mean_opt(checks.iter().filter_map(|c| c.nusselt.as_ref().map(|n| n.wall)).collect()),
+            nusselt_dissipation: mean_opt(checks.iter().filter_map(|c| c.nusselt.as_ref().map(|n| n.dissipation)).collect()),
             spectral_tail,
             spectral_tail_field,
             tolerances: [BOUND_TOL, DIVERGENCE_TOL, NUSSELT_TOL, TAIL_TOL],
@@ -740,56 +621,26 @@ impl FileCheck {
         let json = serde_json::to_string(self).expect("FileCheck serialises");
         w.write_attr("physical_check", &AttrValue::Str(json))?;
         w.write_attr("physical_check_passed", &AttrValue::Bool(self.passed))?;
-        w.write_attr(
-            "physical_check_allow_unresolved",
-            &AttrValue::Bool(self.allow_unresolved),
-        )?;
-        w.write_attr(
-            "physical_check_bound_excursion",
-            &AttrValue::F64(self.bound_excursion),
-        )?;
-        for (name, v) in [
-            ("physical_check_divergence", self.divergence),
-            ("physical_check_nusselt_residual", self.nusselt_residual),
-        ] {
+        w.write_attr("physical_check_allow_unresolved", &AttrValue::Bool(self.allow_unresolved))?;
+        w.write_attr("physical_check_bound_excursion", &AttrValue::F64(self.bound_excursion))?;
+        for (name, v) in [("physical_check_divergence", self.divergence), ("physical_check_nusselt_residual", self.nusselt_residual)] {
             if let Some(v) = v {
                 w.write_attr(name, &AttrValue::F64(v))?;
             }
         }
-        w.write_attr(
-            "physical_check_spectral_tail",
-            &AttrValue::F64(self.spectral_tail),
-        )?;
-        w.write_attr(
-            "physical_check_failures",
-            &AttrValue::Strs(self.failures.clone()),
-        )
+        w.write_attr("physical_check_spectral_tail", &AttrValue::F64(self.spectral_tail))?;
+        w.write_attr("physical_check_failures", &AttrValue::Strs(self.failures.clone()))
     }
 
     /// The check stored in a Well file, `None` if it has none (files not made by this generator).
     pub fn read(path: &Path) -> Result<Option<Self>, SimError> {
-        let bad = |what: String| {
-            SimError::Options(format!(
-                "{}: attribute physical_check: {what}",
-                path.display()
-            ))
-        };
+        let bad = |what: String| SimError::Options(format!("{}: attribute physical_check: {what}", path.display()));
         let f = hdf5::File::open(path).map_err(|e| bad(e.to_string()))?;
-        if !f
-            .attr_names()
-            .map_err(|e| bad(e.to_string()))?
-            .iter()
-            .any(|n| n == "physical_check")
-        {
+        if !f.attr_names().map_err(|e| bad(e.to_string()))?.iter().any(|n| n == "physical_check") {
             return Ok(None);
         }
-        let s = f
-            .attr("physical_check")
-            .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
-            .map_err(|e| bad(e.to_string()))?;
-        serde_json::from_str(s.as_str())
-            .map(Some)
-            .map_err(|e| bad(e.to_string()))
+        let s = f.attr("physical_check").and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>()).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str(s.as_str()).map(Some).map_err(|e| bad(e.to_string()))
     }
 
     /// One line for logs and `physrep inspect`.
@@ -855,10 +706,7 @@ mod tests {
                 a
             })
             .collect();
-        Trajectory {
-            fields,
-            ic_params: Vec::new(),
-        }
+        Trajectory { fields, ic_params: Vec::new() }
     }
 
     fn sf_point() -> (ParamPoint, Layout, CheckSpec) {
@@ -888,17 +736,8 @@ mod tests {
         assert!((r.excursion - 0.1).abs() < 1e-6, "{r:?}");
         let tail = |name: &str| c.spectral_tail.iter().find(|(n, _)| n == name).unwrap().1;
         assert!((tail("pressure") - 1.0).abs() < 1e-9 && tail("tracer") < 1e-9);
-        let compressible = synthetic(&layout, |name, _, x, _, c| {
-            if name == "velocity" && c == 0 {
-                (2.0 * PI * x).sin()
-            } else {
-                0.0
-            }
-        });
-        let d = check_trajectory(&spec, &layout, &compressible)
-            .unwrap()
-            .divergence
-            .unwrap();
+        let compressible = synthetic(&layout, |name, _, x, _, c| if name == "velocity" && c == 0 { (2.0 * PI * x).sin() } else { 0.0 });
+        let d = check_trajectory(&spec, &layout, &compressible).unwrap().divergence.unwrap();
         assert!((d - 1.0).abs() < 1e-5, "{d}");
     }
 
@@ -906,31 +745,20 @@ mod tests {
     /// Nu_wall = 1, Nu_diss = 1 + a²π²/2, storage −a²π²/2): residual ≈ 0 with the true κ, not with 2κ.
     #[test]
     fn nusselt_balance_holds_for_decaying_diffusion() {
-        let p = ParamPoint {
-            params: vec![("Rayleigh".into(), 1e4), ("Prandtl".into(), 1.0)],
-            file_name: "rb.hdf5".into(),
-        };
+        let p = ParamPoint { params: vec![("Rayleigh".into(), 1e4), ("Prandtl".into(), 1.0)], file_name: "rb.hdf5".into() };
         let layout = RayleighBenard.layout(Preset::Tiny);
         let mut spec = CheckSpec::for_point("rayleigh_benard", Preset::Tiny, &p, &layout);
         let kappa = spec.kappa.unwrap();
         assert!((kappa - 0.01).abs() < 1e-15);
         let traj = synthetic(&layout, |name, frame, _, y, _| match name {
-            "buoyancy" => {
-                1.0 - y + 0.3 * (-kappa * PI * PI * layout.time[frame]).exp() * (PI * y).sin()
-            }
+            "buoyancy" => 1.0 - y + 0.3 * (-kappa * PI * PI * layout.time[frame]).exp() * (PI * y).sin(),
             _ => 0.0,
         });
-        let n = check_trajectory(&spec, &layout, &traj)
-            .unwrap()
-            .nusselt
-            .unwrap();
+        let n = check_trajectory(&spec, &layout, &traj).unwrap().nusselt.unwrap();
         assert!((n.wall - 1.0).abs() < 1e-5, "{n:?}");
         assert!(n.residual < 1e-3, "{n:?}");
         spec.kappa = Some(2.0 * kappa);
-        let wrong = check_trajectory(&spec, &layout, &traj)
-            .unwrap()
-            .nusselt
-            .unwrap();
+        let wrong = check_trajectory(&spec, &layout, &traj).unwrap().nusselt.unwrap();
         assert!(wrong.residual > 0.05, "{wrong:?}");
     }
 
@@ -948,33 +776,18 @@ mod tests {
                 assert!(c.passed, "{name}: {:?}", c.failures);
             }
             assert_eq!(c.ranges.is_empty(), name == "active_matter", "{name}");
-            assert_eq!(
-                c.divergence.is_some(),
-                !matches!(name, "gray_scott_reaction_diffusion" | "advection"),
-                "{name}"
-            );
-            assert_eq!(
-                c.nusselt_residual.is_some(),
-                name == "rayleigh_benard",
-                "{name}"
-            );
+            assert_eq!(c.divergence.is_some(), !matches!(name, "gray_scott_reaction_diffusion" | "advection"), "{name}");
+            assert_eq!(c.nusselt_residual.is_some(), name == "rayleigh_benard", "{name}");
         }
     }
 
     /// Rayleigh–Bénard at Ra 1e7 on the 32 × 16 `tiny` grid overshoots its wall values: caught.
     #[test]
     fn under_resolved_convection_is_caught() {
-        let p = ParamPoint {
-            params: vec![("Rayleigh".into(), 1e7), ("Prandtl".into(), 1.0)],
-            file_name: "rb.hdf5".into(),
-        };
+        let p = ParamPoint { params: vec![("Rayleigh".into(), 1e7), ("Prandtl".into(), 1.0)], file_name: "rb.hdf5".into() };
         let c = check_point(&RayleighBenard, Preset::Tiny, &p, 1, 0).unwrap();
         assert!(!c.passed);
         assert!(c.bound_excursion > BOUND_TOL, "{c:?}");
-        assert!(
-            c.failures.iter().any(|f| f.starts_with("bound: buoyancy")),
-            "{:?}",
-            c.failures
-        );
+        assert!(c.failures.iter().any(|f| f.starts_with("bound: buoyancy")), "{:?}", c.failures);
     }
 }

@@ -69,9 +69,7 @@ pub struct DesignSpec {
 impl std::str::FromStr for DesignSpec {
     type Err = SimError;
     fn from_str(s: &str) -> Result<Self, SimError> {
-        let bad = || {
-            SimError::Options(format!("--design `{s}`: expected lhs:N with N ≥ 3 (a Latin hypercube of N parameter points)"))
-        };
+        let bad = || SimError::Options(format!("--design `{s}`: expected lhs:N with N ≥ 3 (a Latin hypercube of N parameter points)"));
         let n = s.strip_prefix("lhs:").ok_or_else(bad)?;
         let points: usize = n.trim().parse().map_err(|_| bad())?;
         if points < 3 {
@@ -135,19 +133,9 @@ impl BoxDim {
 /// grid, log10 where the dataset's paper label transform uses log10 (see the module docs).
 pub fn param_box(sys: &dyn System, preset: Preset) -> Result<Vec<BoxDim>, SimError> {
     let grid = sys.param_grid(preset);
-    let first = grid.first().ok_or_else(|| {
-        SimError::Options(format!(
-            "{}: the {} grid is empty",
-            sys.name(),
-            preset.name()
-        ))
-    })?;
+    let first = grid.first().ok_or_else(|| SimError::Options(format!("{}: the {} grid is empty", sys.name(), preset.name())))?;
     let names: Vec<&str> = first.params.iter().map(|(n, _)| n.as_str()).collect();
-    let mut label_names: Vec<String> = names
-        .iter()
-        .filter(|n| **n != "L")
-        .map(|n| n.to_string())
-        .collect();
+    let mut label_names: Vec<String> = names.iter().filter(|n| **n != "L").map(|n| n.to_string()).collect();
     label_names.sort();
     let transform = match LabelTransform::paper(sys.name(), &label_names) {
         Ok(t) => Some(t),
@@ -159,18 +147,10 @@ pub fn param_box(sys: &dyn System, preset: Preset) -> Result<Vec<BoxDim>, SimErr
         let values = grid
             .iter()
             .map(|p| {
-                p.get(name).ok_or_else(|| {
-                    SimError::Options(format!(
-                        "{}: grid point {} lacks parameter `{name}`",
-                        sys.name(),
-                        p.file_name
-                    ))
-                })
+                p.get(name).ok_or_else(|| SimError::Options(format!("{}: grid point {} lacks parameter `{name}`", sys.name(), p.file_name)))
             })
             .collect::<Result<Vec<f64>, _>>()?;
-        let log10 = transform
-            .as_ref()
-            .is_some_and(|t| t.columns.iter().any(|c| c.name == name && c.log10));
+        let log10 = transform.as_ref().is_some_and(|t| t.columns.iter().any(|c| c.name == name && c.log10));
         let dim = BoxDim {
             name: name.to_string(),
             min: values.iter().copied().fold(f64::INFINITY, f64::min),
@@ -236,9 +216,7 @@ pub fn well_file_name(dataset: &str, params: &[(String, f64)]) -> String {
 /// each, the rest train.
 pub fn point_splits(n: usize, rng: &mut impl Rng) -> Result<Vec<Split>, SimError> {
     if n < 3 {
-        return Err(SimError::Options(format!(
-            "a design of {n} points cannot give train, valid and test one point each"
-        )));
+        return Err(SimError::Options(format!("a design of {n} points cannot give train, valid and test one point each")));
     }
     let held = ((n as f64 * HELD_OUT_FRACTION).round() as usize).max(1);
     let train = n - 2 * held;
@@ -285,12 +263,7 @@ pub struct Design {
 
 impl Design {
     /// The Latin-hypercube design `spec` of `sys` at `preset` with `seed` (see the module docs).
-    pub fn lhs(
-        sys: &dyn System,
-        preset: Preset,
-        spec: DesignSpec,
-        seed: u64,
-    ) -> Result<Self, SimError> {
+    pub fn lhs(sys: &dyn System, preset: Preset, spec: DesignSpec, seed: u64) -> Result<Self, SimError> {
         let n = spec.points;
         let bounds = param_box(sys, preset)?;
         let varying: Vec<usize> = (0..bounds.len()).filter(|&d| bounds[d].varies()).collect();
@@ -302,18 +275,13 @@ impl Design {
             )));
         }
         let tag = spec.to_string();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(
-            seed,
-            &[sys.name(), preset.name(), &tag],
-            0,
-        ));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(seed, &[sys.name(), preset.name(), &tag], 0));
         let cube = latin_hypercube(n, varying.len(), &mut rng);
         let splits = point_splits(n, &mut rng)?;
         let mut points = Vec::with_capacity(n);
         let mut names = std::collections::HashSet::new();
         for (cell, split) in cube.into_iter().zip(splits) {
-            let mut params: Vec<(String, f64)> =
-                bounds.iter().map(|b| (b.name.clone(), b.min)).collect();
+            let mut params: Vec<(String, f64)> = bounds.iter().map(|b| (b.name.clone(), b.min)).collect();
             for (&d, (stratum, u)) in varying.iter().zip(cell) {
                 let b = &bounds[d];
                 let (lo, hi) = (b.to_label(b.min), b.to_label(b.max));
@@ -326,25 +294,11 @@ impl Design {
             }
             let file_name = well_file_name(sys.name(), &params);
             if !names.insert(file_name.clone()) {
-                return Err(SimError::Options(format!(
-                    "{}: design {tag} gives the file name {file_name} twice",
-                    sys.name()
-                )));
+                return Err(SimError::Options(format!("{}: design {tag} gives the file name {file_name} twice", sys.name())));
             }
-            points.push(DesignPoint {
-                point: ParamPoint { params, file_name },
-                split,
-            });
+            points.push(DesignPoint { point: ParamPoint { params, file_name }, split });
         }
-        Ok(Self {
-            system: sys.name().to_string(),
-            preset,
-            design: tag,
-            seed,
-            ics_per_point: sys.ics_per_point(preset),
-            bounds,
-            points,
-        })
+        Ok(Self { system: sys.name().to_string(), preset, design: tag, seed, ics_per_point: sys.ics_per_point(preset), bounds, points })
     }
 
     /// The IC indices per split (train, valid, test) of point `index`: all of them in the point's split.
@@ -365,24 +319,14 @@ impl Design {
 /// `design.json`; a grid only into one without `design.json`. Written atomically, so concurrent shards agree.
 pub fn record(root: &Path, design: Option<&Design>) -> Result<(), SimError> {
     let path = root.join(DESIGN_FILE);
-    let io = |e: std::io::Error| {
-        SimError::Well(Box::new(WellError::Io {
-            path: path.clone(),
-            source: e,
-        }))
-    };
+    let io = |e: std::io::Error| SimError::Well(Box::new(WellError::Io { path: path.clone(), source: e }));
     let existing = match std::fs::read_to_string(&path) {
         Ok(s) => Some(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(e)),
     };
     let describe = |json: &str| match serde_json::from_str::<Design>(json) {
-        Ok(d) => format!(
-            "design {} with seed {} at preset {}",
-            d.design,
-            d.seed,
-            d.preset.name()
-        ),
+        Ok(d) => format!("design {} with seed {} at preset {}", d.design, d.seed, d.preset.name()),
         Err(e) => format!("an unreadable design ({e})"),
     };
     match (design, existing) {
@@ -441,10 +385,7 @@ mod tests {
 
     #[test]
     fn spec_parses_and_rejects_bad_input() {
-        assert_eq!(
-            "lhs:48".parse::<DesignSpec>().unwrap(),
-            DesignSpec { points: 48 }
-        );
+        assert_eq!("lhs:48".parse::<DesignSpec>().unwrap(), DesignSpec { points: 48 });
         assert_eq!(DesignSpec { points: 7 }.to_string(), "lhs:7");
         for bad in ["lhs:2", "lhs:x", "grid:4", "48", "lhs:"] {
             let e = bad.parse::<DesignSpec>().unwrap_err().to_string();
@@ -464,11 +405,7 @@ mod tests {
                 for p in &cube {
                     let (s, u) = p[d];
                     assert!((0.0..1.0).contains(&u), "{u}");
-                    assert_eq!(
-                        (u * n as f64).floor() as usize,
-                        s,
-                        "u {u} outside its stratum {s}/{n}"
-                    );
+                    assert_eq!((u * n as f64).floor() as usize, s, "u {u} outside its stratum {s}/{n}");
                     hits[s] += 1;
                 }
                 assert!(hits.iter().all(|&h| h == 1), "{hits:?}");
@@ -487,32 +424,13 @@ mod tests {
 
     #[test]
     fn file_names_follow_the_well_and_stay_unique() {
-        let p = [
-            ("Reynolds".to_string(), 12345.6),
-            ("Schmidt".to_string(), 2.0),
-        ];
-        assert_eq!(
-            well_file_name("shear_flow", &p),
-            "shear_flow_Reynolds_12345.6_Schmidt_2.0.hdf5"
-        );
-        let q = [
-            ("Reynolds".to_string(), 12345.7),
-            ("Schmidt".to_string(), 2.0),
-        ];
-        assert_ne!(
-            well_file_name("shear_flow", &p),
-            well_file_name("shear_flow", &q)
-        );
+        let p = [("Reynolds".to_string(), 12345.6), ("Schmidt".to_string(), 2.0)];
+        assert_eq!(well_file_name("shear_flow", &p), "shear_flow_Reynolds_12345.6_Schmidt_2.0.hdf5");
+        let q = [("Reynolds".to_string(), 12345.7), ("Schmidt".to_string(), 2.0)];
+        assert_ne!(well_file_name("shear_flow", &p), well_file_name("shear_flow", &q));
         // Active matter's grid names are of this form already.
-        let am = [
-            ("L".to_string(), 10.0),
-            ("zeta".to_string(), 1.0),
-            ("alpha".to_string(), -3.0),
-        ];
-        assert_eq!(
-            well_file_name("active_matter", &am),
-            crate::active_matter::file_name(1.0, -3.0)
-        );
+        let am = [("L".to_string(), 10.0), ("zeta".to_string(), 1.0), ("alpha".to_string(), -3.0)];
+        assert_eq!(well_file_name("active_matter", &am), crate::active_matter::file_name(1.0, -3.0));
     }
 
     /// The box is the grid's min..max per parameter; log10 exactly where the paper's labels use it.
@@ -521,12 +439,7 @@ mod tests {
         for preset in Preset::ALL {
             let grid = RayleighBenard.param_grid(preset);
             let b = param_box(&RayleighBenard, preset).unwrap();
-            assert_eq!(
-                b.iter()
-                    .map(|d| (d.name.as_str(), d.log10))
-                    .collect::<Vec<_>>(),
-                [("Rayleigh", true), ("Prandtl", false)]
-            );
+            assert_eq!(b.iter().map(|d| (d.name.as_str(), d.log10)).collect::<Vec<_>>(), [("Rayleigh", true), ("Prandtl", false)]);
             for d in &b {
                 let v: Vec<f64> = grid.iter().map(|p| p.get(&d.name).unwrap()).collect();
                 assert!(v.iter().all(|&x| (d.min..=d.max).contains(&x)));
@@ -534,12 +447,7 @@ mod tests {
             }
         }
         let b = param_box(&ShearFlow, Preset::Small).unwrap();
-        assert_eq!(
-            b.iter()
-                .map(|d| (d.name.as_str(), d.log10))
-                .collect::<Vec<_>>(),
-            [("Reynolds", true), ("Schmidt", false)]
-        );
+        assert_eq!(b.iter().map(|d| (d.name.as_str(), d.log10)).collect::<Vec<_>>(), [("Reynolds", true), ("Schmidt", false)]);
         let b = param_box(&crate::active_matter::ActiveMatter, Preset::Small).unwrap();
         assert_eq!(b[0].name, "L");
         assert!(!b[0].varies() && b.iter().all(|d| !d.log10));
@@ -552,47 +460,26 @@ mod tests {
     #[test]
     fn lhs_design_covers_its_box_and_splits_by_point() {
         let n = 20;
-        for sys in [
-            &RayleighBenard as &dyn System,
-            &crate::active_matter::ActiveMatter,
-        ] {
+        for sys in [&RayleighBenard as &dyn System, &crate::active_matter::ActiveMatter] {
             let d = Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 4).unwrap();
             assert_eq!(d.points.len(), n);
             for b in &d.bounds {
-                let v: Vec<f64> = d
-                    .points
-                    .iter()
-                    .map(|p| p.point.get(&b.name).unwrap())
-                    .collect();
+                let v: Vec<f64> = d.points.iter().map(|p| p.point.get(&b.name).unwrap()).collect();
                 if !b.varies() {
                     assert!(v.iter().all(|&x| x == b.min), "{}", b.name);
                     continue;
                 }
                 // Independent strata: equal steps in log10 (or linear) units of the box.
-                let (lo, hi) = if b.log10 {
-                    (b.min.log10(), b.max.log10())
-                } else {
-                    (b.min, b.max)
-                };
+                let (lo, hi) = if b.log10 { (b.min.log10(), b.max.log10()) } else { (b.min, b.max) };
                 let mut hits = vec![0; n];
                 for &x in &v {
-                    assert!(
-                        x >= b.min && x <= b.max,
-                        "{} = {x} outside [{}, {}]",
-                        b.name,
-                        b.min,
-                        b.max
-                    );
+                    assert!(x >= b.min && x <= b.max, "{} = {x} outside [{}, {}]", b.name, b.min, b.max);
                     let t = if b.log10 { x.log10() } else { x };
                     hits[(((t - lo) / (hi - lo)) * n as f64).floor() as usize] += 1;
                 }
                 assert!(hits.iter().all(|&h| h == 1), "{}: {hits:?}", b.name);
             }
-            let mut names: Vec<&str> = d
-                .points
-                .iter()
-                .map(|p| p.point.file_name.as_str())
-                .collect();
+            let mut names: Vec<&str> = d.points.iter().map(|p| p.point.file_name.as_str()).collect();
             names.sort();
             names.dedup();
             assert_eq!(names.len(), n);
@@ -600,58 +487,32 @@ mod tests {
             assert_eq!(counts, [14, 3, 3]);
             for (i, p) in d.points.iter().enumerate() {
                 let ics = d.ics(i);
-                assert_eq!(
-                    ics[p.split as usize],
-                    (0..sys.ics_per_point(Preset::Small)).collect::<Vec<_>>()
-                );
-                assert_eq!(
-                    ics.iter().map(Vec::len).sum::<usize>(),
-                    sys.ics_per_point(Preset::Small)
-                );
+                assert_eq!(ics[p.split as usize], (0..sys.ics_per_point(Preset::Small)).collect::<Vec<_>>());
+                assert_eq!(ics.iter().map(Vec::len).sum::<usize>(), sys.ics_per_point(Preset::Small));
             }
-            assert_eq!(
-                d,
-                Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 4).unwrap()
-            );
-            assert_ne!(
-                d.points,
-                Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 5)
-                    .unwrap()
-                    .points
-            );
+            assert_eq!(d, Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 4).unwrap());
+            assert_ne!(d.points, Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 5).unwrap().points);
         }
         // The smallest design: one point per split.
         let d = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 3 }, 0).unwrap();
-        assert_eq!(
-            Split::ALL.map(|s| d.points.iter().filter(|p| p.split == s).count()),
-            [1, 1, 1]
-        );
+        assert_eq!(Split::ALL.map(|s| d.points.iter().filter(|p| p.split == s).count()), [1, 1, 1]);
     }
 
     #[test]
     fn a_box_without_range_is_an_error() {
-        let e = Design::lhs(
-            &crate::gray_scott::GrayScott,
-            Preset::Tiny,
-            DesignSpec { points: 4 },
-            0,
-        )
-        .unwrap_err();
+        let e = Design::lhs(&crate::gray_scott::GrayScott, Preset::Tiny, DesignSpec { points: 4 }, 0).unwrap_err();
         assert!(e.to_string().contains("single value"), "{e}");
     }
 
     #[test]
     fn record_refuses_to_mix_datasets() {
-        let root =
-            std::env::temp_dir().join(format!("physrep-design-record-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("physrep-design-record-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let d = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 4 }, 0).unwrap();
         record(&root, None).unwrap();
         record(&root, Some(&d)).unwrap();
         record(&root, Some(&d)).unwrap();
-        let back: Design =
-            serde_json::from_str(&std::fs::read_to_string(root.join(DESIGN_FILE)).unwrap())
-                .unwrap();
+        let back: Design = serde_json::from_str(&std::fs::read_to_string(root.join(DESIGN_FILE)).unwrap()).unwrap();
         assert_eq!(back.design, "lhs:4");
         assert_eq!(back.points.len(), 4);
         let other = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 4 }, 1).unwrap();

@@ -11,13 +11,7 @@ pub enum SimError {
     Options(String),
     /// The solution became non-finite or violated the CFL bound; the trajectory is discarded.
     #[error("{system}: trajectory blew up at t = {time:.4} ({params}, ic {ic}): {reason}")]
-    BlowUp {
-        system: String,
-        params: String,
-        ic: usize,
-        time: f64,
-        reason: String,
-    },
+    BlowUp { system: String, params: String, ic: usize, time: f64, reason: String },
     /// A generated file failed its physical check (`crate::checks`) and `allow_unresolved` was off.
     #[error("{file} ({params}): physical check failed: {failures}; the file was not written (narrow the parameters, refine the preset or pass --allow-unresolved to keep it, recorded in the file)")]
     Unresolved { file: String, params: String, failures: String },

@@ -45,14 +45,7 @@ impl<C: Copy> Coefficients<C> {
     /// Converts every coefficient with `f` (e.g. the real part).
     fn map<D>(&self, f: impl Fn(C) -> D + Copy) -> Coefficients<D> {
         let conv = |v: &[C]| v.iter().map(|&c| f(c)).collect();
-        Coefficients {
-            e: conv(&self.e),
-            e2: conv(&self.e2),
-            q: conv(&self.q),
-            f1: conv(&self.f1),
-            f2: conv(&self.f2),
-            f3: conv(&self.f3),
-        }
+        Coefficients { e: conv(&self.e), e2: conv(&self.e2), q: conv(&self.q), f1: conv(&self.f1), f2: conv(&self.f2), f3: conv(&self.f3) }
     }
 }
 
@@ -80,12 +73,7 @@ impl Coefficients<Complex64> {
             let hl = l * h;
             c.e.push(hl.exp());
             c.e2.push((hl * 0.5).exp());
-            let (mut sq, mut s1, mut s2, mut s3) = (
-                Complex64::default(),
-                Complex64::default(),
-                Complex64::default(),
-                Complex64::default(),
-            );
+            let (mut sq, mut s1, mut s2, mut s3) = (Complex64::default(), Complex64::default(), Complex64::default(), Complex64::default());
             for &root in &roots {
                 let r = hl + root;
                 let er = r.exp();
@@ -128,7 +116,7 @@ pub struct Etdrk4 {
 impl Etdrk4 {
     /// Coefficients for the diagonal linear operator `lin` and step `h` (stored real when `lin` is real).
     pub fn new(lin: &[Complex64], h: f64) -> Self {
-        Self::with_support(lin, h, vec![0..lin.len()])
+        Self::with_support(lin, h, std::iter::once(0..lin.len()).collect())
     }
 
     /// Like [`Etdrk4::new`], advancing only the modes in `support` (sorted, disjoint ranges within
@@ -137,28 +125,21 @@ impl Etdrk4 {
     pub fn with_support(lin: &[Complex64], h: f64, support: Vec<Range<usize>>) -> Self {
         let packed = Self::packed(lin, &support);
         let coef = Coefficients::contour(&packed, h);
-        let coef = if packed.iter().all(|l| l.im == 0.0) {
-            Storage::Real(coef.map(|c| c.re))
-        } else {
-            Storage::Complex(coef)
-        };
+        let coef = if packed.iter().all(|l| l.im == 0.0) { Storage::Real(coef.map(|c| c.re)) } else { Storage::Complex(coef) };
         Self::with_storage(lin.len(), h, support, coef)
     }
 
     /// The complex-coefficient stepper even for a real `lin`: the reference the real path is tested against.
     #[cfg(test)]
     fn new_complex(lin: &[Complex64], h: f64) -> Self {
-        Self::with_storage(lin.len(), h, vec![0..lin.len()], Storage::Complex(Coefficients::contour(lin, h)))
+        Self::with_storage(lin.len(), h, std::iter::once(0..lin.len()).collect(), Storage::Complex(Coefficients::contour(lin, h)))
     }
 
     /// The entries of `lin` on the support, in order.
     fn packed(lin: &[Complex64], support: &[Range<usize>]) -> Vec<Complex64> {
         let mut end = 0;
         for r in support {
-            assert!(
-                r.start >= end && r.end <= lin.len(),
-                "Etdrk4::with_support: ranges must be sorted, disjoint and within the state"
-            );
+            assert!(r.start >= end && r.end <= lin.len(), "Etdrk4::with_support: ranges must be sorted, disjoint and within the state");
             end = r.end;
         }
         support.iter().flat_map(|r| lin[r.clone()].iter().copied()).collect()
@@ -166,18 +147,7 @@ impl Etdrk4 {
 
     fn with_storage(n: usize, h: f64, support: Vec<Range<usize>>, coef: Storage) -> Self {
         let z = vec![Complex64::default(); n];
-        Self {
-            h,
-            support,
-            coef,
-            nv: z.clone(),
-            a: z.clone(),
-            na: z.clone(),
-            b: z.clone(),
-            nb: z.clone(),
-            c: z.clone(),
-            nc: z,
-        }
+        Self { h, support, coef, nv: z.clone(), a: z.clone(), na: z.clone(), b: z.clone(), nb: z.clone(), c: z.clone(), nc: z }
     }
 
     /// The step size these coefficients were built for.
@@ -194,8 +164,14 @@ impl Etdrk4 {
         let Self { support, coef, nv, a, na, b, nb, c, nc, .. } = self;
         let stages = Stages { nv, a, na, b, nb, c, nc };
         match coef {
-            Storage::Real(k) => with_avx2(#[inline(always)] || stages.step(support, k, v, nonlinear)),
-            Storage::Complex(k) => with_avx2(#[inline(always)] || stages.step(support, k, v, nonlinear)),
+            Storage::Real(k) => with_avx2(
+                #[inline(always)]
+                || stages.step(support, k, v, nonlinear),
+            ),
+            Storage::Complex(k) => with_avx2(
+                #[inline(always)]
+                || stages.step(support, k, v, nonlinear),
+            ),
         }
     }
 }
@@ -287,7 +263,7 @@ mod tests {
         let u0 = Complex64::new(0.3, 0.1);
         for &lambda in &[
             Complex64::new(-1.0, 0.0),
-            Complex64::new(-0.5, 6.0), // rotation: needs complex coefficients
+            Complex64::new(-0.5, 6.0),  // rotation: needs complex coefficients
             Complex64::new(-30.0, 2.0), // stiff
         ] {
             let t = if lambda.re < -10.0 { 0.3 } else { 2.0 };
@@ -295,22 +271,14 @@ mod tests {
             let e1 = (run(lambda, u0, t, 20) - exact).norm();
             let e2 = (run(lambda, u0, t, 40) - exact).norm();
             let ratio = e1 / e2;
-            assert!(
-                (12.0..20.0).contains(&ratio),
-                "λ = {lambda}: errors {e1:.3e}, {e2:.3e}, ratio {ratio:.2}"
-            );
+            assert!((12.0..20.0).contains(&ratio), "λ = {lambda}: errors {e1:.3e}, {e2:.3e}, ratio {ratio:.2}");
         }
     }
 
     #[test]
     fn linear_part_is_exact() {
         // N ≡ 0: ETDRK4 reproduces e^{Lt} to round-off, also for tiny and zero L (contour handles r → 0).
-        let lin = [
-            Complex64::new(0.0, 0.0),
-            Complex64::new(-1e-9, 0.0),
-            Complex64::new(-2.0, 3.0),
-            Complex64::new(-400.0, 0.0),
-        ];
+        let lin = [Complex64::new(0.0, 0.0), Complex64::new(-1e-9, 0.0), Complex64::new(-2.0, 3.0), Complex64::new(-400.0, 0.0)];
         let mut s = Etdrk4::new(&lin, 0.1);
         let mut v = [Complex64::new(1.0, 0.5); 4];
         for _ in 0..10 {

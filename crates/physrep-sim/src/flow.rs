@@ -50,11 +50,7 @@ fn times_ik(k: f64, z: Complex64) -> Complex64 {
 impl Advection {
     pub fn new(grid: Grid2, dealias: Dealias) -> Self {
         let fft = Fft2::dealiased(&grid, dealias);
-        let inv_k2 = grid
-            .k_squared()
-            .into_iter()
-            .map(|k2| if k2 > 0.0 { 1.0 / k2 } else { 0.0 })
-            .collect();
+        let inv_k2 = grid.k_squared().into_iter().map(|k2| if k2 > 0.0 { 1.0 / k2 } else { 0.0 }).collect();
         let mask = grid.dealias_mask(dealias);
         let support = grid.dealias_support(dealias, 1);
         let (ns, np) = (grid.n_spec(), grid.n_phys());
@@ -119,17 +115,20 @@ impl Advection {
         let (nyh, band, scale) = (g.nyh(), self.fft.band(), self.fft.inverse_scale());
         let (inv_k2, ky, kx) = (&self.inv_k2, &g.ky, &g.kx);
         // û = ik_yψ̂, v̂ = −ik_xψ̂ with ψ̂ = ω̂/|k|², scaled for the inverse.
-        self.fft.inverse_pair_to_rows_with(#[inline(always)] |i, [ur, ui, vr, vi]| {
-            let row = i * nyh..i * nyh + band;
-            let (w, inv_k2) = (&w[row.clone()], &inv_k2[row]);
-            for j in 0..band {
-                let psi = w[j] * (inv_k2[j] * scale);
-                ur[j] = -ky[j] * psi.im;
-                ui[j] = ky[j] * psi.re;
-                vr[j] = kx[i] * psi.im;
-                vi[j] = -kx[i] * psi.re;
-            }
-        });
+        self.fft.inverse_pair_to_rows_with(
+            #[inline(always)]
+            |i, [ur, ui, vr, vi]| {
+                let row = i * nyh..i * nyh + band;
+                let (w, inv_k2) = (&w[row.clone()], &inv_k2[row]);
+                for j in 0..band {
+                    let psi = w[j] * (inv_k2[j] * scale);
+                    ur[j] = -ky[j] * psi.im;
+                    ui[j] = ky[j] * psi.re;
+                    vr[j] = kx[i] * psi.im;
+                    vi[j] = -kx[i] * psi.re;
+                }
+            },
+        );
         self.fft.swap_pair_rows(&mut self.uv);
     }
 
@@ -142,23 +141,26 @@ impl Advection {
     /// `out_f = mask · FFT(−(u ∂ₓf + v ∂ᵧf))` and the same for `g` into `out_g`, with the velocity of the last
     /// [`Advection::velocity`] call; `f`, `g` must be dealiased (see the type's doc).
     pub fn advect_pair(&mut self, f: &[Complex64], g: &[Complex64], out_f: &mut [Complex64], out_g: &mut [Complex64]) {
-        with_avx2(#[inline(always)] || {
-            // −u·∇f goes to `prod_f`, then −u·∇g and `prod_f` become the pair `prod_f + i(−u·∇g)` in place.
-            let [u0, v0] = self.mean_flow;
-            self.gradient_to_rows(f);
-            for ((o, z), uv) in self.prod_f.iter_mut().zip(self.fft.pair_rows()).zip(&self.uv) {
-                *o = -((uv.re + u0) * z.re + (uv.im + v0) * z.im);
-            }
-            self.gradient_to_rows(g);
-            for ((z, pf), uv) in self.fft.pair_rows_mut().iter_mut().zip(&self.prod_f).zip(&self.uv) {
-                *z = Complex64::new(*pf, -((uv.re + u0) * z.re + (uv.im + v0) * z.im));
-            }
-            self.fft.forward_pair_from_rows(out_f, out_g);
-            if self.mask_outputs {
-                self.apply_mask(out_f);
-                self.apply_mask(out_g);
-            }
-        })
+        with_avx2(
+            #[inline(always)]
+            || {
+                // −u·∇f goes to `prod_f`, then −u·∇g and `prod_f` become the pair `prod_f + i(−u·∇g)` in place.
+                let [u0, v0] = self.mean_flow;
+                self.gradient_to_rows(f);
+                for ((o, z), uv) in self.prod_f.iter_mut().zip(self.fft.pair_rows()).zip(&self.uv) {
+                    *o = -((uv.re + u0) * z.re + (uv.im + v0) * z.im);
+                }
+                self.gradient_to_rows(g);
+                for ((z, pf), uv) in self.fft.pair_rows_mut().iter_mut().zip(&self.prod_f).zip(&self.uv) {
+                    *z = Complex64::new(*pf, -((uv.re + u0) * z.re + (uv.im + v0) * z.im));
+                }
+                self.fft.forward_pair_from_rows(out_f, out_g);
+                if self.mask_outputs {
+                    self.apply_mask(out_f);
+                    self.apply_mask(out_g);
+                }
+            },
+        )
     }
 
     /// `∂ₓf + i∂ᵧf` in physical space into the pair buffer of the FFT.
@@ -167,17 +169,20 @@ impl Advection {
         let g = &self.grid;
         let (nyh, band, scale) = (g.nyh(), self.fft.band(), self.fft.inverse_scale());
         let (kx, ky) = (&g.kx, &g.ky);
-        self.fft.inverse_pair_to_rows_with(#[inline(always)] |i, [xr, xi, yr, yi]| {
-            let f = &f[i * nyh..i * nyh + band];
-            let kxs = kx[i] * scale;
-            for j in 0..band {
-                let kys = ky[j] * scale;
-                xr[j] = -kxs * f[j].im;
-                xi[j] = kxs * f[j].re;
-                yr[j] = -kys * f[j].im;
-                yi[j] = kys * f[j].re;
-            }
-        });
+        self.fft.inverse_pair_to_rows_with(
+            #[inline(always)]
+            |i, [xr, xi, yr, yi]| {
+                let f = &f[i * nyh..i * nyh + band];
+                let kxs = kx[i] * scale;
+                for j in 0..band {
+                    let kys = ky[j] * scale;
+                    xr[j] = -kxs * f[j].im;
+                    xi[j] = kxs * f[j].re;
+                    yr[j] = -kys * f[j].im;
+                    yi[j] = kys * f[j].re;
+                }
+            },
+        );
     }
 
     /// Multiplies a spectral field by the dealiasing mask on the band (it is zero beyond): only for the
@@ -197,10 +202,7 @@ impl Advection {
         let dx = self.grid.lx / self.grid.nx as f64;
         let dy = self.grid.ly / self.grid.ny as f64;
         let [u0, v0] = self.mean_flow;
-        self.uv
-            .iter()
-            .map(|z| (z.re + u0).abs() / dx + (z.im + v0).abs() / dy)
-            .fold(0.0, f64::max)
+        self.uv.iter().map(|z| (z.re + u0).abs() / dx + (z.im + v0).abs() / dy).fold(0.0, f64::max)
     }
 
     /// Pressure `p̂ = −(k_ik_j (u_iu_j)^ + extra)/|k|²`, `p̂(0) = 0`, from the current velocity. `extra` (may be
@@ -247,15 +249,7 @@ impl FrameClock {
     /// `lin`: the diagonal linear operator of the whole state; `support`: the modes that can be nonzero (see
     /// [`Etdrk4::with_support`]); `n_min ≤ n ≤ n_max` substeps per frame.
     pub fn new(lin: Vec<Complex64>, support: Vec<std::ops::Range<usize>>, dt_out: f64, cfl: f64, n_min: usize, n_max: usize) -> Self {
-        Self {
-            dt_out,
-            cfl,
-            n_min,
-            n_max,
-            lin,
-            support,
-            cache: Vec::new(),
-        }
+        Self { dt_out, cfl, n_min, n_max, lin, support, cache: Vec::new() }
     }
 
     /// Substeps for the next frame given the CFL rate `max(|u|/Δx + |v|/Δy)`: the smallest power-of-two
@@ -315,19 +309,11 @@ pub(crate) fn truncate(from: &Grid2, src: &[Complex64], to: &Grid2, dst: &mut [C
     let scale = (to.n_phys() as f64) / (from.n_phys() as f64);
     dst.iter_mut().for_each(|c| *c = Complex64::default());
     for it in 0..to.nx {
-        let m = if it <= to.nx / 2 {
-            it as i64
-        } else {
-            it as i64 - to.nx as i64
-        };
+        let m = if it <= to.nx / 2 { it as i64 } else { it as i64 - to.nx as i64 };
         if m.unsigned_abs() as usize >= to.nx / 2 || m.unsigned_abs() as usize >= from.nx / 2 {
             continue;
         }
-        let fi = if m >= 0 {
-            m as usize
-        } else {
-            (from.nx as i64 + m) as usize
-        };
+        let fi = if m >= 0 { m as usize } else { (from.nx as i64 + m) as usize };
         for j in 0..tnyh.min(fnyh) {
             if j >= to.ny / 2 || j >= from.ny / 2 {
                 continue;

@@ -23,9 +23,9 @@
 
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
-use physrep_well::write::{AttrValue, TrajectoryFields, WellFileHeader, WellFileWriter};
 use physrep_core::DirLock;
+use physrep_core::Progress;
+use physrep_well::write::{AttrValue, TrajectoryFields, WellFileHeader, WellFileWriter};
 use physrep_well::{LabelScaling, Split, WellDataset, LABEL_SCALING_ATTR};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -33,8 +33,8 @@ use rayon::prelude::*;
 
 use crate::active_matter::ActiveMatter;
 use crate::advection::Advection;
-use crate::design::{self, Design, DesignSpec};
 use crate::checks::{check_trajectory, CheckSpec, FileCheck, TrajectoryCheck};
+use crate::design::{self, Design, DesignSpec};
 use crate::gray_scott::GrayScott;
 use crate::rayleigh_benard::RayleighBenard;
 use crate::shear_flow::ShearFlow;
@@ -62,10 +62,7 @@ pub fn system(name: &str) -> Result<Box<dyn System>, SimError> {
         "active_matter" => Ok(Box::new(ActiveMatter)),
         "gray_scott_reaction_diffusion" => Ok(Box::new(GrayScott)),
         "advection" => Ok(Box::new(Advection)),
-        _ => Err(SimError::Options(format!(
-            "unknown system `{name}` (expected one of {})",
-            SYSTEM_NAMES.join(", ")
-        ))),
+        _ => Err(SimError::Options(format!("unknown system `{name}` (expected one of {})", SYSTEM_NAMES.join(", ")))),
     }
 }
 
@@ -160,10 +157,7 @@ pub fn split_ics(sys: &dyn System, preset: Preset, point: &ParamPoint, seed: u64
     let n = sys.ics_per_point(preset);
     let counts = sys.split_counts(preset);
     if counts.iter().sum::<usize>() != n {
-        return Err(SimError::Options(format!(
-            "{}: split counts {counts:?} do not sum to {n} ICs per file",
-            sys.name()
-        )));
+        return Err(SimError::Options(format!("{}: split counts {counts:?} do not sum to {n} ICs per file", sys.name())));
     }
     let mut idx: Vec<usize> = (0..n).collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(seed, &[sys.name(), &point.file_name, "split"], 0));
@@ -211,9 +205,7 @@ fn selected_points(sys: &dyn System, opts: &GenerateOptions) -> Result<(Vec<Plan
                 let pos = match item.parse::<usize>() {
                     Ok(i) if i < grid.len() => Some(i),
                     Ok(_) => None,
-                    Err(_) => grid
-                        .iter()
-                        .position(|p| p.file_name == *item || p.file_name.trim_end_matches(".hdf5") == item),
+                    Err(_) => grid.iter().position(|p| p.file_name == *item || p.file_name.trim_end_matches(".hdf5") == item),
                 };
                 let i = pos.ok_or_else(|| {
                     SimError::Options(format!(
@@ -297,24 +289,14 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
         }
     }
     let total: usize = work.iter().flat_map(|(_, files)| files.iter().map(|f| f.1.len())).sum();
-    let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trajectories, {per_sec}, ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(sys.name().to_string());
+    let bar = Progress::new(total as u64, sys.name(), "trajectories", opts.progress);
     let chunk = CHUNK_PER_THREAD * rayon::current_num_threads().max(1);
     for (point, files) in work {
-        let mut writers = files
-            .iter()
-            .map(|(path, ics)| create_file(path, &layout, &point, opts, ics))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut writers = files.iter().map(|(path, ics)| create_file(path, &layout, &point, opts, ics)).collect::<Result<Vec<_>, _>>()?;
         let mut ic_params: Vec<Vec<String>> = vec![Vec::new(); files.len()];
         let spec = CheckSpec::for_point(sys.name(), opts.preset, &point, &layout);
         let mut checks: Vec<Vec<TrajectoryCheck>> = vec![Vec::new(); files.len()];
-        let queue: Vec<(usize, usize)> =
-            files.iter().enumerate().flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic))).collect();
+        let queue: Vec<(usize, usize)> = files.iter().enumerate().flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic))).collect();
         for jobs in queue.chunks(chunk) {
             let trajectories: Vec<(Trajectory, TrajectoryCheck)> = jobs
                 .par_iter()
@@ -334,8 +316,7 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
             }
         }
         // Every split file of the point is checked before any is renamed into place.
-        let file_checks: Vec<FileCheck> =
-            checks.iter().map(|c| FileCheck::from_trajectories(c, opts.allow_unresolved)).collect();
+        let file_checks: Vec<FileCheck> = checks.iter().map(|c| FileCheck::from_trajectories(c, opts.allow_unresolved)).collect();
         if let Some((check, (path, _))) = file_checks.iter().zip(&files).find(|(c, _)| !c.passed && !opts.allow_unresolved) {
             return Err(SimError::Unresolved {
                 file: path.display().to_string(),
@@ -400,15 +381,10 @@ impl PointCost {
 /// `opts` selects, with the same `System::simulate` calls [`generate`] makes and nothing written. The
 /// trajectories run in parallel on rayon's pool, as generation runs them, so each time includes the
 /// contention of a loaded machine; `bar` gets the number of trajectories to time as its length and advances
-/// after each (pass [`ProgressBar::hidden`] for none). A grid's
+/// after each (pass [`Progress::hidden`] for none). A grid's
 /// cost on `c` cores is then the sum of [`PointCost::wall_seconds`]: a measurement of every point's
 /// cost rather than an extrapolation from one file (the CFL-limited step count varies across the grid).
-pub fn time_points(
-    sys: &dyn System,
-    opts: &GenerateOptions,
-    ics: usize,
-    bar: &ProgressBar,
-) -> Result<Vec<PointCost>, SimError> {
+pub fn time_points(sys: &dyn System, opts: &GenerateOptions, ics: usize, bar: &Progress) -> Result<Vec<PointCost>, SimError> {
     let points = shard_of(selected_points(sys, opts)?.0, opts.shard)?;
     let ics = ics.clamp(1, sys.ics_per_point(opts.preset));
     let jobs: Vec<(usize, usize)> = (0..points.len()).flat_map(|p| (0..ics).map(move |ic| (p, ic))).collect();
@@ -427,12 +403,7 @@ pub fn time_points(
     Ok(points
         .into_iter()
         .zip(seconds.chunks(ics))
-        .map(|(p, s)| PointCost {
-            index: p.index,
-            split_counts: p.ics.each_ref().map(Vec::len),
-            point: p.point,
-            seconds: s.to_vec(),
-        })
+        .map(|(p, s)| PointCost { index: p.index, split_counts: p.ics.each_ref().map(Vec::len), point: p.point, seconds: s.to_vec() })
         .collect())
 }
 
@@ -528,8 +499,7 @@ fn create_file(
     opts: &GenerateOptions,
     ics: &[usize],
 ) -> Result<WellFileWriter, SimError> {
-    let mut extra: Vec<(String, AttrValue)> =
-        layout.attrs.iter().map(|(k, v)| (k.clone(), AttrValue::Str(v.clone()))).collect();
+    let mut extra: Vec<(String, AttrValue)> = layout.attrs.iter().map(|(k, v)| (k.clone(), AttrValue::Str(v.clone()))).collect();
     extra.push(("preset".into(), AttrValue::Str(opts.preset.name().into())));
     extra.push(("generator_seed".into(), AttrValue::I64(opts.seed as i64)));
     extra.push(("ic_indices".into(), AttrValue::Strs(ics.iter().map(|i| i.to_string()).collect())));
@@ -595,11 +565,8 @@ mod tests {
         assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err() && parse_shard("0/0").is_err());
         assert_eq!("all".parse::<ParamSelection>().unwrap(), ParamSelection::All);
         assert!(system("navier_stokes").is_err());
-        let opts = GenerateOptions {
-            params: ParamSelection::List(vec!["nope".into()]),
-            preset: Preset::Tiny,
-            ..GenerateOptions::default()
-        };
+        let opts =
+            GenerateOptions { params: ParamSelection::List(vec!["nope".into()]), preset: Preset::Tiny, ..GenerateOptions::default() };
         let err = selected_points(&ShearFlow, &opts).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
     }
@@ -611,7 +578,7 @@ mod tests {
             params: ParamSelection::List(vec!["1".into(), "0".into()]),
             ..GenerateOptions::default()
         };
-        let bar = ProgressBar::hidden();
+        let bar = Progress::hidden();
         let costs = time_points(&ShearFlow, &opts, 2, &bar).unwrap();
         assert_eq!((bar.length(), bar.position()), (Some(4), 4));
         assert_eq!(costs.iter().map(|c| c.index).collect::<Vec<_>>(), [1, 0]);
@@ -638,7 +605,13 @@ mod tests {
     fn designs_generate_split_by_parameter_point() {
         let out = tmpdir("design");
         let spec: DesignSpec = "lhs:7".parse().unwrap();
-        let opts = GenerateOptions { out: out.clone(), preset: Preset::Tiny, seed: 2, params: ParamSelection::Design(spec), ..GenerateOptions::default() };
+        let opts = GenerateOptions {
+            out: out.clone(),
+            preset: Preset::Tiny,
+            seed: 2,
+            params: ParamSelection::Design(spec),
+            ..GenerateOptions::default()
+        };
         let dir = generate("advection", &opts).unwrap();
         let design: Design = serde_json::from_str(&std::fs::read_to_string(dir.join(design::DESIGN_FILE)).unwrap()).unwrap();
         assert_eq!(design, Design::lhs(&Advection, Preset::Tiny, spec, 2).unwrap());
@@ -687,13 +660,8 @@ mod tests {
     fn tiny_presets_generate_readable_reproducible_datasets() {
         for name in SYSTEM_NAMES {
             let out = tmpdir(name);
-            let opts = GenerateOptions {
-                out: out.clone(),
-                preset: Preset::Tiny,
-                seed: 5,
-                allow_unresolved: true,
-                ..GenerateOptions::default()
-            };
+            let opts =
+                GenerateOptions { out: out.clone(), preset: Preset::Tiny, seed: 5, allow_unresolved: true, ..GenerateOptions::default() };
             let dir = generate(name, &opts).unwrap();
             let ds = WellDataset::open(&dir).unwrap();
             assert_eq!(ds.name(), name);
@@ -772,7 +740,10 @@ mod tests {
         let err = generate_with(&CoarseRb, &opts).unwrap_err();
         assert!(matches!(err, SimError::Unresolved { .. }), "{err}");
         let msg = err.to_string();
-        assert!(msg.contains("Rayleigh_1e7_Prandtl_1.hdf5") && msg.contains("Rayleigh=10000000") && msg.contains("bound: buoyancy"), "{msg}");
+        assert!(
+            msg.contains("Rayleigh_1e7_Prandtl_1.hdf5") && msg.contains("Rayleigh=10000000") && msg.contains("bound: buoyancy"),
+            "{msg}"
+        );
         let train = out.join("rayleigh_benard/data/train/rayleigh_benard_Rayleigh_1e7_Prandtl_1.hdf5");
         for split in ["train", "valid", "test"] {
             let dir = out.join("rayleigh_benard/data").join(split);

@@ -72,19 +72,8 @@ impl GrayScottConfig {
     /// The settings of a preset.
     pub fn preset(p: Preset) -> Self {
         match p {
-            Preset::Tiny => Self {
-                n: 32,
-                frames: 32,
-                patterns: vec!["spots".into()],
-                ics: 4,
-                ..Self::default()
-            },
-            Preset::Small => Self {
-                n: 64,
-                frames: 201,
-                ics: 20,
-                ..Self::default()
-            },
+            Preset::Tiny => Self { n: 32, frames: 32, patterns: vec!["spots".into()], ics: 4, ..Self::default() },
+            Preset::Small => Self { n: 64, frames: 201, ics: 20, ..Self::default() },
             Preset::Medium => Self::default(),
         }
     }
@@ -119,10 +108,7 @@ impl GrayScottSolver {
         let grid = Grid2::new(cfg.n, cfg.n, cfg.length, cfg.length)?;
         let ratio = cfg.dt_out / cfg.dt;
         if !(ratio >= 1.0 && (ratio - ratio.round()).abs() < 1e-9) {
-            return Err(SimError::Options(format!(
-                "gray_scott: dt_out {} must be an integer multiple of dt {}",
-                cfg.dt_out, cfg.dt
-            )));
+            return Err(SimError::Options(format!("gray_scott: dt_out {} must be an integer multiple of dt {}", cfg.dt_out, cfg.dt)));
         }
         // The state is dealiased (1/2 rule) at all times, so the transforms can skip the modes the mask
         // removes, and their forward outputs are the masked ones (exact; see `Fft2::dealiased`).
@@ -162,28 +148,22 @@ impl GrayScottSolver {
     /// Advances by one output interval.
     pub fn advance_frame(&mut self) -> Result<(), String> {
         let n = self.grid.n_spec();
-        let Self {
-            fft,
-            stepper,
-            mask_outputs,
-            state,
-            f,
-            k,
-            t,
-            ..
-        } = self;
+        let Self { fft, stepper, mask_outputs, state, f, k, t, .. } = self;
         let (f, k) = (*f, *k);
         for _ in 0..self.steps_per_frame {
             stepper.step(state, |x, out| {
                 // A + iB in the pair buffer, reacted in place and transformed back.
                 fft.inverse_pair_to_rows(&x[..n], &x[n..]);
-                with_avx2(#[inline(always)] || {
-                    for z in fft.pair_rows_mut() {
-                        let (a, b) = (z.re, z.im);
-                        let abb = a * b * b;
-                        *z = Complex64::new(-abb + f * (1.0 - a), abb - (f + k) * b);
-                    }
-                });
+                with_avx2(
+                    #[inline(always)]
+                    || {
+                        for z in fft.pair_rows_mut() {
+                            let (a, b) = (z.re, z.im);
+                            let abb = a * b * b;
+                            *z = Complex64::new(-abb + f * (1.0 - a), abb - (f + k) * b);
+                        }
+                    },
+                );
                 let (oa, ob) = out.split_at_mut(n);
                 fft.forward_pair_from_rows(oa, ob);
                 if let Some(mask) = mask_outputs.as_ref() {
@@ -247,10 +227,7 @@ pub fn initial_condition(cfg: &GrayScottConfig, f: f64, k: f64, ic: GrayScottIc,
             }
             let na = trig_noise(&mut rng, 32, n);
             let nb = trig_noise(&mut rng, 32, n);
-            (
-                na.into_iter().map(|v| mean_a + 0.5 * da * v).collect(),
-                nb.into_iter().map(|v| mean_b + 0.5 * db * v).collect(),
-            )
+            (na.into_iter().map(|v| mean_a + 0.5 * da * v).collect(), nb.into_iter().map(|v| mean_b + 0.5 * db * v).collect())
         }
     }
 }
@@ -336,11 +313,7 @@ impl System for GrayScott {
             .filter(|(name, _, _)| cfg.patterns.iter().any(|p| p == name))
             .map(|&(name, f, k)| ParamPoint {
                 params: vec![("F".into(), f), ("k".into(), k)],
-                file_name: format!(
-                    "gray_scott_reaction_diffusion_{name}_F_{}_k_{}.hdf5",
-                    python_float_repr(f),
-                    python_float_repr(k)
-                ),
+                file_name: format!("gray_scott_reaction_diffusion_{name}_F_{}_k_{}.hdf5", python_float_repr(f), python_float_repr(k)),
             })
             .collect()
     }
@@ -400,10 +373,7 @@ impl System for GrayScott {
                 fb[IxDyn(&[frame, i / n, i % n])] = b[i] as f32;
             }
         }
-        Ok(Trajectory {
-            fields: vec![fa, fb],
-            ic_params: vec![("ic_type".into(), if kind == GrayScottIc::Gaussians { 0.0 } else { 1.0 })],
-        })
+        Ok(Trajectory { fields: vec![fa, fb], ic_params: vec![("ic_type".into(), if kind == GrayScottIc::Gaussians { 0.0 } else { 1.0 })] })
     }
 
     fn split_counts(&self, preset: Preset) -> [usize; 3] {
@@ -488,7 +458,7 @@ mod tests {
         for v in a.iter().chain(&b) {
             assert!((0.0..=1.0).contains(v));
         }
-        assert!(a.iter().any(|v| *v == 0.0) && b.iter().any(|v| *v == 1.0));
+        assert!(a.contains(&0.0) && b.contains(&1.0));
         // Fourier IC about (1, 0) for spots (k ≥ (√F − 2F)/2) and about the third steady state for bubbles.
         let (a, _) = initial_condition(&cfg, 0.03, 0.062, GrayScottIc::Fourier, 5);
         let mean = a.iter().sum::<f64>() / a.len() as f64;

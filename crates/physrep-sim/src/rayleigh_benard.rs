@@ -137,9 +137,7 @@ impl RayleighBenardConfig {
 
 /// Chebyshev–Gauss nodes `½(1 − cos(π(j + ½)/n))`, increasing.
 pub fn chebyshev_gauss(n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|j| 0.5 * (1.0 - (std::f64::consts::PI * (j as f64 + 0.5) / n as f64).cos()))
-        .collect()
+    (0..n).map(|j| 0.5 * (1.0 - (std::f64::consts::PI * (j as f64 + 0.5) / n as f64).cos())).collect()
 }
 
 /// Evaluates doubled-domain spectral fields at uniform x (`out_nx`) and arbitrary heights `y`.
@@ -253,10 +251,7 @@ impl RayleighBenardSolver {
     pub fn from_theta(cfg: &RayleighBenardConfig, nu: f64, kappa: f64, theta: &[f64]) -> Result<Self, SimError> {
         let grid = Grid2::new(cfg.nx, 2 * cfg.ny, cfg.lx, 2.0)?;
         if cfg.out_nx > cfg.nx {
-            return Err(SimError::Grid(format!(
-                "rayleigh_benard output nx {} exceeds compute nx {}",
-                cfg.out_nx, cfg.nx
-            )));
+            return Err(SimError::Grid(format!("rayleigh_benard output nx {} exceeds compute nx {}", cfg.out_nx, cfg.nx)));
         }
         let mut adv = Advection::new(grid, Dealias::TwoThirds);
         let n = adv.grid.n_spec();
@@ -275,14 +270,7 @@ impl RayleighBenardSolver {
         // The state stays inside the dealiasing box (dealiased start, masked nonlinear terms).
         let support = adv.grid.dealias_support(Dealias::TwoThirds, 2);
         let clock = FrameClock::new(lin, support, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
-        Ok(Self {
-            adv,
-            clock,
-            filter,
-            state,
-            kappa,
-            t: 0.0,
-        })
+        Ok(Self { adv, clock, filter, state, kappa, t: 0.0 })
     }
 
     /// The IC of the family: `θ₀ = (dT − 1)(1 − y) + 10⁻³ ξ y(1 − y)` with ξ from `seed`, oddly extended.
@@ -321,14 +309,7 @@ impl RayleighBenardSolver {
         self.adv.velocity(&self.state[..n]);
         let substeps = self.clock.substeps(self.adv.cfl_rate())?;
         let dt = self.clock.stepper(substeps).dt();
-        let Self {
-            adv,
-            clock,
-            state,
-            filter,
-            t,
-            ..
-        } = self;
+        let Self { adv, clock, state, filter, t, .. } = self;
         let stepper = clock.stepper(substeps);
         for _ in 0..substeps {
             stepper.step(state, |x, out| {
@@ -399,11 +380,7 @@ struct RbWriter {
 impl RbWriter {
     fn new(solver: &RayleighBenardSolver, cfg: &RayleighBenardConfig) -> Self {
         let y = chebyshev_gauss(cfg.out_ny);
-        Self {
-            eval: ColumnEvaluator::new(solver.grid(), cfg.out_nx, &y),
-            y,
-            out_nx: cfg.out_nx,
-        }
+        Self { eval: ColumnEvaluator::new(solver.grid(), cfg.out_nx, &y), y, out_nx: cfg.out_nx }
     }
 
     fn write(&mut self, s: &mut RayleighBenardSolver, k: usize, b: &mut ArrayD<f32>, p: &mut ArrayD<f32>, vel: &mut ArrayD<f32>) {
@@ -535,10 +512,7 @@ impl System for RayleighBenard {
             })?;
             writer.write(&mut solver, k, &mut b, &mut pres, &mut vel);
         }
-        Ok(Trajectory {
-            fields: vec![b, pres, vel],
-            ic_params: vec![("dT".into(), dt_ic), ("seed_slot".into(), (40 + ic % 10) as f64)],
-        })
+        Ok(Trajectory { fields: vec![b, pres, vel], ic_params: vec![("dT".into(), dt_ic), ("seed_slot".into(), (40 + ic % 10) as f64)] })
     }
 }
 
@@ -550,14 +524,7 @@ mod tests {
     const PI: f64 = std::f64::consts::PI;
 
     fn small_cfg(lx: f64, n: usize) -> RayleighBenardConfig {
-        RayleighBenardConfig {
-            lx,
-            nx: n,
-            ny: n,
-            out_nx: n,
-            out_ny: n,
-            ..RayleighBenardConfig::default()
-        }
+        RayleighBenardConfig { lx, nx: n, ny: n, out_nx: n, out_ny: n, ..RayleighBenardConfig::default() }
     }
 
     /// θ = amp cos(2πx/L_x) sin(πy) on the doubled grid.

@@ -130,11 +130,7 @@ impl ShearFlowIc {
     /// IC index 0..40 → (n_shear, n_blobs, width), width fastest. Indices beyond 40 wrap.
     pub fn from_index(ic: usize) -> Self {
         let ic = ic % 40;
-        Self {
-            n_shear: [2, 4][ic / 20],
-            n_blobs: [2, 3, 4, 5][(ic / 5) % 4],
-            width: [0.25, 0.5, 1.0, 2.0, 4.0][ic % 5],
-        }
+        Self { n_shear: [2, 4][ic / 20], n_blobs: [2, 3, 4, 5][(ic / 5) % 4], width: [0.25, 0.5, 1.0, 2.0, 4.0][ic % 5] }
     }
 
     /// `(u_x, u_y)` of the raw IC at `(x, y)`.
@@ -208,15 +204,7 @@ impl ShearFlowSolver {
         let support = adv.grid.dealias_support(Dealias::TwoThirds, 2);
         let clock = FrameClock::new(lin, support, cfg.dt_out, cfg.cfl, cfg.min_substeps, cfg.max_substeps);
         let filter = cfg.filter.then(|| adv.grid.hou_li_filter());
-        Ok(Self {
-            out_fft: Fft2::new(&out_grid),
-            out_grid,
-            adv,
-            clock,
-            filter,
-            state,
-            t: 0.0,
-        })
+        Ok(Self { out_fft: Fft2::new(&out_grid), out_grid, adv, clock, filter, state, t: 0.0 })
     }
 
     /// A solver for Reynolds `re`, Schmidt `sc` and the IC family member `ic` (projected: ω₀ = ∂ₓu_y − ∂ᵧu_x
@@ -236,10 +224,7 @@ impl ShearFlowSolver {
                 uy[i * ny + j] = b;
             }
         }
-        let mean = [
-            ux.iter().sum::<f64>() / (nx * ny) as f64,
-            uy.iter().sum::<f64>() / (nx * ny) as f64,
-        ];
+        let mean = [ux.iter().sum::<f64>() / (nx * ny) as f64, uy.iter().sum::<f64>() / (nx * ny) as f64];
         let n = grid.n_spec();
         let (mut uxh, mut uyh) = (vec![Complex64::default(); n], vec![Complex64::default(); n]);
         fft.forward(&ux, &mut uxh);
@@ -281,14 +266,7 @@ impl ShearFlowSolver {
         self.adv.velocity(&self.state[..n]);
         let substeps = self.clock.substeps(self.adv.cfl_rate())?;
         let dt = self.clock.stepper(substeps).dt();
-        let Self {
-            adv,
-            clock,
-            state,
-            filter,
-            t,
-            ..
-        } = self;
+        let Self { adv, clock, state, filter, t, .. } = self;
         let stepper = clock.stepper(substeps);
         for _ in 0..substeps {
             stepper.step(state, |x, out| {
@@ -463,11 +441,7 @@ impl System for ShearFlow {
         }
         Ok(Trajectory {
             fields: vec![tracer, pressure, velocity],
-            ic_params: vec![
-                ("n_shear".into(), icp.n_shear as f64),
-                ("n_blobs".into(), icp.n_blobs as f64),
-                ("width".into(), icp.width),
-            ],
+            ic_params: vec![("n_shear".into(), icp.n_shear as f64), ("n_blobs".into(), icp.n_blobs as f64), ("width".into(), icp.width)],
         })
     }
 }
@@ -477,14 +451,7 @@ mod tests {
     use super::*;
 
     fn cfg(n: usize) -> ShearFlowConfig {
-        ShearFlowConfig {
-            nx: n,
-            ny: 2 * n,
-            out_nx: n,
-            out_ny: 2 * n,
-            filter: false,
-            ..ShearFlowConfig::default()
-        }
+        ShearFlowConfig { nx: n, ny: 2 * n, out_nx: n, out_ny: 2 * n, filter: false, ..ShearFlowConfig::default() }
     }
 
     fn fields(c: &ShearFlowConfig, f: impl Fn(f64, f64) -> (f64, f64)) -> (Vec<f64>, Vec<f64>) {

@@ -79,26 +79,18 @@ impl Dealias {
 impl Grid2 {
     /// A grid of `nx × ny` points on `[0,lx) × [0,ly)`.
     pub fn new(nx: usize, ny: usize, lx: f64, ly: f64) -> Result<Self, SimError> {
-        if nx < 4 || ny < 4 || nx % 2 != 0 || ny % 2 != 0 {
-            return Err(SimError::Grid(format!(
-                "grid {nx}×{ny}: both sizes must be even and ≥ 4"
-            )));
+        if nx < 4 || ny < 4 || !nx.is_multiple_of(2) || !ny.is_multiple_of(2) {
+            return Err(SimError::Grid(format!("grid {nx}×{ny}: both sizes must be even and ≥ 4")));
         }
         if !(lx > 0.0 && ly > 0.0 && lx.is_finite() && ly.is_finite()) {
-            return Err(SimError::Grid(format!(
-                "domain {lx}×{ly}: lengths must be finite and > 0"
-            )));
+            return Err(SimError::Grid(format!("domain {lx}×{ly}: lengths must be finite and > 0")));
         }
         let nyh = ny / 2 + 1;
         let mut kx = vec![0.0; nx];
         let mut kx2 = vec![0.0; nx];
         let mut mx = vec![0; nx];
         for i in 0..nx {
-            let m = if i <= nx / 2 {
-                i as i64
-            } else {
-                i as i64 - nx as i64
-            };
+            let m = if i <= nx / 2 { i as i64 } else { i as i64 - nx as i64 };
             let k = 2.0 * std::f64::consts::PI * m as f64 / lx;
             kx2[i] = k * k;
             kx[i] = if i == nx / 2 { 0.0 } else { k };
@@ -113,18 +105,7 @@ impl Grid2 {
             ky[j] = if j == ny / 2 { 0.0 } else { k };
             my[j] = j;
         }
-        Ok(Self {
-            nx,
-            ny,
-            lx,
-            ly,
-            kx,
-            ky,
-            kx2,
-            ky2,
-            mx,
-            my,
-        })
+        Ok(Self { nx, ny, lx, ly, kx, ky, kx2, ky2, mx, my })
     }
 
     /// Number of stored y modes, `ny/2 + 1`.
@@ -156,16 +137,12 @@ impl Grid2 {
 
     /// Physical coordinates `x_i = lx · i / nx`.
     pub fn x_coords(&self) -> Vec<f64> {
-        (0..self.nx)
-            .map(|i| self.lx * i as f64 / self.nx as f64)
-            .collect()
+        (0..self.nx).map(|i| self.lx * i as f64 / self.nx as f64).collect()
     }
 
     /// Physical coordinates `y_j = ly · j / ny`.
     pub fn y_coords(&self) -> Vec<f64> {
-        (0..self.ny)
-            .map(|j| self.ly * j as f64 / self.ny as f64)
-            .collect()
+        (0..self.ny).map(|j| self.ly * j as f64 / self.ny as f64).collect()
     }
 
     /// A 0/1 mask (flat, spectral layout) keeping the modes allowed by `rule`; the Nyquist modes are always
@@ -188,9 +165,7 @@ impl Grid2 {
     /// `iy ≥ band` of the mask is zero (`nyh` for [`Dealias::None`]). The band of [`Fft2::with_band`] for
     /// fields dealiased by `rule`.
     pub fn dealias_band(&self, rule: Dealias) -> usize {
-        (0..self.nyh())
-            .filter(|&j| rule.keeps(self.my[j], self.ny))
-            .count()
+        (0..self.nyh()).filter(|&j| rule.keeps(self.my[j], self.ny)).count()
     }
 
     /// The flat index ranges of the modes [`Grid2::dealias_mask`] keeps, for `fields` spectral fields stacked
@@ -324,27 +299,16 @@ impl Fft2 {
     fn with_box(grid: &Grid2, band: usize, kept_rows: Vec<bool>) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
         let nyh = ny / 2 + 1;
-        assert!(
-            (1..=nyh).contains(&band),
-            "Fft2::with_band: band {band} outside 1..={nyh}"
-        );
+        assert!((1..=nyh).contains(&band), "Fft2::with_band: band {band} outside 1..={nyh}");
         let mut rp = RealFftPlanner::<f64>::new();
         let r2c = rp.plan_fft_forward(ny);
         let c2r = rp.plan_fft_inverse(ny);
-        let scratch_real = vec![
-            Complex64::default();
-            r2c.get_scratch_len().max(c2r.get_scratch_len())
-        ];
+        let scratch_real = vec![Complex64::default(); r2c.get_scratch_len().max(c2r.get_scratch_len())];
         let columns = Columns::new(nx, 2 * band);
         let mut cp = FftPlanner::<f64>::new();
         let row_fwd = cp.plan_fft_forward(ny);
         let row_inv = cp.plan_fft_inverse(ny);
-        let row_scratch = vec![
-            Complex64::default();
-            row_fwd
-                .get_inplace_scratch_len()
-                .max(row_inv.get_inplace_scratch_len())
-        ];
+        let row_scratch = vec![Complex64::default(); row_fwd.get_inplace_scratch_len().max(row_inv.get_inplace_scratch_len())];
         Self {
             nx,
             ny,
@@ -381,7 +345,10 @@ impl Fft2 {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * ny, "Fft2::forward: physical length");
         assert_eq!(out.len(), nx * nyh, "Fft2::forward: spectral length");
-        with_avx2(#[inline(always)] || self.forward_impl(input, out))
+        with_avx2(
+            #[inline(always)]
+            || self.forward_impl(input, out),
+        )
     }
 
     #[inline(always)]
@@ -390,11 +357,7 @@ impl Fft2 {
         for i in 0..nx {
             self.row_real.copy_from_slice(&input[i * ny..(i + 1) * ny]);
             self.r2c
-                .process_with_scratch(
-                    &mut self.row_real,
-                    &mut self.row_spec,
-                    &mut self.scratch_real,
-                )
+                .process_with_scratch(&mut self.row_real, &mut self.row_spec, &mut self.scratch_real)
                 .expect("realfft forward: lengths are planned");
             self.columns.load_row(i, 0, &self.row_spec[..band], 1.0);
         }
@@ -408,21 +371,25 @@ impl Fft2 {
     fn store_outputs(&mut self, mut outs: [Option<&mut [Complex64]>; 2]) {
         let (nyh, band, kept_rows) = (self.ny / 2 + 1, self.band, &self.kept_rows);
         let width = if outs[1].is_some() { 2 * band } else { band };
-        self.columns.for_each_output(width, #[inline(always)] |i, re, im| {
-            for (b, out) in outs.iter_mut().enumerate() {
-                let Some(out) = out else { continue };
-                let (kept, zero) = out[i * nyh..(i + 1) * nyh].split_at_mut(band);
-                if kept_rows[i] {
-                    let cols = b * band..(b + 1) * band;
-                    for ((c, r), m) in kept.iter_mut().zip(&re[cols.clone()]).zip(&im[cols]) {
-                        *c = Complex64::new(*r, *m);
+        self.columns.for_each_output(
+            width,
+            #[inline(always)]
+            |i, re, im| {
+                for (b, out) in outs.iter_mut().enumerate() {
+                    let Some(out) = out else { continue };
+                    let (kept, zero) = out[i * nyh..(i + 1) * nyh].split_at_mut(band);
+                    if kept_rows[i] {
+                        let cols = b * band..(b + 1) * band;
+                        for ((c, r), m) in kept.iter_mut().zip(&re[cols.clone()]).zip(&im[cols]) {
+                            *c = Complex64::new(*r, *m);
+                        }
+                    } else {
+                        kept.fill(Complex64::default());
                     }
-                } else {
-                    kept.fill(Complex64::default());
+                    zero.fill(Complex64::default());
                 }
-                zero.fill(Complex64::default());
-            }
-        });
+            },
+        );
     }
 
     /// The physical pair buffer `a + ib` (`nx·ny`, row-major like a physical field): the output of
@@ -450,7 +417,10 @@ impl Fft2 {
     pub fn forward_pair_from_rows(&mut self, out_a: &mut [Complex64], out_b: &mut [Complex64]) {
         let n = self.nx * (self.ny / 2 + 1);
         assert!(out_a.len() == n && out_b.len() == n, "Fft2::forward_pair_from_rows: spectral length");
-        with_avx2(#[inline(always)] || self.forward_pair_impl(out_a, out_b))
+        with_avx2(
+            #[inline(always)]
+            || self.forward_pair_impl(out_a, out_b),
+        )
     }
 
     #[inline(always)]
@@ -479,7 +449,10 @@ impl Fft2 {
         let (nx, ny, nyh) = (self.nx, self.ny, self.ny / 2 + 1);
         assert_eq!(input.len(), nx * nyh, "Fft2::inverse: spectral length");
         assert_eq!(out.len(), nx * ny, "Fft2::inverse: physical length");
-        with_avx2(#[inline(always)] || self.inverse_impl(input, out))
+        with_avx2(
+            #[inline(always)]
+            || self.inverse_impl(input, out),
+        )
     }
 
     #[inline(always)]
@@ -493,17 +466,21 @@ impl Fft2 {
         }
         self.columns.transform(true, band, Some(&self.kept_rows));
         let Self { columns, row_spec, c2r, scratch_real, .. } = self;
-        columns.for_each_output(band, #[inline(always)] |i, re, im| {
-            for ((c, r), m) in row_spec.iter_mut().zip(re).zip(im) {
-                *c = Complex64::new(*r, *m);
-            }
-            row_spec[band..].fill(Complex64::default());
-            // A real field has real mean and Nyquist y-modes; drop round-off imaginary parts.
-            row_spec[0].im = 0.0;
-            row_spec[nyh - 1].im = 0.0;
-            c2r.process_with_scratch(row_spec, &mut out[i * ny..(i + 1) * ny], scratch_real)
-                .expect("realfft inverse: imaginary parts of DC/Nyquist were zeroed");
-        });
+        columns.for_each_output(
+            band,
+            #[inline(always)]
+            |i, re, im| {
+                for ((c, r), m) in row_spec.iter_mut().zip(re).zip(im) {
+                    *c = Complex64::new(*r, *m);
+                }
+                row_spec[band..].fill(Complex64::default());
+                // A real field has real mean and Nyquist y-modes; drop round-off imaginary parts.
+                row_spec[0].im = 0.0;
+                row_spec[nyh - 1].im = 0.0;
+                c2r.process_with_scratch(row_spec, &mut out[i * ny..(i + 1) * ny], scratch_real)
+                    .expect("realfft inverse: imaginary parts of DC/Nyquist were zeroed");
+            },
+        );
     }
 
     /// `inverse(a, out_a)` and `inverse(b, out_b)` at once (equal to round-off); see
@@ -512,12 +489,15 @@ impl Fft2 {
         let np = self.nx * self.ny;
         assert!(out_a.len() == np && out_b.len() == np, "Fft2::inverse_pair: physical length");
         self.inverse_pair_to_rows(a, b);
-        with_avx2(#[inline(always)] || {
-            for ((z, a), b) in self.rows.iter().zip(out_a.iter_mut()).zip(out_b.iter_mut()) {
-                *a = z.re;
-                *b = z.im;
-            }
-        })
+        with_avx2(
+            #[inline(always)]
+            || {
+                for ((z, a), b) in self.rows.iter().zip(out_a.iter_mut()).zip(out_b.iter_mut()) {
+                    *a = z.re;
+                    *b = z.im;
+                }
+            },
+        )
     }
 
     /// The inverses of `a` and `b` as `a + ib` in [`Fft2::pair_rows`]: the two column passes are batched, and
@@ -527,15 +507,18 @@ impl Fft2 {
         let nyh = self.ny / 2 + 1;
         assert!(a.len() == self.nx * nyh && b.len() == self.nx * nyh, "Fft2::inverse_pair_to_rows: spectral length");
         let (band, scale) = (self.band, self.inverse_scale());
-        self.inverse_pair_to_rows_with(#[inline(always)] |i, [ra, ia, rb, ib]| {
-            let (a, b) = (&a[i * nyh..i * nyh + band], &b[i * nyh..i * nyh + band]);
-            for j in 0..band {
-                ra[j] = a[j].re * scale;
-                ia[j] = a[j].im * scale;
-                rb[j] = b[j].re * scale;
-                ib[j] = b[j].im * scale;
-            }
-        })
+        self.inverse_pair_to_rows_with(
+            #[inline(always)]
+            |i, [ra, ia, rb, ib]| {
+                let (a, b) = (&a[i * nyh..i * nyh + band], &b[i * nyh..i * nyh + band]);
+                for j in 0..band {
+                    ra[j] = a[j].re * scale;
+                    ia[j] = a[j].im * scale;
+                    rb[j] = b[j].re * scale;
+                    ib[j] = b[j].im * scale;
+                }
+            },
+        )
     }
 
     /// [`Fft2::inverse_pair_to_rows`] with the spectra written straight into the column buffers:
@@ -545,7 +528,10 @@ impl Fft2 {
     /// buffers and a copy. Mark the closure `#[inline(always)]` so it is compiled with AVX2 (see `with_avx2`).
     #[inline(always)]
     pub fn inverse_pair_to_rows_with(&mut self, fill: impl FnMut(usize, [&mut [f64]; 4])) {
-        with_avx2(#[inline(always)] || self.inverse_pair_impl(fill))
+        with_avx2(
+            #[inline(always)]
+            || self.inverse_pair_impl(fill),
+        )
     }
 
     #[inline(always)]
@@ -561,22 +547,26 @@ impl Fft2 {
         self.columns.transform(true, 2 * band, Some(&self.kept_rows));
         let h = band.min(ny / 2);
         let rows = &mut self.rows;
-        self.columns.for_each_output(2 * band, #[inline(always)] |i, re, im| {
-            let z = &mut rows[i * ny..(i + 1) * ny];
-            let ((ra, rb), (ia, ib)) = (re.split_at(band), im.split_at(band));
-            // Modes h..=ny−h are zero (the loop below writes 1..h and ny−h+1..ny).
-            z[h..=ny - h].fill(Complex64::default());
-            // Z[k] = A[k] + iB[k], Z[−k] = Ā[k] + iB̄[k]; the DC and Nyquist modes of real rows are real (their
-            // round-off imaginary parts are dropped, as in `inverse`).
-            z[0] = Complex64::new(ra[0], rb[0]);
-            for k in 1..h {
-                z[k] = Complex64::new(ra[k] - ib[k], ia[k] + rb[k]);
-                z[ny - k] = Complex64::new(ra[k] + ib[k], rb[k] - ia[k]);
-            }
-            if band == nyh {
-                z[ny / 2] = Complex64::new(ra[ny / 2], rb[ny / 2]);
-            }
-        });
+        self.columns.for_each_output(
+            2 * band,
+            #[inline(always)]
+            |i, re, im| {
+                let z = &mut rows[i * ny..(i + 1) * ny];
+                let ((ra, rb), (ia, ib)) = (re.split_at(band), im.split_at(band));
+                // Modes h..=ny−h are zero (the loop below writes 1..h and ny−h+1..ny).
+                z[h..=ny - h].fill(Complex64::default());
+                // Z[k] = A[k] + iB[k], Z[−k] = Ā[k] + iB̄[k]; the DC and Nyquist modes of real rows are real (their
+                // round-off imaginary parts are dropped, as in `inverse`).
+                z[0] = Complex64::new(ra[0], rb[0]);
+                for k in 1..h {
+                    z[k] = Complex64::new(ra[k] - ib[k], ia[k] + rb[k]);
+                    z[ny - k] = Complex64::new(ra[k] + ib[k], rb[k] - ia[k]);
+                }
+                if band == nyh {
+                    z[ny / 2] = Complex64::new(ra[ny / 2], rb[ny / 2]);
+                }
+            },
+        );
         self.row_inv.process_with_scratch(&mut self.rows, &mut self.row_scratch);
     }
 }
@@ -600,12 +590,7 @@ enum ColumnFft {
     /// Power-of-two `n`: batched radix-4/2 decimation in frequency over whole rows (see [`Columns::dif`]).
     Batched(Vec<Radix4Pass>),
     /// Other `n`: one rustfft per column of the transposed copy `cols[iy * n + ix]`.
-    Transposed {
-        fwd: Arc<dyn Fft<f64>>,
-        inv: Arc<dyn Fft<f64>>,
-        cols: Vec<Complex64>,
-        scratch: Vec<Complex64>,
-    },
+    Transposed { fwd: Arc<dyn Fft<f64>>, inv: Arc<dyn Fft<f64>>, cols: Vec<Complex64>, scratch: Vec<Complex64> },
 }
 
 /// One radix-4 pass on blocks of `m` rows: twiddles `(W^k, W^{2k}, W^{3k})` of the forward root
@@ -620,9 +605,7 @@ impl Columns {
     fn new(n: usize, stride: usize) -> Self {
         let (out_row, kind) = if n.is_power_of_two() {
             let bits = n.trailing_zeros();
-            let bitrev = (0..n)
-                .map(|i| i.reverse_bits() >> (usize::BITS - bits))
-                .collect();
+            let bitrev = (0..n).map(|i| i.reverse_bits() >> (usize::BITS - bits)).collect();
             let mut passes = Vec::new();
             let mut m = n;
             while m >= 4 {
@@ -643,22 +626,11 @@ impl Columns {
             let mut cp = FftPlanner::<f64>::new();
             let fwd = cp.plan_fft_forward(n);
             let inv = cp.plan_fft_inverse(n);
-            let scratch = vec![
-                Complex64::default();
-                fwd.get_inplace_scratch_len()
-                    .max(inv.get_inplace_scratch_len())
-            ];
+            let scratch = vec![Complex64::default(); fwd.get_inplace_scratch_len().max(inv.get_inplace_scratch_len())];
             let cols = vec![Complex64::default(); n * stride];
             ((0..n).collect(), ColumnFft::Transposed { fwd, inv, cols, scratch })
         };
-        Self {
-            n,
-            stride,
-            re: vec![0.0; n * stride],
-            im: vec![0.0; n * stride],
-            out_row,
-            kind,
-        }
+        Self { n, stride, re: vec![0.0; n * stride], im: vec![0.0; n * stride], out_row, kind }
     }
 
     /// Input row `i`, columns `0..width`, as (real, imaginary) slices to write.
@@ -766,18 +738,8 @@ fn dif<const INV: bool>(
             let (im0, im1, im2, im3) = quarters(&mut im[b * w..(b + m) * w], q * w);
             for (k, tw) in pass.tw.iter().enumerate() {
                 let rows = k * w..k * w + width;
-                let re = [
-                    &mut re0[rows.clone()],
-                    &mut re1[rows.clone()],
-                    &mut re2[rows.clone()],
-                    &mut re3[rows.clone()],
-                ];
-                let im = [
-                    &mut im0[rows.clone()],
-                    &mut im1[rows.clone()],
-                    &mut im2[rows.clone()],
-                    &mut im3[rows],
-                ];
+                let re = [&mut re0[rows.clone()], &mut re1[rows.clone()], &mut re2[rows.clone()], &mut re3[rows.clone()]];
+                let im = [&mut im0[rows.clone()], &mut im1[rows.clone()], &mut im2[rows.clone()], &mut im3[rows]];
                 let zero = match loaded {
                     Some(l) if p == 0 => [!l[k], !l[k + q], !l[k + 2 * q], !l[k + 3 * q]],
                     _ => [false; 4],
@@ -835,16 +797,10 @@ fn radix4<const INV: bool, const TWIDDLE: bool, const Z1: bool, const Z2: bool>(
     let [[c1, s1], [c2, s2], [c3, s3]] = *tw;
     let (s1, s2, s3) = (s * s1, s * s2, s * s3);
     for j in 0..w {
-        let (t0r, t0i, t1r, t1i) = if Z2 {
-            (r0[j], i0[j], r0[j], i0[j])
-        } else {
-            (r0[j] + r2[j], i0[j] + i2[j], r0[j] - r2[j], i0[j] - i2[j])
-        };
-        let (t2r, t2i, er, ei) = if Z1 {
-            (r3[j], i3[j], -r3[j], -i3[j])
-        } else {
-            (r1[j] + r3[j], i1[j] + i3[j], r1[j] - r3[j], i1[j] - i3[j])
-        };
+        let (t0r, t0i, t1r, t1i) =
+            if Z2 { (r0[j], i0[j], r0[j], i0[j]) } else { (r0[j] + r2[j], i0[j] + i2[j], r0[j] - r2[j], i0[j] - i2[j]) };
+        let (t2r, t2i, er, ei) =
+            if Z1 { (r3[j], i3[j], -r3[j], -i3[j]) } else { (r1[j] + r3[j], i1[j] + i3[j], r1[j] - r3[j], i1[j] - i3[j]) };
         // d = ρ e: ρ = −i forward (d = (e_i, −e_r)), +i inverse (d = (−e_i, e_r)).
         let (dr, di) = if INV { (-ei, er) } else { (ei, -er) };
         let (ur, ui) = (t0r - t2r, t0i - t2i);
@@ -890,10 +846,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max)
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
     }
 
     #[test]
@@ -924,8 +877,7 @@ mod tests {
         let f = |x: f64, y: f64| (tau * 3.0 * x).sin() * (tau * 2.0 * y / ly).cos() + (tau * 5.0 * y / ly).sin();
         let dfx = |x: f64, y: f64| tau * 3.0 * (tau * 3.0 * x).cos() * (tau * 2.0 * y / ly).cos();
         let dfy = |x: f64, y: f64| {
-            -tau * 2.0 / ly * (tau * 3.0 * x).sin() * (tau * 2.0 * y / ly).sin()
-                + tau * 5.0 / ly * (tau * 5.0 * y / ly).cos()
+            -tau * 2.0 / ly * (tau * 3.0 * x).sin() * (tau * 2.0 * y / ly).sin() + tau * 5.0 / ly * (tau * 5.0 * y / ly).cos()
         };
         let mut phys = vec![0.0; g.n_phys()];
         for i in 0..nx {
@@ -976,9 +928,7 @@ mod tests {
                     let f = (a + b).exp();
                     phys[i * n + j] = f;
                     // ∂xx e^{sin τx} = τ²(cos² τx − sin τx) e^…, ∂yy e^{cos πy} = π²(sin² πy − cos πy) e^…
-                    exact[i * n + j] = f
-                        * (tau * tau * ((tau * x[i]).cos().powi(2) - a)
-                            + pi * pi * ((pi * y[j]).sin().powi(2) - b));
+                    exact[i * n + j] = f * (tau * tau * ((tau * x[i]).cos().powi(2) - a) + pi * pi * ((pi * y[j]).sin().powi(2) - b));
                 }
             }
             let mut s = vec![Complex64::default(); g.n_spec()];
@@ -1051,9 +1001,7 @@ mod tests {
 
     fn random_complex(n: usize, seed: u64) -> Vec<Complex64> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
-            .collect()
+        (0..n).map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0))).collect()
     }
 
     /// The batched column transforms (radix-4/2 rows for powers of two, transposed rustfft otherwise) equal
@@ -1084,16 +1032,11 @@ mod tests {
                     }
                 });
                 let mut planner = FftPlanner::<f64>::new();
-                let plan = if inverse {
-                    planner.plan_fft_inverse(nx)
-                } else {
-                    planner.plan_fft_forward(nx)
-                };
+                let plan = if inverse { planner.plan_fft_inverse(nx) } else { planner.plan_fft_forward(nx) };
                 let (mut err, mut scale) = (0.0f64, 0.0f64);
                 for j in 0..w {
-                    let mut col: Vec<Complex64> = (0..nx)
-                        .map(|i| if is_loaded(i) { data[i * w + j] } else { Complex64::default() })
-                        .collect();
+                    let mut col: Vec<Complex64> =
+                        (0..nx).map(|i| if is_loaded(i) { data[i * w + j] } else { Complex64::default() }).collect();
                     plan.process(&mut col);
                     for i in 0..nx {
                         err = err.max((got[i * w + j] - col[i]).norm());
@@ -1228,7 +1171,12 @@ mod tests {
                     }
                 });
                 assert_eq!(rows_filled, g.mx.iter().filter(|&&m| rule.keeps(m, nx)).count());
-                let err = bx.pair_rows().iter().zip(xa.iter().zip(&xb)).map(|(z, (a, b))| (z.re - a).abs().max((z.im - b).abs())).fold(0.0, f64::max);
+                let err = bx
+                    .pair_rows()
+                    .iter()
+                    .zip(xa.iter().zip(&xb))
+                    .map(|(z, (a, b))| (z.re - a).abs().max((z.im - b).abs()))
+                    .fold(0.0, f64::max);
                 assert!(err <= 1e-14 * scale, "inverse_pair_to_rows_with {nx}×{ny} {rule:?}: {err:e}");
             }
         }

@@ -70,11 +70,7 @@ impl ParamPoint {
 
     /// `name=value, …` for error messages.
     pub fn describe(&self) -> String {
-        self.params
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.params.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(", ")
     }
 }
 

@@ -2,9 +2,7 @@
 //! distribution over the circle (spectrally accurate for periodic analytic integrands) and exact
 //! algebraic identities.
 
-use physrep_sim::active_matter::closure::{
-    bessel_ratio, invert_bessel_ratio, scaled_bessel_i, BinghamClosure, Sym2,
-};
+use physrep_sim::active_matter::closure::{bessel_ratio, invert_bessel_ratio, scaled_bessel_i, BinghamClosure, Sym2};
 
 const QUAD_POINTS: usize = 20_000;
 
@@ -35,10 +33,7 @@ fn scaled_bessel_matches_quadrature_on_both_branches() {
             let quad = sum / n as f64;
             let got = scaled_bessel_i(nu, x);
             let scale = scaled_bessel_i(0, x);
-            assert!(
-                (got - quad).abs() <= 1e-13 * scale,
-                "I_{nu}({x}): series {got:e} vs quadrature {quad:e}"
-            );
+            assert!((got - quad).abs() <= 1e-13 * scale, "I_{nu}({x}): series {got:e} vs quadrature {quad:e}");
         }
     }
 }
@@ -52,15 +47,9 @@ fn bessel_ratio_inversion_matches_quadrature() {
         let a = bessel_ratio(kappa);
         assert!((a - s).abs() < 1e-13, "A({kappa}) = {a} vs quadrature {s}");
         let k_inv = invert_bessel_ratio(s);
-        assert!(
-            (k_inv - kappa).abs() <= 1e-8 * kappa.max(1.0),
-            "inverse of A at s = {s}: {k_inv} vs {kappa}"
-        );
+        assert!((k_inv - kappa).abs() <= 1e-8 * kappa.max(1.0), "inverse of A at s = {s}: {k_inv} vs {kappa}");
         let m4_table = closure.m4(s);
-        assert!(
-            (m4_table - m4).abs() < 1e-11,
-            "m4({s}) table {m4_table} vs quadrature {m4} (kappa {kappa})"
-        );
+        assert!((m4_table - m4).abs() < 1e-11, "m4({s}) table {m4_table} vs quadrature {m4} (kappa {kappa})");
     }
     // Limits: m4(0) = 0, m4 → 1 as s → 1, monotone in between.
     assert_eq!(closure.m4(0.0), 0.0);

@@ -4,21 +4,13 @@
 
 use num_complex::Complex64;
 use physrep_sim::active_matter::closure::Sym2;
-use physrep_sim::active_matter::{
-    file_name, initial_condition, simulate, stokes, ActiveMatter, ActiveMatterConfig, Run,
-};
+use physrep_sim::active_matter::{file_name, initial_condition, simulate, stokes, ActiveMatter, ActiveMatterConfig, Run};
 use physrep_sim::spectral::{Fft2, Grid2};
 use physrep_sim::{Preset, SimError, System};
 
 /// Tiny-preset settings without the realizability limiter, so the raw scheme is tested.
 fn small_cfg(n: usize, steps_per_frame: usize) -> ActiveMatterConfig {
-    ActiveMatterConfig {
-        n,
-        steps_per_frame,
-        frames: 9,
-        realizability_limit: None,
-        ..ActiveMatterConfig::preset(Preset::Tiny)
-    }
+    ActiveMatterConfig { n, steps_per_frame, frames: 9, realizability_limit: None, ..ActiveMatterConfig::preset(Preset::Tiny) }
 }
 
 /// Largest order parameter s = (λ_max − λ_min)/c over the grid.
@@ -267,10 +259,7 @@ fn resolved_run_keeps_invariants() {
         }
         max_s = max_s.max(max_order(&s));
         assert!(max_tr <= 1e-12 * max_e, "frame {frame}: tr E {max_tr:e} (|E| {max_e:e})");
-        assert!(
-            min_ratio >= 0.0 && max_ratio <= 1.0,
-            "frame {frame}: eigenvalues/c in [{min_ratio}, {max_ratio}]"
-        );
+        assert!(min_ratio >= 0.0 && max_ratio <= 1.0, "frame {frame}: eigenvalues/c in [{min_ratio}, {max_ratio}]");
         let mean_c = run.state[0].re / np;
         assert!((mean_c - mean_c0).abs() < 1e-13, "frame {frame}: <c> drifted by {:e}", mean_c - mean_c0);
     }
@@ -309,10 +298,7 @@ fn tiny_preset_trajectory_has_well_shapes() {
     let grid = sys.param_grid(Preset::Tiny);
     assert_eq!(grid[0].file_name, "active_matter_L_10.0_zeta_1.0_alpha_-1.0.hdf5");
     assert_eq!(file_name(17.0, -5.0), "active_matter_L_10.0_zeta_17.0_alpha_-5.0.hdf5");
-    assert_eq!(
-        grid[0].params.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        ["L", "zeta", "alpha"]
-    );
+    assert_eq!(grid[0].params.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["L", "zeta", "alpha"]);
     assert_eq!(sys.param_grid(Preset::Medium).len(), 45);
     let layout = sys.layout(Preset::Tiny);
     assert!(layout.time.len() >= 32);

@@ -90,11 +90,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Micro-batches per optimiser update.
     pub fn accum(&self) -> usize {
-        if self.micro_batch == 0 {
-            0
-        } else {
-            self.global_batch / self.micro_batch
-        }
+        self.global_batch.checked_div(self.micro_batch).unwrap_or(0)
     }
 
     /// The paper's per-dataset optimisation values (§9); unknown datasets get AM's.
@@ -130,13 +126,10 @@ impl TrainConfig {
         if self.micro_batch == 0 {
             return Err(TrainError::config(f("micro_batch"), "must be ≥ 1"));
         }
-        if self.global_batch < self.micro_batch || self.global_batch % self.micro_batch != 0 {
+        if self.global_batch < self.micro_batch || !self.global_batch.is_multiple_of(self.micro_batch) {
             return Err(TrainError::config(
                 f("global_batch"),
-                format!(
-                    "must be a positive multiple of micro_batch = {} (accumulation ≥ 1), got {}",
-                    self.micro_batch, self.global_batch
-                ),
+                format!("must be a positive multiple of micro_batch = {} (accumulation ≥ 1), got {}", self.micro_batch, self.global_batch),
             ));
         }
         for (name, v) in [("beta1", self.beta1), ("beta2", self.beta2)] {
@@ -210,7 +203,7 @@ impl Default for DataConfig {
 impl DataConfig {
     /// Check ranges; the error names the field.
     pub fn validate(&self) -> Result<(), TrainError> {
-        if self.resolution == 0 || self.resolution % 16 != 0 {
+        if self.resolution == 0 || !self.resolution.is_multiple_of(16) {
             return Err(TrainError::config(
                 "data.resolution",
                 format!("must be a positive multiple of 16 (the encoder downsamples by 16), got {}", self.resolution),
@@ -302,8 +295,7 @@ pub fn apply_overrides<T: Serialize + DeserializeOwned, S: AsRef<str>>(cfg: &T, 
 
 /// Merge a (partial) TOML document onto the serde form of `cfg` (unknown keys are errors).
 pub fn merge_toml<T: Serialize + DeserializeOwned>(cfg: &T, text: &str, origin: &Path) -> Result<T, TrainError> {
-    let patch: toml::Value =
-        toml::from_str(text).map_err(|e| TrainError::Format { path: origin.to_path_buf(), message: e.to_string() })?;
+    let patch: toml::Value = toml::from_str(text).map_err(|e| TrainError::Format { path: origin.to_path_buf(), message: e.to_string() })?;
     let mut value = serde_json::to_value(cfg).expect("configs serialise");
     merge(&mut value, toml_to_json(patch), origin, "")?;
     serde_json::from_value(value).map_err(|e| TrainError::Format { path: origin.to_path_buf(), message: e.to_string() })
@@ -323,9 +315,7 @@ fn apply_override(root: &mut serde_json::Value, spec: &str) -> Result<(), TrainE
     let mut node = root;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
-        let obj = node
-            .as_object_mut()
-            .ok_or_else(|| err(format!("`{}` is not a section", parts[..i].join("."))))?;
+        let obj = node.as_object_mut().ok_or_else(|| err(format!("`{}` is not a section", parts[..i].join("."))))?;
         if !obj.contains_key(*part) {
             let mut known: Vec<&String> = obj.keys().collect();
             known.sort();
@@ -347,14 +337,12 @@ fn merge(dst: &mut serde_json::Value, patch: serde_json::Value, origin: &Path, a
         serde_json::Value::Object(map) => {
             for (k, v) in map {
                 let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
-                let obj = dst.as_object_mut().ok_or_else(|| TrainError::Format {
-                    path: origin.to_path_buf(),
-                    message: format!("`{at}` is not a section"),
-                })?;
-                let child = obj.get_mut(&k).ok_or_else(|| TrainError::Format {
-                    path: origin.to_path_buf(),
-                    message: format!("unknown key `{path}`"),
-                })?;
+                let obj = dst
+                    .as_object_mut()
+                    .ok_or_else(|| TrainError::Format { path: origin.to_path_buf(), message: format!("`{at}` is not a section") })?;
+                let child = obj
+                    .get_mut(&k)
+                    .ok_or_else(|| TrainError::Format { path: origin.to_path_buf(), message: format!("unknown key `{path}`") })?;
                 if v.is_object() && child.is_object() {
                     merge(child, v, origin, &path)?;
                 } else {

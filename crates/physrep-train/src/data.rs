@@ -52,10 +52,7 @@ impl HostBatch {
     }
 }
 
-fn array_to_tensor<B: Backend, const D: usize, Dim: ndarray::Dimension>(
-    a: &ndarray::Array<f32, Dim>,
-    device: &B::Device,
-) -> Tensor<B, D> {
+fn array_to_tensor<B: Backend, const D: usize, Dim: ndarray::Dimension>(a: &ndarray::Array<f32, Dim>, device: &B::Device) -> Tensor<B, D> {
     let shape = a.shape().to_vec();
     let values: Vec<f32> = a.iter().copied().collect();
     Tensor::from_data(TensorData::new(values, shape), device)

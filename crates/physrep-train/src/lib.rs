@@ -24,11 +24,11 @@ pub use data::{DataSource, HostBatch, Phase};
 pub use error::TrainError;
 pub use method::{Method, StepContext, StepOutput, TensorBatch};
 pub use methods::{
-    checkpoint_model, checkpoint_updates, encoder_info, load_checkpoint_encoder, load_encoder, load_init_encoder, load_mpp_model, random_encoder, EncoderInfo, MethodConfig,
-    MethodKind,
+    checkpoint_model, checkpoint_updates, encoder_info, load_checkpoint_encoder, load_encoder, load_init_encoder, load_mpp_model,
+    random_encoder, EncoderInfo, MethodConfig, MethodKind,
 };
-pub use pretrain::{pretrain, Device, PretrainConfig, PretrainOptions, RunDir, RunManifest, RunSummary};
 pub use monitor::{collapse_stats, CollapseStats};
+pub use pretrain::{pretrain, Device, PretrainConfig, PretrainOptions, RunDir, RunManifest, RunSummary};
 pub use schedule::LrSchedule;
 pub use trainer::{init_model, save_weights, train, RunControl, TrainOutcome, INIT_WEIGHTS};
 pub use well_source::WellSource;

@@ -186,11 +186,8 @@ mod tests {
         // Balanced coefficients (±1 in a full factorial pattern) make the three variances exactly equal.
         let mut rows = vec![0.0f32; n * d];
         for r in 0..n {
-            let coef = [
-                if r % 2 == 0 { 1.0 } else { -1.0 },
-                if (r / 2) % 2 == 0 { 1.0 } else { -1.0 },
-                if (r / 4) % 2 == 0 { 1.0 } else { -1.0 },
-            ];
+            let coef =
+                [if r % 2 == 0 { 1.0 } else { -1.0 }, if (r / 2) % 2 == 0 { 1.0 } else { -1.0 }, if (r / 4) % 2 == 0 { 1.0 } else { -1.0 }];
             for c in 0..d {
                 rows[r * d + c] = (0..3).map(|k| coef[k] * basis[k][c]).sum::<f64>() as f32;
             }

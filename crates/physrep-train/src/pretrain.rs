@@ -292,7 +292,11 @@ impl RunDir {
     /// The summary stored in `DONE`, if the run finished.
     pub fn summary(&self) -> Result<Option<RunSummary>, TrainError> {
         let p = self.done_path();
-        if p.exists() { read_json(&p).map(Some) } else { Ok(None) }
+        if p.exists() {
+            read_json(&p).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// An error unless the run finished.
@@ -455,17 +459,23 @@ fn run_config<B: AutodiffBackend + KernelBackend>(
     let train = &cfg.train;
     match &cfg.method {
         MethodConfig::Jepa(c) => {
-            let export = |m: &<JepaMethod as Method<B>>::Model, p: &Path| save_safetensors(&m.encoder, "encoder", p).map_err(|e| export_err(&e));
+            let export =
+                |m: &<JepaMethod as Method<B>>::Model, p: &Path| save_safetensors(&m.encoder, "encoder", p).map_err(|e| export_err(&e));
             run_method::<B, _>(&JepaMethod { config: c.clone() }, train, run, job, device, Some(&export))
         }
         MethodConfig::Supervised(c) => {
-            let export = |m: &<SupervisedMethod as Method<B>>::Model, p: &Path| save_safetensors(&m.encoder, "encoder", p).map_err(|e| export_err(&e));
+            let export = |m: &<SupervisedMethod as Method<B>>::Model, p: &Path| {
+                save_safetensors(&m.encoder, "encoder", p).map_err(|e| export_err(&e))
+            };
             run_method::<B, _>(&SupervisedMethod { config: c.clone() }, train, run, job, device, Some(&export))
         }
         MethodConfig::Mpp(c) => run_method::<B, _>(&MppMethod::new(c.clone()).map_err(|e| model_err(&e))?, train, run, job, device, None),
-        MethodConfig::Disco(c) => run_method::<B, _>(&DiscoMethod::new(c.clone()).map_err(|e| model_err(&e))?, train, run, job, device, None),
+        MethodConfig::Disco(c) => {
+            run_method::<B, _>(&DiscoMethod::new(c.clone()).map_err(|e| model_err(&e))?, train, run, job, device, None)
+        }
         MethodConfig::VideoMae(c) => {
-            let export = |m: &<VideoMaeMethod as Method<B>>::Model, p: &Path| m.encoder.save_pytorch_safetensors(p).map_err(|e| export_err(&e));
+            let export =
+                |m: &<VideoMaeMethod as Method<B>>::Model, p: &Path| m.encoder.save_pytorch_safetensors(p).map_err(|e| export_err(&e));
             run_method::<B, _>(&VideoMaeMethod::new(c.clone()).map_err(|e| model_err(&e))?, train, run, job, device, Some(&export))
         }
     }

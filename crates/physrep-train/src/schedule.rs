@@ -35,14 +35,7 @@ impl LrSchedule {
     /// Resolve a schedule from epoch-based settings.
     ///
     /// `updates_per_epoch` is `⌊micro-batches per epoch / accum⌋`; `max_updates` optionally caps `U`.
-    pub fn new(
-        lr: f64,
-        min_lr: f64,
-        epochs: u64,
-        updates_per_epoch: u64,
-        warmup_epochs: f64,
-        max_updates: Option<u64>,
-    ) -> Self {
+    pub fn new(lr: f64, min_lr: f64, epochs: u64, updates_per_epoch: u64, warmup_epochs: f64, max_updates: Option<u64>) -> Self {
         let natural = epochs * updates_per_epoch;
         let total = max_updates.map_or(natural, |m| m.min(natural));
         let configured = (warmup_epochs * updates_per_epoch as f64).round().max(0.0) as u64;

@@ -24,7 +24,6 @@ use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer}
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
-use indicatif::{ProgressBar, ProgressStyle};
 use physrep_core::write_atomic;
 use serde_json::{json, Map, Value};
 
@@ -182,13 +181,8 @@ struct MetricsLog {
 impl MetricsLog {
     /// Open `path`, keeping only its first `keep` bytes (0 = start empty).
     fn open(path: &Path, keep: u64) -> Result<Self, TrainError> {
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| TrainError::io(path, e))?;
+        let file =
+            fs::OpenOptions::new().create(true).read(true).write(true).truncate(false).open(path).map_err(|e| TrainError::io(path, e))?;
         let have = file.metadata().map_err(|e| TrainError::io(path, e))?.len();
         if have < keep {
             return Err(TrainError::Format {
@@ -232,6 +226,10 @@ fn check_batch(batch: &HostBatch, micro_batch: usize, state: &LoopState) -> Resu
     Ok(())
 }
 
+/// What [`forward_checked`] returns: the loss to back-propagate, its value, the logged terms, and the
+/// embedding rows `(values, width)` for collapse monitoring.
+type CheckedStep<B> = (Tensor<B, 1>, f64, Vec<(String, f64)>, Option<(Vec<f32>, usize)>);
+
 /// Forward one batch and read back its loss, terms and embeddings (checked for NaN/Inf).
 fn forward_checked<B: AutodiffBackend, M: Method<B>>(
     method: &M,
@@ -240,7 +238,7 @@ fn forward_checked<B: AutodiffBackend, M: Method<B>>(
     ctx: &StepContext,
     state: &LoopState,
     device: &B::Device,
-) -> Result<(Tensor<B, 1>, f64, Vec<(String, f64)>, Option<(Vec<f32>, usize)>), TrainError> {
+) -> Result<CheckedStep<B>, TrainError> {
     let batch = host.to_tensors::<B>(device);
     let out = method.forward(model, &batch, ctx)?;
     let loss = scalar(out.loss.clone());
@@ -347,11 +345,7 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
     };
     let mut log = MetricsLog::open(&metrics_path, state.metrics_len)?;
 
-    let bar = if control.progress { ProgressBar::new(schedule.total) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} updates  {msg}  [{elapsed_precise} < {eta_precise}]")
-            .expect("static template"),
-    );
+    let bar = physrep_core::Progress::new(schedule.total, "pretrain", "updates", control.progress);
     bar.set_position(state.update);
     let mut accumulator = GradientsAccumulator::<M::Model>::new();
     let mut tally = Tally::default();
@@ -403,11 +397,7 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
                     rec.insert("elapsed_s".into(), json!(run_started.elapsed().as_secs_f64()));
                     log.write(&rec)?;
                 }
-                bar.set_message(format!(
-                    "loss {:.4}  {:.1} samples/s",
-                    tally.mean_loss(),
-                    (accum * cfg.micro_batch) as f64 / secs
-                ));
+                bar.set_message(format!("loss {:.4}  {:.1} samples/s", tally.mean_loss(), (accum * cfg.micro_batch) as f64 / secs));
                 bar.inc(1);
                 tally = Tally::default();
                 let stopping = control.stop_after == Some(state.update) && state.update < schedule.total;

@@ -43,7 +43,11 @@ impl WellSource {
             if let Some(f) = ds.files(Split::Train).iter().find(|f| f.n_trajectories < 2) {
                 return Err(TrainError::config(
                     "data.views",
-                    format!("cross_trajectory pairs two trajectories of one file, but the train file {} has {}", f.path.display(), f.n_trajectories),
+                    format!(
+                        "cross_trajectory pairs two trajectories of one file, but the train file {} has {}",
+                        f.path.display(),
+                        f.n_trajectories
+                    ),
                 ));
             }
         }

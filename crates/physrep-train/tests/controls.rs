@@ -16,20 +16,15 @@ use physrep_train::method::{Method, StepContext, StepOutput, TensorBatch};
 use physrep_train::methods::JepaMethod;
 use physrep_train::pretrain::resolve_config;
 use physrep_train::{
-    init_model, load_encoder, load_init_encoder, pretrain, train, well_source, DataSource,
-    MethodConfig, MethodKind, Phase, Preset, PretrainOptions, RunControl, RunDir, Views,
-    WellSource,
+    init_model, load_encoder, load_init_encoder, pretrain, train, well_source, DataSource, MethodConfig, MethodKind, Phase, Preset,
+    PretrainOptions, RunControl, RunDir, Views, WellSource,
 };
 use physrep_well::{Preprocess, Split, WellDataset, WindowRef};
 use serde_json::Value;
 
 fn fixture() -> PathBuf {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(
-        shared.exists(),
-        "fixtures not found: {} must exist (CI provides /work/shared)",
-        shared.display()
-    );
+    assert!(shared.exists(), "fixtures not found: {} must exist (CI provides /work/shared)", shared.display());
     shared.join("fixtures/well/active_matter")
 }
 
@@ -49,8 +44,7 @@ fn opts(method: MethodKind, out: &Path) -> PretrainOptions {
     .map(String::from)
     .to_vec();
     if method == MethodKind::Jepa {
-        o.overrides
-            .push("method.vicreg.allow_rank_deficient=true".into());
+        o.overrides.push("method.vicreg.allow_rank_deficient=true".into());
     }
     o
 }
@@ -59,14 +53,8 @@ fn opts(method: MethodKind, out: &Path) -> PretrainOptions {
 fn tokens(enc: &dyn physrep_nn::ClipEncoder<Cpu>) -> Vec<f32> {
     let n = 2 * 11 * 16 * 32 * 32;
     let values: Vec<f32> = (0..n).map(|i| (i % 97) as f32 / 48.0 - 1.0).collect();
-    let clips = Tensor::<Cpu, 5>::from_data(
-        TensorData::new(values, [2, 11, 16, 32, 32]),
-        &Default::default(),
-    );
-    enc.encode_tokens(clips).unwrap()
-        .into_data()
-        .to_vec::<f32>()
-        .unwrap()
+    let clips = Tensor::<Cpu, 5>::from_data(TensorData::new(values, [2, 11, 16, 32, 32]), &Default::default());
+    enc.encode_tokens(clips).unwrap().into_data().to_vec::<f32>().unwrap()
 }
 
 /// Every float parameter of `model`, as f32 bit patterns in visiting order (the parameter ids that
@@ -75,12 +63,7 @@ fn weights<B: Backend, M: Module<B>>(model: &M) -> Vec<u32> {
     struct Collect(Vec<u32>);
     impl<B: Backend> ModuleVisitor<B> for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            let v = param
-                .val()
-                .into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .unwrap();
+            let v = param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
             self.0.extend(v.iter().map(|x| x.to_bits()));
         }
     }
@@ -103,12 +86,7 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for Spy {
     fn init(&self, device: &B::Device) -> Self::Model {
         <JepaMethod as Method<B>>::init(&self.inner, device)
     }
-    fn forward(
-        &self,
-        model: &Self::Model,
-        batch: &TensorBatch<B>,
-        ctx: &StepContext,
-    ) -> Result<StepOutput<B>, physrep_train::TrainError> {
+    fn forward(&self, model: &Self::Model, batch: &TensorBatch<B>, ctx: &StepContext) -> Result<StepOutput<B>, physrep_train::TrainError> {
         let mut first = self.first.lock().unwrap();
         if first.is_none() {
             assert_eq!((ctx.update, ctx.micro), (0, 0));
@@ -125,55 +103,20 @@ fn init_weights_are_the_loops_first_weights_and_survive_resume() {
     let o = opts(MethodKind::Jepa, tmp.path());
     let ds = Arc::new(WellDataset::open(fixture()).unwrap());
     let cfg = resolve_config(&o, &ds).unwrap();
-    let MethodConfig::Jepa(jepa) = &cfg.method else {
-        unreachable!()
-    };
-    let source = WellSource::new(
-        ds,
-        &cfg.data,
-        cfg.train.micro_batch,
-        cfg.train.noise_std,
-        cfg.train.seed,
-    )
-    .unwrap();
-    let spy = Spy {
-        inner: JepaMethod {
-            config: jepa.clone(),
-        },
-        first: Mutex::new(None),
-    };
+    let MethodConfig::Jepa(jepa) = &cfg.method else { unreachable!() };
+    let source = WellSource::new(ds, &cfg.data, cfg.train.micro_batch, cfg.train.noise_std, cfg.train.seed).unwrap();
+    let spy = Spy { inner: JepaMethod { config: jepa.clone() }, first: Mutex::new(None) };
     let loop_dir = tmp.path().join("loop");
-    let control = RunControl {
-        stop_after: Some(1),
-        ..Default::default()
-    };
-    train::<CpuAutodiff, _>(
-        &spy,
-        &source,
-        &cfg.train,
-        &loop_dir,
-        &control,
-        &Default::default(),
-    )
-    .unwrap();
-    let template =
-        || ConvJepa::<Cpu>::new(&jepa.encoder, &jepa.predictor, &Default::default()).unwrap();
+    let control = RunControl { stop_after: Some(1), ..Default::default() };
+    train::<CpuAutodiff, _>(&spy, &source, &cfg.train, &loop_dir, &control, &Default::default()).unwrap();
+    let template = || ConvJepa::<Cpu>::new(&jepa.encoder, &jepa.predictor, &Default::default()).unwrap();
     let file = |p: &Path| weights(&load_module(template(), p, &Default::default()).unwrap());
     let saved = file(&loop_dir.join("init.mpk"));
     assert!(saved.len() > 20_000, "{} parameters", saved.len());
     let first = spy.first.lock().unwrap().clone().unwrap();
-    assert!(
-        first == saved,
-        "init.mpk differs from the weights of the first forward pass"
-    );
+    assert!(first == saved, "init.mpk differs from the weights of the first forward pass");
     // … which are init_model(seed)'s, and the first update changed them.
-    assert!(
-        weights(&init_model::<CpuAutodiff, _>(
-            &spy,
-            cfg.train.seed,
-            &Default::default()
-        )) == saved
-    );
+    assert!(weights(&init_model::<CpuAutodiff, _>(&spy, cfg.train.seed, &Default::default())) == saved);
     let after = file(&loop_dir.join("checkpoints/update-00000001/model.mpk"));
     assert!(after != saved);
 
@@ -183,10 +126,7 @@ fn init_weights_are_the_loops_first_weights_and_survive_resume() {
     let mut o = opts(MethodKind::Jepa, &run_dir);
     o.stop_after = Some(2);
     pretrain(&o).unwrap();
-    assert!(
-        file(&run.init_model_path()) == saved,
-        "same seed, same initial weights"
-    );
+    assert!(file(&run.init_model_path()) == saved, "same seed, same initial weights");
     let init_st = std::fs::read(run.init_encoder_safetensors()).unwrap();
     let init_tokens = tokens(load_init_encoder(&run_dir).unwrap().as_ref());
     // A resumed run keeps an existing file (a stand-in proves it is not rewritten) …
@@ -204,38 +144,23 @@ fn init_weights_are_the_loops_first_weights_and_survive_resume() {
     assert!(file(&run.init_model_path()) == saved);
     std::fs::remove_file(run.init_model_path()).unwrap();
     std::fs::remove_file(run.init_encoder_safetensors()).unwrap();
-    assert!(load_init_encoder(&run_dir)
-        .err()
-        .unwrap()
-        .to_string()
-        .contains("--resume"));
+    assert!(load_init_encoder(&run_dir).err().unwrap().to_string().contains("--resume"));
     pretrain(&r).unwrap();
     assert!(file(&run.init_model_path()) == saved);
     assert!(std::fs::read(run.init_encoder_safetensors()).unwrap() == init_st);
 
     // The initial encoder is the one the run started from, and training moved it.
-    assert_eq!(
-        tokens(load_init_encoder(&run_dir).unwrap().as_ref()),
-        init_tokens
-    );
+    assert_eq!(tokens(load_init_encoder(&run_dir).unwrap().as_ref()), init_tokens);
     let trained = tokens(load_encoder(&run_dir).unwrap().as_ref());
-    let diff = trained
-        .iter()
-        .zip(&init_tokens)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(
-        diff > 1e-3,
-        "6 updates at lr 4e-3 should move the encoder's tokens (max |Δ| = {diff})"
-    );
+    let diff = trained.iter().zip(&init_tokens).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(diff > 1e-3, "6 updates at lr 4e-3 should move the encoder's tokens (max |Δ| = {diff})");
 }
 
 #[test]
 fn supervised_ceiling_trains_in_the_loop_and_exports_its_encoder() {
     let tmp = tempfile::tempdir().unwrap();
     let mut o = opts(MethodKind::Supervised, tmp.path());
-    o.overrides
-        .extend(["train.epochs=4", "train.max_updates=12", "train.lr=1e-2"].map(String::from));
+    o.overrides.extend(["train.epochs=4", "train.max_updates=12", "train.lr=1e-2"].map(String::from));
     let s = pretrain(&o).unwrap();
     assert!(s.finished && s.updates == 12, "{s:?}");
     let text = std::fs::read_to_string(RunDir::new(tmp.path()).metrics_path()).unwrap();
@@ -245,37 +170,23 @@ fn supervised_ceiling_trains_in_the_loop_and_exports_its_encoder() {
         .filter(|r| r["kind"] == "train")
         .map(|r| r["loss"].as_f64().unwrap())
         .collect();
-    let (head, tail) = (
-        loss[..3].iter().sum::<f64>() / 3.0,
-        loss[9..].iter().sum::<f64>() / 3.0,
-    );
+    let (head, tail) = (loss[..3].iter().sum::<f64>() / 3.0, loss[9..].iter().sum::<f64>() / 3.0);
     eprintln!("supervised training MSE {head:.4} → {tail:.4}");
-    assert!(
-        tail < 0.5 * head,
-        "the label MSE should fall: first 3 updates {head:.4}, last 3 {tail:.4}"
-    );
+    assert!(tail < 0.5 * head, "the label MSE should fall: first 3 updates {head:.4}, last 3 {tail:.4}");
     // Registry: the stored config round-trips, the encoder (and its own init) load with JEPA's geometry.
     let cfg = RunDir::new(tmp.path()).config().unwrap();
     assert_eq!(cfg.method.kind(), MethodKind::Supervised);
-    assert!(toml::to_string(&cfg)
-        .unwrap()
-        .contains("kind = \"supervised\""));
+    assert!(toml::to_string(&cfg).unwrap().contains("kind = \"supervised\""));
     let enc = load_encoder(tmp.path()).unwrap();
     assert_eq!(enc.token_dim(), 16);
     assert_eq!(tokens(enc.as_ref()).len(), 2 * 4 * 16);
-    assert_ne!(
-        tokens(enc.as_ref()),
-        tokens(load_init_encoder(tmp.path()).unwrap().as_ref())
-    );
+    assert_ne!(tokens(enc.as_ref()), tokens(load_init_encoder(tmp.path()).unwrap().as_ref()));
     assert!(RunDir::new(tmp.path()).encoder_safetensors().exists());
     // The head must match the dataset's label columns.
     let mut o = opts(MethodKind::Supervised, &tmp.path().join("bad"));
     o.overrides.push("method.num_labels=3".into());
     let e = pretrain(&o).unwrap_err().to_string();
-    assert!(
-        e.contains("method.num_labels") && e.contains("alpha"),
-        "{e}"
-    );
+    assert!(e.contains("method.num_labels") && e.contains("alpha"), "{e}");
 }
 
 /// `data.views=cross_trajectory`: each training window keeps its context, and its target is the same
@@ -292,32 +203,18 @@ fn cross_trajectory_views_take_the_target_from_another_initial_condition() {
     let micro = cfg.train.micro_batch;
     let source = WellSource::new(ds.clone(), &cfg.data, micro, 0.0, 5).unwrap();
     let pre = Preprocess::paper(ds.name(), Some([cfg.data.resolution; 2]), 0.0);
-    let windows = ds
-        .windows(Split::Train, &well_source::window_spec(&ds, &cfg.data))
-        .unwrap();
-    let samples: Vec<_> = windows
-        .iter()
-        .map(|w| (*w, ds.read_sample(w, &pre, 0).unwrap()))
-        .collect();
+    let windows = ds.windows(Split::Train, &well_source::window_spec(&ds, &cfg.data)).unwrap();
+    let samples: Vec<_> = windows.iter().map(|w| (*w, ds.read_sample(w, &pre, 0).unwrap())).collect();
     let mut rows = 0;
     for batch in source.batches(Phase::Train, 0, 0).unwrap() {
         let batch = batch.unwrap();
         for i in 0..batch.context.dim().0 {
             let ctx = batch.context.index_axis(ndarray::Axis(0), i);
-            let (w, own) = samples
-                .iter()
-                .find(|(_, s)| s.context == ctx)
-                .expect("a training window's context");
-            let partner = WindowRef {
-                trajectory: 1 - w.trajectory,
-                ..*w
-            };
+            let (w, own) = samples.iter().find(|(_, s)| s.context == ctx).expect("a training window's context");
+            let partner = WindowRef { trajectory: 1 - w.trajectory, ..*w };
             let other = ds.read_sample(&partner, &pre, 0).unwrap();
             let target = batch.target.index_axis(ndarray::Axis(0), i);
-            assert_eq!(
-                target, other.target,
-                "window {w:?}: target from the other trajectory"
-            );
+            assert_eq!(target, other.target, "window {w:?}: target from the other trajectory");
             assert_ne!(target, own.target);
             rows += 1;
         }
@@ -327,12 +224,6 @@ fn cross_trajectory_views_take_the_target_from_another_initial_condition() {
     assert!(windows.iter().all(|w| w.target_trajectory.is_none()));
     // The Rayleigh–Bénard fixture holds one trajectory per file: nothing to pair with.
     let rb = Arc::new(WellDataset::open(fixture().with_file_name("rayleigh_benard")).unwrap());
-    let e = WellSource::new(rb, &cfg.data, micro, 0.0, 5)
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        e.contains("data.views") && e.contains(".hdf5") && e.contains("has 1"),
-        "{e}"
-    );
+    let e = WellSource::new(rb, &cfg.data, micro, 0.0, 5).err().expect("refused").to_string();
+    assert!(e.contains("data.views") && e.contains(".hdf5") && e.contains("has 1"), "{e}");
 }

@@ -11,11 +11,7 @@ use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(
-        shared.exists(),
-        "fixtures not found: {} must exist (CI provides /work/shared next to the repository)",
-        shared.display()
-    );
+    assert!(shared.exists(), "fixtures not found: {} must exist (CI provides /work/shared next to the repository)", shared.display());
     shared.join("fixtures/well").join(name)
 }
 

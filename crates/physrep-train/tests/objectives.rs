@@ -45,7 +45,8 @@ fn vicreg_oracle(x: &[Vec<f64>], y: &[Vec<f64>], perm: &[usize], chunks: usize) 
     let mut k = 0.0;
     for (cx, cy) in xs.chunks(size).zip(ys.chunks(size)) {
         let n = cx.len();
-        let repr = cx.iter().zip(cy).map(|(a, b)| a.iter().zip(b.iter()).map(|(u, v)| (u - v).powi(2)).sum::<f64>()).sum::<f64>() / (n * c) as f64;
+        let repr =
+            cx.iter().zip(cy).map(|(a, b)| a.iter().zip(b.iter()).map(|(u, v)| (u - v).powi(2)).sum::<f64>()).sum::<f64>() / (n * c) as f64;
         let (sx, kx) = stats(cx);
         let (sy, ky) = stats(cy);
         let loss = 2.0 * repr + 40.0 * (sx + sy) + 2.0 * (kx + ky);

@@ -10,8 +10,7 @@ use ndarray::{Array2, Array5};
 use physrep_nn::CpuAutodiff;
 use physrep_train::data::{epoch_order, BatchIter};
 use physrep_train::{
-    train, DataSource, HostBatch, LrSchedule, Method, Phase, RunControl, StepContext, StepOutput, TensorBatch,
-    TrainConfig, TrainError,
+    train, DataSource, HostBatch, LrSchedule, Method, Phase, RunControl, StepContext, StepOutput, TensorBatch, TrainConfig, TrainError,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -64,9 +63,7 @@ impl DataSource for LinearData {
 
     fn batches(&self, phase: Phase, epoch: u64, skip: usize) -> Result<BatchIter<'_>, TrainError> {
         let (items, order, n): (&[_], Vec<usize>, usize) = match phase {
-            Phase::Train => {
-                (&self.train, epoch_order(self.train.len(), self.seed, epoch), self.batches_per_epoch(phase))
-            }
+            Phase::Train => (&self.train, epoch_order(self.train.len(), self.seed, epoch), self.batches_per_epoch(phase)),
             Phase::Valid => (&self.valid, (0..self.valid.len()).collect(), self.batches_per_epoch(phase)),
         };
         let micro = self.micro;
@@ -136,11 +133,7 @@ fn cfg(micro: usize, global: usize, epochs: u64) -> TrainConfig {
 }
 
 fn records(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 /// Metrics without the wall-clock fields.
@@ -246,7 +239,7 @@ fn max_updates_caps_the_schedule() {
     assert!(out.finished);
     assert_eq!((out.state.update, out.schedule.total), (5, 5));
     let recs = records(tmp.path());
-    let last_train = recs.iter().filter(|r| r["kind"] == "train").last().unwrap();
+    let last_train = recs.iter().rfind(|r| r["kind"] == "train").unwrap();
     assert!((last_train["lr"].as_f64().unwrap() - c.min_lr).abs() < 1e-18, "cosine ends at min_lr on the capped total");
     assert_eq!(recs.last().unwrap()["kind"], "valid", "a final validation pass after a capped run");
 }
@@ -298,4 +291,3 @@ fn resume_after_interruptions_is_bit_identical() {
     let again = run(&data, &c, dir.path(), RunControl::default()).unwrap();
     assert_eq!(weights(&again.model), weights(&full.model));
 }
-

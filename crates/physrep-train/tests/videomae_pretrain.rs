@@ -12,11 +12,7 @@ use physrep_well::WellDataset;
 
 fn fixture(name: &str) -> PathBuf {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    assert!(
-        shared.exists(),
-        "fixtures not found: {} must exist (CI provides /work/shared next to the repository)",
-        shared.display()
-    );
+    assert!(shared.exists(), "fixtures not found: {} must exist (CI provides /work/shared next to the repository)", shared.display());
     shared.join("fixtures/well").join(name)
 }
 
@@ -25,9 +21,10 @@ fn fixture(name: &str) -> PathBuf {
 fn opts(out: &Path) -> PretrainOptions {
     let mut o = PretrainOptions::new(MethodKind::VideoMae, fixture("shear_flow"), out);
     o.preset = Some(Preset::Tiny);
-    o.overrides = ["train.epochs=3", "train.micro_batch=1", "train.global_batch=2", "train.checkpoint_every=2", "train.max_valid_batches=1"]
-        .map(String::from)
-        .to_vec();
+    o.overrides =
+        ["train.epochs=3", "train.micro_batch=1", "train.global_batch=2", "train.checkpoint_every=2", "train.max_valid_batches=1"]
+            .map(String::from)
+            .to_vec();
     o
 }
 
@@ -73,7 +70,7 @@ fn tiny_videomae_pretrains_and_its_encoder_loads_back() {
 #[test]
 fn videomae_config_must_fit_the_data() {
     let dir = tempfile::tempdir().unwrap();
-    let ds = WellDataset::open(&fixture("shear_flow")).unwrap();
+    let ds = WellDataset::open(fixture("shear_flow")).unwrap();
     let mut o = opts(dir.path());
     o.overrides.push("data.resolution=64".into());
     let e = resolve_config(&o, &ds).unwrap_err().to_string();

@@ -115,9 +115,18 @@ impl WindowSpec {
         self.context + self.target
     }
 
+    /// Whether a window has no frames (never, for a spec that passes validation).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Windows in a trajectory of `frames` frames (0 if it is too short).
     pub fn count(&self, frames: usize) -> usize {
-        if frames < self.len() || self.stride == 0 { 0 } else { (frames - self.len()) / self.stride + 1 }
+        if frames < self.len() || self.stride == 0 {
+            0
+        } else {
+            (frames - self.len()) / self.stride + 1
+        }
     }
 }
 
@@ -316,7 +325,9 @@ impl WellDataset {
         };
         let label_transform = match (LabelTransform::paper(&name, &label_names), scaling) {
             (Ok(t), LabelScaling::Paper) => t,
-            (Ok(t), LabelScaling::Train) => t.refit(&train_rows()).map_err(|e| WellError::format(&first.path, "/scalars", e.to_string()))?,
+            (Ok(t), LabelScaling::Train) => {
+                t.refit(&train_rows()).map_err(|e| WellError::format(&first.path, "/scalars", e.to_string()))?
+            }
             (Err(WellError::UnknownDataset { .. }), _) => LabelTransform::from_values(&label_names, &train_rows()),
             (Err(e), _) => return Err(WellError::format(&first.path, "/scalars", e.to_string())),
         };
@@ -444,7 +455,15 @@ impl WellDataset {
             }
             for trajectory in 0..f.n_trajectories {
                 for t0 in (0..=f.frames() - spec.len()).step_by(spec.stride) {
-                    out.push(WindowRef { split, file: fi, trajectory, t0, context: spec.context, target: spec.target, target_trajectory: None });
+                    out.push(WindowRef {
+                        split,
+                        file: fi,
+                        trajectory,
+                        t0,
+                        context: spec.context,
+                        target: spec.target,
+                        target_trajectory: None,
+                    });
                 }
             }
         }
@@ -554,7 +573,9 @@ impl WellDataset {
                 &mut slab
             };
             match direct.as_ref().and_then(|d| d.layouts[fi].as_ref().map(|l| (d, l))) {
-                Some((d, layout)) => layout.read(&d.fd, &f.path, field, w.trajectory, t.clone(), xr.clone(), yr.clone(), dst, &mut scratch)?,
+                Some((d, layout)) => {
+                    layout.read(&d.fd, &f.path, field, w.trajectory, t.clone(), xr.clone(), yr.clone(), dst, &mut scratch)?
+                }
                 None => {
                     let a = crate::file::read_field_slab(&f.path, &h5, gname, field, w.trajectory, t.clone(), xr.clone(), yr.clone())?;
                     dst.copy_from_slice(a.as_slice().ok_or_else(|| WellError::Invalid { what: "non-contiguous HDF5 read".into() })?);
@@ -624,7 +645,13 @@ impl WellDataset {
         let expect = |n: usize| (c, n, h, wd);
         if context.dim() != expect(w.context) || target.dim() != expect(w.target) {
             return Err(WellError::Invalid {
-                what: format!("output views {:?} / {:?}, expected {:?} / {:?}", context.dim(), target.dim(), expect(w.context), expect(w.target)),
+                what: format!(
+                    "output views {:?} / {:?}, expected {:?} / {:?}",
+                    context.dim(),
+                    target.dim(),
+                    expect(w.context),
+                    expect(w.target)
+                ),
             });
         }
         let t_mid = w.t0 + w.context;
@@ -664,10 +691,15 @@ impl WellDataset {
             return Ok(());
         }
         let path = self.dir.join("stats.yaml");
-        let stats = self.stats.as_ref().ok_or_else(|| WellError::Stats { path: path.clone(), msg: "normalisation requested but the file is missing".into() })?;
+        let stats = self
+            .stats
+            .as_ref()
+            .ok_or_else(|| WellError::Stats { path: path.clone(), msg: "normalisation requested but the file is missing".into() })?;
         let mut c = 0;
         for (_, field) in &self.fields {
-            let fs = stats.field(&field.name).ok_or_else(|| WellError::Stats { path: path.clone(), msg: format!("no entry for field `{}`", field.name) })?;
+            let fs = stats
+                .field(&field.name)
+                .ok_or_else(|| WellError::Stats { path: path.clone(), msg: format!("no entry for field `{}`", field.name) })?;
             for k in 0..field.components() {
                 let (shift, scale) = match norm {
                     Normalization::Rms => (0.0, fs.rms[k].max(1e-4)),
@@ -758,7 +790,11 @@ mod tests {
                 for fi in 0..fast.files(split).len() {
                     let (_, d) = fast.slot(split, fi).unwrap();
                     for l in &d.unwrap().layouts {
-                        if l.is_some() { direct += 1 } else { via_hdf5 += 1 }
+                        if l.is_some() {
+                            direct += 1
+                        } else {
+                            via_hdf5 += 1
+                        }
                     }
                 }
                 for win in fast.windows(split, &WindowSpec { context: 3, target: 2, stride: 5 }).unwrap() {

@@ -12,8 +12,8 @@
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use hdf5::datatype::ByteOrder;
 use hdf5::dataset::Layout;
+use hdf5::datatype::ByteOrder;
 use hdf5::types::{FloatSize, TypeDescriptor};
 
 use crate::error::WellError;
@@ -138,7 +138,8 @@ fn chunk_by_coord(ds: &hdf5::Dataset, coord: &[u64]) -> Option<(u64, u64, u32)> 
     let (mut mask, mut addr, mut size) = (0u32, 0u64, 0u64);
     // SAFETY: `coord` has one entry per dataset dimension; the out-pointers are valid locals; the call
     // runs under hdf5-metno's global lock like every other libhdf5 call.
-    let rc = hdf5::sync::sync(|| unsafe { hdf5_sys::h5d::H5Dget_chunk_info_by_coord(ds.id(), coord.as_ptr(), &mut mask, &mut addr, &mut size) });
+    let rc =
+        hdf5::sync::sync(|| unsafe { hdf5_sys::h5d::H5Dget_chunk_info_by_coord(ds.id(), coord.as_ptr(), &mut mask, &mut addr, &mut size) });
     (rc >= 0 && addr != hdf5_sys::h5::HADDR_UNDEF).then_some((addr, size, mask))
 }
 

@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hdf5::{Group, Hyperslab, IndexType, IterationOrder, SliceOrIndex};
 use hdf5::plist::group_create::LinkCreationOrder;
+use hdf5::{Group, Hyperslab, IndexType, IterationOrder, SliceOrIndex};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::error::WellError;
@@ -172,7 +172,12 @@ impl WellFileInfo {
             [_] => time_all,
             [_, t] => time_all[..*t].to_vec(),
             _ => {
-                return Err(WellError::Shape { path: path.into(), item: "/dimensions/time".into(), found: time_shape, expected: "[T] or [n_trajectories, T]".into() })
+                return Err(WellError::Shape {
+                    path: path.into(),
+                    item: "/dimensions/time".into(),
+                    found: time_shape,
+                    expected: "[T] or [n_trajectories, T]".into(),
+                })
             }
         };
         let mut coords: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
@@ -224,7 +229,12 @@ impl WellFileInfo {
             let values = h5util::read_f64s(path, &ds, &item)?;
             let time_varying = flagged || values.len() > 1;
             if values.is_empty() {
-                return Err(WellError::Shape { path: path.into(), item, found: ds.shape(), expected: "a 0-d scalar or a [T] series".into() });
+                return Err(WellError::Shape {
+                    path: path.into(),
+                    item,
+                    found: ds.shape(),
+                    expected: "a 0-d scalar or a [T] series".into(),
+                });
             }
             scalars.push(ScalarInfo { name, values, time_varying });
         }
@@ -311,7 +321,9 @@ fn read_field_info(
         return Err(WellError::format(
             path,
             &item,
-            format!("only sample-varying fields on the full grid are supported (sample_varying={sample_varying}, dim_varying={dim_varying:?})"),
+            format!(
+                "only sample-varying fields on the full grid are supported (sample_varying={sample_varying}, dim_varying={dim_varying:?})"
+            ),
         ));
     }
     let dtype = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| WellError::hdf5(path, &item, e))?;
@@ -361,6 +373,7 @@ pub(crate) fn member_names_h5(path: &Path, g: &Group) -> Result<Vec<String>, Wel
 
 /// Reads `field[traj, t0..t1, x0..x1, y0..y1, ...]` (time axis omitted for constant fields) as f32,
 /// shape `[t1 - t0 (or absent), x1 - x0, y1 - y0, components...]`.
+#[allow(clippy::too_many_arguments)] // a hyperslab: file, group, field, trajectory and three ranges
 pub(crate) fn read_field_slab(
     path: &Path,
     file: &hdf5::File,

@@ -64,7 +64,11 @@ pub(crate) fn has_attr(loc: &Location, name: &str) -> bool {
 }
 
 fn join(parent: &str, name: &str) -> String {
-    if parent.ends_with('/') { format!("{parent}{name}") } else { format!("{parent}/{name}") }
+    if parent.ends_with('/') {
+        format!("{parent}{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
 }
 
 fn descriptor(path: &Path, c: &Container, item: &str) -> Result<TypeDescriptor, WellError> {
@@ -75,12 +79,8 @@ fn descriptor(path: &Path, c: &Container, item: &str) -> Result<TypeDescriptor, 
 pub(crate) fn read_strings<C: Deref<Target = Container>>(path: &Path, c: &C, item: &str) -> Result<Vec<String>, WellError> {
     let h5 = |e| WellError::hdf5(path, item, e);
     match descriptor(path, c, item)? {
-        TypeDescriptor::VarLenUnicode => {
-            Ok(c.read_raw::<VarLenUnicode>().map_err(h5)?.iter().map(|s| s.as_str().to_owned()).collect())
-        }
-        TypeDescriptor::VarLenAscii => {
-            Ok(c.read_raw::<VarLenAscii>().map_err(h5)?.iter().map(|s| s.as_str().to_owned()).collect())
-        }
+        TypeDescriptor::VarLenUnicode => Ok(c.read_raw::<VarLenUnicode>().map_err(h5)?.iter().map(|s| s.as_str().to_owned()).collect()),
+        TypeDescriptor::VarLenAscii => Ok(c.read_raw::<VarLenAscii>().map_err(h5)?.iter().map(|s| s.as_str().to_owned()).collect()),
         TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) if n > MAX_FIXED_STR => {
             Err(WellError::format(path, item, format!("fixed-length string of {n} bytes (at most {MAX_FIXED_STR})")))
         }
@@ -96,9 +96,7 @@ pub(crate) fn read_strings<C: Deref<Target = Container>>(path: &Path, c: &C, ite
             .iter()
             .map(|s| s.as_str().trim_end_matches('\0').to_owned())
             .collect()),
-        TypeDescriptor::Float(_) | TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) if c.size() == 0 => {
-            Ok(Vec::new())
-        }
+        TypeDescriptor::Float(_) | TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) if c.size() == 0 => Ok(Vec::new()),
         other => Err(WellError::format(path, item, format!("expected a string or a list of strings, found {other}"))),
     }
 }

@@ -100,7 +100,9 @@ impl LabelTransform {
         let ok = label_names.len() == expected.len() && label_names.iter().zip(&expected).all(|(n, e)| e.contains(&n.as_str()));
         if !ok {
             return Err(WellError::Invalid {
-                what: format!("{dataset_name}: label columns are {label_names:?}, expected {expected:?} (constant scalars except L, HDF5 key order)"),
+                what: format!(
+                    "{dataset_name}: label columns are {label_names:?}, expected {expected:?} (constant scalars except L, HDF5 key order)"
+                ),
             });
         }
         Ok(Self { columns })
@@ -123,7 +125,9 @@ impl LabelTransform {
                     .iter()
                     .zip(r)
                     .map(|(c, &v)| match (c.log10, v > 0.0) {
-                        (true, false) => Err(WellError::Invalid { what: format!("label `{}` = {v}: log10 needs a positive value", c.name) }),
+                        (true, false) => {
+                            Err(WellError::Invalid { what: format!("label `{}` = {v}: log10 needs a positive value", c.name) })
+                        }
                         (true, true) => Ok(v.log10()),
                         (false, _) => Ok(v),
                     })
@@ -173,7 +177,11 @@ impl LabelTransform {
             .zip(z)
             .map(|(c, &v)| {
                 let f = v * c.std + c.mean;
-                if c.log10 { 10f64.powf(f) } else { f }
+                if c.log10 {
+                    10f64.powf(f)
+                } else {
+                    f
+                }
             })
             .collect())
     }

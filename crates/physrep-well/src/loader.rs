@@ -74,9 +74,17 @@ fn build_batch(ds: &WellDataset, windows: &[WindowRef], pre: &Preprocess, cfg: &
     let mut labels = Array2::<f32>::zeros((b, ds.label_names().len()));
     for (i, win) in windows.iter().enumerate() {
         if (win.context, win.target) != (first.context, first.target) || ds.sample_hw(win, pre)? != [h, w] {
-            return Err(WellError::Invalid { what: format!("window {win:?} differs in length or size from the batch's first window {first:?}") });
+            return Err(WellError::Invalid {
+                what: format!("window {win:?} differs in length or size from the batch's first window {first:?}"),
+            });
         }
-        let l = ds.read_sample_into(win, pre, noise_seed(cfg.seed, cfg.epoch, win), context.index_axis_mut(Axis(0), i), target.index_axis_mut(Axis(0), i))?;
+        let l = ds.read_sample_into(
+            win,
+            pre,
+            noise_seed(cfg.seed, cfg.epoch, win),
+            context.index_axis_mut(Axis(0), i),
+            target.index_axis_mut(Axis(0), i),
+        )?;
         for (dst, v) in labels.row_mut(i).iter_mut().zip(l) {
             *dst = v as f32;
         }
@@ -109,8 +117,7 @@ impl Loader {
             order.shuffle(&mut rng);
         }
         let bs = cfg.batch_size.max(1);
-        let batches: Vec<Vec<WindowRef>> =
-            order.chunks(bs).filter(|c| !(cfg.drop_last && c.len() < bs)).map(|c| c.to_vec()).collect();
+        let batches: Vec<Vec<WindowRef>> = order.chunks(bs).filter(|c| !(cfg.drop_last && c.len() < bs)).map(|c| c.to_vec()).collect();
         let shared = Arc::new(Shared { ds, batches, pre, cfg });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = shared.cfg.workers;

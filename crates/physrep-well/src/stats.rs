@@ -120,13 +120,11 @@ pub fn compute(ds: &WellDataset) -> Result<WellStats, WellError> {
         return Err(WellError::MissingSplit { dir: ds.dir().to_path_buf(), split: "train".into() });
     }
     let files = ds.files(Split::Train);
-    let first = files.first().ok_or_else(|| {
-        WellError::Invalid {
-            what: format!(
-                "{}: no *.h5 / *.hdf5 files (stats.yaml is computed from the train split)",
-                ds.dir().join("data").join("train").display()
-            ),
-        }
+    let first = files.first().ok_or_else(|| WellError::Invalid {
+        what: format!(
+            "{}: no *.h5 / *.hdf5 files (stats.yaml is computed from the train split)",
+            ds.dir().join("data").join("train").display()
+        ),
     })?;
     let mut out = Vec::new();
     for field in first.fields_h5.iter().filter(|f| f.time_varying) {
@@ -261,7 +259,8 @@ impl WellStats {
             let map = doc.get(key).and_then(|v| v.as_mapping()).ok_or_else(|| bad(format!("missing mapping `{key}`")))?;
             for (name, value) in map {
                 let name = name.as_str().ok_or_else(|| bad(format!("`{key}`: non-string field name")))?;
-                let (order, values) = flatten(value).ok_or_else(|| bad(format!("`{key}.{name}`: expected a number, [a, b] or [[a, b], [c, d]]")))?;
+                let (order, values) =
+                    flatten(value).ok_or_else(|| bad(format!("`{key}.{name}`: expected a number, [a, b] or [[a, b], [c, d]]")))?;
                 let entry = match fields.iter_mut().position(|f| f.name == name) {
                     Some(i) => &mut fields[i],
                     None => {

@@ -38,7 +38,11 @@ fn layout(name: &str) -> Result<Layout, WellError> {
     Ok(match name {
         "active_matter" => Layout {
             fields: vec![f("concentration", 0), f("velocity", 1), f("D", 2), f("E", 2)],
-            params: vec![("L", vec![10.0]), ("zeta", vec![1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0]), ("alpha", vec![-1.0, -2.0, -3.0, -4.0, -5.0])],
+            params: vec![
+                ("L", vec![10.0]),
+                ("zeta", vec![1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0]),
+                ("alpha", vec![-1.0, -2.0, -3.0, -4.0, -5.0]),
+            ],
             y_wall: false,
         },
         "shear_flow" => Layout {
@@ -117,7 +121,11 @@ pub fn write_dataset(dir: &Path, spec: &SyntheticSpec) -> Result<Vec<PathBuf>, W
 fn wave_field(rng: &mut ChaCha8Rng, t: usize, nx: usize, ny: usize, comps: usize) -> ArrayD<f32> {
     let mut out = vec![0f32; t * nx * ny * comps];
     for c in 0..comps {
-        let modes: Vec<[f32; 4]> = (0..6).map(|_| [rng.random_range(1.0..4.0f32).floor(), rng.random_range(-0.3..0.3), rng.random_range(0.0..6.3), rng.random_range(0.2..1.0)]).collect();
+        let modes: Vec<[f32; 4]> = (0..6)
+            .map(|_| {
+                [rng.random_range(1.0..4.0f32).floor(), rng.random_range(-0.3..0.3), rng.random_range(0.0..6.3), rng.random_range(0.2..1.0)]
+            })
+            .collect();
         let offset: f32 = rng.random_range(-0.5..0.5);
         for ti in 0..t {
             let tt = ti as f32;
@@ -148,14 +156,21 @@ mod tests {
     #[test]
     fn synthetic_rayleigh_benard_opens_like_the_real_layout() {
         let tmp = tempfile::tempdir().unwrap();
-        let spec = SyntheticSpec { dataset_name: "rayleigh_benard".into(), files: [2, 1, 0], trajectories_per_file: 2, frames: 33, grid: [16, 8], seed: 1 };
+        let spec = SyntheticSpec {
+            dataset_name: "rayleigh_benard".into(),
+            files: [2, 1, 0],
+            trajectories_per_file: 2,
+            frames: 33,
+            grid: [16, 8],
+            seed: 1,
+        };
         assert_eq!(write_dataset(tmp.path(), &spec).unwrap().len(), 3);
         let ds = WellDataset::open(tmp.path()).unwrap();
         assert_eq!(ds.channel_names(), ["buoyancy", "pressure", "velocity_x", "velocity_y"]);
         assert_eq!(ds.label_names(), ["Prandtl", "Rayleigh"]);
         assert_eq!(ds.params(Split::Train, 1).unwrap(), vec![1e7, 0.1]);
         assert!(!ds.has_split(Split::Test));
-        assert_eq!(ds.windows(Split::Train, &WindowSpec::paper("rayleigh_benard")).unwrap().len(), 2 * 2 * 1);
+        assert_eq!(ds.windows(Split::Train, &WindowSpec::paper("rayleigh_benard")).unwrap().len(), (2 * 2));
         assert!(write_dataset(tmp.path(), &SyntheticSpec { dataset_name: "nope".into(), ..spec }).is_err());
     }
 }

@@ -247,11 +247,18 @@ impl WellFileWriter {
         let h = &self.header;
         let p = &self.tmp_path;
         if self.written >= h.n_trajectories {
-            return Err(WellError::Invalid { what: format!("{}: all {} trajectories already written", self.final_path.display(), h.n_trajectories) });
+            return Err(WellError::Invalid {
+                what: format!("{}: all {} trajectories already written", self.final_path.display(), h.n_trajectories),
+            });
         }
         if traj.fields.len() != h.fields.len() {
             return Err(WellError::Invalid {
-                what: format!("{}: trajectory has {} field arrays, header lists {}", self.final_path.display(), traj.fields.len(), h.fields.len()),
+                what: format!(
+                    "{}: trajectory has {} field arrays, header lists {}",
+                    self.final_path.display(),
+                    traj.fields.len(),
+                    h.fields.len()
+                ),
             });
         }
         let file = self.file.as_ref().expect("open until finish");
@@ -261,7 +268,12 @@ impl WellFileWriter {
             let mut expected = vec![h.time.len(), h.x.len(), h.y.len()];
             expected.extend(std::iter::repeat_n(2, spec.order));
             if arr.shape() != expected.as_slice() {
-                return Err(WellError::Shape { path: self.final_path.clone(), item, found: arr.shape().to_vec(), expected: format!("{expected:?}") });
+                return Err(WellError::Shape {
+                    path: self.final_path.clone(),
+                    item,
+                    found: arr.shape().to_vec(),
+                    expected: format!("{expected:?}"),
+                });
             }
             let ds = file.dataset(&item).map_err(h5err(p, &item))?;
             let mut sel = vec![SliceOrIndex::Index(self.written)];

@@ -133,7 +133,15 @@ fn mismatched_spatial_size_between_files() {
 fn nan_or_inf_in_a_window() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("toy");
-    write_small(&dir.join("data/train/a.hdf5"), 4, 3, 8, |t, i, j| if (t, i, j) == (5, 2, 1) { f32::NAN } else if t == 7 { f32::INFINITY } else { 1.0 });
+    write_small(&dir.join("data/train/a.hdf5"), 4, 3, 8, |t, i, j| {
+        if (t, i, j) == (5, 2, 1) {
+            f32::NAN
+        } else if t == 7 {
+            f32::INFINITY
+        } else {
+            1.0
+        }
+    });
     let ds = WellDataset::open(&dir).unwrap();
     let w = ds.windows(Split::Train, &WindowSpec { context: 2, target: 1, stride: 1 }).unwrap();
     assert_eq!(w.len(), 6);

@@ -143,7 +143,15 @@ fn every_fixture_file_reads_consistently() {
                         }
                         let full: ArrayD<f32> = d.read_dyn().unwrap();
                         let comps = field.components();
-                        let full = full.into_shape_with_order(IxDyn(&[info.n_trajectories, info.frames(), info.spatial()[0], info.spatial()[1], comps])).unwrap();
+                        let full = full
+                            .into_shape_with_order(IxDyn(&[
+                                info.n_trajectories,
+                                info.frames(),
+                                info.spatial()[0],
+                                info.spatial()[1],
+                                comps,
+                            ]))
+                            .unwrap();
                         for k in 0..comps {
                             let want = full.slice(s![w.trajectory, w.t0..w.t0 + 3, .., .., k]);
                             assert_eq!(win.slice(s![c + k, .., .., ..]), want, "{} {g}/{} comp {k}", info.path.display(), field.name);

@@ -100,14 +100,18 @@ fn loader_is_reproducible_for_any_worker_count() {
     assert_eq!(base[1].context.slice(s![2, .., .., .., ..]), s.context);
     // Another epoch reshuffles; no shuffle keeps the given order; drop_last off keeps the remainder.
     let e1 = collect(&ds, LoaderConfig { epoch: 1, ..cfg.clone() }, &pre);
-    assert_ne!(e1.iter().flat_map(|b| b.windows.clone()).collect::<Vec<_>>(), base.iter().flat_map(|b| b.windows.clone()).collect::<Vec<_>>());
+    assert_ne!(
+        e1.iter().flat_map(|b| b.windows.clone()).collect::<Vec<_>>(),
+        base.iter().flat_map(|b| b.windows.clone()).collect::<Vec<_>>()
+    );
     let plain = collect(&ds, LoaderConfig { shuffle: false, drop_last: false, ..cfg.clone() }, &pre);
     assert_eq!(plain.len(), n.div_ceil(7));
     assert_eq!(plain.last().unwrap().windows.len(), n % 7);
     let order: Vec<_> = plain.iter().flat_map(|b| b.windows.clone()).collect();
     assert_eq!(order, ds.windows(Split::Train, &WindowSpec { context: 3, target: 2, stride: 2 }).unwrap());
     // Every window appears exactly once per epoch.
-    let mut seen: Vec<_> = collect(&ds, LoaderConfig { drop_last: false, workers: 2, ..cfg }, &pre).iter().flat_map(|b| b.windows.clone()).collect();
+    let mut seen: Vec<_> =
+        collect(&ds, LoaderConfig { drop_last: false, workers: 2, ..cfg }, &pre).iter().flat_map(|b| b.windows.clone()).collect();
     seen.sort_by_key(|w| (w.file, w.trajectory, w.t0));
     assert_eq!(seen, order);
 }
@@ -116,7 +120,8 @@ fn loader_is_reproducible_for_any_worker_count() {
 fn loader_can_be_dropped_early() {
     let ds = Arc::new(WellDataset::open(common::fixture("active_matter")).unwrap());
     let windows = ds.windows(Split::Train, &WindowSpec { context: 1, target: 1, stride: 1 }).unwrap();
-    let mut l = Loader::new(ds, windows, Preprocess::default(), LoaderConfig { batch_size: 2, workers: 2, prefetch: 1, ..Default::default() });
+    let mut l =
+        Loader::new(ds, windows, Preprocess::default(), LoaderConfig { batch_size: 2, workers: 2, prefetch: 1, ..Default::default() });
     assert!(l.next().unwrap().is_ok());
     drop(l); // must not hang
 }

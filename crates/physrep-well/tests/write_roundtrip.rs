@@ -34,7 +34,9 @@ fn traj_data(h: &WellFileHeader, traj: usize) -> Vec<ArrayD<f32>> {
             shape.extend(std::iter::repeat_n(2, f.order));
             let n: usize = shape.iter().product();
             // Arbitrary bit patterns incl. subnormals and negative zero.
-            let v: Vec<f32> = (0..n).map(|i| f32::from_bits(((i as u32).wrapping_mul(2654435761) ^ (fi as u32 * 77 + traj as u32)) & 0xBF7F_FFFF)).collect();
+            let v: Vec<f32> = (0..n)
+                .map(|i| f32::from_bits(((i as u32).wrapping_mul(2654435761) ^ (fi as u32 * 77 + traj as u32)) & 0xBF7F_FFFF))
+                .collect();
             ArrayD::from_shape_vec(IxDyn(&shape), v).unwrap()
         })
         .collect()
@@ -82,7 +84,8 @@ fn write_then_read_is_bit_identical() {
     assert_eq!(td(&f.attr("dataset_name").unwrap()), TD::VarLenUnicode);
     assert_eq!(td(&f.attr("n_trajectories").unwrap()), TD::Integer(IntSize::U8));
     assert_eq!(f.attr("generator").unwrap().read_scalar::<hdf5::types::VarLenUnicode>().unwrap().as_str(), "physrep test");
-    let late: Vec<String> = f.attr("ic_parameters").unwrap().read_raw::<hdf5::types::VarLenUnicode>().unwrap().iter().map(|s| s.to_string()).collect();
+    let late: Vec<String> =
+        f.attr("ic_parameters").unwrap().read_raw::<hdf5::types::VarLenUnicode>().unwrap().iter().map(|s| s.to_string()).collect();
     assert_eq!(late, ["seed=1", "seed=2"]);
     let g = f.group("boundary_conditions/y_wall_dirichlet").unwrap();
     let af = g.attr("associated_fields").unwrap();
@@ -156,7 +159,8 @@ fn fixture_round_trip() {
         deflate: Some(4),
     };
     let src = hdf5::File::open(&info.path).unwrap();
-    let full: Vec<ArrayD<f32>> = h.fields.iter().map(|f| src.dataset(&format!("{}/{}", FIELD_GROUPS[f.order], f.name)).unwrap().read_dyn().unwrap()).collect();
+    let full: Vec<ArrayD<f32>> =
+        h.fields.iter().map(|f| src.dataset(&format!("{}/{}", FIELD_GROUPS[f.order], f.name)).unwrap().read_dyn().unwrap()).collect();
     let mut w = WellFileWriter::create(&out, h).unwrap();
     for t in 0..info.n_trajectories {
         w.write_trajectory(&TrajectoryFields { fields: full.iter().map(|a| a.index_axis(ndarray::Axis(0), t)).collect() }).unwrap();
@@ -170,7 +174,9 @@ fn fixture_round_trip() {
     assert_eq!(back.coords, info.coords);
     assert_eq!(back.fields_h5, info.fields_h5);
     assert_eq!(back.fields_named, info.fields_named);
-    let names = |i: &WellFileInfo| i.boundary_conditions.iter().map(|b| (b.name.clone(), b.bc_type.clone(), b.associated_dims.clone())).collect::<Vec<_>>();
+    let names = |i: &WellFileInfo| {
+        i.boundary_conditions.iter().map(|b| (b.name.clone(), b.bc_type.clone(), b.associated_dims.clone())).collect::<Vec<_>>()
+    };
     assert_eq!(names(&back), names(info));
     // The whole dataset directory reads the same windows.
     let ds2 = WellDataset::open(tmp.path().join("active_matter")).unwrap();

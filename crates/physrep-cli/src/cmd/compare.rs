@@ -46,12 +46,8 @@ fn arm(spec: &str, probe: &str, fraction: f64) -> anyhow::Result<ArmPredictions>
     let Some((name, dirs)) = spec.split_once('=') else {
         bail!("arm `{spec}`: expected NAME=DIR[,DIR...]");
     };
-    let dirs: Vec<(u64, PathBuf)> = dirs
-        .split(',')
-        .filter(|d| !d.is_empty())
-        .enumerate()
-        .map(|(i, d)| (i as u64, PathBuf::from(d)))
-        .collect();
+    let dirs: Vec<(u64, PathBuf)> =
+        dirs.split(',').filter(|d| !d.is_empty()).enumerate().map(|(i, d)| (i as u64, PathBuf::from(d))).collect();
     if name.is_empty() || dirs.is_empty() {
         bail!("arm `{spec}`: expected NAME=DIR[,DIR...]");
     }
@@ -74,10 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         println!("{}", c.sentence());
         for s in &c.per_seed {
-            println!(
-                "  seed {}: MSE {:.4} / {:.4} = {:.3}",
-                s.seed, s.mse_a, s.mse_b, s.ratio
-            );
+            println!("  seed {}: MSE {:.4} / {:.4} = {:.3}", s.seed, s.mse_a, s.mse_b, s.ratio);
         }
     }
     Ok(())

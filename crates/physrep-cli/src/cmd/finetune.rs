@@ -92,7 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(f) = args.factor {
         opts.plateau.factor = f;
     }
-    let report = physrep_eval::finetune_run(&opts).with_context(|| format!("fine-tuning {} on {}", args.run.display(), args.data.display()))?;
+    let report =
+        physrep_eval::finetune_run(&opts).with_context(|| format!("fine-tuning {} on {}", args.run.display(), args.data.display()))?;
     println!("{}", report.to_markdown());
     println!("wrote {}", opts.out_dir().join("results.json").display());
     Ok(())

@@ -52,7 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|(s, p, c)| json!({"split": s.to_string(), "file": p.file_name().map(|n| n.to_string_lossy()), "check": c}))
         .collect();
-    let bcs: Vec<_> = first.boundary_conditions.iter().map(|b| json!({"name": b.name, "bc_type": b.bc_type, "dims": b.associated_dims})).collect();
+    let bcs: Vec<_> =
+        first.boundary_conditions.iter().map(|b| json!({"name": b.name, "bc_type": b.bc_type, "dims": b.associated_dims})).collect();
     let report = json!({
         "dataset": ds.name(),
         "dir": ds.dir(),

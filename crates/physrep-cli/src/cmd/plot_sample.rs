@@ -53,9 +53,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for &n in &field.shape[1..] {
             sel.push(SliceOrIndex::SliceCount { start: 0, step: 1, count: n, block: 1 });
         }
-        let data = ds
-            .read_slice::<f32, _, IxDyn>(Hyperslab::from(sel))
-            .with_context(|| format!("{}: reading {item}", args.file.display()))?;
+        let data =
+            ds.read_slice::<f32, _, IxDyn>(Hyperslab::from(sel)).with_context(|| format!("{}: reading {item}", args.file.display()))?;
         let shape = data.shape().to_vec();
         let (t, sx, sy) = if field.time_varying { (shape[0], shape[1], shape[2]) } else { (1, shape[0], shape[1]) };
         (nx, ny) = (sx, sy);

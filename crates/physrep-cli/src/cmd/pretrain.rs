@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use physrep_train::{pretrain, Device, MethodKind, PretrainOptions, Preset};
+use physrep_train::{pretrain, Device, MethodKind, Preset, PretrainOptions};
 
 /// Arguments of `physrep pretrain`.
 #[derive(clap::Args)]
@@ -70,10 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let summary = pretrain(&opts)?;
     println!("{}", serde_json::to_string(&summary)?);
     if !summary.finished {
-        eprintln!(
-            "stopped after {} of {} updates; continue with --resume",
-            summary.updates, summary.total_updates
-        );
+        eprintln!("stopped after {} of {} updates; continue with --resume", summary.updates, summary.total_updates);
     }
     Ok(())
 }

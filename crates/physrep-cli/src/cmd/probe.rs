@@ -124,7 +124,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         opts.eval.sweep.weight_decays = wd;
     }
     if args.learning_curve {
-        let curve = physrep_eval::learning_curve::learning_curve(&opts).with_context(|| format!("learning curve of {}", opts.run_dir.display()))?;
+        let curve =
+            physrep_eval::learning_curve::learning_curve(&opts).with_context(|| format!("learning curve of {}", opts.run_dir.display()))?;
         println!("| updates | probe | valid MSE | test MSE |\n|---|---|---|---|");
         for p in &curve.points {
             println!("| {} | {} | {:.4} | {} |", p.update, p.probe, p.valid_mse, p.test_mse.map_or("–".into(), |t| format!("{t:.4}")));

@@ -31,11 +31,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut plan = Plan::preset(&args.preset)?.restrict(args.systems, args.methods, args.seeds)?;
     plan.well_dir = args.well_dir;
     let study = reproduce::run(&plan, &args.out)?;
-    eprintln!(
-        "reproduce: {} results in {:.1} min → {}",
-        study.rows.len(),
-        study.total_wall_s / 60.0,
-        args.out.join("REPORT.md").display()
-    );
+    eprintln!("reproduce: {} results in {:.1} min → {}", study.rows.len(), study.total_wall_s / 60.0, args.out.join("REPORT.md").display());
     Ok(())
 }

@@ -76,11 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let start = std::time::Instant::now();
     let dir = physrep_sim::generate(&args.system, &opts)?;
-    eprintln!(
-        "{} written in {:.1} s",
-        dir.display(),
-        start.elapsed().as_secs_f64()
-    );
+    eprintln!("{} written in {:.1} s", dir.display(), start.elapsed().as_secs_f64());
     if !dir.join("stats.yaml").exists() {
         eprintln!("stats.yaml not written yet (sharded or partial run): run `physrep stats {}` when all shards are done", dir.display());
     }

@@ -65,7 +65,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let h = hw;
     let hidden = pred_cfg.hidden;
-    rows.push(Row { name: "predictor.expand (conv 2×2, pad 1)".into(), shape: vec![1, hidden, h + 1, h + 1], params: pred.expand.num_params() });
+    rows.push(Row {
+        name: "predictor.expand (conv 2×2, pad 1)".into(),
+        shape: vec![1, hidden, h + 1, h + 1],
+        params: pred.expand.num_params(),
+    });
     rows.push(Row { name: "predictor.block (2-D block)".into(), shape: vec![1, hidden, h + 1, h + 1], params: pred.block.num_params() });
     rows.push(Row { name: "predictor.project (conv 2×2)".into(), shape: vec![1, pred_cfg.dim, h, h], params: pred.project.num_params() });
 
@@ -87,7 +91,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{out}");
         return Ok(());
     }
-    println!("conv JEPA, {} channels, input (B, {}, {}, {res}, {res}) — shapes for B = 1", args.channels, args.channels, enc_cfg.num_frames, res = args.res);
+    println!(
+        "conv JEPA, {} channels, input (B, {}, {}, {res}, {res}) — shapes for B = 1",
+        args.channels,
+        args.channels,
+        enc_cfg.num_frames,
+        res = args.res
+    );
     println!("{:<40} {:<24} {:>12}", "layer", "output shape", "params");
     for r in &rows {
         println!("{:<40} {:<24} {:>12}", r.name, format!("{:?}", r.shape), group(r.params));
@@ -103,7 +113,7 @@ fn group(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -109,7 +109,9 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
                         batch: plan.finetune_batch,
                         lr: plan.finetune_lr,
                     };
-                    let tuned = stage::run(&run_dir.join("stage-finetune"), "finetune", &ft_cfg, |_| finetune(&ft_cfg, &run_dir, &data_dir, system, seed))?;
+                    let tuned = stage::run(&run_dir.join("stage-finetune"), "finetune", &ft_cfg, |_| {
+                        finetune(&ft_cfg, &run_dir, &data_dir, system, seed)
+                    })?;
                     record(&tuned.record, tuned.skipped, format!("{system}: fine-tune {method} seed {seed}"));
                     rows.extend(tuned.output);
                 }
@@ -174,18 +176,11 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
         .iter()
         .map(|m| BarSeries {
             name: m.clone(),
-            values: study
-                .systems
-                .iter()
-                .map(|s| report::test_spread(&report::main_rows(&study.rows, s, m)).whisker())
-                .collect(),
+            values: study.systems.iter().map(|s| report::test_spread(&report::main_rows(&study.rows, s, m)).whisker()).collect(),
         })
         .collect();
-    let floors: Vec<f64> = study
-        .systems
-        .iter()
-        .map(|s| study.rows.iter().find(|r| &r.system == s).map_or(f64::NAN, |r| r.floor_test))
-        .collect();
+    let floors: Vec<f64> =
+        study.systems.iter().map(|s| study.rows.iter().find(|r| &r.system == s).map_or(f64::NAN, |r| r.floor_test)).collect();
     plots::grouped_bars(&bars, "Parameter-estimation MSE (test)", "MSE (z-scored)", &study.systems, &series, Some(&floors))?;
     let whiskers = if study.seeds.len() > 1 { "mean ± std over seeds" } else { "95 % bootstrap interval" };
     study.figures.push((format!("Table 1 as a bar chart (test MSE, {whiskers}; dashes: predict-the-mean floor)"), rel(out, &bars)));
@@ -196,13 +191,18 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
             .iter()
             .filter_map(|m| {
                 let probe = report::main_probe(&study.rows, &system, m);
-                let rows: Vec<&ResultRow> = study.rows.iter().filter(|r| r.system == system && &r.method == m && r.probe == probe && !r.fractions.is_empty()).collect();
+                let rows: Vec<&ResultRow> = study
+                    .rows
+                    .iter()
+                    .filter(|r| r.system == system && &r.method == m && r.probe == probe && !r.fractions.is_empty())
+                    .collect();
                 let first = rows.first()?;
                 let points = first
                     .fractions
                     .iter()
                     .map(|(f, _, _)| {
-                        let xs: Vec<f64> = rows.iter().filter_map(|r| r.fractions.iter().find(|x| (x.0 - f).abs() < 1e-12)).map(|x| x.2).collect();
+                        let xs: Vec<f64> =
+                            rows.iter().filter_map(|r| r.fractions.iter().find(|x| (x.0 - f).abs() < 1e-12)).map(|x| x.2).collect();
                         (*f * 100.0, report::mean_std(&xs).0)
                     })
                     .collect();
@@ -213,7 +213,14 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
             continue;
         }
         let fig = dir.join(format!("data_efficiency_{system}.png"));
-        plots::line_curves(&fig, &format!("{system}: data efficiency (test)"), "% of probe training windows", "MSE (z-scored)", &curves, false)?;
+        plots::line_curves(
+            &fig,
+            &format!("{system}: data efficiency (test)"),
+            "% of probe training windows",
+            "MSE (z-scored)",
+            &curves,
+            false,
+        )?;
         study.figures.push((format!("{system}: data efficiency"), rel(out, &fig)));
     }
     // Predicted-vs-true scatters written by the probe runs (first seed).
@@ -221,7 +228,8 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
         for m in study.methods.clone() {
             let probe_dir = compare::probe_dir(out, &system, &m, study.seeds[0]);
             let Ok(entries) = std::fs::read_dir(&probe_dir) else { continue };
-            let mut pngs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "png")).collect();
+            let mut pngs: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "png")).collect();
             pngs.sort();
             for p in pngs {
                 let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -375,7 +383,12 @@ fn probe(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path, system: &str, method
 /// The probe options of `cfg` on `run_dir`'s encoder (`cfg.init`: its initial weights, into
 /// `RUN/probe-init`).
 fn probe_options(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path) -> Result<physrep_eval::ProbeOptions> {
-    let mut opts = physrep_eval::ProbeOptions { run_dir: run_dir.to_path_buf(), data_dir: data_dir.to_path_buf(), own_init: cfg.init, ..Default::default() };
+    let mut opts = physrep_eval::ProbeOptions {
+        run_dir: run_dir.to_path_buf(),
+        data_dir: data_dir.to_path_buf(),
+        own_init: cfg.init,
+        ..Default::default()
+    };
     opts.eval.probes = cfg.probes.iter().map(|p| p.parse()).collect::<Result<_, _>>()?;
     opts.eval.fractions = cfg.fractions.clone();
     opts.eval.train.epochs = cfg.epochs;
@@ -506,7 +519,9 @@ mod tests {
             for (system, channels) in [("active_matter", 11), ("shear_flow", 4), ("rayleigh_benard", 4)] {
                 for method in &plan.methods {
                     let stage = PretrainStage::new(&plan, system, "data", method, 0);
-                    let base = PretrainConfig::preset(stage.preset.parse().unwrap(), method.parse().unwrap(), system, channels, Path::new("data")).unwrap();
+                    let base =
+                        PretrainConfig::preset(stage.preset.parse().unwrap(), method.parse().unwrap(), system, channels, Path::new("data"))
+                            .unwrap();
                     base.with_overrides(&stage.overrides, channels).unwrap_or_else(|e| panic!("{name}/{system}/{method}: {e}"));
                 }
             }

@@ -216,10 +216,7 @@ pub fn comparison_paragraph(study: &Study) -> String {
             .filter(|m| paper_table1(system, m).is_some())
             .filter_map(|m| mean_test(study, system, m).map(|v| (m.clone(), v)))
             .collect();
-        let paper: Vec<(String, f64)> = ours
-            .iter()
-            .filter_map(|(m, _)| paper_table1(system, m).map(|v| (m.clone(), v)))
-            .collect();
+        let paper: Vec<(String, f64)> = ours.iter().filter_map(|(m, _)| paper_table1(system, m).map(|v| (m.clone(), v))).collect();
         if ours.len() < 2 || paper.len() != ours.len() {
             continue;
         }
@@ -249,14 +246,9 @@ pub fn comparison_paragraph(study: &Study) -> String {
             rp.join(" < ")
         );
     }
-    let main: Vec<&ResultRow> =
-        study.rows.iter().filter(|r| r.probe == main_probe(&study.rows, &r.system, &r.method)).collect();
+    let main: Vec<&ResultRow> = study.rows.iter().filter(|r| r.probe == main_probe(&study.rows, &r.system, &r.method)).collect();
     let beat = main.iter().filter(|r| r.test_mse < r.floor_test).count();
-    let _ = writeln!(
-        out,
-        "\n{beat} of {} probed encoders (all seeds) beat the predict-the-train-mean floor on test.",
-        main.len()
-    );
+    let _ = writeln!(out, "\n{beat} of {} probed encoders (all seeds) beat the predict-the-train-mean floor on test.", main.len());
     if total > 0 {
         let _ = writeln!(
             out,
@@ -388,8 +380,7 @@ fn markdown(study: &Study) -> String {
     }
 
     // Other probes.
-    let others: Vec<&ResultRow> =
-        study.rows.iter().filter(|r| r.probe != main_probe(&study.rows, &r.system, &r.method)).collect();
+    let others: Vec<&ResultRow> = study.rows.iter().filter(|r| r.probe != main_probe(&study.rows, &r.system, &r.method)).collect();
     if !others.is_empty() {
         let _ = writeln!(s, "\n### Other probes (frozen encoders)\n");
         let _ = writeln!(s, "| system | method | probe | valid MSE | test MSE |");
@@ -619,7 +610,9 @@ mod tests {
         (stats.probe, stats.test_ci95) = ("linear".into(), Some([0.2, 0.4]));
         study.rows.push(stats);
         assert_eq!(identifiable(&study, "rayleigh_benard"), Some(vec!["supervised", "stats"]));
-        assert!(markdown(&study).contains("**rayleigh_benard** (identifiable: the test interval of supervised and stats lies below the floor)"));
+        assert!(
+            markdown(&study).contains("**rayleigh_benard** (identifiable: the test interval of supervised and stats lies below the floor)")
+        );
         assert!(md.contains("Per-seed ratios 0: 0.600."), "{md}");
     }
 }

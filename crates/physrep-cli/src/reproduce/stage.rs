@@ -60,10 +60,9 @@ where
     let output_path = dir.join("output.json");
     if let Some(record) = read_record(&record_path)? {
         if record.done && record.config_hash == hash && output_path.exists() {
-            let text = std::fs::read_to_string(&output_path)
-                .with_context(|| format!("reading {}", output_path.display()))?;
-            let output = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {} (delete it to rerun the stage)", output_path.display()))?;
+            let text = std::fs::read_to_string(&output_path).with_context(|| format!("reading {}", output_path.display()))?;
+            let output =
+                serde_json::from_str(&text).with_context(|| format!("parsing {} (delete it to rerun the stage)", output_path.display()))?;
             return Ok(StageOutcome { output, record, skipped: true });
         }
     }
@@ -99,10 +98,7 @@ pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -116,7 +112,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("physrep-stage-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut runs = 0;
-        let a = run(&dir, "s", &("cfg", 1), |_| { runs += 1; Ok(41 + runs) }).unwrap();
+        let a = run(&dir, "s", &("cfg", 1), |_| {
+            runs += 1;
+            Ok(41 + runs)
+        })
+        .unwrap();
         assert!(!a.skipped);
         assert_eq!(a.output, 42);
         let b = run(&dir, "s", &("cfg", 1), |_| -> Result<i32> { panic!("must be cached") }).unwrap();
@@ -126,7 +126,8 @@ mod tests {
         assert!(!c.skipped);
         assert_eq!(c.output, 7);
         // An interrupted stage (record written, not done) runs again.
-        let rec = StageRecord { name: "s".into(), config_hash: config_hash(&("cfg", 2)).unwrap(), done: false, wall_s: 0.0, peak_rss_mb: 0.0 };
+        let rec =
+            StageRecord { name: "s".into(), config_hash: config_hash(&("cfg", 2)).unwrap(), done: false, wall_s: 0.0, peak_rss_mb: 0.0 };
         write_atomic(&dir.join("stage.json"), &serde_json::to_vec(&rec).unwrap()).unwrap();
         let d = run(&dir, "s", &("cfg", 2), |_| Ok(8)).unwrap();
         assert!(!d.skipped);

@@ -8,9 +8,7 @@ use hdf5::types::{FixedAscii, VarLenUnicode};
 
 /// Runs `f` on the file opened read-write, with no child being forked meanwhile (see `FORK_GUARD`).
 fn with_file<T>(path: &Path, f: impl FnOnce(&hdf5::File) -> T) -> T {
-    let _guard = super::harness::FORK_GUARD
-        .write()
-        .unwrap_or_else(|e| e.into_inner());
+    let _guard = super::harness::FORK_GUARD.write().unwrap_or_else(|e| e.into_inner());
     let file = hdf5::File::open_rw(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let r = f(&file);
     file.close().unwrap();
@@ -41,22 +39,9 @@ pub fn fill(path: &Path, field: &str, value: f32) {
 
 /// Writes the attributes a Well field carries (`dim_varying`, `sample_varying`, `time_varying`).
 fn field_attrs(ds: &hdf5::Dataset) {
-    ds.new_attr::<bool>()
-        .shape(2)
-        .create("dim_varying")
-        .unwrap()
-        .write_raw(&[true, true])
-        .unwrap();
-    ds.new_attr::<bool>()
-        .create("sample_varying")
-        .unwrap()
-        .write_scalar(&true)
-        .unwrap();
-    ds.new_attr::<bool>()
-        .create("time_varying")
-        .unwrap()
-        .write_scalar(&true)
-        .unwrap();
+    ds.new_attr::<bool>().shape(2).create("dim_varying").unwrap().write_raw(&[true, true]).unwrap();
+    ds.new_attr::<bool>().create("sample_varying").unwrap().write_scalar(&true).unwrap();
+    ds.new_attr::<bool>().create("time_varying").unwrap().write_scalar(&true).unwrap();
 }
 
 /// Replaces `/group/name` by an f32 dataset of `shape` (all 0.5), with the usual attributes.
@@ -64,11 +49,7 @@ pub fn reshape_field(path: &Path, group: &str, name: &str, shape: &[usize]) {
     with_file(path, |f| {
         let g = f.group(group).unwrap();
         g.unlink(name).unwrap();
-        let ds = g
-            .new_dataset::<f32>()
-            .shape(shape.to_vec())
-            .create(name)
-            .unwrap();
+        let ds = g.new_dataset::<f32>().shape(shape.to_vec()).create(name).unwrap();
         ds.write_raw(&vec![0.5f32; shape.iter().product()]).unwrap();
         field_attrs(&ds);
     })
@@ -80,11 +61,7 @@ pub fn retype_field_as_text(path: &Path, group: &str, name: &str) {
         let g = f.group(group).unwrap();
         let shape = g.dataset(name).unwrap().shape();
         g.unlink(name).unwrap();
-        let ds = g
-            .new_dataset::<FixedAscii<4>>()
-            .shape(shape.clone())
-            .create(name)
-            .unwrap();
+        let ds = g.new_dataset::<FixedAscii<4>>().shape(shape.clone()).create(name).unwrap();
         let v = FixedAscii::<4>::from_ascii(b"abcd").unwrap();
         ds.write_raw(&vec![v; shape.iter().product()]).unwrap();
         field_attrs(&ds);
@@ -106,11 +83,7 @@ pub fn root_attr_as_string(path: &Path, name: &str, value: &str) {
     with_file(path, |f| {
         f.delete_attr(name).unwrap();
         let v: VarLenUnicode = value.parse().unwrap();
-        f.new_attr::<VarLenUnicode>()
-            .create(name)
-            .unwrap()
-            .write_scalar(&v)
-            .unwrap();
+        f.new_attr::<VarLenUnicode>().create(name).unwrap().write_scalar(&v).unwrap();
     })
 }
 
@@ -118,10 +91,6 @@ pub fn root_attr_as_string(path: &Path, name: &str, value: &str) {
 pub fn root_attr_as_int(path: &Path, name: &str, value: i64) {
     with_file(path, |f| {
         f.delete_attr(name).unwrap();
-        f.new_attr::<i64>()
-            .create(name)
-            .unwrap()
-            .write_scalar(&value)
-            .unwrap();
+        f.new_attr::<i64>().create(name).unwrap().write_scalar(&value).unwrap();
     })
 }

@@ -147,10 +147,7 @@ fn batch_tensors<B: Backend>(f: &Features, idx: &[usize], device: &B::Device) ->
         x.extend_from_slice(f.row_tokens(i));
         y.extend_from_slice(f.row_labels(i));
     }
-    (
-        Tensor::from_data(TensorData::new(x, [idx.len(), t, d]), device),
-        Tensor::from_data(TensorData::new(y, [idx.len(), p]), device),
-    )
+    (Tensor::from_data(TensorData::new(x, [idx.len(), t, d]), device), Tensor::from_data(TensorData::new(y, [idx.len(), p]), device))
 }
 
 /// Predictions of `model` for all rows of `f`, in batches of `batch`.
@@ -198,8 +195,8 @@ impl Probe for AttentiveProbeTrainer {
         let accum = cfg.accum.min(micro_per_epoch);
         let updates_per_epoch = micro_per_epoch / accum;
         let total = cfg.epochs * updates_per_epoch;
-        let warmup = ((cfg.warmup_epochs * updates_per_epoch as f64).round() as usize)
-            .min((cfg.warmup_cap * total as f64).floor() as usize);
+        let warmup =
+            ((cfg.warmup_epochs * updates_per_epoch as f64).round() as usize).min((cfg.warmup_cap * total as f64).floor() as usize);
         let schedule = Schedule { lr: cfg.lr, min_lr: cfg.min_lr, warmup, total };
 
         let mut drop_rng = ChaCha8Rng::seed_from_u64(epoch_seed(cfg.seed, usize::MAX));

@@ -48,11 +48,8 @@ impl KnnProbe {
 
 /// Indices of the `k` nearest rows of `x` (`(n, d)`) to `q`, nearest first, ties by index.
 fn nearest(x: &[f64], d: usize, q: &[f64], k: usize) -> Vec<usize> {
-    let mut dist: Vec<(f64, usize)> = x
-        .chunks_exact(d)
-        .enumerate()
-        .map(|(i, r)| (r.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(), i))
-        .collect();
+    let mut dist: Vec<(f64, usize)> =
+        x.chunks_exact(d).enumerate().map(|(i, r)| (r.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(), i)).collect();
     let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
     if k < dist.len() {
         dist.select_nth_unstable_by(k, cmp);
@@ -109,10 +106,8 @@ impl Probe for KnnProbe {
         let mut state = KnnState { mean, scale, x, y, p, k: ks[0] };
         let zv = self.standardised(&state, valid);
         let kmax = *ks.last().expect("non-empty");
-        let per_row: Vec<Vec<Vec<f32>>> = zv
-            .par_chunks_exact(d)
-            .map(|q| prefix_predictions(&nearest(&state.x, d, q, kmax), &state.y, p, &ks))
-            .collect();
+        let per_row: Vec<Vec<Vec<f32>>> =
+            zv.par_chunks_exact(d).map(|q| prefix_predictions(&nearest(&state.x, d, q, kmax), &state.y, p, &ks)).collect();
         let mut curve = Vec::with_capacity(ks.len());
         for ki in 0..ks.len() {
             let pred: Vec<f32> = per_row.iter().flat_map(|r| r[ki].iter().copied()).collect();
@@ -131,10 +126,8 @@ impl Probe for KnnProbe {
             return Err(EvalError::shape("token dim", d, x.dim()));
         }
         let z = self.standardised(s, x);
-        let rows: Vec<Vec<f32>> = z
-            .par_chunks_exact(d)
-            .map(|q| prefix_predictions(&nearest(&s.x, d, q, s.k), &s.y, s.p, &[s.k]).remove(0))
-            .collect();
+        let rows: Vec<Vec<f32>> =
+            z.par_chunks_exact(d).map(|q| prefix_predictions(&nearest(&s.x, d, q, s.k), &s.y, s.p, &[s.k]).remove(0)).collect();
         Ok(rows.into_iter().flatten().collect())
     }
 }
@@ -198,10 +191,8 @@ mod tests {
         let mut probe = KnnProbe::new(vec![1, 2, 5, 25, 1000]);
         let rep = probe.fit(std::slice::from_ref(&train), &valid).unwrap();
         assert_eq!(rep.valid_curve.len(), 4, "k = 1000 > n is skipped");
-        let naive_scores: Vec<f64> = [1, 2, 5, 25]
-            .iter()
-            .map(|&k| crate::metrics::mse(&naive(&train, &valid, k), valid.labels(), 2).unwrap().mean)
-            .collect();
+        let naive_scores: Vec<f64> =
+            [1, 2, 5, 25].iter().map(|&k| crate::metrics::mse(&naive(&train, &valid, k), valid.labels(), 2).unwrap().mean).collect();
         for (a, b) in rep.valid_curve.iter().zip(&naive_scores) {
             assert!((a - b).abs() < 1e-9);
         }

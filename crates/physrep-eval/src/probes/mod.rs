@@ -81,7 +81,11 @@ pub(crate) fn standardiser(x: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     }
     let scale = var.iter().map(|v| {
         let s = (v / n as f64).sqrt();
-        if s > 1e-12 { s } else { 1.0 }
+        if s > 1e-12 {
+            s
+        } else {
+            1.0
+        }
     });
     (mean, scale.collect())
 }

@@ -279,10 +279,7 @@ mod tests {
             let tokens: Vec<f32> = (0..n * t * d).map(|_| rng.random_range(-1.0..1.0)).collect();
             let f = Features::new(tokens, vec![0.0; n * p], [n, t, d], p).unwrap();
             let pooled = f.pooled();
-            let labels: Vec<f32> = pooled
-                .chunks_exact(d)
-                .flat_map(|r| [(2.0 * r[0] - r[3] + 0.5) as f32, (r[1] + r[5]) as f32])
-                .collect();
+            let labels: Vec<f32> = pooled.chunks_exact(d).flat_map(|r| [(2.0 * r[0] - r[3] + 0.5) as f32, (r[1] + r[5]) as f32]).collect();
             Features::new(f.tokens().to_vec(), labels, [n, t, d], p).unwrap()
         };
         let train = make(&mut rng, 200);

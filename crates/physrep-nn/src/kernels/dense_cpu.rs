@@ -21,17 +21,14 @@ pub fn forward(x: &[f32], w: &[f32], b: &[f32], m: usize, k: usize, n: usize) ->
     check(x, w, b, m, k, n);
     let mut y = Vec::new();
     fill_rows(&mut y, b, m);
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
+    let parallelism =
+        if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     accumulate(&mut y, x, w, m, k, n, parallelism);
     y
 }
 
 /// `gelu(x·w₁ + b₁)·w₂ + b₂` for `x (m, c)`, `w₁ (c, h)`, `b₁ (h)`, `w₂ (h, c)`, `b₂ (c)`; `(m, c)` out.
-/// Parallel over tiles of [`MLP_ROWS`] rows, each tile's products on one thread.
+/// Parallel over tiles of `MLP_ROWS` rows, each tile's products on one thread.
 pub fn mlp_forward(x: &[f32], [w1, b1, w2, b2]: [&[f32]; 4], m: usize, c: usize, h: usize) -> Vec<f32> {
     use rayon::prelude::*;
     check(x, w1, b1, m, c, h);

@@ -90,42 +90,33 @@ pub fn grad_weight_bias(x: &[f32], gy: &[f32], dm: DwDims) -> (Vec<f32>, Vec<f32
     if plane == 0 {
         return (gw, gb);
     }
-    gw.par_chunks_mut(taps)
-        .zip(gb.par_iter_mut())
-        .enumerate()
-        .for_each_init(
-            || vec![0.0f32; padded_len(dm)],
-            |scratch, (c, (gw_c, gb_c))| {
-                let mut acc = vec![0.0f64; taps];
-                let mut bsum = 0.0f64;
-                let mut part = vec![0.0f32; taps];
-                for n in 0..dm.n {
-                    let off = (n * dm.c + c) * plane;
-                    let gyp = &gy[off..off + plane];
-                    part.fill(0.0);
-                    weight_grad_plane(&x[off..off + plane], gyp, dm, scratch, &mut part);
-                    for (a, p) in acc.iter_mut().zip(&part) {
-                        *a += f64::from(*p);
-                    }
-                    bsum += gyp.iter().map(|&v| f64::from(v)).sum::<f64>();
+    gw.par_chunks_mut(taps).zip(gb.par_iter_mut()).enumerate().for_each_init(
+        || vec![0.0f32; padded_len(dm)],
+        |scratch, (c, (gw_c, gb_c))| {
+            let mut acc = vec![0.0f64; taps];
+            let mut bsum = 0.0f64;
+            let mut part = vec![0.0f32; taps];
+            for n in 0..dm.n {
+                let off = (n * dm.c + c) * plane;
+                let gyp = &gy[off..off + plane];
+                part.fill(0.0);
+                weight_grad_plane(&x[off..off + plane], gyp, dm, scratch, &mut part);
+                for (a, p) in acc.iter_mut().zip(&part) {
+                    *a += f64::from(*p);
                 }
-                for (g, a) in gw_c.iter_mut().zip(&acc) {
-                    *g = *a as f32;
-                }
-                *gb_c = bsum as f32;
-            },
-        );
+                bsum += gyp.iter().map(|&v| f64::from(v)).sum::<f64>();
+            }
+            for (g, a) in gw_c.iter_mut().zip(&acc) {
+                *g = *a as f32;
+            }
+            *gb_c = bsum as f32;
+        },
+    );
     (gw, gb)
 }
 
 fn check_lengths(x: &[f32], w: &[f32], dm: DwDims) {
-    assert!(
-        dm.kd % 2 == 1 && dm.kh % 2 == 1 && dm.kw % 2 == 1,
-        "dwconv: kernel sizes must be odd, got {}x{}x{}",
-        dm.kd,
-        dm.kh,
-        dm.kw
-    );
+    assert!(dm.kd % 2 == 1 && dm.kh % 2 == 1 && dm.kw % 2 == 1, "dwconv: kernel sizes must be odd, got {}x{}x{}", dm.kd, dm.kh, dm.kw);
     assert_eq!(x.len(), dm.n * dm.c * dm.plane(), "dwconv: input length does not match {dm:?}");
     assert_eq!(w.len(), dm.c * dm.taps(), "dwconv: weight length does not match {dm:?}");
 }

@@ -9,7 +9,6 @@
 //! * `e^y = 2^n · e^r`, `n = ⌊y log₂e + ½⌋`, `|r| ≤ ln2/2`, `e^r` by its degree-7 Taylor
 //!   polynomial (truncation ≤ 5e-9 relative), `2^n` built from the exponent bits.
 
-
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
@@ -35,9 +34,7 @@ pub fn backward(x: &[f32], gy: &[f32]) -> Vec<f32> {
     // SAFETY: as in `forward`, one output per input, chunk by chunk.
     unsafe {
         super::written_vec(x.len(), |gx| {
-            gx.par_chunks_mut(CHUNK)
-                .zip(x.par_chunks(CHUNK).zip(gy.par_chunks(CHUNK)))
-                .for_each(|(gx, (x, gy))| backward_chunk(x, gy, gx))
+            gx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(gy.par_chunks(CHUNK))).for_each(|(gx, (x, gy))| backward_chunk(x, gy, gx))
         })
     }
 }
@@ -80,9 +77,9 @@ fn backward_chunk_impl(x: &[f32], gy: &[f32], gx: &mut [MaybeUninit<f32>]) {
 #[inline(always)]
 pub fn normal_cdf_pdf(x: f32) -> (f32, f32) {
     const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [0.254_829_592, -0.284_496_736, 1.421_413_741, -1.453_152_027, 1.061_405_429];
+    const A: [f32; 5] = [0.254_829_6, -0.284_496_72, 1.421_413_8, -1.453_152_1, 1.061_405_4];
     const INV_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
-    const INV_SQRT_2PI: f32 = 0.398_942_28;
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
     let z = x.abs() * INV_SQRT_2;
     let t = 1.0 / P.mul_add(z, 1.0);
     let poly = t * A[4].mul_add(t, A[3]).mul_add(t, A[2]).mul_add(t, A[1]).mul_add(t, A[0]);
@@ -97,7 +94,7 @@ pub fn normal_cdf_pdf(x: f32) -> (f32, f32) {
 fn exp(y: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // ln 2 = LN2_HI + LN2_LO, LN2_HI = 355/512 so that n · LN2_HI is exact for |n| < 2^8.
-    const LN2_HI: f32 = 0.693_359_375;
+    const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let y = y.max(-87.0);
     let n = y.mul_add(LOG2E, 0.5).floor();

@@ -27,9 +27,9 @@
 #[macro_use]
 mod simd;
 pub mod channel_cpu;
+pub mod dense_cpu;
 pub mod dwconv_cpu;
 pub mod gelu_cpu;
-pub mod dense_cpu;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -41,8 +41,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 
-pub use channel_cpu::Layout;
 use channel_cpu::ChannelDims;
+pub use channel_cpu::Layout;
 use dwconv_cpu::DwDims;
 
 /// A backend that can run the ConvNeXt block's hot ops (and their gradients) natively.
@@ -165,7 +165,7 @@ pub fn dwconv3d_backward_by_forward_convs<B: Backend>(
     gy: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let ws = w.shape();
-    if ws.num_dims() != 5 || (2..5).any(|a| ws[a] % 2 == 0) {
+    if ws.num_dims() != 5 || (2..5).any(|a| ws[a].is_multiple_of(2)) {
         return fallback_dwconv3d_backward::<B>(x, w, gy);
     }
     let opt = conv_options(&ws);
@@ -347,7 +347,12 @@ pub(crate) unsafe fn written_vec(len: usize, fill: impl FnOnce(&mut [std::mem::M
 /// Writes `pattern` repeatedly over `out` (a slice of a [`written_vec`] buffer) and returns it as the
 /// initialised values it now holds.
 pub(crate) fn fill_with<'a>(out: &'a mut [std::mem::MaybeUninit<f32>], pattern: &[f32]) -> &'a mut [f32] {
-    assert!(out.len() % pattern.len().max(1) == 0 && (out.is_empty() || !pattern.is_empty()), "fill_with: {} values cannot be tiled by a pattern of {}", out.len(), pattern.len());
+    assert!(
+        out.len().is_multiple_of(pattern.len().max(1)) && (out.is_empty() || !pattern.is_empty()),
+        "fill_with: {} values cannot be tiled by a pattern of {}",
+        out.len(),
+        pattern.len()
+    );
     if let [v] = pattern {
         out.fill(std::mem::MaybeUninit::new(*v));
     } else {
@@ -385,9 +390,7 @@ fn shape_as(x: &FlexTensor, out: Layout) -> Shape {
 impl KernelBackend for Flex {
     fn dwconv3d(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
         let dm = dims_of(&x, &w);
-        let y = with_f32(&x, |xs| {
-            with_f32(&w, |ws| with_f32(&b, |bs| dwconv_cpu::forward(xs, ws, Some(bs), dm)))
-        });
+        let y = with_f32(&x, |xs| with_f32(&w, |ws| with_f32(&b, |bs| dwconv_cpu::forward(xs, ws, Some(bs), dm))));
         flex_from_vec(y, x.shape())
     }
 
@@ -400,33 +403,26 @@ impl KernelBackend for Flex {
 
     fn channel_norm(x: FlexTensor, w: FlexTensor, b: FlexTensor, eps: f64, out: Layout) -> FlexTensor {
         let dm = channel_dims(&x);
-        let y = with_f32(&x, |xs| {
-            with_f32(&w, |ws| with_f32(&b, |bs| channel_cpu::norm_forward(xs, ws, bs, eps as f32, dm, out)))
-        });
+        let y = with_f32(&x, |xs| with_f32(&w, |ws| with_f32(&b, |bs| channel_cpu::norm_forward(xs, ws, bs, eps as f32, dm, out))));
         flex_from_vec(y, shape_as(&x, out))
     }
 
     fn channel_norm_backward(x: FlexTensor, w: FlexTensor, gy: FlexTensor, eps: f64, out: Layout) -> (FlexTensor, FlexTensor, FlexTensor) {
         let dm = channel_dims(&x);
-        let (gx, gw, gb) = with_f32(&x, |xs| {
-            with_f32(&w, |ws| with_f32(&gy, |g| channel_cpu::norm_backward(xs, ws, g, eps as f32, dm, out)))
-        });
+        let (gx, gw, gb) =
+            with_f32(&x, |xs| with_f32(&w, |ws| with_f32(&gy, |g| channel_cpu::norm_backward(xs, ws, g, eps as f32, dm, out))));
         (flex_from_vec(gx, x.shape()), flex_from_vec(gw, [dm.c]), flex_from_vec(gb, [dm.c]))
     }
 
     fn layer_scale_residual(x: FlexTensor, h: FlexTensor, gamma: FlexTensor) -> FlexTensor {
         let dm = channel_dims(&x);
-        let y = with_f32(&x, |xs| {
-            with_f32(&h, |hs| with_f32(&gamma, |gs| channel_cpu::residual_forward(xs, hs, gs, dm)))
-        });
+        let y = with_f32(&x, |xs| with_f32(&h, |hs| with_f32(&gamma, |gs| channel_cpu::residual_forward(xs, hs, gs, dm))));
         flex_from_vec(y, x.shape())
     }
 
     fn layer_scale_residual_backward(gy: FlexTensor, h: FlexTensor, gamma: FlexTensor) -> (FlexTensor, FlexTensor) {
         let dm = channel_dims(&gy);
-        let (gh, gg) = with_f32(&gy, |g| {
-            with_f32(&h, |hs| with_f32(&gamma, |gs| channel_cpu::residual_backward(g, hs, gs, dm)))
-        });
+        let (gh, gg) = with_f32(&gy, |g| with_f32(&h, |hs| with_f32(&gamma, |gs| channel_cpu::residual_backward(g, hs, gs, dm))));
         (flex_from_vec(gh, h.shape()), flex_from_vec(gg, [dm.c]))
     }
 
@@ -456,9 +452,7 @@ impl KernelBackend for Flex {
         let m = dims.num_elements() / c.max(1);
         let branch = with_f32(&normed, |xv| {
             with_f32(&p[4], |w1| {
-                with_f32(&p[5], |b1| {
-                    with_f32(&p[6], |w2| with_f32(&p[7], |b2| dense_cpu::mlp_forward(xv, [w1, b1, w2, b2], m, c, hidden)))
-                })
+                with_f32(&p[5], |b1| with_f32(&p[6], |w2| with_f32(&p[7], |b2| dense_cpu::mlp_forward(xv, [w1, b1, w2, b2], m, c, hidden))))
             })
         });
         Self::layer_scale_residual(x, flex_from_vec(branch, dims), p[8].clone())
@@ -579,11 +573,7 @@ impl<B: KernelBackend> Backward<B, 1> for GeluExactBackward {
 
 impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn dwconv3d(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        match DwConv3dBackward
-            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
+        match DwConv3dBackward.prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::dwconv3d(x.primitive.clone(), w.primitive.clone(), b.primitive);
                 prep.finish((x.primitive, w.primitive), y)
@@ -593,11 +583,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     }
 
     fn channel_norm(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, eps: f64, out: Layout) -> FloatTensor<Self> {
-        match (ChannelNormBackward { eps, out })
-            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
+        match (ChannelNormBackward { eps, out }).prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::channel_norm(x.primitive.clone(), w.primitive.clone(), b.primitive, eps, out);
                 prep.finish((x.primitive, w.primitive), y)
@@ -607,11 +593,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     }
 
     fn layer_scale_residual(x: FloatTensor<Self>, h: FloatTensor<Self>, gamma: FloatTensor<Self>) -> FloatTensor<Self> {
-        match LayerScaleResidualBackward
-            .prepare::<C>([x.node.clone(), h.node.clone(), gamma.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
+        match LayerScaleResidualBackward.prepare::<C>([x.node.clone(), h.node.clone(), gamma.node.clone()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::layer_scale_residual(x.primitive, h.primitive.clone(), gamma.primitive.clone());
                 prep.finish((h.primitive, gamma.primitive), y)
@@ -621,11 +603,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     }
 
     fn dense(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        match DenseBackward
-            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
+        match DenseBackward.prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::dense(x.primitive.clone(), w.primitive.clone(), b.primitive);
                 prep.finish((x.primitive, w.primitive), y)

@@ -38,11 +38,7 @@ impl Sym2 {
 
     /// Matrix square T·T (symmetric for symmetric T).
     pub fn square(&self) -> Sym2 {
-        Sym2 {
-            xx: self.xx * self.xx + self.xy * self.xy,
-            xy: self.xy * (self.xx + self.yy),
-            yy: self.xy * self.xy + self.yy * self.yy,
-        }
+        Sym2 { xx: self.xx * self.xx + self.xy * self.xy, xy: self.xy * (self.xx + self.yy), yy: self.xy * self.xy + self.yy * self.yy }
     }
 
     /// Double contraction T:U = T_ij U_ij.
@@ -80,11 +76,7 @@ impl Sym4 {
 
     /// Partial trace S_ijkk (equals D_ij for a consistent closure).
     pub fn partial_trace(&self) -> Sym2 {
-        Sym2 {
-            xx: self.xxxx + self.xxyy,
-            xy: self.xxxy + self.xyyy,
-            yy: self.xxyy + self.yyyy,
-        }
+        Sym2 { xx: self.xxxx + self.xxyy, xy: self.xxxy + self.xyyy, yy: self.xxyy + self.yyyy }
     }
 }
 
@@ -246,10 +238,7 @@ impl BinghamClosure {
         let (y1, d1) = self.nodes[i + 1];
         let t2 = t * t;
         let t3 = t2 * t;
-        (2.0 * t3 - 3.0 * t2 + 1.0) * y0
-            + (t3 - 2.0 * t2 + t) * h * d0
-            + (-2.0 * t3 + 3.0 * t2) * y1
-            + (t3 - t2) * h * d1
+        (2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * h * d0 + (-2.0 * t3 + 3.0 * t2) * y1 + (t3 - t2) * h * d1
     }
 
     /// The fourth moment S of the Bingham distribution whose second moment is `d` (tr d = c > 0).

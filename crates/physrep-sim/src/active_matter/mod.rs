@@ -152,16 +152,10 @@ impl ActiveMatterConfig {
     fn validate(&self) -> Result<(), SimError> {
         let bad = |m: String| Err(SimError::Options(format!("active_matter config: {m}")));
         if self.frames == 0 || self.steps_per_frame == 0 {
-            return bad(format!(
-                "frames ({}) and steps_per_frame ({}) must be ≥ 1",
-                self.frames, self.steps_per_frame
-            ));
+            return bad(format!("frames ({}) and steps_per_frame ({}) must be ≥ 1", self.frames, self.steps_per_frame));
         }
         if !(self.dt_out > 0.0 && self.d_t >= 0.0 && self.d_r >= 0.0 && self.beta.is_finite()) {
-            return bad(format!(
-                "need dt_out > 0, d_t ≥ 0, d_r ≥ 0 (got {}, {}, {})",
-                self.dt_out, self.d_t, self.d_r
-            ));
+            return bad(format!("need dt_out > 0, d_t ≥ 0, d_r ≥ 0 (got {}, {}, {})", self.dt_out, self.d_t, self.d_r));
         }
         if let Some(s) = self.realizability_limit {
             if !(s > 0.0 && s <= 1.0) {
@@ -169,10 +163,7 @@ impl ActiveMatterConfig {
             }
         }
         if 3 * self.ic_max_mode >= self.n {
-            return bad(format!(
-                "ic_max_mode {} is not resolved by the 2/3-dealiased {}² grid",
-                self.ic_max_mode, self.n
-            ));
+            return bad(format!("ic_max_mode {} is not resolved by the 2/3-dealiased {}² grid", self.ic_max_mode, self.n));
         }
         Ok(())
     }
@@ -240,12 +231,7 @@ pub fn initial_condition(cfg: &ActiveMatterConfig, grid: &Grid2, seed: u64) -> [
                     pert[k] += a[k] * w;
                 }
             }
-            let p = closure::Sym2::new(
-                h + cfg.ic_amplitude * pert[0],
-                cfg.ic_amplitude * pert[1],
-                h + cfg.ic_amplitude * pert[2],
-            )
-            .square();
+            let p = closure::Sym2::new(h + cfg.ic_amplitude * pert[0], cfg.ic_amplitude * pert[1], h + cfg.ic_amplitude * pert[2]).square();
             let idx = ix * grid.ny + iy;
             d[0][idx] = p.xx;
             d[1][idx] = p.xy;
@@ -335,13 +321,7 @@ impl Run {
 }
 
 /// Simulates one trajectory from the IC drawn with `seed`; `ic` (the IC index) only labels a blow-up error.
-pub fn simulate(
-    cfg: &ActiveMatterConfig,
-    zeta: f64,
-    alpha: f64,
-    seed: u64,
-    ic: usize,
-) -> Result<ActiveMatterFrames, SimError> {
+pub fn simulate(cfg: &ActiveMatterConfig, zeta: f64, alpha: f64, seed: u64, ic: usize) -> Result<ActiveMatterFrames, SimError> {
     cfg.validate()?;
     let grid = Grid2::new(cfg.n, cfg.n, cfg.length, cfg.length)?;
     let d0 = initial_condition(cfg, &grid, seed);
@@ -375,11 +355,7 @@ pub fn simulate(
 
 /// The Well's file name for (ζ, α).
 pub fn file_name(zeta: f64, alpha: f64) -> String {
-    format!(
-        "active_matter_L_10.0_zeta_{}_alpha_{}.hdf5",
-        python_float_repr(zeta),
-        python_float_repr(alpha)
-    )
+    format!("active_matter_L_10.0_zeta_{}_alpha_{}.hdf5", python_float_repr(zeta), python_float_repr(alpha))
 }
 
 /// The `active_matter` [`System`].
@@ -392,10 +368,7 @@ impl ActiveMatter {
     pub fn grid_values(preset: Preset) -> (Vec<f64>, Vec<f64>) {
         match preset {
             Preset::Tiny => (vec![1.0, 17.0], vec![-1.0, -5.0]),
-            Preset::Small => (
-                ZETAS.iter().copied().step_by(4).collect(),
-                ALPHAS.iter().copied().step_by(2).collect(),
-            ),
+            Preset::Small => (ZETAS.iter().copied().step_by(4).collect(), ALPHAS.iter().copied().step_by(2).collect()),
             Preset::Medium => (ZETAS.to_vec(), ALPHAS.to_vec()),
         }
     }
@@ -427,11 +400,7 @@ impl System for ActiveMatter {
     fn layout(&self, preset: Preset) -> Layout {
         let cfg = ActiveMatterConfig::preset(preset);
         let coords = |n: usize| (0..n).map(|i| cfg.length * i as f64 / n as f64).collect::<Vec<_>>();
-        let periodic = |d: &str| Boundary {
-            name: format!("{d}_periodic"),
-            dim: d.into(),
-            kind: BoundaryKind::Periodic,
-        };
+        let periodic = |d: &str| Boundary { name: format!("{d}_periodic"), dim: d.into(), kind: BoundaryKind::Periodic };
         Layout {
             dataset_name: "active_matter".into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
@@ -439,12 +408,7 @@ impl System for ActiveMatter {
             y: coords(cfg.n),
             boundaries: vec![periodic("x"), periodic("y")],
             // D and E are symmetric t2 fields (`FieldSpec::new` marks order-2 fields symmetric).
-            fields: vec![
-                FieldSpec::new("concentration", 0),
-                FieldSpec::new("velocity", 1),
-                FieldSpec::new("D", 2),
-                FieldSpec::new("E", 2),
-            ],
+            fields: vec![FieldSpec::new("concentration", 0), FieldSpec::new("velocity", 1), FieldSpec::new("D", 2), FieldSpec::new("E", 2)],
             attrs: cfg.attributes(),
         }
     }
@@ -454,12 +418,7 @@ impl System for ActiveMatter {
         let cfg = ActiveMatterConfig::preset(preset);
         let frames = simulate(&cfg, get("zeta")?, get("alpha")?, seed, ic)?;
         Ok(Trajectory {
-            fields: vec![
-                frames.concentration.into_dyn(),
-                frames.velocity.into_dyn(),
-                frames.d.into_dyn(),
-                frames.e.into_dyn(),
-            ],
+            fields: vec![frames.concentration.into_dyn(), frames.velocity.into_dyn(), frames.d.into_dyn(), frames.e.into_dyn()],
             ic_params: vec![
                 ("ic_index".into(), ic as f64),
                 ("ic_amplitude".into(), cfg.ic_amplitude),

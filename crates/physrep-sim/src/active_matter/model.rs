@@ -198,10 +198,7 @@ impl Model {
                 let e = Sym2::new(self.g[0][p], 0.5 * (self.g[1][p] + self.g[2][p]), self.g[3][p]);
                 if measure {
                     let old = self.e[p];
-                    change = change
-                        .max((e.xx - old.xx).abs())
-                        .max((e.xy - old.xy).abs())
-                        .max((e.yy - old.yy).abs());
+                    change = change.max((e.xx - old.xx).abs()).max((e.xy - old.xy).abs()).max((e.yy - old.yy).abs());
                 }
                 self.e[p] = e;
             }

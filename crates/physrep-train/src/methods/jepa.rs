@@ -128,7 +128,7 @@ pub(crate) fn validate_conv_encoder(
         }
     }
     let patch = encoder.patch();
-    if data.resolution % patch != 0 {
+    if !data.resolution.is_multiple_of(patch) {
         return Err(TrainError::config(
             "data.resolution",
             format!("must be a multiple of the encoder's reduction {patch}, got {}", data.resolution),
@@ -198,13 +198,23 @@ mod tests {
     #[test]
     fn vicreg_guard_refuses_rank_deficient_chunks_unless_opted_out() {
         let e = tiny().validate(11).unwrap_err().to_string();
-        for part in ["method.vicreg.chunks", "train.micro_batch = 2", "8 rows", "2 rows for 16 dimensions", "allow_rank_deficient=true", "≥ 17 rows"] {
+        for part in [
+            "method.vicreg.chunks",
+            "train.micro_batch = 2",
+            "8 rows",
+            "2 rows for 16 dimensions",
+            "allow_rank_deficient=true",
+            "≥ 17 rows",
+        ] {
             assert!(e.contains(part), "`{part}` missing from: {e}");
         }
         let ok = tiny().with_overrides(&["method.vicreg.allow_rank_deficient=true"], 11).unwrap();
         assert!(toml::to_string(&ok).unwrap().contains("allow_rank_deficient = true"));
         let one_chunk = |micro: usize| {
-            tiny().with_overrides(&["method.vicreg.chunks=1".to_string(), format!("train.micro_batch={micro}"), "train.global_batch=16".into()], 11)
+            tiny().with_overrides(
+                &["method.vicreg.chunks=1".to_string(), format!("train.micro_batch={micro}"), "train.global_batch=16".into()],
+                11,
+            )
         };
         one_chunk(8).unwrap();
         let e = one_chunk(4).unwrap_err().to_string();

@@ -10,19 +10,19 @@
 
 pub mod disco;
 pub mod jepa;
-pub mod videomae;
 pub mod mpp;
 pub mod supervised;
+pub mod videomae;
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::Tensor;
 use physrep_nn::avit::{Avit, AvitConfig};
 use physrep_nn::conv_jepa::ConvJepa;
 use physrep_nn::videomae::{VideoMae, VideoMaeEncoder};
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::prelude::Tensor;
 use physrep_nn::{ClipEncoder, Cpu};
 use serde::{Deserialize, Serialize};
 
@@ -130,12 +130,12 @@ impl MethodConfig {
         match self {
             MethodConfig::Jepa(c) => c.validate(data, channels, micro_batch),
             MethodConfig::Supervised(c) => c.validate(data, channels),
-            MethodConfig::Mpp(c) => c
-                .validate(channels, data.context_frames, data.resolution)
-                .map_err(|e| TrainError::config("method.model", e.to_string())),
-            MethodConfig::Disco(c) => c
-                .validate(channels, data.context_frames, data.resolution)
-                .map_err(|e| TrainError::config("method.model", e.to_string())),
+            MethodConfig::Mpp(c) => {
+                c.validate(channels, data.context_frames, data.resolution).map_err(|e| TrainError::config("method.model", e.to_string()))
+            }
+            MethodConfig::Disco(c) => {
+                c.validate(channels, data.context_frames, data.resolution).map_err(|e| TrainError::config("method.model", e.to_string()))
+            }
             MethodConfig::VideoMae(c) => c.validate(data, channels),
         }
     }
@@ -392,7 +392,8 @@ mod tests {
     #[test]
     fn videomae_presets_are_valid_and_use_the_lr_recipe() {
         use crate::pretrain::PretrainConfig;
-        let dims = [(Preset::Tiny, 32, 32, 128), (Preset::Small, 64, 192, 128), (Preset::Default, 64, 384, 128), (Preset::Paper, 224, 384, 1568)];
+        let dims =
+            [(Preset::Tiny, 32, 32, 128), (Preset::Small, 64, 192, 128), (Preset::Default, 64, 384, 128), (Preset::Paper, 224, 384, 1568)];
         for (preset, resolution, width, tokens) in dims {
             let cfg = PretrainConfig::preset(preset, MethodKind::VideoMae, "active_matter", 11, Path::new("/data")).unwrap();
             cfg.validate(11).unwrap();

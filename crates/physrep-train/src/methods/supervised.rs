@@ -42,30 +42,19 @@ pub struct SupervisedConfig {
 
 impl Default for SupervisedConfig {
     fn default() -> Self {
-        SupervisedConfig {
-            encoder: ConvEncoderConfig::default(),
-            num_labels: 2,
-        }
+        SupervisedConfig { encoder: ConvEncoderConfig::default(), num_labels: 2 }
     }
 }
 
 impl SupervisedConfig {
     /// The preset's encoder is JEPA's ([`JepaConfig::preset`]) for `channels` input channels.
     pub fn preset(preset: Preset, channels: usize) -> Self {
-        SupervisedConfig {
-            encoder: JepaConfig::preset(preset, channels).encoder,
-            ..SupervisedConfig::default()
-        }
+        SupervisedConfig { encoder: JepaConfig::preset(preset, channels).encoder, ..SupervisedConfig::default() }
     }
 
     /// Check the encoder against the data (channels, context frames, resolution) and the head.
     pub fn validate(&self, data: &DataConfig, channels: usize) -> Result<(), TrainError> {
-        validate_conv_encoder(
-            &self.encoder,
-            data,
-            channels,
-            &[("data.context_frames", data.context_frames)],
-        )?;
+        validate_conv_encoder(&self.encoder, data, channels, &[("data.context_frames", data.context_frames)])?;
         if self.num_labels == 0 {
             return Err(TrainError::config("method.num_labels", "must be ≥ 1"));
         }
@@ -77,21 +66,14 @@ impl SupervisedConfig {
         if label_names.len() != self.num_labels {
             return Err(TrainError::config(
                 "method.num_labels",
-                format!(
-                    "the dataset has {} label columns {label_names:?}, the head predicts {}",
-                    label_names.len(),
-                    self.num_labels
-                ),
+                format!("the dataset has {} label columns {label_names:?}, the head predicts {}", label_names.len(), self.num_labels),
             ));
         }
         Ok(())
     }
 
     /// A freshly initialised model on `device`.
-    pub fn init<B: KernelBackend>(
-        &self,
-        device: &B::Device,
-    ) -> Result<SupervisedModel<B>, JepaError> {
+    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<SupervisedModel<B>, JepaError> {
         let encoder = self.encoder.init(device)?;
         let head = LinearConfig::new(self.encoder.out_dim(), self.num_labels).init(device);
         Ok(SupervisedModel { encoder, head })
@@ -128,25 +110,14 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for SupervisedMethod {
     }
 
     fn init(&self, device: &B::Device) -> SupervisedModel<B> {
-        self.config
-            .init(device)
-            .unwrap_or_else(|e| panic!("SupervisedMethod::init on an unvalidated config: {e}"))
+        self.config.init(device).unwrap_or_else(|e| panic!("SupervisedMethod::init on an unvalidated config: {e}"))
     }
 
-    fn forward(
-        &self,
-        model: &SupervisedModel<B>,
-        batch: &TensorBatch<B>,
-        _ctx: &StepContext,
-    ) -> Result<StepOutput<B>, TrainError> {
+    fn forward(&self, model: &SupervisedModel<B>, batch: &TensorBatch<B>, _ctx: &StepContext) -> Result<StepOutput<B>, TrainError> {
         let dims = batch.context.dims();
         model.encoder.check_input(dims).map_err(|e| clip_error("context", dims, e))?;
         let (map, pred) = model.forward(batch.context.clone());
         let loss = (pred - batch.labels.clone()).square().mean();
-        Ok(StepOutput {
-            loss,
-            metrics: Vec::new(),
-            embeddings: Some(token_rows(map.detach())),
-        })
+        Ok(StepOutput { loss, metrics: Vec::new(), embeddings: Some(token_rows(map.detach())) })
     }
 }

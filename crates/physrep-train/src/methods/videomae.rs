@@ -36,12 +36,7 @@ pub struct VideoMaeProbeConfig {
 
 impl Default for VideoMaeProbeConfig {
     fn default() -> Self {
-        Self {
-            mlp_ratio: 0.25,
-            noise_std_am_sf_rb: [0.0, 0.1, 0.0],
-            dropout_am_sf_rb: [0.0, 0.1, 0.0],
-            batch_am_sf_rb: [32, 64, 32],
-        }
+        Self { mlp_ratio: 0.25, noise_std_am_sf_rb: [0.0, 0.1, 0.0], dropout_am_sf_rb: [0.0, 0.1, 0.0], batch_am_sf_rb: [32, 64, 32] }
     }
 }
 
@@ -190,26 +185,14 @@ impl<B: AutodiffBackend> Method<B> for VideoMaeMethod {
 
     /// Loss = MSE of the masked tokens' per-patch normalised pixels. Embeddings for collapse
     /// monitoring: the encoder's visible tokens, `(B·N_vis, D)`, detached.
-    fn forward(
-        &self,
-        model: &Self::Model,
-        batch: &TensorBatch<B>,
-        ctx: &StepContext,
-    ) -> Result<StepOutput<B>, TrainError> {
+    fn forward(&self, model: &Self::Model, batch: &TensorBatch<B>, ctx: &StepContext) -> Result<StepOutput<B>, TrainError> {
         let clip = batch.context.clone();
         let dims = clip.dims();
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.micro_seed());
-        let result = self
-            .masks
-            .sample(clip.dims()[0], &mut rng)
-            .and_then(|mask| model.loss(clip, &mask));
+        let result = self.masks.sample(clip.dims()[0], &mut rng).and_then(|mask| model.loss(clip, &mask));
         let (loss, reconstruction) = result.map_err(|e| clip_error("context", dims, e))?;
         let [b, n, d] = reconstruction.latent.dims();
-        Ok(StepOutput {
-            loss,
-            metrics: Vec::new(),
-            embeddings: Some(reconstruction.latent.detach().reshape([b * n, d])),
-        })
+        Ok(StepOutput { loss, metrics: Vec::new(), embeddings: Some(reconstruction.latent.detach().reshape([b * n, d])) })
     }
 }
 
@@ -255,8 +238,7 @@ mod tests {
                     for y in 0..h {
                         for x in 0..w {
                             let phase = 1.1 * s as f32 + 2.3 * ch as f32 + 0.3 * f as f32;
-                            let v = (k * x as f32 + phase).sin()
-                                + 0.5 * (k * y as f32 - 0.7 * phase).cos();
+                            let v = (k * x as f32 + phase).sin() + 0.5 * (k * y as f32 - 0.7 * phase).cos();
                             data.push(v);
                         }
                     }
@@ -276,20 +258,14 @@ mod tests {
         assert!((c.lr_for_batch(256) - 1.5e-4).abs() < 1e-12);
         assert!((c.lr_for_batch(32) - 1.875e-5).abs() < 1e-12);
         let json = serde_json::to_string(&c).unwrap();
-        assert_eq!(
-            serde_json::from_str::<VideoMaeMethodConfig>(&json).unwrap(),
-            c
-        );
+        assert_eq!(serde_json::from_str::<VideoMaeMethodConfig>(&json).unwrap(), c);
     }
 
     #[test]
     fn invalid_config_is_rejected() {
         let mut c = tiny();
         c.model.num_heads = 3;
-        assert!(VideoMaeMethod::new(c)
-            .unwrap_err()
-            .to_string()
-            .contains("num_heads 3"));
+        assert!(VideoMaeMethod::new(c).unwrap_err().to_string().contains("num_heads 3"));
     }
 
     #[test]
@@ -298,25 +274,10 @@ mod tests {
         let device = Default::default();
         <CpuAutodiff as Backend>::seed(&device, 5);
         let model = Method::<CpuAutodiff>::init(&method, &device);
-        let clip =
-            physrep_nn::seeded::uniform::<CpuAutodiff, 5>([2, 2, 4, 16, 16], 0.0, 1.0, 117, &device);
-        let batch = TensorBatch {
-            context: clip.clone(),
-            target: clip,
-            labels: Tensor::zeros([2, 2], &device),
-        };
-        let ctx = |micro| StepContext {
-            seed: 1,
-            update: 0,
-            micro,
-        };
-        let loss = |micro| {
-            method
-                .forward(&model, &batch, &ctx(micro))
-                .unwrap()
-                .loss
-                .into_scalar()
-        };
+        let clip = physrep_nn::seeded::uniform::<CpuAutodiff, 5>([2, 2, 4, 16, 16], 0.0, 1.0, 117, &device);
+        let batch = TensorBatch { context: clip.clone(), target: clip, labels: Tensor::zeros([2, 2], &device) };
+        let ctx = |micro| StepContext { seed: 1, update: 0, micro };
+        let loss = |micro| method.forward(&model, &batch, &ctx(micro)).unwrap().loss.into_scalar();
         assert_eq!(loss(3), loss(3), "same micro-batch index, same mask");
         assert_ne!(loss(3), loss(4), "another micro-batch, another mask");
     }
@@ -329,39 +290,20 @@ mod tests {
         let device = Default::default();
         <CpuAutodiff as Backend>::seed(&device, 11);
         let mut model = Method::<CpuAutodiff>::init(&method, &device);
-        let mut optim = AdamWConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.95)
-            .with_weight_decay(0.05)
-            .init::<CpuAutodiff, VideoMae<CpuAutodiff>>();
+        let mut optim =
+            AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.95).with_weight_decay(0.05).init::<CpuAutodiff, VideoMae<CpuAutodiff>>();
         let clip = periodic_clips::<CpuAutodiff>(&device);
-        let batch = TensorBatch {
-            context: clip.clone(),
-            target: clip.clone(),
-            labels: Tensor::zeros([4, 2], &device),
-        };
+        let batch = TensorBatch { context: clip.clone(), target: clip.clone(), labels: Tensor::zeros([4, 2], &device) };
         let mut losses = Vec::new();
         for micro in 0..60u64 {
-            let out = method.forward(
-                &model,
-                &batch,
-                &StepContext {
-                    seed: 0,
-                    update: micro,
-                    micro,
-                },
-            )
-            .unwrap();
+            let out = method.forward(&model, &batch, &StepContext { seed: 0, update: micro, micro }).unwrap();
             losses.push(out.loss.clone().into_scalar());
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);
             model = optim.step(2e-3, model, grads);
         }
         let first: f32 = losses[..5].iter().sum::<f32>() / 5.0;
         let last: f32 = losses[losses.len() - 5..].iter().sum::<f32>() / 5.0;
-        assert!(
-            last < 0.3 * first,
-            "loss did not fall enough: first {first}, last {last}, all {losses:?}"
-        );
+        assert!(last < 0.3 * first, "loss did not fall enough: first {first}, last {last}, all {losses:?}");
 
         let features = physrep_nn::ClipEncoder::encode_tokens(&model.valid().encoder, clip.inner()).unwrap();
         assert_eq!(features.dims(), [4, 2 * 16, 32]);

@@ -149,12 +149,7 @@ pub fn vicreg<B: Backend>(pred: Tensor<B, 4>, target: Tensor<B, 4>, seed: u64, c
 ///
 /// # Panics
 /// If the shapes differ or `perm` is not a permutation of the rows.
-pub fn vicreg_with_permutation<B: Backend>(
-    pred: Tensor<B, 4>,
-    target: Tensor<B, 4>,
-    perm: &[usize],
-    cfg: &VicregConfig,
-) -> VicregTerms<B> {
+pub fn vicreg_with_permutation<B: Backend>(pred: Tensor<B, 4>, target: Tensor<B, 4>, perm: &[usize], cfg: &VicregConfig) -> VicregTerms<B> {
     assert_eq!(pred.dims(), target.dims(), "vicreg: pred and target shapes differ");
     vicreg_rows(token_rows(pred), token_rows(target), perm, cfg)
 }

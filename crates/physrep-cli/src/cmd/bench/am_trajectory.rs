@@ -74,10 +74,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ];
     let steps = (cfg.frames - 1) * cfg.steps_per_frame;
     if args.json {
-        let fields: serde_json::Map<String, serde_json::Value> = stats
-            .iter()
-            .map(|(k, (m, s))| (k.to_string(), serde_json::json!({"mean": m, "std": s})))
-            .collect();
+        let fields: serde_json::Map<String, serde_json::Value> =
+            stats.iter().map(|(k, (m, s))| (k.to_string(), serde_json::json!({"mean": m, "std": s}))).collect();
         println!(
             "{}",
             serde_json::json!({

@@ -62,10 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--batch and --steps must be ≥ 1");
     }
     if args.threads > 0 {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(args.threads)
-            .build_global()
-            .context("setting rayon's global thread pool")?;
+        rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global().context("setting rayon's global thread pool")?;
     }
     let threads = rayon::current_num_threads();
     let enc_cfg = ConvEncoderConfig { checkpoint_blocks: args.checkpoint, ..ConvEncoderConfig::paper(args.channels) };
@@ -128,7 +125,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Warm-up plus timed steps on backend `B`: the per-step wall times (ms) and the last loss/output.
-fn time_steps<B: AutodiffBackend + KernelBackend>(args: &Args, enc_cfg: &ConvEncoderConfig, shape: [usize; 5], dev: &B::Device) -> anyhow::Result<(Vec<f64>, f64)>
+fn time_steps<B: AutodiffBackend + KernelBackend>(
+    args: &Args,
+    enc_cfg: &ConvEncoderConfig,
+    shape: [usize; 5],
+    dev: &B::Device,
+) -> anyhow::Result<(Vec<f64>, f64)>
 where
     B::InnerBackend: KernelBackend,
 {
@@ -141,12 +143,8 @@ where
     let mut times_ms = Vec::with_capacity(args.steps);
     let last_value = match args.mode.as_str() {
         "train" => {
-            let mut optim = AdamWConfig::new()
-                .with_beta_1(0.9)
-                .with_beta_2(0.95)
-                .with_epsilon(1e-8)
-                .with_weight_decay(0.05)
-                .init::<B, ConvJepa<B>>();
+            let mut optim =
+                AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.95).with_epsilon(1e-8).with_weight_decay(0.05).init::<B, ConvJepa<B>>();
             let cfg = VicregConfig::default();
             let mut model = model;
             let mut last = f64::NAN;

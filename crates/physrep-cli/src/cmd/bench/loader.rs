@@ -57,10 +57,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let t = Instant::now();
         let paths = write_dataset(
             &args.dataset_dir,
-            &SyntheticSpec { dataset_name: "rayleigh_benard".into(), files: [1, 0, 0], trajectories_per_file: trajectories, frames, grid, seed: 0 },
+            &SyntheticSpec {
+                dataset_name: "rayleigh_benard".into(),
+                files: [1, 0, 0],
+                trajectories_per_file: trajectories,
+                frames,
+                grid,
+                seed: 0,
+            },
         )?;
         let bytes: u64 = paths.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
-        eprintln!("wrote {} file(s), {:.2} GB, {trajectories} trajectories in {:.1} s", paths.len(), bytes as f64 / 1e9, t.elapsed().as_secs_f64());
+        eprintln!(
+            "wrote {} file(s), {:.2} GB, {trajectories} trajectories in {:.1} s",
+            paths.len(),
+            bytes as f64 / 1e9,
+            t.elapsed().as_secs_f64()
+        );
     }
     let split: Split = args.split.parse()?;
     let mut ds = WellDataset::open(&args.dataset_dir)?;

@@ -58,13 +58,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     anyhow::ensure!(args.steps > 0, "--steps must be at least 1");
     let device = Default::default();
-    let clip = physrep_nn::seeded::normal::<CpuAutodiff, 5>([args.batch, args.channels, args.frames, args.res, args.res], 0.0, 1.0, 162, &device);
+    let clip =
+        physrep_nn::seeded::normal::<CpuAutodiff, 5>([args.batch, args.channels, args.frames, args.res, args.res], 0.0, 1.0, 162, &device);
     let target = physrep_nn::seeded::normal::<CpuAutodiff, 4>([args.batch, args.channels, args.res, args.res], 0.0, 1.0, 263, &device);
     let mut times = Vec::with_capacity(args.steps);
     let params;
     match args.model.as_str() {
         "mpp" => {
-            let config = AvitConfig { embed_dim: args.dim, processor_blocks: args.blocks.unwrap_or(12), patch_size: args.patch, ..AvitConfig::default() };
+            let config = AvitConfig {
+                embed_dim: args.dim,
+                processor_blocks: args.blocks.unwrap_or(12),
+                patch_size: args.patch,
+                ..AvitConfig::default()
+            };
             config.check_clip(clip.dims())?;
             let mut model = config.init::<CpuAutodiff>(&device)?;
             params = model.num_params();
@@ -80,7 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         "disco" => {
-            let config = DiscoConfig { channels: args.channels, embed_dim: args.dim, depth: args.blocks.unwrap_or(4), patch_size: args.patch, ..DiscoConfig::default() };
+            let config = DiscoConfig {
+                channels: args.channels,
+                embed_dim: args.dim,
+                depth: args.blocks.unwrap_or(4),
+                patch_size: args.patch,
+                ..DiscoConfig::default()
+            };
             config.check_clip(clip.dims())?;
             let mut model = config.init::<CpuAutodiff>(&device)?;
             params = model.num_params();

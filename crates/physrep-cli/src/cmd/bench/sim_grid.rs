@@ -6,7 +6,6 @@
 //! trajectory times for its `n` trajectories (`physrep_sim::generate::PointCost`). Use it to size a run, or
 //! to split a full-resolution grid over a job array with `physrep simulate --shard I/N`.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use physrep_sim::design::DesignSpec;
 use physrep_sim::generate::{time_points, GenerateOptions, ParamSelection};
 use physrep_sim::Preset;
@@ -46,32 +45,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ParamSelection::Design(d) => d.points,
         _ => sys.param_grid(args.preset).len(),
     };
-    let opts = GenerateOptions {
-        preset: args.preset,
-        seed: args.seed,
-        params,
-        ..GenerateOptions::default()
-    };
+    let opts = GenerateOptions { preset: args.preset, seed: args.seed, params, ..GenerateOptions::default() };
     let cores = args.cores.unwrap_or_else(rayon::current_num_threads).max(1);
-    let bar = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    if let Ok(style) = ProgressStyle::with_template(
-        "timing {bar:30} {pos}/{len} trajectories [{elapsed_precise} < {eta}]",
-    ) {
-        bar.set_style(style);
-    }
+    let bar = physrep_core::Progress::new(0, "timing", "trajectories", !args.json);
     let start = std::time::Instant::now();
     let costs = time_points(sys.as_ref(), &opts, args.ics, &bar)?;
     bar.finish_and_clear();
     let measured = start.elapsed().as_secs_f64();
     let total: f64 = costs.iter().map(|c| c.wall_seconds(cores)).sum();
-    let cpu: f64 = costs
-        .iter()
-        .map(|c| c.seconds_per_trajectory() * c.trajectories() as f64)
-        .sum();
+    let cpu: f64 = costs.iter().map(|c| c.seconds_per_trajectory() * c.trajectories() as f64).sum();
     if args.json {
         let points: Vec<serde_json::Value> = costs
             .iter()
@@ -106,10 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             all_points,
             costs.first().map_or(0, |c| c.seconds.len())
         );
-        println!(
-            "{:>5}  {:<58} {:>12} {:>14} {:>12}",
-            "index", "file", "s/trajectory", "trajectories", "wall s"
-        );
+        println!("{:>5}  {:<58} {:>12} {:>14} {:>12}", "index", "file", "s/trajectory", "trajectories", "wall s");
         for c in &costs {
             let [t, v, e] = c.split_counts;
             println!(

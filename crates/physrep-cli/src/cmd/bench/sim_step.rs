@@ -47,7 +47,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (t.elapsed().as_secs_f64() / steps as f64, [4 * 3, 4], Dealias::TwoThirds)
         }
         "rayleigh_benard" => {
-            let cfg = RayleighBenardConfig { nx: n, ny: n / 2, out_nx: n, out_ny: n / 2, min_substeps: steps, cfl: 1e9, ..RayleighBenardConfig::default() };
+            let cfg = RayleighBenardConfig {
+                nx: n,
+                ny: n / 2,
+                out_nx: n,
+                out_ny: n / 2,
+                min_substeps: steps,
+                cfl: 1e9,
+                ..RayleighBenardConfig::default()
+            };
             let mut s = RayleighBenardSolver::new(&cfg, 1e6, 1.0, 0.6, 1)?;
             s.advance_frame().map_err(anyhow::Error::msg)?;
             let t = Instant::now();
@@ -102,7 +110,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("grid     {n}x{n}");
         println!("step     {:.3} ms", per_step * 1e3);
         println!("band     {band} of {} spectral columns", grid.nyh());
-        println!("FFTs     {inv_pairs} inverse pairs x {:.4} ms + {fwd_pairs} forward pairs x {:.4} ms = {:.3} ms ({:.0} % of the step)", per_inv_pair * 1e3, per_fwd_pair * 1e3, fft_floor * 1e3, 100.0 * fft_floor / per_step);
+        println!(
+            "FFTs     {inv_pairs} inverse pairs x {:.4} ms + {fwd_pairs} forward pairs x {:.4} ms = {:.3} ms ({:.0} % of the step)",
+            per_inv_pair * 1e3,
+            per_fwd_pair * 1e3,
+            fft_floor * 1e3,
+            100.0 * fft_floor / per_step
+        );
     }
     Ok(())
 }

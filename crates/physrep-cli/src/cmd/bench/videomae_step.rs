@@ -45,15 +45,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "small" => VideoMaeConfig::vit_small(args.chans),
         other => anyhow::bail!("--size {other}: expected tiny or small"),
     };
-    let model_config = VideoMaeConfig {
-        img_size: args.img,
-        ..base
-    };
-    let method = VideoMaeMethod::new(VideoMaeMethodConfig {
-        model: model_config,
-        ..Default::default()
-    })
-    .context("videomae config")?;
+    let model_config = VideoMaeConfig { img_size: args.img, ..base };
+    let method = VideoMaeMethod::new(VideoMaeMethodConfig { model: model_config, ..Default::default() }).context("videomae config")?;
     let device = Default::default();
     <CpuAutodiff as Backend>::seed(&device, 0);
     let mut model: VideoMae<CpuAutodiff> = method.init(&device);
@@ -64,26 +57,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_weight_decay(c.weight_decay as f32)
         .init::<CpuAutodiff, VideoMae<CpuAutodiff>>();
     let clip = physrep_nn::seeded::normal::<CpuAutodiff, 5>([args.batch, args.chans, 16, args.img, args.img], 0.0, 1.0, 167, &device);
-    let batch = TensorBatch {
-        context: clip.clone(),
-        target: clip,
-        labels: Tensor::zeros([args.batch, 2], &device),
-    };
+    let batch = TensorBatch { context: clip.clone(), target: clip, labels: Tensor::zeros([args.batch, 2], &device) };
     // Per timed step: [total, forward, backward, optimiser] seconds. Flex is eager, so each phase
     // has finished when its call returns.
     let mut times: Vec<[f64; 4]> = Vec::with_capacity(args.steps);
     let mut loss = f32::NAN;
     for micro in 0..(args.warmup + args.steps) as u64 {
         let start = Instant::now();
-        let out = method.forward(
-            &model,
-            &batch,
-            &StepContext {
-                seed: 0,
-                update: micro,
-                micro,
-            },
-        )?;
+        let out = method.forward(&model, &batch, &StepContext { seed: 0, update: micro, micro })?;
         loss = out.loss.clone().into_scalar();
         let forward = start.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
@@ -99,8 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN) * 1e3
     };
-    let (median_ms, forward_ms, backward_ms, optim_ms) =
-        (median(0), median(1), median(2), median(3));
+    let (median_ms, forward_ms, backward_ms, optim_ms) = (median(0), median(1), median(2), median(3));
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     if args.json {
         println!(
