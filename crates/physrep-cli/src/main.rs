@@ -8,9 +8,9 @@ mod reproduce;
 use clap::{Parser, Subcommand};
 
 /// Large activation buffers are recycled instead of being unmapped and faulted in again on every op
-/// (`physrep_nn::buffer_cache`); `PHYSREP_ALLOC_CACHE_MB` bounds the idle cached bytes (0 turns it off).
+/// (`physrep_core::buffer_cache`); `PHYSREP_ALLOC_CACHE_MB` bounds the idle cached bytes (0 turns it off).
 #[global_allocator]
-static ALLOC: physrep_nn::BufferCache = physrep_nn::BufferCache::new();
+static ALLOC: physrep_core::BufferCache = physrep_core::BufferCache::new();
 
 #[derive(Parser)]
 #[command(name = "physrep", version, about = "Representation learning for spatiotemporal physical systems", long_about = None)]

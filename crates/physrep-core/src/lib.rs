@@ -3,14 +3,17 @@
 //! The bottom of the workspace (no physrep dependency): writing files so that a file that exists is
 //! complete ([`fs::write_atomic`], temporary names [`fs::temp_path`] and their cleanup after a kill
 //! [`fs::remove_stale_temps`]), one writer per directory ([`lock::DirLock`]), and the SplitMix64 seed
-//! mixing every seeded stream derives from ([`seed`]), and progress that reads on a terminal and in a
-//! log file ([`progress::Progress`]). Errors name the path ([`FsError`]).
+//! mixing every seeded stream derives from ([`seed`]), progress that reads on a terminal and in a
+//! log file ([`progress::Progress`]), and the `physrep` binary's global allocator, which recycles large
+//! activation buffers ([`buffer_cache::BufferCache`]). Errors name the path ([`FsError`]).
 
+pub mod buffer_cache;
 pub mod fs;
 pub mod lock;
 pub mod progress;
 pub mod seed;
 
+pub use buffer_cache::BufferCache;
 pub use fs::write_atomic;
 pub use lock::DirLock;
 pub use progress::Progress;

@@ -7,14 +7,12 @@ use burn::prelude::*;
 
 pub mod attentive_probe;
 pub mod avit;
-pub mod buffer_cache;
 pub mod conv_jepa;
 pub mod disco;
 pub mod kernels;
 pub mod seeded;
 pub mod videomae;
 
-pub use buffer_cache::BufferCache;
 pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
 pub use kernels::{dwconv3d, KernelBackend};
 

@@ -21,7 +21,7 @@
 //!   tail per live large block (virtual only; untouched pages are never faulted in).
 //!
 //! Install it in a binary with
-//! `#[global_allocator] static ALLOC: physrep_nn::BufferCache = physrep_nn::BufferCache::new();`.
+//! `#[global_allocator] static ALLOC: physrep_core::BufferCache = physrep_core::BufferCache::new();`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
