@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod encoders;
 pub mod error;
 pub mod method;
 pub mod methods;
@@ -21,12 +22,13 @@ pub mod well_source;
 pub use checkpoint::{Checkpoint, LoopState};
 pub use config::{DataConfig, Preset, TrainConfig, Views};
 pub use data::{DataSource, HostBatch, Phase};
+pub use encoders::{
+    checkpoint_model, checkpoint_updates, encoder_info, load_checkpoint_encoder, load_encoder, load_init_encoder, load_mpp_model,
+    random_encoder, EncoderInfo,
+};
 pub use error::TrainError;
 pub use method::{Method, StepContext, StepOutput, TensorBatch};
-pub use methods::{
-    checkpoint_model, checkpoint_updates, encoder_info, load_checkpoint_encoder, load_encoder, load_init_encoder, load_mpp_model,
-    random_encoder, EncoderInfo, MethodConfig, MethodKind,
-};
+pub use methods::{MethodConfig, MethodKind};
 pub use monitor::{collapse_stats, CollapseStats};
 pub use pretrain::{pretrain, Device, PretrainConfig, PretrainOptions, RunDir, RunManifest, RunSummary};
 pub use schedule::LrSchedule;

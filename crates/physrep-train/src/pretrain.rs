@@ -17,7 +17,7 @@
 //! The initial weights are written before training starts and never overwritten by a resumed run;
 //! when missing (a run made before they were saved) `pretrain --resume` regenerates them, bit for bit,
 //! also for a finished run.
-//! [`crate::methods::load_encoder`] rebuilds any method's encoder from such a directory.
+//! [`crate::encoders::load_encoder`] rebuilds any method's encoder from such a directory.
 
 use std::fs;
 use std::path::{Path, PathBuf};
