@@ -1,7 +1,7 @@
 //! Dataset generation: parameter grid → simulated trajectories → Well-layout files + `stats.yaml`.
 //!
 //! Layout written (well-format §1): `OUT/<system>/data/{train,valid,test}/<The Well's file name>` and
-//! `OUT/<system>/stats.yaml` (train split, `physrep_well::stats`). For the preset's grid, per parameter file
+//! `OUT/<system>/stats.yaml` (train split, `physrep_well::moments`). For the preset's grid, per parameter file
 //! the IC indices `0..ics_per_point` are shuffled with a seeded RNG and cut into train/valid/test by
 //! [`System::split_counts`] (80/10/10 as The Well); each split file holds its trajectories in increasing IC
 //! order. For a continuous design ([`ParamSelection::Design`], `crate::design`) the parameter points are split
@@ -339,7 +339,7 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
     let complete = all_points.iter().all(|p| split_files(p).iter().all(|(path, _)| path.exists()));
     if complete {
         let ds = WellDataset::open(&root).map_err(well_err)?;
-        let stats = physrep_well::stats::compute(&ds).map_err(well_err)?;
+        let stats = physrep_well::moments::compute(&ds).map_err(well_err)?;
         stats.write(&root.join("stats.yaml")).map_err(well_err)?;
     }
     Ok(root)
@@ -410,7 +410,7 @@ pub fn time_points(sys: &dyn System, opts: &GenerateOptions, ics: usize, bar: &P
 /// Recomputes `stats.yaml` of a generated dataset (e.g. after sharded runs finished).
 pub fn write_stats(dataset_dir: &Path) -> Result<PathBuf, SimError> {
     let ds = WellDataset::open(dataset_dir).map_err(well_err)?;
-    let stats = physrep_well::stats::compute(&ds).map_err(well_err)?;
+    let stats = physrep_well::moments::compute(&ds).map_err(well_err)?;
     let path = dataset_dir.join("stats.yaml");
     stats.write(&path).map_err(well_err)?;
     Ok(path)

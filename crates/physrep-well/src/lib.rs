@@ -24,6 +24,7 @@ mod file;
 mod h5util;
 mod labels;
 mod loader;
+pub mod moments;
 mod preprocess;
 pub mod stats;
 pub mod synthetic;

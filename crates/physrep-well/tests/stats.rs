@@ -2,7 +2,7 @@
 
 mod common;
 
-use physrep_well::{stats, WellDataset, WellStats};
+use physrep_well::{moments, WellDataset, WellStats};
 
 fn close(a: f64, b: f64) -> bool {
     // The fixture holds 5 significant digits (%.4E): compare to 1e-4 relative.
@@ -11,7 +11,7 @@ fn close(a: f64, b: f64) -> bool {
 
 fn check(name: &str) {
     let ds = WellDataset::open(common::fixture(name)).unwrap();
-    let got = stats::compute(&ds).unwrap();
+    let got = moments::compute(&ds).unwrap();
     let want = WellStats::read(&common::fixture(name).join("stats.yaml")).unwrap();
     assert_eq!(got.fields.iter().map(|f| &f.name).collect::<Vec<_>>(), want.fields.iter().map(|f| &f.name).collect::<Vec<_>>());
     for (g, w) in got.fields.iter().zip(&want.fields) {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use physrep_well::{stats, WellDataset};
+use physrep_well::{moments, WellDataset};
 
 /// Arguments of `physrep stats`.
 #[derive(clap::Args)]
@@ -23,7 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(_) => None,
     };
     let ds = WellDataset::open(&args.dataset_dir)?;
-    let st = stats::compute(&ds)?;
+    let st = moments::compute(&ds)?;
     let out = args.out.unwrap_or_else(|| args.dataset_dir.join("stats.yaml"));
     st.write(&out)?;
     eprintln!("wrote {} ({} fields)", out.display(), st.fields.len());
