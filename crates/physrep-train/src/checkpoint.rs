@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
 use physrep_core::write_atomic;
@@ -65,6 +65,22 @@ pub fn read_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) ->
 pub fn load_module<B: Backend, M: Module<B>>(model: M, path: &Path, device: &B::Device) -> Result<M, TrainError> {
     let record = read_record::<B, M::Record>(path, device)?;
     Ok(model.load_record(record))
+}
+
+/// Every float parameter of `module` as f32 bit patterns, in visiting order: what two sets of weights
+/// are compared by (the parameter ids a MessagePack file also holds are drawn per process, so equal
+/// weights need not give equal files).
+pub fn parameter_bits<B: Backend, M: Module<B>>(module: &M) -> Vec<u32> {
+    struct Collect(Vec<u32>);
+    impl<B: Backend> ModuleVisitor<B> for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let values = param.val().into_data().convert::<f32>().to_vec::<f32>().expect("data converted to f32 reads as f32");
+            self.0.extend(values.iter().map(|x| x.to_bits()));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    module.visit(&mut c);
+    c.0
 }
 
 /// One checkpoint directory.

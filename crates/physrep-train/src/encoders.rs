@@ -9,15 +9,14 @@
 
 use std::path::Path;
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::prelude::Tensor;
+use burn::module::Module;
 use physrep_nn::avit::{Avit, AvitConfig};
 use physrep_nn::conv_jepa::ConvJepa;
 use physrep_nn::videomae::{VideoMae, VideoMaeEncoder};
 use physrep_nn::{ClipEncoder, Cpu};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_module, Checkpoint};
+use crate::checkpoint::{load_module, parameter_bits, Checkpoint};
 use crate::error::TrainError;
 use crate::methods::{MethodConfig, MethodKind};
 use crate::pretrain::{RunDir, RunManifest};
@@ -160,20 +159,6 @@ fn with_weights<M: burn::module::Module<Cpu>>(model: M, path: Option<&Path>) -> 
         Some(p) => load_module(model, p, &Default::default()),
         None => Ok(model),
     }
-}
-
-/// Bit patterns of every float parameter of `module`, in visiting order.
-fn parameter_bits<M: Module<Cpu>>(module: &M) -> Vec<u32> {
-    struct Collect(Vec<u32>);
-    impl ModuleVisitor<Cpu> for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Cpu, D>>) {
-            let values = param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap_or_default();
-            self.0.extend(values.iter().map(|x| x.to_bits()));
-        }
-    }
-    let mut c = Collect(Vec::new());
-    module.visit(&mut c);
-    c.0
 }
 
 /// A finished run's exported `encoder.safetensors` (the file other tools load) must hold exactly the

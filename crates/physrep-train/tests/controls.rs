@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use physrep_nn::conv_jepa::ConvJepa;
@@ -57,19 +57,9 @@ fn tokens(enc: &dyn physrep_nn::ClipEncoder<Cpu>) -> Vec<f32> {
     enc.encode_tokens(clips).unwrap().into_data().to_vec::<f32>().unwrap()
 }
 
-/// Every float parameter of `model`, as f32 bit patterns in visiting order (the parameter ids that
-/// the MessagePack files also hold are drawn per process, so files are compared by these values).
+/// Every float parameter of `model`, as f32 bit patterns in visiting order.
 fn weights<B: Backend, M: Module<B>>(model: &M) -> Vec<u32> {
-    struct Collect(Vec<u32>);
-    impl<B: Backend> ModuleVisitor<B> for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            let v = param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
-            self.0.extend(v.iter().map(|x| x.to_bits()));
-        }
-    }
-    let mut c = Collect(Vec::new());
-    model.visit(&mut c);
-    c.0
+    physrep_train::checkpoint::parameter_bits(model)
 }
 
 /// JEPA that records the weights it is given at the first micro-batch (before any optimiser step).
