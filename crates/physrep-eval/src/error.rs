@@ -44,9 +44,18 @@ pub enum EvalError {
     /// End-to-end fine-tuning asked of a run whose encoder physrep does not fine-tune.
     #[error("{path}: cannot fine-tune a `{method}` run: end-to-end fine-tuning is the paper's protocol for MPP's AViT only (probe other encoders frozen with `physrep probe`)")]
     NotFinetunable { path: PathBuf, method: String },
+    /// The optimisation engine (a non-finite loss or gradient, a checkpoint that cannot be read or written).
+    #[error(transparent)]
+    Train(Box<physrep_train::TrainError>),
     /// The probe architecture config.
     #[error(transparent)]
     ProbeConfig(#[from] physrep_nn::attentive_probe::ProbeConfigError),
+}
+
+impl From<physrep_train::TrainError> for EvalError {
+    fn from(e: physrep_train::TrainError) -> Self {
+        EvalError::Train(Box::new(e))
+    }
 }
 
 impl EvalError {

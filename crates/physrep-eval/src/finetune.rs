@@ -17,19 +17,22 @@
 //! PyTorch's relative threshold 1e-4) — [`Plateau`]; 30 epochs; windows of stride 4 for every dataset,
 //! no input noise. Valid is scored after every epoch; the weights of the epoch with the lowest valid MSE
 //! are kept ([`BestEpoch`]) and valid **and** test are reported at that epoch (`paper-protocol.md` §13,
-//! "reported epoch"; the paper reports that epoch's valid MSE only).
+//! "reported epoch"; the paper reports that epoch's valid MSE only). The loop is
+//! [`physrep_train::engine`]'s, as for pretraining and the attentive probe.
 //!
 //! Only runs of the `mpp` method are accepted ([`EvalError::NotFinetunable`] otherwise): the paper
 //! fine-tunes no other encoder, and physrep's frozen-probe protocol covers the rest.
 //!
 //! Batch: the paper trains 32 clips per GPU on 2 GPUs with correctly averaged gradients, i.e. 64 clips
-//! per update; physrep's default is those 64 clips on one device, as micro-batches of 8 whose gradients
-//! are summed ([`batch_gradients`]) so memory stays that of 8 clips.
+//! per update; physrep's default is those 64 clips on one device, as micro-batches of 8 whose losses are
+//! weighted by their share of the batch before their gradients are summed ([`Grouping::Batches`]), so
+//! memory stays that of 8 clips.
 //!
 //! Deviation: the AViT's drop-path (0.2 in the paper's run) is not implemented (`physrep-nn` AViT header).
 //!
-//! Resumable: after every epoch the model, Adam's state, the best epoch's weights and the curves are
-//! written to `OUT/checkpoint/` (a directory replaced atomically). A later call with the same run weights
+//! Resumable: after every epoch the model, Adam's state, the plateau's state, the best epoch's weights and
+//! the curves are written to `OUT/checkpoints/update-N/` (the engine's checkpoint, renamed into place;
+//! the newest is kept). A later call with the same run weights
 //! and the same options (the number of epochs aside) continues from there, with results identical to an
 //! uninterrupted run; so does a call asking for more epochs than a finished run had.
 //!
@@ -42,17 +45,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::AdamConfig;
 use burn::prelude::*;
 use physrep_nn::attentive_probe::{AttentiveProbe, AttentiveProbeConfig};
 use physrep_nn::avit::Avit;
 use physrep_nn::{ClipEncoder, Cpu, CpuAutodiff};
-use physrep_train::checkpoint::{load_module, module_bytes, read_record, record_bytes};
-use physrep_train::{MethodKind, RunDir};
+use physrep_train::checkpoint::{load_module, module_bytes};
+use physrep_train::engine::{epoch_seed, shuffled, BestEpoch, Engine, Flow, Grouping, LrPolicy, Micro, Plateau, PlateauConfig, Step};
+use physrep_train::{MethodKind, RunDir, StepContext, StepOutput, TrainError};
 use physrep_well::{Preprocess, WellDataset, WindowSpec};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::EvalError;
@@ -60,7 +61,6 @@ use crate::evaluate::Predictions;
 use crate::extract::{read_batch, ClipSource};
 use crate::features::{file_sha256, sha256_hex, Features};
 use crate::metrics::{mse, Scores};
-use crate::probes::attentive::epoch_seed;
 use crate::probes::mean::MeanProbe;
 use crate::probes::Probe;
 use crate::report::{ProbeReport, ProbeResult};
@@ -69,102 +69,6 @@ use crate::well_source::{SplitClips, WellClips};
 
 /// The name of fine-tuning results in reports (`ProbeResult::probe`).
 pub const FINETUNE_PROBE: &str = "finetune";
-
-/// PyTorch's `ReduceLROnPlateau` settings (mode `min`, relative threshold, no cooldown).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PlateauConfig {
-    /// New lr = lr · factor.
-    pub factor: f64,
-    /// Epochs without improvement tolerated before a reduction.
-    pub patience: usize,
-    /// Relative improvement that counts: `metric < best · (1 − threshold)`.
-    pub threshold: f64,
-    /// Floor of the lr.
-    pub min_lr: f64,
-}
-
-impl Default for PlateauConfig {
-    /// The paper's factor 0.5 and patience 5 (`baselines.md` §3.3); threshold and floor are PyTorch's defaults.
-    fn default() -> Self {
-        Self { factor: 0.5, patience: 5, threshold: 1e-4, min_lr: 0.0 }
-    }
-}
-
-/// ReduceLROnPlateau, stepped once per epoch with the valid loss (PyTorch semantics: the first value
-/// sets `best`; an epoch that does not beat `best · (1 − threshold)` is bad; after more than `patience`
-/// bad epochs in a row the lr is multiplied by `factor` (not below `min_lr`, and only if it changes by
-/// more than 1e-8) and the count restarts).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Plateau {
-    cfg: PlateauConfig,
-    lr: f64,
-    best: f64,
-    bad_epochs: usize,
-}
-
-impl Plateau {
-    pub fn new(lr: f64, cfg: PlateauConfig) -> Self {
-        Self { cfg, lr, best: f64::INFINITY, bad_epochs: 0 }
-    }
-
-    /// The lr to use now.
-    pub fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    /// Record an epoch's metric; returns the lr for the next epoch.
-    pub fn step(&mut self, metric: f64) -> f64 {
-        if metric < self.best * (1.0 - self.cfg.threshold) {
-            self.best = metric;
-            self.bad_epochs = 0;
-        } else {
-            self.bad_epochs += 1;
-        }
-        if self.bad_epochs > self.cfg.patience {
-            let new = (self.lr * self.cfg.factor).max(self.cfg.min_lr);
-            if self.lr - new > 1e-8 {
-                self.lr = new;
-            }
-            self.bad_epochs = 0;
-        }
-        self.lr
-    }
-}
-
-/// The epoch with the lowest valid loss seen so far and what was kept of it (weights, scores).
-/// Ties keep the earlier epoch.
-#[derive(Clone, Debug)]
-pub struct BestEpoch<T> {
-    best: Option<(usize, f64, T)>,
-}
-
-impl<T> Default for BestEpoch<T> {
-    fn default() -> Self {
-        Self { best: None }
-    }
-}
-
-impl<T> BestEpoch<T> {
-    /// Offer epoch `epoch` with valid loss `valid`; `keep` is called only when it is the new best.
-    /// Returns whether it was.
-    pub fn observe(&mut self, epoch: usize, valid: f64, keep: impl FnOnce() -> T) -> bool {
-        let better = valid.is_finite() && self.best.as_ref().is_none_or(|(_, b, _)| valid < *b);
-        if better {
-            self.best = Some((epoch, valid, keep()));
-        }
-        better
-    }
-
-    /// The best epoch, its valid loss and what was kept.
-    pub fn best(&self) -> Option<(usize, f64, &T)> {
-        self.best.as_ref().map(|(e, v, t)| (*e, *v, t))
-    }
-
-    pub fn into_best(self) -> Option<(usize, f64, T)> {
-        self.best
-    }
-}
 
 /// Options of a fine-tuning run. `Default` = the paper's recipe (`baselines.md` §3.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -304,32 +208,19 @@ fn batch<B: Backend>(
     ))
 }
 
-/// Gradient of the mean squared error over the windows `idx` of `src` (noise draw `draw`), computed
-/// `micro` windows at a time: each micro-batch's mean loss is weighted by its share of `idx` before
-/// backward, so the sum is the whole batch's gradient. Returns it and the batch's loss summed over
-/// windows (per-window MSE over the label columns).
-pub fn batch_gradients(
-    model: &AvitRegressor<CpuAutodiff>,
-    src: &dyn ClipSource,
-    idx: &[usize],
-    micro: usize,
-    draw: usize,
-) -> Result<(GradientsParams, f64), EvalError> {
-    let device = Default::default();
-    let mut acc = GradientsAccumulator::<AvitRegressor<CpuAutodiff>>::new();
-    let mut sum = 0.0;
-    for part in idx.chunks(micro.max(1)) {
-        let (x, y) = batch::<CpuAutodiff>(src, part, draw, &device)?;
-        let loss = (model.forward(x) - y).powf_scalar(2.0).mean();
-        let value = loss.clone().into_scalar().elem::<f64>();
-        if !value.is_finite() {
-            return Err(EvalError::NonFinite("fine-tuning loss".into()));
-        }
-        sum += value * part.len() as f64;
-        let share = part.len() as f64 / idx.len() as f64;
-        acc.accumulate(model, GradientsParams::from_grads(loss.mul_scalar(share).backward(), model));
+/// One micro-batch of fine-tuning: windows `idx` of `src` under noise draw `draw`, MSE over labels.
+struct FinetuneStep<'a> {
+    src: &'a dyn ClipSource,
+}
+
+impl Step<CpuAutodiff> for FinetuneStep<'_> {
+    type Model = AvitRegressor<CpuAutodiff>;
+    type Input = (usize, Vec<usize>);
+
+    fn forward(&self, model: &Self::Model, (draw, idx): &Self::Input, _: &StepContext) -> Result<StepOutput<CpuAutodiff>, TrainError> {
+        let (x, y) = batch::<CpuAutodiff>(self.src, idx, *draw, &Default::default()).map_err(|e| TrainError::Data(e.to_string()))?;
+        Ok(StepOutput { loss: (model.forward(x) - y).powf_scalar(2.0).mean(), metrics: vec![], embeddings: None })
     }
-    Ok((acc.grads(), sum))
 }
 
 /// Predictions `(n, P)` of `model` for every window of `src` (draw 0) and their scores.
@@ -379,12 +270,14 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
 
     let head_cfg = AttentiveProbeConfig { dim: encoder.token_dim(), num_outputs: p, ..opts.head.clone() };
     let head = head_cfg.init::<CpuAutodiff>(opts.seed, &device)?;
-    let mut model = AvitRegressor { encoder, head };
-    let mut optim = AdamConfig::new()
-        .with_beta_1(opts.beta1 as f32)
-        .with_beta_2(opts.beta2 as f32)
-        .with_epsilon(opts.eps as f32)
-        .init::<CpuAutodiff, AvitRegressor<CpuAutodiff>>();
+    let model = AvitRegressor { encoder, head };
+    let new_optim = || {
+        AdamConfig::new()
+            .with_beta_1(opts.beta1 as f32)
+            .with_beta_2(opts.beta2 as f32)
+            .with_epsilon(opts.eps as f32)
+            .init::<CpuAutodiff, AvitRegressor<CpuAutodiff>>()
+    };
 
     let mut resolved = opts.clone();
     resolved.head = head_cfg;
@@ -392,62 +285,50 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     resolved.noise_std = Some(sigma);
     resolved.resolution = resolution;
     let out = opts.out_dir();
-    let ckpt = Checkpoint { dir: out.join("checkpoint"), key: trajectory_key(&resolved)? };
-    let mut best = BestEpoch::default();
-    let mut state = match ckpt.load(opts.epochs)? {
-        Some(state) => {
-            model = ckpt.read(model, "model.mpk")?;
-            optim = optim.load_record(read_record(&ckpt.dir.join("optim.mpk"), &device).map_err(ckpt.err())?);
-            if let Some(b) = &state.best {
-                let kept = ckpt.read(model.valid(), "best.mpk")?;
-                best.observe(b.epoch, b.valid.mean, || (kept, b.valid.clone(), b.valid_pred.clone(), b.valid_truth.clone()));
-            }
-            state
-        }
-        None => Progress {
-            key: ckpt.key.clone(),
-            plateau: Plateau::new(opts.lr, opts.plateau.clone()),
-            train_loss: vec![],
-            valid_curve: vec![],
-            lrs: vec![],
-            best: None,
-        },
-    };
+    let key = trajectory_key(&resolved)?;
+    let root = out.join("checkpoints");
+    let policy = LrPolicy::Plateau(Plateau::new(opts.lr, opts.plateau.clone()));
+    let (mut engine, mut progress, mut best) = resume(&root, &key, opts.epochs, &model, new_optim, policy.clone(), opts.seed)?
+        .unwrap_or_else(|| (Engine::new(model, new_optim(), policy, opts.seed), Progress::default(), BestEpoch::default()));
+    if progress.train_loss.is_empty() && root.exists() {
+        // A checkpoint of another run or other options: this trajectory starts over.
+        std::fs::remove_dir_all(&root).map_err(EvalError::io(&root))?;
+    }
 
     let n = sources.train.len();
+    let grouping = Grouping::Batches { batch: opts.batch_size, micro: opts.micro_batch };
+    let step = FinetuneStep { src: &sources.train };
     let bar = physrep_core::Progress::new(opts.epochs as u64, "fine-tuning", "epochs", opts.progress);
-    bar.set_position(state.train_loss.len() as u64);
-    for epoch in state.train_loss.len()..opts.epochs {
-        let lr = state.plateau.lr();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(epoch_seed(opts.seed, epoch)));
-        let mut loss_sum = 0.0;
-        for (i, idx) in order.chunks(opts.batch_size).enumerate() {
-            let (grads, sum) = batch_gradients(&model, &sources.train, idx, opts.micro_batch, epoch).map_err(|e| match e {
-                EvalError::NonFinite(what) => EvalError::NonFinite(format!("{what} at epoch {epoch}, batch {i}")),
-                e => e,
-            })?;
-            loss_sum += sum;
-            model = optim.step(lr, model, grads);
-        }
-        state.train_loss.push(loss_sum / n as f64);
-        let snapshot = model.valid();
+    bar.set_position(progress.train_loss.len() as u64);
+    for epoch in progress.train_loss.len()..opts.epochs {
+        let lr = engine.policy().lr(0);
+        let micros = grouping.split(&shuffled(n, epoch_seed(opts.seed, epoch as u64)));
+        let micros = micros
+            .into_iter()
+            .map(|m| Ok(Micro { input: (epoch, m.input), rows: m.rows, update_rows: m.update_rows, closes_update: m.closes_update }));
+        engine.run(&step, micros, |_, _| Ok(Flow::Continue))?;
+        let snapshot = engine.model().valid();
         let (valid, valid_pred, valid_truth) = score(&snapshot, &sources.valid, opts.eval_batch)?;
         let valid_mean = valid.mean;
-        state.valid_curve.push(valid_mean);
-        state.lrs.push(lr);
-        state.plateau.step(valid_mean);
+        let train_loss = engine.end_epoch(Some(valid_mean)).unwrap_or(f64::NAN);
+        progress.train_loss.push(train_loss);
+        progress.valid_curve.push(valid_mean);
+        progress.lrs.push(lr);
         if best.observe(epoch, valid_mean, || (snapshot, valid.clone(), valid_pred.clone(), valid_truth.clone())) {
-            state.best = Some(BestRecord { epoch, valid, valid_pred, valid_truth });
+            progress.best = Some(BestRecord { epoch, valid, valid_pred, valid_truth });
         }
         if let Some((_, _, kept)) = best.best() {
-            ckpt.save(&state, &model, &optim, &kept.0)?;
+            let extra = serde_json::to_value(Progress { key: key.clone(), ..progress.clone() })
+                .map_err(|source| EvalError::Json { path: root.join("state.json"), source })?;
+            let best_bytes = module_bytes::<Cpu, _>(&kept.0, &root.join("best.mpk"))?;
+            engine.save(&root, 1, 0, Some(extra), &[("best.mpk", best_bytes)])?;
         }
-        bar.set_message(format!("loss {:.4} · valid {valid_mean:.4} · lr {lr:.1e}", state.train_loss[epoch]));
+        bar.set_message(format!("loss {train_loss:.4} · valid {valid_mean:.4} · lr {lr:.1e}"));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let Progress { train_loss, valid_curve, lrs, plateau, .. } = state;
+    let final_lr = engine.policy().lr(0);
+    let Progress { train_loss, valid_curve, lrs, .. } = progress;
 
     let (best_epoch, _, (model, valid, valid_pred, valid_truth)) =
         best.into_best().ok_or_else(|| EvalError::Data("fine-tuning produced no epoch with a finite valid MSE".into()))?;
@@ -466,7 +347,7 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         ("batch_size", opts.batch_size as f64),
         ("best_epoch", best_epoch as f64),
         ("lr_at_best_epoch", lrs[best_epoch]),
-        ("final_lr", plateau.lr()),
+        ("final_lr", final_lr),
         ("plateau_factor", opts.plateau.factor),
         ("plateau_patience", opts.plateau.patience as f64),
     ]
@@ -533,17 +414,56 @@ struct BestRecord {
     valid_truth: Vec<f32>,
 }
 
-/// The loop's state after its last finished epoch (`checkpoint/progress.json`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The caller's record in each fine-tuning checkpoint (beside the engine's position and plateau state).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Progress {
     /// [`trajectory_key`] of the run that wrote it.
     key: String,
-    plateau: Plateau,
     /// Per finished epoch: mean training loss, valid MSE, lr used.
     train_loss: Vec<f64>,
     valid_curve: Vec<f64>,
     lrs: Vec<f64>,
     best: Option<BestRecord>,
+}
+
+/// The best epoch kept: its inference weights, valid scores, predictions and truth.
+type Kept = (AvitRegressor<Cpu>, Scores, Vec<f32>, Vec<f32>);
+
+/// Adam on the regressor.
+type AdamOptim = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, AvitRegressor<CpuAutodiff>, CpuAutodiff>;
+
+/// What a resumed fine-tuning continues with: the engine, the record and the best epoch.
+type Resumed = (Engine<CpuAutodiff, AvitRegressor<CpuAutodiff>, AdamOptim>, Progress, BestEpoch<Kept>);
+
+/// The engine, the record and the best epoch after the last finished epoch of this trajectory, if `root`
+/// holds one with at most `epochs` epochs; a checkpoint of another run or options is ignored (`Ok(None)`).
+fn resume(
+    root: &std::path::Path,
+    key: &str,
+    epochs: usize,
+    model: &AvitRegressor<CpuAutodiff>,
+    new_optim: impl Fn() -> AdamOptim,
+    policy: LrPolicy,
+    seed: u64,
+) -> Result<Option<Resumed>, EvalError> {
+    let Some((engine, ck, saved)) = Engine::resume(root, || model.clone(), new_optim, policy, seed, &Default::default())? else {
+        return Ok(None);
+    };
+    let state = ck.state_path();
+    let progress: Progress = match saved.extra.map(serde_json::from_value).transpose() {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(None),
+        Err(source) => return Err(EvalError::Json { path: state, source }),
+    };
+    if progress.key != key || progress.train_loss.is_empty() || progress.train_loss.len() > epochs {
+        return Ok(None);
+    }
+    let mut best = BestEpoch::default();
+    if let Some(b) = &progress.best {
+        let kept = load_module(engine.model().valid(), &ck.dir.join("best.mpk"), &Default::default())?;
+        best.observe(b.epoch, b.valid.mean, || (kept, b.valid.clone(), b.valid_pred.clone(), b.valid_truth.clone()));
+    }
+    Ok(Some((engine, progress, best)))
 }
 
 /// Everything that determines the training trajectory epoch by epoch: the AViT's weights and the
@@ -556,140 +476,9 @@ fn trajectory_key(resolved: &FinetuneOptions) -> Result<String, EvalError> {
     Ok(sha256_hex(json.to_string().as_bytes()))
 }
 
-/// With `encode`, every float of `v` becomes `{"f64_bits": IEEE bits}`; without, back. serde_json's
-/// default float parser can be one ulp off, which would make a resumed run differ from an uninterrupted
-/// one; integers parse exactly.
-fn exact_floats(v: serde_json::Value, encode: bool) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) if encode && n.is_f64() => match n.as_f64() {
-            Some(x) => serde_json::json!({ "f64_bits": x.to_bits() }),
-            None => Value::Number(n),
-        },
-        Value::Object(o) if !encode && o.len() == 1 && o.get("f64_bits").is_some_and(Value::is_u64) => {
-            let bits = o.get("f64_bits").and_then(Value::as_u64).unwrap_or_default();
-            serde_json::Number::from_f64(f64::from_bits(bits)).map_or(Value::Null, Value::Number)
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(|x| exact_floats(x, encode)).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, x)| (k, exact_floats(x, encode))).collect()),
-        other => other,
-    }
-}
-
-/// `OUT/checkpoint/`: `model.mpk`, `optim.mpk`, `best.mpk`, `progress.json`.
-struct Checkpoint {
-    dir: PathBuf,
-    key: String,
-}
-
-impl Checkpoint {
-    fn err(&self) -> impl Fn(physrep_train::TrainError) -> EvalError + '_ {
-        move |e| EvalError::Checkpoint { path: self.dir.clone(), reason: e.to_string() }
-    }
-
-    /// The stored progress, if it belongs to this trajectory and has at most `epochs` epochs; a
-    /// checkpoint of another run or options is ignored (and replaced after the first epoch).
-    fn load(&self, epochs: usize) -> Result<Option<Progress>, EvalError> {
-        let path = self.dir.join("progress.json");
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(&path).map_err(EvalError::io(&path))?;
-        let json = |source| EvalError::Json { path: path.clone(), source };
-        let p: Progress = serde_json::from_value(exact_floats(serde_json::from_str(&text).map_err(json)?, false)).map_err(json)?;
-        Ok((p.key == self.key && !p.train_loss.is_empty() && p.train_loss.len() <= epochs).then_some(p))
-    }
-
-    fn read<B: Backend, M: Module<B>>(&self, model: M, name: &str) -> Result<M, EvalError> {
-        load_module(model, &self.dir.join(name), &Default::default()).map_err(self.err())
-    }
-
-    /// Write every file into `checkpoint.tmp/`, then swap it for `checkpoint/`.
-    fn save(
-        &self,
-        state: &Progress,
-        model: &AvitRegressor<CpuAutodiff>,
-        optim: &impl Optimizer<AvitRegressor<CpuAutodiff>, CpuAutodiff>,
-        best: &AvitRegressor<Cpu>,
-    ) -> Result<(), EvalError> {
-        let tmp = self.dir.with_extension("tmp");
-        let old = self.dir.with_extension("old");
-        for d in [&tmp, &old] {
-            if d.exists() {
-                std::fs::remove_dir_all(d).map_err(EvalError::io(d))?;
-            }
-        }
-        std::fs::create_dir_all(&tmp).map_err(EvalError::io(&tmp))?;
-        let files = [
-            ("model.mpk", module_bytes::<CpuAutodiff, _>(model, &tmp).map_err(self.err())?),
-            ("optim.mpk", record_bytes::<CpuAutodiff, _>(optim.to_record(), &tmp).map_err(self.err())?),
-            ("best.mpk", module_bytes::<Cpu, _>(best, &tmp).map_err(self.err())?),
-            ("progress.json", {
-                let json = |source| EvalError::Json { path: tmp.join("progress.json"), source };
-                serde_json::to_vec(&exact_floats(serde_json::to_value(state).map_err(json)?, true)).map_err(json)?
-            }),
-        ];
-        for (name, bytes) in files {
-            let path = tmp.join(name);
-            std::fs::write(&path, bytes).map_err(EvalError::io(&path))?;
-        }
-        if self.dir.exists() {
-            std::fs::rename(&self.dir, &old).map_err(EvalError::io(&old))?;
-        }
-        std::fs::rename(&tmp, &self.dir).map_err(EvalError::io(&self.dir))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(EvalError::io(&old))?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The expected lrs are what PyTorch 2.15's `ReduceLROnPlateau(SGD(lr=1), mode="min", factor=0.5,
-    /// patience=2, threshold=1e-4, min_lr=0.2)` gives for the same metric sequence (run once, numbers
-    /// copied): reductions after the 3rd bad epoch in a row, count restarted, a gain below the relative
-    /// threshold is not an improvement, the floor holds.
-    #[test]
-    fn plateau_follows_pytorch_semantics() {
-        let mut s = Plateau::new(1.0, PlateauConfig { factor: 0.5, patience: 2, threshold: 1e-4, min_lr: 0.2 });
-        // best 1.0, 0.9; then 0.89995 is not a relative gain of 1e-4 over 0.9 → bad 1, 2, 3 → halve.
-        let lrs: Vec<f64> =
-            [1.0, 0.9, 0.89995, 0.95, 0.95, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8].iter().map(|&m| s.step(m)).collect();
-        assert_eq!(lrs, [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]);
-        // At the floor: no further change.
-        assert_eq!(s.lr(), 0.2);
-    }
-
-    /// Floats survive the checkpoint's JSON bit for bit, including values serde_json's default parser
-    /// rounds wrongly (0.41361615725327283 came back one ulp off in a results.json).
-    #[test]
-    fn checkpoint_floats_round_trip_exactly() {
-        let xs = vec![0.41361615725327283f64, 1.0 / 3.0, 1e-300, -2.5e17, 0.1 + 0.2];
-        let ys = vec![0.1f32, 3.4028235e38, 1.175_494_4e-38];
-        let text = serde_json::to_string(&exact_floats(serde_json::to_value((&xs, &ys, 7u64)).unwrap(), true)).unwrap();
-        let back: (Vec<f64>, Vec<f32>, u64) = serde_json::from_value(exact_floats(serde_json::from_str(&text).unwrap(), false)).unwrap();
-        assert_eq!(back, (xs, ys, 7));
-    }
-
-    #[test]
-    fn best_epoch_is_the_first_argmin_and_keeps_that_epochs_snapshot() {
-        let valid = [0.9, 0.5, 0.7, 0.5, f64::NAN, 0.6];
-        let mut best = BestEpoch::default();
-        let mut kept_calls = 0;
-        for (epoch, v) in valid.iter().enumerate() {
-            best.observe(epoch, *v, || {
-                kept_calls += 1;
-                format!("weights after epoch {epoch}")
-            });
-        }
-        let (epoch, v, kept) = best.best().unwrap();
-        assert_eq!((epoch, v, kept.as_str()), (1, 0.5, "weights after epoch 1"));
-        assert_eq!(kept_calls, 2, "a snapshot is taken only for a new best");
-        assert!(BestEpoch::<()>::default().best().is_none());
-    }
 
     /// A toy clip source: window i is a smooth ramp scaled by i, labels (i/4, −i/8).
     struct Ramps;
@@ -712,32 +501,47 @@ mod tests {
         }
     }
 
-    /// Micro-batches of 4 and 2 windows give the gradient of one pass over all 6, for the AViT's stem
-    /// and the head, and the same summed loss (a wrong weighting of the smaller part would not).
+    /// One update over 6 windows computed as micro-batches of 4 and 2 moves every parameter as one pass
+    /// over all 6 does (plain SGD, lr 1: the step is the gradient itself), for the AViT's stem and the head,
+    /// with the same training loss (a wrong weighting of the smaller part would not).
     #[test]
-    fn micro_batch_gradients_sum_to_the_full_batch_gradient() {
+    fn micro_batches_of_a_batch_give_the_full_batch_update() {
         let device = Default::default();
         <CpuAutodiff as Backend>::seed(&device, 75);
         let avit = physrep_nn::avit::AvitConfig { embed_dim: 8, num_heads: 2, processor_blocks: 1, patch_size: 4, ..Default::default() };
         let encoder = avit.init::<CpuAutodiff>(&device).unwrap();
         let head =
-            AttentiveProbeConfig { dim: 8, num_heads: 2, mlp_ratio: 2.0, num_outputs: 2, ..Default::default() }.init(1, &device).unwrap();
+            AttentiveProbeConfig { dim: 8, num_outputs: 2, num_heads: 2, mlp_ratio: 2.0, ..Default::default() }.init(1, &device).unwrap();
         let model = AvitRegressor { encoder, head };
-        let idx = [0, 1, 2, 3, 4, 5];
-        let (full, full_sum) = batch_gradients(&model, &Ramps, &idx, 6, 0).unwrap();
-        let (parts, parts_sum) = batch_gradients(&model, &Ramps, &idx, 4, 0).unwrap();
-        assert!((full_sum - parts_sum).abs() < 1e-5 * full_sum, "{full_sum} vs {parts_sum}");
-        let stem = model.encoder.trunk.embed.conv1.weight.id;
-        let linear = model.head.linear.weight.id;
-        let close = |a: Vec<f32>, b: Vec<f32>| {
-            let scale = a.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
-            assert!(scale > 0.0);
+        // Materialise the lazily initialised parameters once, so every clone starts from the same weights.
+        physrep_train::checkpoint::parameter_bits(&model);
+        let one_update = |micro: usize| {
+            let optim = burn::optim::SgdConfig::new().init::<CpuAutodiff, AvitRegressor<CpuAutodiff>>();
+            let policy = LrPolicy::Plateau(Plateau::new(1.0, PlateauConfig::default()));
+            let mut engine = Engine::new(model.clone(), optim, policy, 0);
+            let micros = Grouping::Batches { batch: 6, micro }.split(&[0, 1, 2, 3, 4, 5]);
+            let micros = micros
+                .into_iter()
+                .map(|m| Ok(Micro { input: (0, m.input), rows: m.rows, update_rows: m.update_rows, closes_update: m.closes_update }));
+            engine.run(&FinetuneStep { src: &Ramps }, micros, |_, _| Ok(Flow::Continue)).unwrap();
+            let loss = engine.end_epoch(None).unwrap();
+            (engine.into_model().valid(), loss)
+        };
+        let (full, full_loss) = one_update(6);
+        let (parts, parts_loss) = one_update(4);
+        assert!((full_loss - parts_loss).abs() < 1e-6 * full_loss, "{full_loss} vs {parts_loss}");
+        let moved = |a: Vec<f32>, b: Vec<f32>, start: Vec<f32>| {
+            let scale = a.iter().zip(&start).map(|(x, s)| (x - s).abs()).fold(0.0f32, f32::max);
+            assert!(scale > 0.0, "the update moved nothing");
             a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-4 * scale)
         };
-        let g4 = |g: &GradientsParams, id| g.get::<Cpu, 4>(id).unwrap().into_data().to_vec::<f32>().unwrap();
-        let g2 = |g: &GradientsParams, id| g.get::<Cpu, 2>(id).unwrap().into_data().to_vec::<f32>().unwrap();
-        assert!(close(g4(&full, stem), g4(&parts, stem)), "stem gradient differs");
-        assert!(close(g2(&full, linear), g2(&parts, linear)), "head gradient differs");
+        let v4 = |t: Tensor<Cpu, 4>| t.into_data().to_vec::<f32>().unwrap();
+        let v2 = |t: Tensor<Cpu, 2>| t.into_data().to_vec::<f32>().unwrap();
+        let start = model.valid();
+        let stem = |m: &AvitRegressor<Cpu>| v4(m.encoder.trunk.embed.conv1.weight.val());
+        let linear = |m: &AvitRegressor<Cpu>| v2(m.head.linear.weight.val());
+        assert!(moved(stem(&full), stem(&parts), stem(&start)), "stem update differs");
+        assert!(moved(linear(&full), linear(&parts), linear(&start)), "head update differs");
     }
 
     /// The paper's MPP head: D 192, 8 heads, MLP ratio 4, P 2 → 408,386 parameters (`baselines.md` §1).

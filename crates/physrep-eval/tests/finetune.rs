@@ -90,9 +90,11 @@ fn finetuning_fits_the_training_set_reports_the_best_valid_epoch_and_resumes_exa
     let [lo, hi] = r.test_ci95.expect("bootstrap interval of the test MSE");
     assert!(lo <= hi && lo.is_finite() && hi.is_finite(), "{lo} {hi}");
     let out = opts.out_dir();
-    for f in ["results.json", "results.md", "scatter_finetune_test_alpha.png", "checkpoint/best.mpk"] {
+    for f in ["results.json", "results.md", "scatter_finetune_test_alpha.png"] {
         assert!(out.join(f).exists(), "missing {f}");
     }
+    let checkpoint = physrep_train::Checkpoint::latest(&out.join("checkpoints")).unwrap().expect("a checkpoint after every epoch");
+    assert!(checkpoint.dir.join("best.mpk").exists(), "the best epoch's weights are checkpointed");
     // results.json holds the report (serde_json's default parser may be one ulp off on floats).
     let back = ProbeReport::read_json(&out.join("results.json")).unwrap();
     assert_eq!((&back.results[0].hyper, back.windows.len()), (&r.hyper, 3));
@@ -104,7 +106,7 @@ fn finetuning_fits_the_training_set_reports_the_best_valid_epoch_and_resumes_exa
     let (pretrained, _) = load_mpp_model::<Cpu>(&run, &device).unwrap();
     let head = AttentiveProbeConfig { dim: 32, num_outputs: 2, ..opts.head.clone() }.init::<Cpu>(0, &device).unwrap();
     let shell = AvitRegressor { encoder: pretrained.clone(), head };
-    let tuned = load_module(shell, &out.join("checkpoint/model.mpk"), &device).unwrap().encoder;
+    let tuned = load_module(shell, &checkpoint.model_path(), &device).unwrap().encoder;
     let values = |t: Tensor<Cpu, 4>| t.into_data().to_vec::<f32>().unwrap();
     assert_ne!(
         values(tuned.trunk.embed.conv1.weight.val()),

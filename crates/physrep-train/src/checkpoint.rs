@@ -1,6 +1,9 @@
 //! Atomic checkpoints: model weights, optimiser state and the loop's position.
 //!
-//! Layout: `RUN/checkpoints/update-00000042/{model.mpk, optim.mpk, state.json}`. A checkpoint is
+//! Layout: `ROOT/update-00000042/{model.mpk, optim.mpk, state.json, …}` (pretraining: `RUN/checkpoints/`;
+//! fine-tuning: `OUT/checkpoints/`). `state.json` holds the [`LoopState`] at its top level, plus the lr
+//! policy and the caller's record ([`crate::engine::SavedState`]), floats stored as their IEEE bits
+//! ([`exact_floats`]) so a resumed run continues bit for bit. A checkpoint is
 //! written into `checkpoints/.tmp-update-…` and renamed into place, so a directory named
 //! `update-*` is always complete. Weights and AdamW moments use burn's named MessagePack recorder
 //! at full precision: f32 values round-trip bit-exactly and parameter ids are preserved, so the
@@ -15,6 +18,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorde
 use physrep_core::write_atomic;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::SavedState;
 use crate::error::TrainError;
 
 /// Where the loop stands; enough to continue bit-identically.
@@ -33,6 +37,26 @@ pub struct LoopState {
 }
 
 const PREFIX: &str = "update-";
+
+/// With `encode`, every float of `v` becomes `{"f64_bits": IEEE bits}`; without, back. serde_json's
+/// default float parser can be one ulp off, which would make a resumed run differ from an uninterrupted
+/// one; integers parse exactly.
+pub fn exact_floats(v: serde_json::Value, encode: bool) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if encode && n.is_f64() => match n.as_f64() {
+            Some(x) => serde_json::json!({ "f64_bits": x.to_bits() }),
+            None => Value::Number(n),
+        },
+        Value::Object(o) if !encode && o.len() == 1 && o.get("f64_bits").is_some_and(Value::is_u64) => {
+            let bits = o.get("f64_bits").and_then(Value::as_u64).unwrap_or_default();
+            serde_json::Number::from_f64(f64::from_bits(bits)).map_or(Value::Null, Value::Number)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| exact_floats(x, encode)).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, x)| (k, exact_floats(x, encode))).collect()),
+        other => other,
+    }
+}
 
 /// The recorder of every weight and optimiser file: named MessagePack, full (f32) precision.
 type Mpk = NamedMpkBytesRecorder<FullPrecisionSettings>;
@@ -102,25 +126,32 @@ impl Checkpoint {
 
     /// The loop position stored in this checkpoint.
     pub fn state(&self) -> Result<LoopState, TrainError> {
-        let p = self.state_path();
-        let text = fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
-        serde_json::from_str(&text).map_err(|e| TrainError::Format { path: p, message: e.to_string() })
+        Ok(self.saved_state()?.position)
     }
 
-    /// Write a checkpoint for `state` into `root` atomically; prune to the newest `keep` (0 = all).
-    pub fn save(root: &Path, state: &LoopState, model: Vec<u8>, optim: Vec<u8>, keep: usize) -> Result<Self, TrainError> {
+    /// Everything `state.json` holds.
+    pub fn saved_state(&self) -> Result<SavedState, TrainError> {
+        let p = self.state_path();
+        let text = fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
+        let value = serde_json::from_str(&text).map_err(|e| TrainError::Format { path: p.clone(), message: e.to_string() })?;
+        serde_json::from_value(exact_floats(value, false)).map_err(|e| TrainError::Format { path: p, message: e.to_string() })
+    }
+
+    /// Write the checkpoint of update `update` into `root` atomically: `state.json` and `files` (name,
+    /// bytes); prune to the newest `keep` (0 = all).
+    pub fn save(root: &Path, update: u64, state_json: &[u8], files: &[(&str, Vec<u8>)], keep: usize) -> Result<Self, TrainError> {
         fs::create_dir_all(root).map_err(|e| TrainError::io(root, e))?;
-        let name = format!("{PREFIX}{:08}", state.update);
+        let name = format!("{PREFIX}{update:08}");
         let tmp = root.join(format!(".tmp-{name}"));
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
         }
         fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
         let staged = Checkpoint { dir: tmp.clone() };
-        write_atomic(&staged.model_path(), &model)?;
-        write_atomic(&staged.optim_path(), &optim)?;
-        let json = serde_json::to_vec_pretty(state).expect("LoopState serialises");
-        write_atomic(&staged.state_path(), &json)?;
+        for (name, bytes) in files {
+            write_atomic(&tmp.join(name), bytes)?;
+        }
+        write_atomic(&staged.state_path(), state_json)?;
         let final_dir = root.join(&name);
         if final_dir.exists() {
             fs::remove_dir_all(&final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
@@ -157,5 +188,21 @@ impl Checkpoint {
     /// The newest complete checkpoint under `root`.
     pub fn latest(root: &Path) -> Result<Option<Checkpoint>, TrainError> {
         Ok(Self::list(root)?.pop())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Floats survive a checkpoint's JSON bit for bit, including values serde_json's default parser
+    /// rounds wrongly (0.41361615725327283 came back one ulp off in a results.json).
+    #[test]
+    fn checkpoint_floats_round_trip_exactly() {
+        let xs = vec![0.41361615725327283f64, 1.0 / 3.0, 1e-300, -2.5e17, 0.1 + 0.2];
+        let ys = vec![0.1f32, 3.4028235e38, 1.175_494_4e-38];
+        let text = serde_json::to_string(&exact_floats(serde_json::to_value((&xs, &ys, 7u64)).unwrap(), true)).unwrap();
+        let back: (Vec<f64>, Vec<f32>, u64) = serde_json::from_value(exact_floats(serde_json::from_str(&text).unwrap(), false)).unwrap();
+        assert_eq!(back, (xs, ys, 7));
     }
 }

@@ -7,10 +7,8 @@
 
 use burn::prelude::*;
 use ndarray::{Array2, Array5};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
+use crate::engine::shuffled;
 use crate::error::TrainError;
 use crate::method::TensorBatch;
 
@@ -74,13 +72,12 @@ pub trait DataSource {
     fn clip_shape(&self) -> [usize; 5];
 }
 
-/// The training order of `n` items in `epoch`: a Fisher–Yates shuffle from ChaCha8 seeded with
-/// `seed + epoch` (so it changes every epoch and repeats exactly for the same pair).
+/// The pretraining order of `n` items in `epoch`: the engine's [`shuffled`] seeded with `seed + epoch`
+/// (so it changes every epoch and repeats exactly for the same pair). The probe and fine-tuning mix
+/// seed and epoch with [`crate::engine::epoch_seed`] instead; pretraining keeps `seed + epoch`, with which
+/// every pretraining result so far was made.
 pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(epoch));
-    order.shuffle(&mut rng);
-    order
+    shuffled(n, seed.wrapping_add(epoch))
 }
 
 #[cfg(test)]

@@ -412,7 +412,7 @@ pub fn pretrain(opts: &PretrainOptions) -> Result<RunSummary, TrainError> {
 /// What [`pretrain`] keeps of a training loop's outcome (the model is saved by then).
 struct RunOutcome {
     state: crate::checkpoint::LoopState,
-    schedule: crate::schedule::LrSchedule,
+    schedule: crate::engine::LrSchedule,
     finished: bool,
     last_loss: Option<f64>,
     last_valid_loss: Option<f64>,

@@ -1,42 +1,35 @@
-//! The one training loop, written out explicitly (every method shares it).
+//! Pretraining on the [`crate::engine`]: a [`Method`] on a [`DataSource`], with a run directory.
 //!
-//! Per micro-batch: forward → loss / accum → `backward` → [`GradientsParams`] → accumulate.
-//! After exactly `accum` micro-batches: gradient norm, `lr_k` of update `k`, `optimizer.step`.
-//! Micro-batches left over at an epoch's end (fewer than `accum`) are dropped, never carried into
-//! the next epoch (`paper-protocol.md` §13, D4). Each epoch reads the training split in the order
-//! of `seed + epoch`; the objective's randomness comes from [`StepContext`] alone; nothing else
-//! draws random numbers, so a run resumed from a checkpoint repeats the uninterrupted run bit for
-//! bit on the CPU (same thread count).
+//! Per micro-batch the engine does forward → loss share → `backward` → accumulate; after exactly
+//! `accum` micro-batches one AdamW update with `lr_k` of update `k` (warm-up + cosine, [`LrSchedule`]).
+//! Micro-batches left over at an epoch's end (fewer than `accum`) are dropped, never carried into the
+//! next epoch (`docs/paper-protocol.md` §13, D4). Each epoch reads the training split in the order of
+//! `seed + epoch` (the data source's); the objective's randomness comes from [`StepContext`] alone;
+//! nothing else draws random numbers, so a run resumed from a checkpoint repeats the uninterrupted run
+//! bit for bit on the CPU (same thread count).
 //!
 //! Outputs in the run directory: `init.mpk` (the model's exact weights before the first update, see
 //! [`INIT_WEIGHTS`]), `metrics.jsonl` (one JSON object per logged update, `"kind": "train"`, and per
 //! epoch, `"kind": "valid"`) and `checkpoints/update-*/`.
 
 use std::fs;
-use std::io::Write;
-use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::AdamWConfig;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::ElementConversion;
 use physrep_core::write_atomic;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
-use crate::checkpoint::{load_module, module_bytes, read_record, record_bytes, Checkpoint, LoopState};
+use crate::checkpoint::{module_bytes, LoopState};
 use crate::config::TrainConfig;
 use crate::data::{DataSource, HostBatch, Phase};
+use crate::engine::{Engine, Flow, LrPolicy, LrSchedule, MetricsLog, Micro, Step, Tally};
 use crate::error::TrainError;
-use crate::method::{Method, StepContext};
-use crate::monitor::{collapse_stats, CollapseStats};
-use crate::schedule::LrSchedule;
-
-/// Rows of embeddings kept per update / per validation pass for collapse statistics.
-pub const MAX_MONITOR_ROWS: usize = 4096;
+use crate::method::{Method, StepContext, StepOutput};
 
 /// File of a run directory holding the weights the loop starts from (`init_model(method, seed)`,
 /// inference form, named MessagePack): the paired own-init control of a trained encoder. Written
@@ -101,157 +94,30 @@ impl<B: Backend> ModuleVisitor<B> for Materialise {
     }
 }
 
-/// L2 norm over all parameters of the accumulated gradients.
-struct GradNorm<'a, B> {
-    grads: &'a GradientsParams,
-    sum_sq: f64,
-    _b: PhantomData<B>,
+/// A [`Method`] as an engine [`Step`]: host batches are copied to the device, then forwarded.
+struct MethodStep<'a, B: AutodiffBackend, M> {
+    method: &'a M,
+    device: &'a B::Device,
 }
-impl<B: AutodiffBackend> ModuleVisitor<B> for GradNorm<'_, B> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            self.sum_sq += g.square().sum().into_scalar().elem::<f64>();
-        }
+
+impl<B: AutodiffBackend, M: Method<B>> Step<B> for MethodStep<'_, B, M> {
+    type Model = M::Model;
+    type Input = HostBatch;
+
+    fn forward(&self, model: &M::Model, input: &HostBatch, ctx: &StepContext) -> Result<StepOutput<B>, TrainError> {
+        self.method.forward(model, &input.to_tensors::<B>(self.device), ctx)
     }
 }
 
-fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
-    t.into_scalar().elem::<f64>()
-}
-
-/// Running sums over the micro-batches of one update (or one validation pass).
-#[derive(Default)]
-struct Tally {
-    weight: f64,
-    loss: f64,
-    terms: Vec<(String, f64)>,
-    rows: Vec<f32>,
-    dim: usize,
-}
-
-impl Tally {
-    fn add(&mut self, w: f64, loss: f64, terms: &[(String, f64)], emb: Option<(Vec<f32>, usize)>) {
-        self.weight += w;
-        self.loss += w * loss;
-        for (name, v) in terms {
-            match self.terms.iter_mut().find(|(n, _)| n == name) {
-                Some((_, acc)) => *acc += w * v,
-                None => self.terms.push((name.clone(), w * v)),
-            }
-        }
-        if let Some((rows, dim)) = emb {
-            self.dim = dim;
-            let room = MAX_MONITOR_ROWS.saturating_sub(self.rows.len() / dim.max(1)) * dim;
-            self.rows.extend_from_slice(&rows[..rows.len().min(room)]);
-        }
-    }
-
-    fn mean_loss(&self) -> f64 {
-        self.loss / self.weight
-    }
-
-    fn collapse(&self) -> Option<CollapseStats> {
-        if self.dim == 0 {
-            return None;
-        }
-        collapse_stats(&self.rows, self.rows.len() / self.dim, self.dim)
-    }
-
-    /// `loss`, every term and the collapse statistics into `rec`.
-    fn write_into(&self, rec: &mut Map<String, Value>) {
-        rec.insert("loss".into(), json!(self.mean_loss()));
-        for (name, v) in &self.terms {
-            rec.insert(name.clone(), json!(v / self.weight));
-        }
-        if let Some(c) = self.collapse() {
-            rec.insert("emb_std_mean".into(), json!(c.std_mean));
-            rec.insert("emb_std_min".into(), json!(c.std_min));
-            rec.insert("emb_eff_rank".into(), json!(c.effective_rank));
-        }
-    }
-}
-
-/// Append-only JSONL writer that knows its byte length (stored in checkpoints).
-struct MetricsLog {
-    path: PathBuf,
-    file: fs::File,
-    len: u64,
-}
-
-impl MetricsLog {
-    /// Open `path`, keeping only its first `keep` bytes (0 = start empty).
-    fn open(path: &Path, keep: u64) -> Result<Self, TrainError> {
-        let file =
-            fs::OpenOptions::new().create(true).read(true).write(true).truncate(false).open(path).map_err(|e| TrainError::io(path, e))?;
-        let have = file.metadata().map_err(|e| TrainError::io(path, e))?.len();
-        if have < keep {
-            return Err(TrainError::Format {
-                path: path.to_path_buf(),
-                message: format!("has {have} bytes but the checkpoint recorded {keep}"),
-            });
-        }
-        file.set_len(keep).map_err(|e| TrainError::io(path, e))?;
-        let mut log = MetricsLog { path: path.to_path_buf(), file, len: keep };
-        use std::io::Seek;
-        log.file.seek(std::io::SeekFrom::Start(keep)).map_err(|e| TrainError::io(&log.path, e))?;
-        Ok(log)
-    }
-
-    fn write(&mut self, rec: &Map<String, Value>) -> Result<(), TrainError> {
-        let mut line = serde_json::to_string(rec).expect("metrics serialise");
-        line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(|e| TrainError::io(&self.path, e))?;
-        self.file.flush().map_err(|e| TrainError::io(&self.path, e))?;
-        self.len += line.len() as u64;
-        Ok(())
-    }
-}
-
-fn check_finite(term: &str, value: f64, state: &LoopState) -> Result<(), TrainError> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(TrainError::NonFinite { term: term.to_string(), value, epoch: state.epoch, update: state.update, micro: state.micro })
-    }
-}
-
-fn check_batch(batch: &HostBatch, micro_batch: usize, state: &LoopState) -> Result<(), TrainError> {
+fn check_batch(batch: &HostBatch, micro_batch: usize, index: usize, epoch: u64) -> Result<(), TrainError> {
     if batch.len() != micro_batch {
         return Err(TrainError::Shape {
-            what: format!("training micro-batch {} of epoch {}", state.batch, state.epoch),
+            what: format!("training micro-batch {index} of epoch {epoch}"),
             got: batch.context.shape().to_vec(),
             expected: format!("{micro_batch} samples (train.micro_batch)"),
         });
     }
     Ok(())
-}
-
-/// What [`forward_checked`] returns: the loss to back-propagate, its value, the logged terms, and the
-/// embedding rows `(values, width)` for collapse monitoring.
-type CheckedStep<B> = (Tensor<B, 1>, f64, Vec<(String, f64)>, Option<(Vec<f32>, usize)>);
-
-/// Forward one batch and read back its loss, terms and embeddings (checked for NaN/Inf).
-fn forward_checked<B: AutodiffBackend, M: Method<B>>(
-    method: &M,
-    model: &M::Model,
-    host: &HostBatch,
-    ctx: &StepContext,
-    state: &LoopState,
-    device: &B::Device,
-) -> Result<CheckedStep<B>, TrainError> {
-    let batch = host.to_tensors::<B>(device);
-    let out = method.forward(model, &batch, ctx)?;
-    let loss = scalar(out.loss.clone());
-    check_finite("loss", loss, state)?;
-    for (name, v) in &out.metrics {
-        check_finite(name, *v, state)?;
-    }
-    let emb = out.embeddings.map(|e| {
-        let [_, d] = e.dims();
-        let rows = e.detach().into_data().convert::<f32>().to_vec::<f32>().expect("f32 embeddings");
-        (rows, d)
-    });
-    Ok((out.loss, loss, out.metrics, emb))
 }
 
 /// Train `method` on `data` with `cfg`, writing metrics and checkpoints into `run_dir`.
@@ -277,8 +143,6 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
     let schedule = LrSchedule::new(cfg.lr, cfg.min_lr, cfg.epochs, updates_per_epoch, cfg.warmup_epochs, cfg.max_updates);
     fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
     let ckpt_root = run_dir.join("checkpoints");
-    let metrics_path = run_dir.join("metrics.jsonl");
-
     let new_optim = || {
         AdamWConfig::new()
             .with_beta_1(cfg.beta1)
@@ -287,178 +151,110 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
             .with_weight_decay(cfg.weight_decay)
             .init::<B, M::Model>()
     };
-    let mut optim = new_optim();
-    // The newest checkpoint that reads back whole (a truncated or corrupt newer one is reported and skipped).
-    let mut resumed = None;
-    if control.resume {
-        let checkpoints = Checkpoint::list(&ckpt_root)?;
-        let mut unreadable = Vec::new();
-        for ck in checkpoints.iter().rev() {
-            let restore = || -> Result<_, TrainError> {
-                let state = ck.state()?;
-                let model = load_module(init_model(method, cfg.seed, device), &ck.model_path(), device)?;
-                let optim = new_optim().load_record(read_record::<B, _>(&ck.optim_path(), device)?);
-                Ok((model, optim, state))
-            };
-            match restore() {
-                Ok(found) => {
-                    eprintln!("resuming from {} (update {})", ck.dir.display(), found.2.update);
-                    resumed = Some(found);
-                    break;
-                }
-                Err(e) => {
-                    eprintln!("warning: skipping checkpoint {}: {e}", ck.dir.display());
-                    unreadable.push(e.to_string());
-                }
-            }
-        }
-        // Every checkpoint is damaged: starting over would silently throw the run away.
-        if resumed.is_none() && !checkpoints.is_empty() {
-            return Err(TrainError::RunDir {
-                path: run_dir.to_path_buf(),
-                message: format!(
-                    "no intact checkpoint to resume from ({}); delete {} to start the run over",
-                    unreadable.join("; "),
-                    ckpt_root.display()
-                ),
-            });
-        }
-    }
+    let policy = LrPolicy::Cosine(schedule);
+    let resumed = match control.resume {
+        true => Engine::resume(&ckpt_root, || init_model(method, cfg.seed, device), new_optim, policy.clone(), cfg.seed, device)?,
+        false => None,
+    };
     let initial = init_model(method, cfg.seed, device);
     let init_path = run_dir.join(INIT_WEIGHTS);
     // A fresh start owns the file (a previous run in this directory may have had another seed).
     if resumed.is_none() || !init_path.exists() {
         save_weights(&initial, &init_path)?;
     }
-    let (mut model, mut state) = match resumed {
-        Some((model, restored, state)) => {
-            optim = restored;
-            (model, state)
-        }
+    let (mut engine, metrics_len) = match resumed {
+        Some((engine, _, saved)) => (engine, saved.position.metrics_len),
         None => {
             if ckpt_root.exists() {
                 fs::remove_dir_all(&ckpt_root).map_err(|e| TrainError::io(&ckpt_root, e))?;
             }
-            let state = LoopState { epoch: 0, batch: 0, update: 0, micro: 0, metrics_len: 0 };
-            (initial, state)
+            (Engine::new(initial, new_optim(), policy, cfg.seed), 0)
         }
     };
-    let mut log = MetricsLog::open(&metrics_path, state.metrics_len)?;
-
+    let mut log = MetricsLog::open(&run_dir.join("metrics.jsonl"), metrics_len)?;
+    let step = MethodStep::<B, M> { method, device };
+    let samples = (accum * cfg.micro_batch) as f64;
     let bar = physrep_core::Progress::new(schedule.total, "pretrain", "updates", control.progress);
-    bar.set_position(state.update);
-    let mut accumulator = GradientsAccumulator::<M::Model>::new();
-    let mut tally = Tally::default();
+    bar.set_position(engine.state.update);
     let mut last_loss = None;
     let mut last_valid_loss = None;
-    let mut update_started = Instant::now();
     let run_started = Instant::now();
 
-    while state.update < schedule.total {
-        if state.batch < usable {
-            let batches = data.batches(Phase::Train, state.epoch, state.batch)?;
-            for item in batches {
-                if state.batch >= usable || state.update >= schedule.total {
-                    break;
-                }
-                let host = item?;
-                check_batch(&host, cfg.micro_batch, &state)?;
-                let ctx = StepContext { seed: cfg.seed, update: state.update, micro: state.micro };
-                let (loss, loss_val, terms, emb) = forward_checked(method, &model, &host, &ctx, &state, device)?;
-                tally.add(1.0, loss_val, &terms, emb);
-                let grads = loss.div_scalar(accum as f64).backward();
-                accumulator.accumulate(&model, GradientsParams::from_grads(grads, &model));
-                state.batch += 1;
-                state.micro += 1;
-                if state.batch % accum != 0 {
-                    continue;
-                }
-                // One optimiser update.
-                let grads = accumulator.grads();
-                let mut norm = GradNorm::<B> { grads: &grads, sum_sq: 0.0, _b: PhantomData };
-                model.visit(&mut norm);
-                let grad_norm = norm.sum_sq.sqrt();
-                check_finite("grad_norm", grad_norm, &state)?;
-                let lr = schedule.lr_at(state.update);
-                model = optim.step(lr, model, grads);
-                state.update += 1;
-                let secs = update_started.elapsed().as_secs_f64();
-                update_started = Instant::now();
-                last_loss = Some(tally.mean_loss());
-                if state.update % cfg.log_every == 0 || state.update == schedule.total {
+    while !engine.finished() {
+        let (epoch, start) = (engine.state.epoch, engine.state.batch);
+        if start < usable {
+            let micros = data.batches(Phase::Train, epoch, start)?.take(usable - start).enumerate().map(|(i, item)| {
+                let input = item?;
+                check_batch(&input, cfg.micro_batch, start + i, epoch)?;
+                let closes_update = (start + i + 1) % accum == 0;
+                Ok(Micro { rows: input.len(), update_rows: accum * cfg.micro_batch, closes_update, input })
+            });
+            let flow = engine.run(&step, micros, |engine, report| {
+                let update = engine.state.update;
+                last_loss = Some(report.tally.mean_loss());
+                if update % cfg.log_every == 0 || update == schedule.total {
                     let mut rec = Map::new();
                     rec.insert("kind".into(), json!("train"));
-                    rec.insert("epoch".into(), json!(state.epoch));
-                    rec.insert("update".into(), json!(state.update));
-                    rec.insert("lr".into(), json!(lr));
-                    rec.insert("grad_norm".into(), json!(grad_norm));
-                    tally.write_into(&mut rec);
-                    rec.insert("samples_per_s".into(), json!((accum * cfg.micro_batch) as f64 / secs));
+                    rec.insert("epoch".into(), json!(epoch));
+                    rec.insert("update".into(), json!(update));
+                    rec.insert("lr".into(), json!(report.lr));
+                    rec.insert("grad_norm".into(), json!(report.grad_norm));
+                    report.tally.write_into(&mut rec);
+                    rec.insert("samples_per_s".into(), json!(samples / report.seconds));
                     rec.insert("elapsed_s".into(), json!(run_started.elapsed().as_secs_f64()));
                     log.write(&rec)?;
                 }
-                bar.set_message(format!("loss {:.4}  {:.1} samples/s", tally.mean_loss(), (accum * cfg.micro_batch) as f64 / secs));
+                bar.set_message(format!("loss {:.4}  {:.1} samples/s", report.tally.mean_loss(), samples / report.seconds));
                 bar.inc(1);
-                tally = Tally::default();
-                let stopping = control.stop_after == Some(state.update) && state.update < schedule.total;
+                let stopping = control.stop_after == Some(update) && update < schedule.total;
                 // A stop always leaves a checkpoint, so `--resume` continues exactly there.
-                if state.update % cfg.checkpoint_every == 0 || state.update == schedule.total || stopping {
-                    save_checkpoint::<B, M>(&ckpt_root, &state, &model, &optim, &log, cfg.keep_checkpoints)?;
+                if update % cfg.checkpoint_every == 0 || update == schedule.total || stopping {
+                    engine.save(&ckpt_root, cfg.keep_checkpoints, log.len(), None, &[])?;
                 }
-                if stopping {
-                    bar.abandon();
-                    return Ok(TrainOutcome { model, state, schedule, finished: false, last_loss, last_valid_loss });
-                }
+                Ok(if stopping { Flow::Stop } else { Flow::Continue })
+            })?;
+            if flow == Flow::Stop {
+                bar.abandon();
+                let (state, model) = (engine.state, engine.into_model());
+                return Ok(TrainOutcome { model, state, schedule, finished: false, last_loss, last_valid_loss });
             }
-            if state.batch < usable && state.update < schedule.total {
+            if engine.state.batch < usable && !engine.finished() {
                 return Err(TrainError::NoData(format!(
-                    "the train split ended after {} of {usable} micro-batches in epoch {}",
-                    state.batch, state.epoch
+                    "the train split ended after {} of {usable} micro-batches in epoch {epoch}",
+                    engine.state.batch
                 )));
             }
         }
         // End of the epoch (or of the run): validation, then the next epoch.
-        if let Some(valid) = validate(method, &model, data, cfg, &state, device)? {
+        if let Some((valid, batches)) = validate(&engine, &step, data, cfg)? {
             let mut rec = Map::new();
             rec.insert("kind".into(), json!("valid"));
-            rec.insert("epoch".into(), json!(state.epoch));
-            rec.insert("update".into(), json!(state.update));
-            rec.insert("batches".into(), json!(valid.1));
-            valid.0.write_into(&mut rec);
-            last_valid_loss = Some(valid.0.mean_loss());
+            rec.insert("epoch".into(), json!(engine.state.epoch));
+            rec.insert("update".into(), json!(engine.state.update));
+            rec.insert("batches".into(), json!(batches));
+            valid.write_into(&mut rec);
+            last_valid_loss = Some(valid.mean_loss());
             log.write(&rec)?;
         }
-        state.epoch += 1;
-        state.batch = 0;
+        engine.end_epoch(None);
     }
     bar.finish();
+    let (state, model) = (engine.state, engine.into_model());
     Ok(TrainOutcome { model, state, schedule, finished: true, last_loss, last_valid_loss })
 }
 
-fn save_checkpoint<B: AutodiffBackend, M: Method<B>>(
-    root: &Path,
-    state: &LoopState,
-    model: &M::Model,
-    optim: &impl Optimizer<M::Model, B>,
-    log: &MetricsLog,
-    keep: usize,
-) -> Result<(), TrainError> {
-    let state = LoopState { metrics_len: log.len, ..*state };
-    let model_bytes = module_bytes::<B, _>(model, &root.join("model.mpk"))?;
-    let optim_bytes = record_bytes::<B, _>(optim.to_record(), &root.join("optim.mpk"))?;
-    Checkpoint::save(root, &state, model_bytes, optim_bytes, keep)?;
-    Ok(())
-}
-
 /// Loss (sample-weighted mean) and collapse statistics on `valid`, with the same inputs every epoch.
-fn validate<B: AutodiffBackend, M: Method<B>>(
-    method: &M,
-    model: &M::Model,
+fn validate<B, M, O>(
+    engine: &Engine<B, M::Model, O>,
+    step: &MethodStep<B, M>,
     data: &dyn DataSource,
     cfg: &TrainConfig,
-    state: &LoopState,
-    device: &B::Device,
-) -> Result<Option<(Tally, usize)>, TrainError> {
+) -> Result<Option<(Tally, usize)>, TrainError>
+where
+    B: AutodiffBackend,
+    M: Method<B>,
+    O: burn::optim::Optimizer<M::Model, B>,
+{
     let available = data.batches_per_epoch(Phase::Valid);
     let cap = cfg.max_valid_batches.map_or(available, |m| m.min(available));
     if cap == 0 {
@@ -469,8 +265,8 @@ fn validate<B: AutodiffBackend, M: Method<B>>(
     for (i, item) in data.batches(Phase::Valid, 0, 0)?.take(cap).enumerate() {
         let host = item?;
         let ctx = StepContext { seed: cfg.seed ^ VALID_SALT, update: 0, micro: i as u64 };
-        let (_, loss, terms, emb) = forward_checked(method, model, &host, &ctx, state, device)?;
-        tally.add(host.len() as f64, loss, &terms, emb);
+        let out = engine.forward(step, &host, &ctx)?;
+        tally.add(host.len() as f64, out.value, &out.terms, out.embeddings.as_ref());
         count += 1;
     }
     Ok((count > 0).then_some((tally, count)))

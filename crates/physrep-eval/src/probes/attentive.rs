@@ -1,19 +1,23 @@
 //! Training the attentive probe (paper §10.3 with physrep's fixes, `paper-protocol.md` §13).
 //!
-//! AdamW (lr 1e-3, wd 0.01, β (0.9, 0.999), eps 1e-8) on the probe only; MSE; micro-batches of
-//! `batch_size` rows in a seeded order that changes every epoch; an update after exactly `accum`
-//! micro-batches (leftovers at an epoch's end dropped, D4); linear warm-up from 0 (2 epochs, capped at
-//! 20 % of updates) then cosine to `min_lr`, update k using lr_k; 100 epochs; the final epoch is
-//! reported. With K cached noise draws, epoch e trains on draw e mod K (K = 1 is the paper's code).
+//! Trained on [`physrep_train::engine`]: AdamW (lr 1e-3, wd 0.01, β (0.9, 0.999), eps 1e-8) on the probe
+//! only; MSE; micro-batches of `batch_size` rows in a seeded order that changes every epoch; an update
+//! after exactly `accum` micro-batches, each weighted by its share of the update's rows (leftovers at an
+//! epoch's end dropped, D4); linear warm-up from 0 (`lr · k / W`; 2 epochs, capped at 20 % of updates) then
+//! cosine to `min_lr`, update k using lr_k ([`LrSchedule`], the same schedule as pretraining); 100
+//! epochs; the final epoch is reported. With K cached noise draws, epoch e trains on draw e mod K (K = 1
+//! is the paper's code). Dropout draws from one ChaCha8 stream seeded from `seed`, in micro-batch order.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::AdamWConfig;
 use burn::prelude::*;
 use physrep_nn::attentive_probe::{AttentiveProbe, AttentiveProbeConfig};
 use physrep_nn::{Cpu, CpuAutodiff};
-use rand::seq::SliceRandom;
+use physrep_train::engine::{epoch_seed, shuffled, Engine, Flow, Grouping, LrPolicy, LrSchedule, Micro, Step};
+use physrep_train::{StepContext, StepOutput, TrainError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -91,31 +95,6 @@ impl ProbeTrainConfig {
     }
 }
 
-/// Learning-rate schedule over `total` updates: linear warm-up over `warmup` updates reaching `lr` at
-/// update `warmup − 1`, then cosine from `lr` (update `warmup`) to `min_lr` (update `total − 1`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Schedule {
-    pub lr: f64,
-    pub min_lr: f64,
-    pub warmup: usize,
-    pub total: usize,
-}
-
-impl Schedule {
-    /// lr of update `k` (0-based).
-    pub fn lr_at(&self, k: usize) -> f64 {
-        if k < self.warmup {
-            return self.lr * (k + 1) as f64 / self.warmup as f64;
-        }
-        let span = self.total.saturating_sub(self.warmup + 1);
-        if span == 0 {
-            return self.lr;
-        }
-        let progress = ((k - self.warmup) as f64 / span as f64).min(1.0);
-        self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
-    }
-}
-
 /// An attentive probe plus its training recipe, behind the [`Probe`] interface.
 #[derive(Debug)]
 pub struct AttentiveProbeTrainer {
@@ -166,9 +145,21 @@ fn predict_with(model: &AttentiveProbe<Cpu>, f: &Features, batch: usize) -> Resu
     Ok(out)
 }
 
-/// Seed of epoch `e`'s shuffle (SplitMix64 of seed and epoch).
-pub(crate) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    physrep_core::seed::mix64(seed ^ (epoch as u64).wrapping_add(1).wrapping_mul(physrep_core::seed::GAMMA))
+/// One micro-batch of the probe's training: rows `idx` of noise draw `draw`, dropout from one seeded stream.
+struct ProbeStep<'a> {
+    draws: &'a [Features],
+    dropout: RefCell<ChaCha8Rng>,
+}
+
+impl Step<CpuAutodiff> for ProbeStep<'_> {
+    type Model = AttentiveProbe<CpuAutodiff>;
+    type Input = (usize, Vec<usize>);
+
+    fn forward(&self, model: &Self::Model, (draw, idx): &Self::Input, _: &StepContext) -> Result<StepOutput<CpuAutodiff>, TrainError> {
+        let (x, y) = batch_tensors::<CpuAutodiff>(&self.draws[*draw], idx, &Default::default());
+        let pred = model.forward_train(x, &mut self.dropout.borrow_mut());
+        Ok(StepOutput { loss: (pred - y).powf_scalar(2.0).mean(), metrics: vec![], embeddings: None })
+    }
 }
 
 impl Probe for AttentiveProbeTrainer {
@@ -181,9 +172,8 @@ impl Probe for AttentiveProbeTrainer {
         self.train.validate()?;
         let cfg = &self.train;
         let arch = AttentiveProbeConfig { dim: train[0].dim(), num_outputs: train[0].label_dim(), ..self.arch.clone() };
-        let device = Default::default();
-        let mut model = arch.init::<CpuAutodiff>(cfg.seed, &device)?;
-        let mut optim = AdamWConfig::new()
+        let model = arch.init::<CpuAutodiff>(cfg.seed, &Default::default())?;
+        let optim = AdamWConfig::new()
             .with_beta_1(cfg.beta1 as f32)
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(cfg.eps as f32)
@@ -191,44 +181,25 @@ impl Probe for AttentiveProbeTrainer {
             .init::<CpuAutodiff, AttentiveProbe<CpuAutodiff>>();
 
         let n = train[0].len();
-        let micro_per_epoch = n.div_ceil(cfg.batch_size);
-        let accum = cfg.accum.min(micro_per_epoch);
-        let updates_per_epoch = micro_per_epoch / accum;
+        let grouping = Grouping::Accumulate { micro: cfg.batch_size, accum: cfg.accum };
+        let (accum, updates_per_epoch) = (grouping.accum(n), grouping.updates_per_epoch(n));
         let total = cfg.epochs * updates_per_epoch;
-        let warmup =
-            ((cfg.warmup_epochs * updates_per_epoch as f64).round() as usize).min((cfg.warmup_cap * total as f64).floor() as usize);
-        let schedule = Schedule { lr: cfg.lr, min_lr: cfg.min_lr, warmup, total };
-
-        let mut drop_rng = ChaCha8Rng::seed_from_u64(epoch_seed(cfg.seed, usize::MAX));
+        let schedule =
+            LrSchedule::with_warmup_cap(cfg.lr, cfg.min_lr, total as u64, updates_per_epoch as u64, cfg.warmup_epochs, cfg.warmup_cap);
+        let mut engine = Engine::new(model, optim, LrPolicy::Cosine(schedule), cfg.seed);
+        let step = ProbeStep { draws: train, dropout: RefCell::new(ChaCha8Rng::seed_from_u64(epoch_seed(cfg.seed, u64::MAX))) };
         let mut report = FitReport::default();
-        let mut update = 0usize;
         for epoch in 0..cfg.epochs {
-            let draw = &train[epoch % train.len()];
-            let mut order: Vec<usize> = (0..n).collect();
-            order.shuffle(&mut ChaCha8Rng::seed_from_u64(epoch_seed(cfg.seed, epoch)));
-            let mut acc = GradientsAccumulator::<AttentiveProbe<CpuAutodiff>>::new();
-            let mut loss_sum = 0.0;
-            let used = updates_per_epoch * accum;
-            for (i, idx) in order.chunks(cfg.batch_size).take(used).enumerate() {
-                let (x, y) = batch_tensors::<CpuAutodiff>(draw, idx, &device);
-                let pred = model.forward_train(x, &mut drop_rng);
-                let loss = (pred - y).powf_scalar(2.0).mean();
-                let value = loss.clone().into_scalar() as f64;
-                if !value.is_finite() {
-                    return Err(EvalError::NonFinite(format!("{} probe loss at epoch {epoch}, micro-batch {i}", self.name)));
-                }
-                loss_sum += value;
-                let grads = GradientsParams::from_grads(loss.div_scalar(accum as f64).backward(), &model);
-                acc.accumulate(&model, grads);
-                if (i + 1) % accum == 0 {
-                    model = optim.step(schedule.lr_at(update), model, acc.grads());
-                    update += 1;
-                }
-            }
-            report.train_loss.push(loss_sum / used as f64);
+            let draw = epoch % train.len();
+            let micros = grouping.split(&shuffled(n, epoch_seed(cfg.seed, epoch as u64)));
+            let micros = micros
+                .into_iter()
+                .map(|m| Ok(Micro { input: (draw, m.input), rows: m.rows, update_rows: m.update_rows, closes_update: m.closes_update }));
+            engine.run(&step, micros, |_, _| Ok(Flow::Continue))?;
+            report.train_loss.push(engine.end_epoch(None).unwrap_or(f64::NAN));
             let last = epoch + 1 == cfg.epochs;
             if last || (cfg.eval_every > 0 && (epoch + 1) % cfg.eval_every == 0) {
-                let pred = predict_with(&model.valid(), valid, cfg.eval_batch)?;
+                let pred = predict_with(&engine.model().valid(), valid, cfg.eval_batch)?;
                 report.valid_curve.push(crate::metrics::mse(&pred, valid.labels(), valid.label_dim())?.mean);
             }
         }
@@ -239,39 +210,18 @@ impl Probe for AttentiveProbeTrainer {
             ("batch_size", cfg.batch_size as f64),
             ("accum", accum as f64),
             ("updates", total as f64),
-            ("warmup_updates", warmup as f64),
+            ("warmup_updates", schedule.warmup as f64),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         report.hyper = hyper;
-        self.model = Some(model.valid());
+        self.model = Some(engine.into_model().valid());
         Ok(report)
     }
 
     fn predict(&self, x: &Features) -> Result<Vec<f32>, EvalError> {
         let model = self.model.as_ref().ok_or_else(|| EvalError::Config(format!("{} probe used before fit", self.name)))?;
         predict_with(model, x, self.train.eval_batch)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedule_warmup_then_cosine() {
-        let s = Schedule { lr: 1.0, min_lr: 0.1, warmup: 4, total: 14 };
-        assert_eq!(s.lr_at(0), 0.25);
-        assert_eq!(s.lr_at(3), 1.0);
-        assert_eq!(s.lr_at(4), 1.0);
-        // Midpoint of the cosine: (k − 4) / 9 = 0.5 is not an integer step; check k = 13 end and a formula point.
-        assert!((s.lr_at(13) - 0.1).abs() < 1e-12);
-        let k = 7;
-        let want = 0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * 3.0 / 9.0).cos());
-        assert!((s.lr_at(k) - want).abs() < 1e-12);
-        assert!((s.lr_at(100) - 0.1).abs() < 1e-12, "held at the last value");
-        let flat = Schedule { lr: 2.0, min_lr: 0.0, warmup: 0, total: 1 };
-        assert_eq!(flat.lr_at(0), 2.0);
     }
 }
