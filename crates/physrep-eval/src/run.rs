@@ -103,21 +103,14 @@ impl ProbeOptions {
     }
 }
 
-/// The paper's probe noise σ per dataset (`paper-protocol.md` §2.6).
+/// The paper's probe noise σ per dataset (`docs/paper-protocol.md` §2.6; [`physrep_well::Protocol`]).
 pub fn paper_noise_std(dataset: &str) -> f32 {
-    match dataset {
-        "active_matter" | "shear_flow" => 1.0,
-        _ => 0.0,
-    }
+    physrep_well::Protocol::of_name(dataset).probe_noise_std
 }
 
 /// The paper's probe training-set size per dataset (§10.1); `None` = all windows.
 pub fn paper_max_train_windows(dataset: &str) -> Option<usize> {
-    match dataset {
-        "shear_flow" => Some(20_480),
-        "rayleigh_benard" => Some(10_240),
-        _ => None,
-    }
+    physrep_well::Protocol::of_name(dataset).probe_max_train_windows
 }
 
 /// A frozen encoder and what it expects.
@@ -269,7 +262,7 @@ pub(crate) fn probe_windows(opts: &ProbeOptions, enc: &EncoderHandle, w: &ProbeW
 
     let data = SplitFeatures { train, valid, test };
     let mut eval_cfg = opts.eval.clone();
-    let batch = opts.batch_size.unwrap_or(if name == "shear_flow" { 64 } else { 32 });
+    let batch = opts.batch_size.unwrap_or(physrep_well::Protocol::of_name(&name).probe_batch);
     eval_cfg.train.batch_size = batch;
     eval_cfg.train.accum = opts.accum.unwrap_or((256 / batch.max(1)).max(1));
     let (mut results, predictions) = evaluate(&data, &eval_cfg)?;

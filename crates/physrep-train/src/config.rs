@@ -64,18 +64,19 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
+        let am = physrep_well::SystemId::ActiveMatter.protocol().pretrain;
         TrainConfig {
-            lr: 1e-3,
+            lr: am.lr,
             min_lr: 1e-6,
-            epochs: 30,
-            warmup_epochs: 2.0,
+            epochs: am.epochs,
+            warmup_epochs: am.warmup_epochs,
             micro_batch: 8,
             global_batch: 256,
             beta1: 0.9,
             beta2: 0.95,
             eps: 1e-8,
             weight_decay: 0.05,
-            noise_std: 1.0,
+            noise_std: am.noise_std,
             seed: 42,
             checkpoint_every: 100,
             keep_checkpoints: 3,
@@ -93,16 +94,13 @@ impl TrainConfig {
         self.global_batch.checked_div(self.micro_batch).unwrap_or(0)
     }
 
-    /// The paper's per-dataset optimisation values (§9); unknown datasets get AM's.
+    /// The paper's per-dataset optimisation values (§9, from [`physrep_well::Protocol::pretrain`]); unknown
+    /// datasets get AM's. The paper configures SF with 6 warm-up epochs of 6 (never applied, defect D3);
+    /// physrep caps warm-up at 20 % of the updates (`docs/paper-protocol.md` §13), so SF's is 1.2 epochs and
+    /// its lr still decays.
     pub fn paper(dataset: &str) -> Self {
-        let base = TrainConfig::default();
-        match dataset {
-            // The paper configures 6 warm-up epochs of 6 (never applied, defect D3); physrep caps warm-up at
-            // 20 % of the updates (paper-protocol §13), so SF's is 1.2 epochs and its lr still decays.
-            "shear_flow" => TrainConfig { lr: 1e-4, epochs: 6, warmup_epochs: 1.2, noise_std: 1.0, ..base },
-            "rayleigh_benard" => TrainConfig { lr: 1e-4, epochs: 30, warmup_epochs: 6.0, noise_std: 0.0, ..base },
-            _ => base,
-        }
+        let r = physrep_well::Protocol::of_name(dataset).pretrain;
+        TrainConfig { lr: r.lr, epochs: r.epochs, warmup_epochs: r.warmup_epochs, noise_std: r.noise_std, ..TrainConfig::default() }
     }
 
     /// Check ranges and consistency; the error names the field.

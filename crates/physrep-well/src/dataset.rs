@@ -102,12 +102,7 @@ impl WindowSpec {
     /// The paper's windows: 16 context + 16 target frames; start stride active_matter 1, shear_flow and
     /// rayleigh_benard 4, anything else 16.
     pub fn paper(dataset_name: &str) -> Self {
-        let stride = match dataset_name {
-            "active_matter" => 1,
-            "shear_flow" | "rayleigh_benard" | "rayleigh_benard_uniform" => 4,
-            _ => 16,
-        };
-        Self { context: 16, target: 16, stride }
+        Self { context: 16, target: 16, stride: crate::Protocol::of_name(dataset_name).stride }
     }
 
     /// Frames per window.

@@ -26,6 +26,7 @@ mod labels;
 mod loader;
 pub mod moments;
 mod preprocess;
+pub mod protocol;
 pub mod stats;
 pub mod synthetic;
 pub mod write;
@@ -36,4 +37,5 @@ pub use file::{BoundaryCondition, FieldInfo, ScalarInfo, WellFileInfo, FIELD_GRO
 pub use labels::{LabelColumn, LabelScaling, LabelTransform, LABEL_SCALING_ATTR};
 pub use loader::{noise_seed, Batch, Loader, LoaderConfig};
 pub use preprocess::{add_noise, resize_bilinear, Crop, Normalization, Preprocess};
+pub use protocol::{Protocol, SystemId};
 pub use stats::WellStats;

@@ -24,15 +24,11 @@ impl Crop {
     /// The whole domain.
     pub const FULL: Crop = Crop { x: [0.0, 1.0], y: [0.0, 1.0] };
 
-    /// The paper's crop: shear_flow all x and the first half of y (256×512 → 256×256); rayleigh_benard
-    /// (and `_uniform`) the middle quarter of x, i.e. x ∈ [1.5, 2.5) of [0, 4) (512×128 → 128×128);
-    /// every other dataset (active_matter included) the full domain.
+    /// The paper's crop of a dataset ([`crate::Protocol::crop`]): shear_flow all x and the first half of
+    /// y (256×512 → 256×256); rayleigh_benard (and `_uniform`) the middle quarter of x; every other
+    /// dataset (active_matter included) the full domain.
     pub fn paper(dataset_name: &str) -> Self {
-        match dataset_name {
-            "shear_flow" => Crop { x: [0.0, 1.0], y: [0.0, 0.5] },
-            "rayleigh_benard" | "rayleigh_benard_uniform" => Crop { x: [0.375, 0.625], y: [0.0, 1.0] },
-            _ => Crop::FULL,
-        }
+        crate::Protocol::of_name(dataset_name).crop
     }
 
     /// Index ranges `[x, y]` on a grid of `[nx, ny]` points.

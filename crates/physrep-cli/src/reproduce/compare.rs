@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use physrep_eval::compare::{compare, ArmPredictions, Comparison};
+use physrep_eval::ProbeKind;
+use physrep_train::MethodKind;
 
 use super::Plan;
 
@@ -44,14 +46,14 @@ pub fn comparison(out: &Path, system: &str, probe: &str, fraction: f64, a: &str,
 /// The pairs a plan answers its questions with, for one probe: every method against its own
 /// initialisation, JEPA against VideoMAE (the paper's headline), and JEPA against the trivial
 /// statistics (where the baseline ran this probe).
-pub fn pairs(plan: &Plan, probe: &str) -> Vec<(String, String)> {
-    let has = |m: &str| plan.methods.iter().any(|x| x == m);
+pub fn pairs(plan: &Plan, probe: ProbeKind) -> Vec<(String, String)> {
+    let has = |m: MethodKind| plan.methods.contains(&m);
     let mut pairs: Vec<(String, String)> =
-        plan.methods.iter().filter(|m| plan.init_controls.contains(m)).map(|m| (m.clone(), format!("{m}-init"))).collect();
-    if has("jepa") && has("videomae") {
+        plan.methods.iter().filter(|m| plan.init_controls.contains(m)).map(|m| (m.to_string(), format!("{m}-init"))).collect();
+    if has(MethodKind::Jepa) && has(MethodKind::VideoMae) {
         pairs.push(("jepa".into(), "videomae".into()));
     }
-    if has("jepa") && plan.stats_baseline && plan.stats_probes().iter().any(|p| p == probe) {
+    if has(MethodKind::Jepa) && plan.stats_baseline && plan.stats_probes().contains(&probe) {
         pairs.push(("jepa".into(), "stats".into()));
     }
     pairs
@@ -63,9 +65,9 @@ pub fn study_comparisons(plan: &Plan, out: &Path) -> Vec<Comparison> {
     let mut found = Vec::new();
     let fraction = plan.probe_fractions.iter().copied().fold(f64::NAN, f64::max);
     for system in &plan.systems {
-        for probe in &plan.probes {
+        for &probe in &plan.probes {
             for (a, b) in pairs(plan, probe) {
-                match comparison(out, system, probe, fraction, &a, &b, &plan.seeds) {
+                match comparison(out, system.name(), probe.name(), fraction, &a, &b, &plan.seeds) {
                     Ok(c) => found.push(c),
                     Err(e) => eprintln!("warning: comparison {a} vs {b} ({system}, {probe}) skipped: {e:#}"),
                 }
@@ -107,10 +109,10 @@ mod tests {
     #[test]
     fn the_default_plan_compares_each_control_and_the_headline() {
         let plan = Plan::preset("default").unwrap();
-        let linear = pairs(&plan, "linear");
+        let linear = pairs(&plan, ProbeKind::Linear);
         for pair in [("jepa", "jepa-init"), ("videomae", "videomae-init"), ("jepa", "videomae"), ("jepa", "stats")] {
             assert!(linear.contains(&(pair.0.into(), pair.1.into())), "{pair:?} missing from {linear:?}");
         }
-        assert!(!pairs(&plan, "attentive").iter().any(|(_, b)| b == "stats"), "stats runs no attentive probe");
+        assert!(!pairs(&plan, ProbeKind::Attentive).iter().any(|(_, b)| b == "stats"), "stats runs no attentive probe");
     }
 }

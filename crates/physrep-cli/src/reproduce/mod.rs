@@ -34,7 +34,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use physrep_eval::plots::{self, BarSeries, Curve};
-use physrep_well::{Split, WellDataset, WindowSpec};
+use physrep_train::MethodKind;
+use physrep_well::{Split, SystemId, WellDataset, WindowSpec};
 
 pub use plan::Plan;
 use report::{ResultRow, StageTime, Study};
@@ -58,9 +59,10 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         stages.push(StageTime { stage: label, wall_s: st.wall_s, peak_rss_mb: st.peak_rss_mb, cached: skipped });
     };
 
-    for system in &plan.systems {
+    for &id in &plan.systems {
+        let system = id.name();
         // 1. Data.
-        let data_cfg = DataStage::new(plan, system);
+        let data_cfg = DataStage::new(plan, id);
         let data = stage::run(&out.join("stages").join(system).join("data"), "data", &data_cfg, |_| data_cfg.materialise(out))?;
         record(&data.record, data.skipped, format!("{system}: data"));
         let data_dir = PathBuf::from(&data.output);
@@ -73,16 +75,16 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         figures.push((format!("{system}: frames of the first training window"), rel(out, &strip)));
 
         // 2. Pretraining and probes per method and seed (the supervised ceiling as one more method).
-        for method in plan.trained_methods() {
-            let method = &method;
+        for kind in plan.trained_methods() {
+            let method = kind.as_str();
             for &seed in &plan.seeds {
                 let run_dir = compare::run_dir(out, system, method, seed);
-                let pre_cfg = PretrainStage::new(plan, system, &data_hash, method, seed);
+                let pre_cfg = PretrainStage::new(plan, id, &data_hash, kind, seed);
                 let pre = stage::run(&run_dir.join("stage-pretrain"), "pretrain", &pre_cfg, |_| pretrain(&pre_cfg, &data_dir, &run_dir))?;
                 record(&pre.record, pre.skipped, format!("{system}: pretrain {method} seed {seed}"));
                 let pre_hash = stage::config_hash(&pre_cfg)?;
 
-                let probe_cfg = ProbeStage::new(plan, system, pre_hash.clone(), false);
+                let probe_cfg = ProbeStage::new(plan, id, pre_hash.clone(), false);
                 let probed = stage::run(&run_dir.join("stage-probe"), "probe", &probe_cfg, |_| {
                     probe(&probe_cfg, &run_dir, &data_dir, system, method, seed)
                 })?;
@@ -90,8 +92,8 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
                 rows.extend(probed.output);
 
                 // The paired control: the same run's initial weights, probed the same way.
-                if plan.init_controls.contains(method) {
-                    let init_cfg = ProbeStage::new(plan, system, pre_hash.clone(), true);
+                if plan.init_controls.contains(&kind) {
+                    let init_cfg = ProbeStage::new(plan, id, pre_hash.clone(), true);
                     let arm = format!("{method}-init");
                     let probed = stage::run(&run_dir.join("stage-probe-init"), "probe", &init_cfg, |_| {
                         probe(&init_cfg, &run_dir, &data_dir, system, &arm, seed)
@@ -101,7 +103,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
                 }
 
                 // MPP as the paper reports it: fine-tuned end to end (Table 1 prefers these rows).
-                if method == "mpp" && plan.finetune_epochs > 0 {
+                if kind == MethodKind::Mpp && plan.finetune_epochs > 0 {
                     let ft_cfg = FinetuneStage {
                         pretrain: pre_hash.clone(),
                         epochs: plan.finetune_epochs,
@@ -131,9 +133,9 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         // 3. The trivial-statistics baseline, on the windows of the first method's first run.
         if plan.stats_baseline {
             let first = plan.trained_methods().remove(0);
-            let pre_cfg = PretrainStage::new(plan, system, &data_hash, &first, plan.seeds[0]);
-            let stats_cfg = StatsStage::new(plan, system, stage::config_hash(&pre_cfg)?);
-            let run_dir = compare::run_dir(out, system, &first, plan.seeds[0]);
+            let pre_cfg = PretrainStage::new(plan, id, &data_hash, first, plan.seeds[0]);
+            let stats_cfg = StatsStage::new(plan, id, stage::config_hash(&pre_cfg)?);
+            let run_dir = compare::run_dir(out, system, first.as_str(), plan.seeds[0]);
             let out_dir = compare::probe_dir(out, system, "stats", plan.seeds[0]);
             let probed = stage::run(&out.join("runs").join(system).join("stats").join("stage-probe"), "probe", &stats_cfg, |_| {
                 stats_probe(&stats_cfg, &run_dir, &data_dir, &out_dir, system, plan.seeds[0])
@@ -147,9 +149,9 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         preset: plan.preset.clone(),
         data_source: match &plan.well_dir {
             Some(d) => format!("The Well at {}", d.display()),
-            None => format!("physrep's simulators, preset `{}`", plan.sim_preset),
+            None => format!("physrep's simulators, preset `{}`", plan.sim_preset.name()),
         },
-        systems: plan.systems.clone(),
+        systems: plan.systems.iter().map(|s| s.name().to_string()).collect(),
         methods: plan.arms(),
         seeds: plan.seeds.clone(),
         comparisons: compare::study_comparisons(plan, out),
@@ -243,9 +245,9 @@ fn summary_figures(study: &mut Study, out: &Path, dir: &Path) -> Result<()> {
 /// The data stage's resolved config.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct DataStage {
-    system: String,
+    system: SystemId,
     well_dir: Option<PathBuf>,
-    sim_preset: String,
+    sim_preset: physrep_sim::Preset,
     sim_seed: u64,
     /// `lhs:N`: a parameter design split by point instead of the grid.
     design: Option<String>,
@@ -256,19 +258,19 @@ struct DataStage {
 }
 
 impl DataStage {
-    fn new(plan: &Plan, system: &str) -> Self {
+    fn new(plan: &Plan, system: SystemId) -> Self {
         DataStage {
-            system: system.to_string(),
+            system,
             well_dir: plan.well_dir.clone(),
-            sim_preset: plan.sim_preset.clone(),
+            sim_preset: plan.sim_preset,
             sim_seed: plan.sim_seed,
-            design: if plan.well_dir.is_some() { None } else { plan.designs.get(system).cloned() },
+            design: if plan.well_dir.is_some() { None } else { plan.designs.get(&system).cloned() },
             // The study keeps the files of systems not resolved yet, each recording its failed checks;
             // every other system's files must pass.
-            allow_unresolved: physrep_sim::checks::UNRESOLVED_SYSTEMS.contains(&system),
-            label_scaling: match (&plan.well_dir, plan.sim_preset.parse()) {
-                (None, Ok(preset)) => physrep_sim::generate::label_scaling(preset),
-                _ => physrep_well::LabelScaling::Paper,
+            allow_unresolved: physrep_sim::checks::UNRESOLVED_SYSTEMS.contains(&system.name()),
+            label_scaling: match &plan.well_dir {
+                None => physrep_sim::generate::label_scaling(plan.sim_preset),
+                Some(_) => physrep_well::LabelScaling::Paper,
             },
         }
     }
@@ -277,7 +279,7 @@ impl DataStage {
     fn materialise(&self, out: &Path) -> Result<String> {
         let dir = match &self.well_dir {
             Some(well) => {
-                let dir = well.join(&self.system);
+                let dir = well.join(self.system.name());
                 WellDataset::open(&dir).with_context(|| format!("opening The Well's {} at {}", self.system, dir.display()))?;
                 dir
             }
@@ -288,14 +290,14 @@ impl DataStage {
                 };
                 let opts = physrep_sim::GenerateOptions {
                     out: out.join("data"),
-                    preset: self.sim_preset.parse()?,
+                    preset: self.sim_preset,
                     seed: self.sim_seed,
                     params,
                     progress: true,
                     allow_unresolved: self.allow_unresolved,
                     ..Default::default()
                 };
-                physrep_sim::generate(&self.system, &opts)?
+                physrep_sim::generate(self.system.name(), &opts)?
             }
         };
         Ok(dir.display().to_string())
@@ -306,32 +308,31 @@ impl DataStage {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PretrainStage {
     data: String,
-    method: String,
+    method: MethodKind,
     seed: u64,
-    preset: String,
+    preset: physrep_train::Preset,
     overrides: Vec<String>,
 }
 
 impl PretrainStage {
     /// The plan's pretraining of `method` on `system` with `seed`: its overrides, then the input noise
     /// (the paper's σ for the system times the plan's noise scale).
-    fn new(plan: &Plan, system: &str, data: &str, method: &str, seed: u64) -> Self {
+    fn new(plan: &Plan, system: SystemId, data: &str, method: MethodKind, seed: u64) -> Self {
         let mut overrides = plan.train_overrides.clone();
-        overrides.extend(plan.method_overrides.get(method).into_iter().flatten().cloned());
+        overrides.extend(plan.method_overrides.get(&method).into_iter().flatten().cloned());
         overrides.push(format!("train.noise_std={}", noise_std(plan, system)));
-        PretrainStage { data: data.to_string(), method: method.to_string(), seed, preset: plan.train_preset.clone(), overrides }
+        PretrainStage { data: data.to_string(), method, seed, preset: plan.train_preset, overrides }
     }
 }
 
 /// Input-noise σ of `system` under `plan`: the paper's σ times the plan's scale.
-fn noise_std(plan: &Plan, system: &str) -> f32 {
-    physrep_eval::run::paper_noise_std(system) * plan.noise_scale
+fn noise_std(plan: &Plan, system: SystemId) -> f32 {
+    system.protocol().probe_noise_std * plan.noise_scale
 }
 
 fn pretrain(cfg: &PretrainStage, data_dir: &Path, run_dir: &Path) -> Result<serde_json::Value> {
-    let method: physrep_train::methods::MethodKind = cfg.method.parse()?;
-    let mut opts = physrep_train::pretrain::PretrainOptions::new(method, data_dir, run_dir);
-    opts.preset = Some(cfg.preset.parse()?);
+    let mut opts = physrep_train::pretrain::PretrainOptions::new(cfg.method, data_dir, run_dir);
+    opts.preset = Some(cfg.preset);
     opts.overrides = cfg.overrides.clone();
     opts.overrides.push(format!("train.seed={}", cfg.seed));
     // A killed run left checkpoints behind: continue from the newest one.
@@ -347,7 +348,7 @@ struct ProbeStage {
     pretrain: String,
     /// Probe the run's own initial weights instead of its trained ones.
     init: bool,
-    probes: Vec<String>,
+    probes: Vec<physrep_eval::ProbeKind>,
     epochs: usize,
     fractions: Vec<f64>,
     max_train_windows: Option<usize>,
@@ -358,7 +359,7 @@ struct ProbeStage {
 }
 
 impl ProbeStage {
-    fn new(plan: &Plan, system: &str, pretrain: String, init: bool) -> Self {
+    fn new(plan: &Plan, system: SystemId, pretrain: String, init: bool) -> Self {
         ProbeStage {
             pretrain,
             init,
@@ -389,7 +390,7 @@ fn probe_options(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path) -> Result<ph
         own_init: cfg.init,
         ..Default::default()
     };
-    opts.eval.probes = cfg.probes.iter().map(|p| p.parse()).collect::<Result<_, _>>()?;
+    opts.eval.probes = cfg.probes.clone();
     opts.eval.fractions = cfg.fractions.clone();
     opts.eval.train.epochs = cfg.epochs;
     opts.max_train_windows = cfg.max_train_windows;
@@ -412,7 +413,7 @@ struct StatsStage {
 }
 
 impl StatsStage {
-    fn new(plan: &Plan, system: &str, pretrain: String) -> Self {
+    fn new(plan: &Plan, system: SystemId, pretrain: String) -> Self {
         let mut probe = ProbeStage::new(plan, system, pretrain, false);
         probe.probes = plan.stats_probes();
         StatsStage { probe, baseline: "trivial-statistics:v1".into() }
@@ -516,12 +517,10 @@ mod tests {
     fn every_plans_pretraining_configs_validate() {
         for name in ["smoke", "default", "full", "paper"] {
             let plan = Plan::preset(name).unwrap();
-            for (system, channels) in [("active_matter", 11), ("shear_flow", 4), ("rayleigh_benard", 4)] {
-                for method in &plan.methods {
+            for (system, channels) in SystemId::PAPER.into_iter().zip([11, 4, 4]) {
+                for &method in &plan.methods {
                     let stage = PretrainStage::new(&plan, system, "data", method, 0);
-                    let base =
-                        PretrainConfig::preset(stage.preset.parse().unwrap(), method.parse().unwrap(), system, channels, Path::new("data"))
-                            .unwrap();
+                    let base = PretrainConfig::preset(stage.preset, method, system.name(), channels, Path::new("data")).unwrap();
                     base.with_overrides(&stage.overrides, channels).unwrap_or_else(|e| panic!("{name}/{system}/{method}: {e}"));
                 }
             }

@@ -17,44 +17,45 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use physrep_eval::ProbeKind;
+use physrep_train::MethodKind;
+use physrep_well::SystemId;
 use serde::{Deserialize, Serialize};
 
-/// Every system of the paper, in its table order.
-pub const PAPER_SYSTEMS: [&str; 3] = ["active_matter", "shear_flow", "rayleigh_benard"];
 /// The learnability control (`physrep_sim::advection`): its one parameter, a speed, is invisible in any
 /// single frame and needed to predict the next frames.
-pub const CONTROL_SYSTEM: &str = "advection";
-/// Every method, in the paper's table order.
-pub const ALL_METHODS: [&str; 4] = ["jepa", "videomae", "mpp", "disco"];
+pub const CONTROL_SYSTEM: SystemId = SystemId::Advection;
+/// Every method of the paper, in its table order.
+pub const PAPER_METHODS: [MethodKind; 4] = [MethodKind::Jepa, MethodKind::VideoMae, MethodKind::Mpp, MethodKind::Disco];
 
 /// The resolved plan of a study (written to `OUT/plan.json`; every stage hashes its part of it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub preset: String,
-    pub systems: Vec<String>,
-    pub methods: Vec<String>,
+    pub systems: Vec<SystemId>,
+    pub methods: Vec<MethodKind>,
     /// Pretraining seeds (one encoder per seed, system and method).
     pub seeds: Vec<u64>,
     /// Real Well data (`<dir>/<system>`) instead of simulation.
     pub well_dir: Option<PathBuf>,
     /// Simulator preset (`tiny`, `small`, `medium`) when simulating.
-    pub sim_preset: String,
+    pub sim_preset: physrep_sim::Preset,
     /// Per system: a continuous parameter design (`lhs:N`, `physrep simulate --design`) instead of the
     /// preset's grid, split by parameter point so that valid and test parameter values are never seen in
     /// training. Systems not listed use the grid (The Well's split by initial condition).
     #[serde(default)]
-    pub designs: BTreeMap<String, String>,
+    pub designs: BTreeMap<SystemId, String>,
     pub sim_seed: u64,
     /// Pretraining preset of `physrep pretrain` (`tiny`, `small`, `default`, `paper`).
-    pub train_preset: String,
+    pub train_preset: physrep_train::Preset,
     /// `key=value` overrides applied to every pretraining run (after the preset).
     pub train_overrides: Vec<String>,
     /// Further overrides for one method's runs only, after `train_overrides` (`method.*` keys are
     /// method-specific: JEPA's `method.vicreg.*` is an unknown key for the others).
     #[serde(default)]
-    pub method_overrides: BTreeMap<String, Vec<String>>,
-    /// Probes run on every frozen encoder (`attentive`, `linear`, `knn`, `attentive4`).
-    pub probes: Vec<String>,
+    pub method_overrides: BTreeMap<MethodKind, Vec<String>>,
+    /// Probes run on every frozen encoder.
+    pub probes: Vec<ProbeKind>,
     pub probe_epochs: usize,
     pub probe_fractions: Vec<f64>,
     /// Cap on probe training windows (`None` = the paper's).
@@ -72,7 +73,7 @@ pub struct Plan {
     /// Methods whose runs are also probed at their own initial weights (`RUN/init.mpk`): rows
     /// `<method>-init`, the paired control of "did pretraining learn?".
     #[serde(default)]
-    pub init_controls: Vec<String>,
+    pub init_controls: Vec<MethodKind>,
     /// Probe the trivial-statistics baseline (row `stats`, ridge and kNN probes only).
     #[serde(default)]
     pub stats_baseline: bool,
@@ -97,20 +98,20 @@ impl Plan {
     pub fn preset(name: &str) -> Result<Plan> {
         let base = Plan {
             preset: name.to_string(),
-            systems: PAPER_SYSTEMS.iter().map(|s| s.to_string()).collect(),
-            methods: ALL_METHODS.iter().map(|s| s.to_string()).collect(),
+            systems: SystemId::PAPER.to_vec(),
+            methods: PAPER_METHODS.to_vec(),
             seeds: vec![0],
             well_dir: None,
-            sim_preset: "tiny".into(),
+            sim_preset: physrep_sim::Preset::Tiny,
             designs: BTreeMap::new(),
             sim_seed: 0,
-            train_preset: "tiny".into(),
+            train_preset: physrep_train::Preset::Tiny,
             // The tiny simulated sets hold only a few 16 + 16-frame windows per split: one sample per update.
             train_overrides: vec!["train.micro_batch=1".into(), "train.global_batch=1".into()],
             // One 32² clip gives JEPA 2×2 token rows for 16 dimensions: VICReg's covariance is
             // rank-deficient at this toy size, knowingly (`VicregConfig::check_rows`).
-            method_overrides: BTreeMap::from([("jepa".to_string(), vec!["method.vicreg.allow_rank_deficient=true".to_string()])]),
-            probes: vec!["attentive".into(), "linear".into()],
+            method_overrides: BTreeMap::from([(MethodKind::Jepa, vec!["method.vicreg.allow_rank_deficient=true".to_string()])]),
+            probes: vec![ProbeKind::Attentive, ProbeKind::Linear],
             probe_epochs: 5,
             probe_fractions: vec![0.5, 1.0],
             probe_max_train_windows: None,
@@ -118,7 +119,7 @@ impl Plan {
             probe_accum: None,
             probe_sweep: None,
             noise_scale: 1.0,
-            init_controls: vec!["jepa".into(), "videomae".into()],
+            init_controls: vec![MethodKind::Jepa, MethodKind::VideoMae],
             stats_baseline: true,
             ceiling: true,
             finetune_epochs: 30,
@@ -128,8 +129,8 @@ impl Plan {
         };
         // The paper's systems, then the control on a design split by parameter point.
         let with_control = |mut plan: Plan, design: &str| {
-            plan.systems.push(CONTROL_SYSTEM.into());
-            plan.designs.insert(CONTROL_SYSTEM.into(), design.into());
+            plan.systems.push(CONTROL_SYSTEM);
+            plan.designs.insert(CONTROL_SYSTEM, design.into());
             plan
         };
         Ok(match name {
@@ -148,7 +149,7 @@ impl Plan {
             ),
             "default" => with_control(
                 Plan {
-                    sim_preset: "small".into(),
+                    sim_preset: physrep_sim::Preset::Small,
                     train_overrides: vec![
                         "train.max_updates=16".into(),
                         "train.global_batch=8".into(),
@@ -158,10 +159,10 @@ impl Plan {
                     // JEPA's VICReg in one chunk of 8 clips × 2×2 tokens = 32 rows for 16 dimensions
                     // (5 chunks of micro-batches of 4 gave chunks of 4 rows: a rank-deficient covariance).
                     method_overrides: BTreeMap::from([(
-                        "jepa".to_string(),
+                        MethodKind::Jepa,
                         vec!["train.micro_batch=8".to_string(), "method.vicreg.chunks=1".to_string()],
                     )]),
-                    probes: vec!["attentive".into(), "linear".into(), "knn".into()],
+                    probes: vec![ProbeKind::Attentive, ProbeKind::Linear, ProbeKind::Knn],
                     probe_epochs: 30,
                     probe_fractions: vec![0.1, 0.5, 1.0],
                     probe_max_train_windows: Some(2048),
@@ -184,13 +185,13 @@ impl Plan {
             "full" => with_control(
                 Plan {
                     seeds: vec![0, 1, 2],
-                    sim_preset: "medium".into(),
-                    train_preset: "default".into(),
+                    sim_preset: physrep_sim::Preset::Medium,
+                    train_preset: physrep_train::Preset::Default,
                     // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
                     train_overrides: Vec::new(),
                     method_overrides: BTreeMap::new(),
                     noise_scale: 64.0 / 224.0,
-                    probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
+                    probes: ProbeKind::ALL.to_vec(),
                     probe_epochs: 100,
                     probe_fractions: vec![0.1, 0.5, 1.0],
                     ..base
@@ -199,12 +200,12 @@ impl Plan {
             ),
             "paper" => Plan {
                 seeds: vec![0, 1, 2],
-                sim_preset: "medium".into(),
-                train_preset: "paper".into(),
+                sim_preset: physrep_sim::Preset::Medium,
+                train_preset: physrep_train::Preset::Paper,
                 // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
                 train_overrides: Vec::new(),
                 method_overrides: BTreeMap::new(),
-                probes: vec!["attentive".into(), "attentive4".into(), "linear".into(), "knn".into()],
+                probes: ProbeKind::ALL.to_vec(),
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],
                 ..base
@@ -214,10 +215,10 @@ impl Plan {
     }
 
     /// The methods pretrained: the plan's, then the supervised ceiling if planned.
-    pub fn trained_methods(&self) -> Vec<String> {
+    pub fn trained_methods(&self) -> Vec<MethodKind> {
         let mut m = self.methods.clone();
         if self.ceiling {
-            m.push("supervised".into());
+            m.push(MethodKind::Supervised);
         }
         m
     }
@@ -225,7 +226,7 @@ impl Plan {
     /// Every arm of the report, in its table order: the methods, their own-init controls, the
     /// supervised ceiling and the statistics baseline.
     pub fn arms(&self) -> Vec<String> {
-        let mut arms = self.methods.clone();
+        let mut arms: Vec<String> = self.methods.iter().map(|m| m.to_string()).collect();
         arms.extend(self.methods.iter().filter(|m| self.init_controls.contains(m)).map(|m| format!("{m}-init")));
         if self.ceiling {
             arms.push("supervised".into());
@@ -238,27 +239,26 @@ impl Plan {
 
     /// The probes the statistics baseline runs: the plan's ridge and kNN (its one feature token leaves
     /// nothing for attention to pool), else ridge alone.
-    pub fn stats_probes(&self) -> Vec<String> {
-        let p: Vec<String> = self.probes.iter().filter(|p| matches!(p.as_str(), "linear" | "knn")).cloned().collect();
+    pub fn stats_probes(&self) -> Vec<ProbeKind> {
+        let p: Vec<ProbeKind> = self.probes.iter().filter(|p| matches!(p, ProbeKind::Linear | ProbeKind::Knn)).copied().collect();
         if p.is_empty() {
-            vec!["linear".into()]
+            vec![ProbeKind::Linear]
         } else {
             p
         }
     }
 
-    /// Restrict systems / methods / seeds, checking every name.
     /// Refuse a plan that cannot run before anything is written: every system must be one physrep
     /// simulates, or, with `well_dir`, a dataset under it.
     pub fn check(&self) -> Result<()> {
         for system in &self.systems {
             match &self.well_dir {
-                None if !physrep_sim::generate::SYSTEM_NAMES.contains(&system.as_str()) => bail!(
+                None if !physrep_sim::generate::SYSTEM_NAMES.contains(&system.name()) => bail!(
                     "--systems: physrep cannot simulate `{system}` (expected one of {}; or read The Well with --well-dir)",
                     physrep_sim::generate::SYSTEM_NAMES.join(", ")
                 ),
-                Some(dir) if !dir.join(system).join("data").is_dir() => {
-                    bail!("--systems: {} has no `{system}` dataset (no {})", dir.display(), dir.join(system).join("data").display())
+                Some(dir) if !dir.join(system.name()).join("data").is_dir() => {
+                    bail!("--systems: {} has no `{system}` dataset (no {})", dir.display(), dir.join(system.name()).join("data").display())
                 }
                 _ => {}
             }
@@ -266,23 +266,26 @@ impl Plan {
         Ok(())
     }
 
+    /// Restrict systems / methods / seeds, checking every name.
     pub fn restrict(mut self, systems: Option<Vec<String>>, methods: Option<Vec<String>>, seeds: Option<usize>) -> Result<Plan> {
         if let Some(s) = systems {
             if s.is_empty() {
                 bail!("--systems: give at least one system");
             }
-            self.systems = s;
+            self.systems = s.iter().map(|name| name.parse().map_err(|e| anyhow::anyhow!("--systems: {e}"))).collect::<Result<_>>()?;
         }
         if let Some(m) = methods {
-            for name in &m {
-                if !ALL_METHODS.contains(&name.as_str()) {
-                    bail!("--methods: unknown method `{name}` (expected one of {})", ALL_METHODS.join(", "));
-                }
-            }
-            if m.is_empty() {
+            let names = || PAPER_METHODS.map(MethodKind::as_str).join(", ");
+            self.methods = m
+                .iter()
+                .map(|name| match name.parse() {
+                    Ok(kind) if PAPER_METHODS.contains(&kind) => Ok(kind),
+                    _ => bail!("--methods: unknown method `{name}` (expected one of {})", names()),
+                })
+                .collect::<Result<_>>()?;
+            if self.methods.is_empty() {
                 bail!("--methods: give at least one method");
             }
-            self.methods = m;
         }
         if let Some(n) = seeds {
             if n == 0 {
@@ -303,9 +306,9 @@ mod tests {
         for p in ["smoke", "default", "full", "paper"] {
             let plan = Plan::preset(p).unwrap();
             assert_eq!(plan.methods.len(), 4);
-            assert_eq!(&plan.systems[..3], PAPER_SYSTEMS);
+            assert_eq!(&plan.systems[..3], SystemId::PAPER);
             // The control runs on a design (split by parameter point) wherever it runs.
-            assert_eq!(plan.systems.contains(&CONTROL_SYSTEM.to_string()), plan.designs.contains_key(CONTROL_SYSTEM), "{p}");
+            assert_eq!(plan.systems.contains(&CONTROL_SYSTEM), plan.designs.contains_key(&CONTROL_SYSTEM), "{p}");
             assert_eq!(plan.arms().iter().filter(|a| a.ends_with("-init")).count(), 2, "{p}: jepa-init and videomae-init");
         }
         // MPP is fine-tuned everywhere: briefly in the CPU presets, the paper's 30 epochs at full scale.
@@ -315,7 +318,9 @@ mod tests {
         let p = Plan::preset("smoke").unwrap();
         assert!(p.clone().restrict(None, Some(vec!["bogus".into()]), None).is_err());
         let r = p.restrict(Some(vec!["shear_flow".into()]), Some(vec!["jepa".into()]), Some(2)).unwrap();
-        assert_eq!(r.systems, vec!["shear_flow"]);
+        assert_eq!(r.systems, vec![SystemId::ShearFlow]);
+        assert!(Plan::preset("smoke").unwrap().restrict(Some(vec!["turbulence".into()]), None, None).is_err());
+        assert!(Plan::preset("smoke").unwrap().restrict(None, Some(vec!["supervised".into()]), None).is_err());
         assert_eq!(r.seeds, vec![0, 1]);
     }
 }

@@ -29,7 +29,7 @@ pub use supervised::{SupervisedConfig, SupervisedMethod, SupervisedModel};
 pub use videomae::{VideoMaeMethod, VideoMaeMethodConfig, VideoMaeProbeConfig};
 
 /// Every pretraining method physrep knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MethodKind {
     /// The paper's conv JEPA (ConvNeXt-3D encoder + conv predictor, VICReg).
