@@ -1,7 +1,7 @@
 //! Resuming safely: files already in a dataset directory must come from the same seed, preset and grid as
 //! the run adding to it ([`check_provenance`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use physrep_well::Split;
 
@@ -17,13 +17,10 @@ pub(super) fn check_provenance(root: &Path, layout: &crate::Layout, opts: &Gener
     let mut mismatch = None;
     'splits: for split in Split::ALL {
         let dir = root.join("data").join(split.to_string());
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "hdf5") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
-            .collect();
-        files.sort();
-        for path in files {
+        if !dir.is_dir() {
+            continue;
+        }
+        for path in physrep_well::list_h5(&dir).map_err(well_err)? {
             let made = file_provenance(&path)?;
             let asked = (opts.seed as i64, opts.preset.name().to_string(), [layout.x.len(), layout.y.len()]);
             if made != asked {
@@ -61,7 +58,7 @@ pub(super) fn check_provenance(root: &Path, layout: &crate::Layout, opts: &Gener
 
 /// `(generator_seed, preset, [nx, ny])` of a generated file.
 fn file_provenance(path: &Path) -> Result<(i64, String, [usize; 2]), SimError> {
-    let info = physrep_well::WellFileInfo::read(path).map_err(well_err)?;
+    let (info, file) = physrep_well::WellFileInfo::read_keeping_file(path).map_err(well_err)?;
     let h5err = |item: &str, e: hdf5::Error| {
         well_err(physrep_well::WellError::Format {
             path: path.to_path_buf(),
@@ -69,7 +66,6 @@ fn file_provenance(path: &Path) -> Result<(i64, String, [usize; 2]), SimError> {
             msg: format!("{e} (not a file physrep simulate wrote: pass --force to replace the dataset)"),
         })
     };
-    let file = hdf5::File::open(path).map_err(|e| h5err("/", e))?;
     let seed = file.attr("generator_seed").and_then(|a| a.read_scalar::<i64>()).map_err(|e| h5err("generator_seed", e))?;
     let preset = file
         .attr("preset")

@@ -192,11 +192,21 @@ impl std::fmt::Debug for WellDataset {
     }
 }
 
-/// The `*.h5` / `*.hdf5` files under `dir`, recursively. Hidden names are skipped, as The Well skips
-/// them: macOS's `._NAME.hdf5` AppleDouble files and physrep's own `.NAME.tmp-PID` files of a writer
-/// at work. A symbolic link to a directory is an error rather than followed (a link back up the tree
-/// would pull other splits' files into this one); links to files are read.
-fn list_h5(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WellError> {
+/// The `*.h5` / `*.hdf5` files under `dir`, recursively, in sorted path order: the files of a split
+/// folder that [`WellDataset::open`] reads. Hidden names are skipped, as The Well skips them: macOS's
+/// `._NAME.hdf5` AppleDouble files and physrep's own `.NAME.tmp-PID` files of a writer at work. A
+/// symbolic link to a directory is an error rather than followed (a link back up the tree would pull
+/// other splits' files into this one), as is a link that does not resolve; links to files are read.
+/// `dir` itself must be a readable directory.
+pub fn list_h5(dir: &Path) -> Result<Vec<PathBuf>, WellError> {
+    let mut out = Vec::new();
+    collect_h5(dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Appends the files [`list_h5`] lists under `dir` to `out`, in directory order.
+fn collect_h5(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WellError> {
     for entry in std::fs::read_dir(dir).map_err(|e| WellError::io(dir, e))? {
         let entry = entry.map_err(|e| WellError::io(dir, e))?;
         let path = entry.path();
@@ -221,7 +231,7 @@ fn list_h5(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), WellError> {
                     "is a symbolic link to a directory; physrep does not follow those (link the files themselves)",
                 ));
             }
-            list_h5(&path, out)?;
+            collect_h5(&path, out)?;
         } else if matches!(path.extension().and_then(|e| e.to_str()), Some("h5" | "hdf5")) {
             out.push(path);
         }
@@ -250,10 +260,7 @@ impl WellDataset {
                 continue;
             }
             present[split.index()] = true;
-            let mut paths = Vec::new();
-            list_h5(&sdir, &mut paths)?;
-            paths.sort();
-            for p in paths {
+            for p in list_h5(&sdir)? {
                 files[split.index()].push(WellFileInfo::read(&p)?);
             }
         }
@@ -479,4 +486,35 @@ impl WellDataset {
 fn label_values(f: &WellFileInfo, names: &[String]) -> Vec<f64> {
     let params = f.parameters();
     names.iter().map(|n| params.iter().find(|(p, _)| p == n).map(|(_, v)| *v).unwrap_or(f64::NAN)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `*.h5` and `*.hdf5` files, recursively and sorted; hidden names and other extensions skipped; a
+    /// linked file read, a linked directory or a dangling link refused.
+    #[test]
+    fn list_h5_lists_well_files_and_refuses_linked_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("train");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for name in ["b.hdf5", "a.h5", "sub/c.hdf5", "._a.hdf5", ".b.hdf5.tmp-1", "notes.txt", "d.hdf5.bak"] {
+            std::fs::write(dir.join(name), b"").unwrap();
+        }
+        let elsewhere = tmp.path().join("z.hdf5");
+        std::fs::write(&elsewhere, b"").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.join("linked.hdf5")).unwrap();
+        let names: Vec<PathBuf> = list_h5(&dir).unwrap().iter().map(|p| p.strip_prefix(&dir).unwrap().to_path_buf()).collect();
+        let want: Vec<PathBuf> = ["a.h5", "b.hdf5", "linked.hdf5", "sub/c.hdf5"].iter().map(PathBuf::from).collect();
+        assert_eq!(names, want);
+        std::os::unix::fs::symlink(dir.join("sub"), dir.join("loop")).unwrap();
+        let e = list_h5(&dir).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link to a directory"), "{e}");
+        std::fs::remove_file(dir.join("loop")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("gone"), dir.join("dangling.hdf5")).unwrap();
+        let e = list_h5(&dir).unwrap_err().to_string();
+        assert!(e.contains("does not resolve"), "{e}");
+        assert!(list_h5(&tmp.path().join("missing")).is_err());
+    }
 }
