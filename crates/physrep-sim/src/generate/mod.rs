@@ -296,47 +296,8 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
     let total: usize = work.iter().flat_map(|(_, files)| files.iter().map(|f| f.1.len())).sum();
     let bar = Progress::new(total as u64, sys.name(), "trajectories", opts.progress);
     let chunk = CHUNK_PER_THREAD * rayon::current_num_threads().max(1);
-    for (point, files) in work {
-        let mut writers = files.iter().map(|(path, ics)| create_file(path, &layout, &point, opts, ics)).collect::<Result<Vec<_>, _>>()?;
-        let mut ic_params: Vec<Vec<String>> = vec![Vec::new(); files.len()];
-        let spec = CheckSpec::for_point(sys.name(), opts.preset, &point, &layout);
-        let mut checks: Vec<Vec<TrajectoryCheck>> = vec![Vec::new(); files.len()];
-        let queue: Vec<(usize, usize)> = files.iter().enumerate().flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic))).collect();
-        for jobs in queue.chunks(chunk) {
-            let trajectories: Vec<(Trajectory, TrajectoryCheck)> = jobs
-                .par_iter()
-                .map(|&(_, ic)| {
-                    let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
-                    let t = sys.simulate(&point, ic, seed, opts.preset)?;
-                    let c = check_trajectory(&spec, &layout, &t)?;
-                    bar.inc(1);
-                    Ok((t, c))
-                })
-                .collect::<Result<_, SimError>>()?;
-            for (&(f, _), (t, c)) in jobs.iter().zip(trajectories) {
-                checks[f].push(c);
-                let views = TrajectoryFields { fields: t.fields.iter().map(|a| a.view()).collect() };
-                writers[f].write_trajectory(&views).map_err(well_err)?;
-                ic_params[f].push(t.ic_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
-            }
-        }
-        // Every split file of the point is checked before any is renamed into place.
-        let file_checks: Vec<FileCheck> = checks.iter().map(|c| FileCheck::from_trajectories(c, opts.allow_unresolved)).collect();
-        if let Some((check, (path, _))) = file_checks.iter().zip(&files).find(|(c, _)| !c.passed && !opts.allow_unresolved) {
-            return Err(SimError::Unresolved {
-                file: path.display().to_string(),
-                params: point.describe(),
-                failures: check.failures.join("; "),
-            });
-        }
-        for ((mut w, params), check) in writers.into_iter().zip(ic_params).zip(&file_checks) {
-            check.write(&mut w).map_err(well_err)?;
-            w.write_attr("ic_parameters", &AttrValue::Strs(params)).map_err(well_err)?;
-            if let Some(v) = label_scaling(opts.preset).attr() {
-                w.write_attr(LABEL_SCALING_ATTR, &AttrValue::Str(v.into())).map_err(well_err)?;
-            }
-            w.finish().map_err(well_err)?;
-        }
+    for (point, files) in &work {
+        write_point(sys, opts, &layout, point, files, &bar, chunk)?;
     }
     bar.finish();
     // stats.yaml once every selected file of every shard exists: the last shard to finish writes it (two
@@ -348,6 +309,61 @@ pub fn generate_with(sys: &dyn System, opts: &GenerateOptions) -> Result<PathBuf
         stats.write(&root.join("stats.yaml")).map_err(well_err)?;
     }
     Ok(root)
+}
+
+/// Simulates the ICs of one parameter point's pending split files (`files`: path and ICs, train, valid, test)
+/// chunk by chunk, streaming each trajectory into its file; the files are checked together and renamed into
+/// place only if all pass their physical check (or unresolved files are allowed).
+fn write_point(
+    sys: &dyn System,
+    opts: &GenerateOptions,
+    layout: &crate::Layout,
+    point: &ParamPoint,
+    files: &[(PathBuf, Vec<usize>)],
+    bar: &Progress,
+    chunk: usize,
+) -> Result<(), SimError> {
+    let mut writers = files.iter().map(|(path, ics)| create_file(path, layout, point, opts, ics)).collect::<Result<Vec<_>, _>>()?;
+    let mut ic_params: Vec<Vec<String>> = vec![Vec::new(); files.len()];
+    let spec = CheckSpec::for_point(sys.name(), opts.preset, point, layout);
+    let mut checks: Vec<Vec<TrajectoryCheck>> = vec![Vec::new(); files.len()];
+    let queue: Vec<(usize, usize)> = files.iter().enumerate().flat_map(|(f, (_, ics))| ics.iter().map(move |&ic| (f, ic))).collect();
+    for jobs in queue.chunks(chunk) {
+        let trajectories: Vec<(Trajectory, TrajectoryCheck)> = jobs
+            .par_iter()
+            .map(|&(_, ic)| {
+                let seed = derive_seed(opts.seed, &[sys.name(), &point.file_name], ic as u64);
+                let t = sys.simulate(point, ic, seed, opts.preset)?;
+                let c = check_trajectory(&spec, layout, &t)?;
+                bar.inc(1);
+                Ok((t, c))
+            })
+            .collect::<Result<_, SimError>>()?;
+        for (&(f, _), (t, c)) in jobs.iter().zip(trajectories) {
+            checks[f].push(c);
+            let views = TrajectoryFields { fields: t.fields.iter().map(|a| a.view()).collect() };
+            writers[f].write_trajectory(&views).map_err(well_err)?;
+            ic_params[f].push(t.ic_params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
+        }
+    }
+    // Every split file of the point is checked before any is renamed into place.
+    let file_checks: Vec<FileCheck> = checks.iter().map(|c| FileCheck::from_trajectories(c, opts.allow_unresolved)).collect();
+    if let Some((check, (path, _))) = file_checks.iter().zip(files).find(|(c, _)| !c.passed && !opts.allow_unresolved) {
+        return Err(SimError::Unresolved {
+            file: path.display().to_string(),
+            params: point.describe(),
+            failures: check.failures.join("; "),
+        });
+    }
+    for ((mut w, params), check) in writers.into_iter().zip(ic_params).zip(&file_checks) {
+        check.write(&mut w).map_err(well_err)?;
+        w.write_attr("ic_parameters", &AttrValue::Strs(params)).map_err(well_err)?;
+        if let Some(v) = label_scaling(opts.preset).attr() {
+            w.write_attr(LABEL_SCALING_ATTR, &AttrValue::Str(v.into())).map_err(well_err)?;
+        }
+        w.finish().map_err(well_err)?;
+    }
+    Ok(())
 }
 
 /// The measured cost of one parameter point: seconds per trajectory of its first ICs (see [`time_points`]).
