@@ -281,32 +281,7 @@ impl WellDataset {
         let parameter_names: Vec<String> = first.parameters().into_iter().map(|(n, _)| n).collect();
         let mut label_names: Vec<String> = parameter_names.iter().filter(|n| n.as_str() != "L").cloned().collect();
         label_names.sort();
-        for f in files.iter().flatten() {
-            let mismatch = |what: &str, found: String, expected: String| WellError::Mismatch {
-                path: f.path.clone(),
-                what: what.into(),
-                found,
-                first: first.path.clone(),
-                expected,
-            };
-            if f.dataset_name != first.dataset_name {
-                return Err(mismatch("dataset_name", f.dataset_name.clone(), first.dataset_name.clone()));
-            }
-            if f.label_scaling != first.label_scaling {
-                return Err(mismatch("@label_scaling", format!("{:?}", f.label_scaling), format!("{:?}", first.label_scaling)));
-            }
-            if f.spatial() != first.spatial() {
-                return Err(mismatch("spatial size", format!("{:?}", f.spatial()), format!("{:?}", first.spatial())));
-            }
-            let ch: Vec<String> = pick(f).iter().flat_map(|(_, x)| x.channel_names()).collect();
-            if ch != channel_names {
-                return Err(mismatch("channel list", format!("{ch:?}"), format!("{channel_names:?}")));
-            }
-            let pn: Vec<String> = f.parameters().into_iter().map(|(n, _)| n).collect();
-            if pn != parameter_names {
-                return Err(mismatch("parameter names", format!("{pn:?}"), format!("{parameter_names:?}")));
-            }
-        }
+        check_files_agree(&files, &first, pick, &channel_names, &parameter_names)?;
         let name = first.dataset_name.clone();
         // Every file agrees on its label scaling (checked above): the train files' statistics or the
         // paper's constants (`labels.rs`).
@@ -326,20 +301,8 @@ impl WellDataset {
         };
         let stats_path = dir.join("stats.yaml");
         let stats = if stats_path.is_file() { Some(WellStats::read(&stats_path)?) } else { None };
-        // Every channel the loader normalises needs its statistics, component for component.
         if let Some(st) = &stats {
-            for (_, f) in &fields {
-                let bad = |msg: String| WellError::Stats { path: stats_path.clone(), msg };
-                let entry = st.field(&f.name).ok_or_else(|| bad(format!("no entry for field `{}` of the data", f.name)))?;
-                if entry.mean.len() != f.components() {
-                    return Err(bad(format!(
-                        "field `{}` has {} components in the data, {} in stats.yaml",
-                        f.name,
-                        f.components(),
-                        entry.mean.len()
-                    )));
-                }
-            }
+            check_stats_cover(st, &stats_path, &fields)?;
         }
         let handles = [0, 1, 2].map(|i| files[i].iter().map(|_| Mutex::new(FileSlot::default())).collect());
         Ok(Self {
@@ -481,6 +444,62 @@ impl WellDataset {
             what: format!("{}: split `{split}` has {} files, index {file} requested", self.dir.display(), self.files(split).len()),
         })
     }
+}
+
+/// Checks that every file agrees with `first` on what the files of one dataset share: dataset name, label
+/// scaling, grid size, channel list (fields as `pick` orders them) and parameter names.
+fn check_files_agree(
+    files: &[Vec<WellFileInfo>; 3],
+    first: &WellFileInfo,
+    pick: impl Fn(&WellFileInfo) -> Vec<(&'static str, FieldInfo)>,
+    channel_names: &[String],
+    parameter_names: &[String],
+) -> Result<(), WellError> {
+    for f in files.iter().flatten() {
+        let mismatch = |what: &str, found: String, expected: String| WellError::Mismatch {
+            path: f.path.clone(),
+            what: what.into(),
+            found,
+            first: first.path.clone(),
+            expected,
+        };
+        if f.dataset_name != first.dataset_name {
+            return Err(mismatch("dataset_name", f.dataset_name.clone(), first.dataset_name.clone()));
+        }
+        if f.label_scaling != first.label_scaling {
+            return Err(mismatch("@label_scaling", format!("{:?}", f.label_scaling), format!("{:?}", first.label_scaling)));
+        }
+        if f.spatial() != first.spatial() {
+            return Err(mismatch("spatial size", format!("{:?}", f.spatial()), format!("{:?}", first.spatial())));
+        }
+        let ch: Vec<String> = pick(f).iter().flat_map(|(_, x)| x.channel_names()).collect();
+        if ch != channel_names {
+            return Err(mismatch("channel list", format!("{ch:?}"), format!("{channel_names:?}")));
+        }
+        let pn: Vec<String> = f.parameters().into_iter().map(|(n, _)| n).collect();
+        if pn != parameter_names {
+            return Err(mismatch("parameter names", format!("{pn:?}"), format!("{parameter_names:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `stats.yaml` (read from `stats_path`) has every channel the loader normalises, component
+/// for component.
+fn check_stats_cover(st: &WellStats, stats_path: &Path, fields: &[(&'static str, FieldInfo)]) -> Result<(), WellError> {
+    for (_, f) in fields {
+        let bad = |msg: String| WellError::Stats { path: stats_path.to_path_buf(), msg };
+        let entry = st.field(&f.name).ok_or_else(|| bad(format!("no entry for field `{}` of the data", f.name)))?;
+        if entry.mean.len() != f.components() {
+            return Err(bad(format!(
+                "field `{}` has {} components in the data, {} in stats.yaml",
+                f.name,
+                f.components(),
+                entry.mean.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn label_values(f: &WellFileInfo, names: &[String]) -> Vec<f64> {
