@@ -350,7 +350,9 @@ pub fn record(root: &Path, design: Option<&Design>) -> Result<(), SimError> {
             }
         }
         (Some(d), None) => {
-            if let Some(file) = first_well_file(&root.join("data")) {
+            let data = root.join("data");
+            let existing = if data.is_dir() { physrep_well::list_h5(&data).map_err(|e| SimError::Well(Box::new(e)))? } else { Vec::new() };
+            if let Some(file) = existing.first() {
                 return Err(SimError::Options(format!(
                     "{} already holds Well files without a {DESIGN_FILE} (e.g. {}): a design there would mix two datasets (use another --out)",
                     root.display(),
@@ -360,21 +362,6 @@ pub fn record(root: &Path, design: Option<&Design>) -> Result<(), SimError> {
             Ok(physrep_core::write_atomic(&path, d.to_json().as_bytes())?)
         }
     }
-}
-
-/// Some `.hdf5` file under `dir` (recursively), if any.
-fn first_well_file(dir: &Path) -> Option<std::path::PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            if let Some(f) = first_well_file(&p) {
-                return Some(f);
-            }
-        } else if p.extension().is_some_and(|e| e == "hdf5" || e == "h5") {
-            return Some(p);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -129,8 +129,15 @@ impl WellFileInfo {
 
     /// Reads the metadata of `path` and validates every field's shape.
     pub fn read(path: &Path) -> Result<Self, WellError> {
+        Self::read_keeping_file(path).map(|(info, _)| info)
+    }
+
+    /// [`read`](Self::read), also handing back the open file (to read further attributes without opening
+    /// it again).
+    pub fn read_keeping_file(path: &Path) -> Result<(Self, hdf5::File), WellError> {
         let file = h5util::open_file(path)?;
-        Self::from_file(path, &file)
+        let info = Self::from_file(path, &file)?;
+        Ok((info, file))
     }
 
     pub(crate) fn from_file(path: &Path, file: &hdf5::File) -> Result<Self, WellError> {

@@ -31,7 +31,7 @@ pub mod stats;
 pub mod synthetic;
 pub mod write;
 
-pub use dataset::{ChannelOrder, Sample, Split, WellDataset, WindowRef, WindowSpec};
+pub use dataset::{list_h5, ChannelOrder, Sample, Split, WellDataset, WindowRef, WindowSpec};
 pub use error::WellError;
 pub use file::{BoundaryCondition, FieldInfo, ScalarInfo, WellFileInfo, FIELD_GROUPS};
 pub use labels::{LabelColumn, LabelScaling, LabelTransform, LABEL_SCALING_ATTR};
