@@ -6,7 +6,7 @@ Usage:
   python bench/torch_avit.py --threads 1 --steps 5    # ms per MPP training step (forward, NRMSE, backward, Adam)
 
 The shapes and defaults match `physrep bench physics-step --model mpp` (see BENCHMARKS.md, "MPP and DISCO").
-Written from the MPP paper's description (McCabe et al. 2024) and baselines.md §3; the module structure
+Written from the MPP paper's description (McCabe et al. 2024) and docs/baselines.md §3; the module structure
 follows the reference AViT so the parameter count can be compared.
 """
 import argparse

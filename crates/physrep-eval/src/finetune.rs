@@ -1,7 +1,7 @@
 //! `physrep finetune`: MPP's AViT fine-tuned end to end for parameter estimation.
 //!
 //! Paper: Qu et al., arXiv 2603.13227 (<https://arxiv.org/abs/2603.13227>), MPP baseline
-//! (`baselines/mpp_param_estimation.py`; `baselines.md` §3.3). MPP is the one encoder the paper does not
+//! (`baselines/mpp_param_estimation.py`; `docs/baselines.md` §3.3). MPP is the one encoder the paper does not
 //! probe frozen: the pretrained AViT and an attentive head on its **last time step's tokens** are trained
 //! together.
 //!
@@ -16,7 +16,7 @@
 //! (the last, smaller batch kept); ReduceLROnPlateau on the valid MSE (mode min, factor 0.5, patience 5,
 //! PyTorch's relative threshold 1e-4) — [`Plateau`]; 30 epochs; windows of stride 4 for every dataset,
 //! no input noise. Valid is scored after every epoch; the weights of the epoch with the lowest valid MSE
-//! are kept ([`BestEpoch`]) and valid **and** test are reported at that epoch (`paper-protocol.md` §13,
+//! are kept ([`BestEpoch`]) and valid **and** test are reported at that epoch (`docs/paper-protocol.md` §13,
 //! "reported epoch"; the paper reports that epoch's valid MSE only). The loop is
 //! [`physrep_train::engine`]'s, as for pretraining and the attentive probe.
 //!
@@ -70,7 +70,7 @@ use crate::well_source::{SplitClips, WellClips};
 /// The name of fine-tuning results in reports (`ProbeResult::probe`).
 pub const FINETUNE_PROBE: &str = "finetune";
 
-/// Options of a fine-tuning run. `Default` = the paper's recipe (`baselines.md` §3.3).
+/// Options of a fine-tuning run. `Default` = the paper's recipe (`docs/baselines.md` §3.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneOptions {
@@ -544,7 +544,7 @@ mod tests {
         assert!(moved(linear(&full), linear(&parts), linear(&start)), "head update differs");
     }
 
-    /// The paper's MPP head: D 192, 8 heads, MLP ratio 4, P 2 → 408,386 parameters (`baselines.md` §1).
+    /// The paper's MPP head: D 192, 8 heads, MLP ratio 4, P 2 → 408,386 parameters (`docs/baselines.md` §1).
     #[test]
     fn default_head_is_the_papers_mpp_probe() {
         let cfg = AttentiveProbeConfig { dim: 192, num_outputs: 2, ..FinetuneOptions::default().head };

@@ -1,6 +1,6 @@
 //! physrep-eval: frozen-encoder evaluation.
 //!
-//! Pipeline (`paper-protocol.md` §10–13): extract tokens of every window through a
+//! Pipeline (`docs/paper-protocol.md` §10–13): extract tokens of every window through a
 //! [`physrep_nn::ClipEncoder`] ([`extract`], cached on disk by [`features::FeatureCache`]), fit probes
 //! on them ([`probes`]: the paper's attentive probe, V-JEPA 2's 4-block probe, ridge, kNN and the
 //! predict-the-mean floor), sweep the attentive probes' lr × wd in parallel ([`sweep`]), repeat on

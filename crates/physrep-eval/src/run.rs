@@ -17,7 +17,7 @@ use crate::predictions::{window_ids, write_predictions};
 use crate::report::{ProbeReport, ProbeResult};
 use crate::well_source::{SplitClips, WellClips};
 
-/// Options of a probe run. `Default` = the paper's protocol (physrep fixes, `paper-protocol.md` §13).
+/// Options of a probe run. `Default` = the paper's protocol (physrep fixes, `docs/paper-protocol.md` §13).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProbeOptions {

@@ -14,7 +14,7 @@ fn parameter_counts_match_the_paper() {
     assert_eq!(jepa.num_params(), 445_314);
     let videomae = AttentiveProbeConfig { dim: 384, mlp_ratio: 0.25, ..Default::default() }.init::<Cpu>(0, &device).unwrap();
     assert_eq!(videomae.num_params(), 520_418);
-    // MPP (computed in baselines.md §1): D = 192, ratio 4.
+    // MPP (computed in docs/baselines.md §1): D = 192, ratio 4.
     let mpp = AttentiveProbeConfig { dim: 192, mlp_ratio: 4.0, ..Default::default() }.init::<Cpu>(0, &device).unwrap();
     assert_eq!(mpp.num_params(), 408_386);
 }

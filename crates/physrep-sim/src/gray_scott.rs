@@ -1,4 +1,4 @@
-//! `gray_scott_reaction_diffusion`: the Gray–Scott model as in The Well (spec `simulators.md` §5; generator
+//! `gray_scott_reaction_diffusion`: the Gray–Scott model as in The Well (spec `docs/simulators.md` §5; generator
 //! `danfortunato/spectral-gray-scott`, Chebfun `spin2`).
 //!
 //! `A_t = δ_A∇²A − AB² + F(1 − A)`, `B_t = δ_B∇²B + AB² − (F + k)B` on `[−1,1)²` periodic, δ_A = 2·10⁻⁵,

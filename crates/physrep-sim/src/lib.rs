@@ -10,7 +10,7 @@
 //! * Systems: [`shear_flow`], [`rayleigh_benard`], [`gray_scott`], [`active_matter`], and the
 //!   learnability control [`advection`].
 //!
-//! Specification: `shared/spec/simulators.md`.
+//! Specification: `docs/simulators.md`.
 
 pub mod active_matter;
 pub mod advection;

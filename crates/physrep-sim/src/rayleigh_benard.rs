@@ -1,5 +1,5 @@
 //! `rayleigh_benard`: 2-D Boussinesq convection between free-slip, fixed-buoyancy plates (spec
-//! `simulators.md` §2.2; The Well's `rayleigh_benard` uses no-slip walls — see departures).
+//! `docs/simulators.md` §2.2; The Well's `rayleigh_benard` uses no-slip walls — see departures).
 //!
 //! Free-fall units (H = 1, Δb = 1), ν = √(Pr/Ra), κ = 1/√(Ra·Pr); `b = (1 − y) + θ`, `ω = −∇²ψ`, `u = ∂ᵧψ`,
 //! `v = −∂ₓψ`:

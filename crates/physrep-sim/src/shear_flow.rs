@@ -1,5 +1,5 @@
 //! `shear_flow`: 2-D periodic incompressible shear layers with a passive tracer (The Well's `shear_flow`,
-//! spec `simulators.md` §3).
+//! spec `docs/simulators.md` §3).
 //!
 //! Equations (vorticity form of The Well's Navier–Stokes + tracer, ν = 1/Re, D = ν/Sc):
 //! `∂ₜω + u·∇ω = ν∇²ω`, `∂ₜs + u·∇s = D∇²s` on `[0,1) × [−1,1)`, fully periodic, `k_x = 2πn`, `k_y = πm`.
@@ -18,7 +18,7 @@
 //! the solver's projected flow. The IC is deterministic, the trajectory seed is unused.
 //!
 //! Departures: resolution only (compute 128×256 at `medium` vs 1024×2048); the filter controls the grid
-//! scale for ν ≤ 1e-4; scalar names `Reynolds`, `Schmidt` (well-format §13).
+//! scale for ν ≤ 1e-4; scalar names `Reynolds`, `Schmidt` (docs/well-format.md §13).
 
 use ndarray::{ArrayD, IxDyn};
 use num_complex::Complex64;

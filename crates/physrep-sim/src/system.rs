@@ -52,7 +52,7 @@ impl std::str::FromStr for Preset {
 pub struct ParamPoint {
     /// Parameters in file order, named as written in `scalars/` and the root attributes.
     pub params: Vec<(String, f64)>,
-    /// The Well's file name for this point (well-format §1), e.g. `shear_flow_Reynolds_1e4_Schmidt_1e0.hdf5`.
+    /// The Well's file name for this point (docs/well-format.md §1), e.g. `shear_flow_Reynolds_1e4_Schmidt_1e0.hdf5`.
     pub file_name: String,
 }
 

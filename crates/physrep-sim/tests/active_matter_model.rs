@@ -1,4 +1,4 @@
-//! Validation of the active-matter solver against independent oracles (spec `simulators.md` §6.8):
+//! Validation of the active-matter solver against independent oracles (spec `docs/simulators.md` §6.8):
 //! linear growth rate of the isotropic state, a manufactured Stokes flow, incompressibility, PSD-ness of
 //! D, conservation of ⟨c⟩, determinism and blow-up reporting.
 

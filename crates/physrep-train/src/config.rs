@@ -1,7 +1,7 @@
 //! Typed, validated configuration of the training loop and its data, and `key=value` overrides.
 //!
 //! Each value has exactly one home; `Default` gives the paper's values for active_matter (AM) and
-//! [`TrainConfig::paper`] the paper's per-dataset values (`paper-protocol.md` §9). A whole run
+//! [`TrainConfig::paper`] the paper's per-dataset values (`docs/paper-protocol.md` §9). A whole run
 //! (method + data + train) is [`crate::pretrain::PretrainConfig`]. Overrides are dotted paths onto
 //! the serde form (`train.lr=5e-4`, `data.resolution=32`, `method.loss=bcs`).
 //!

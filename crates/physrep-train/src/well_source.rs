@@ -1,6 +1,6 @@
 //! [`DataSource`] over a Well-layout dataset directory, through `physrep-well`'s prefetching loader.
 //!
-//! Windows, crop and resize follow the paper (`paper-protocol.md` §2) with the run's resolution,
+//! Windows, crop and resize follow the paper (`docs/paper-protocol.md` §2) with the run's resolution,
 //! frame counts and stride. Training order: the ChaCha8 shuffle of `seed + epoch` (the same
 //! permutation `physrep_well::Loader` draws), computed here so a resumed epoch can start at any
 //! micro-batch without reading the skipped ones; incomplete last batch dropped. Noise: fresh per

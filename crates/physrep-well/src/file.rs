@@ -1,4 +1,4 @@
-//! Metadata of one Well file (`well-format.md` §2–6), read without touching field data, and the
+//! Metadata of one Well file (`docs/well-format.md` §2–6), read without touching field data, and the
 //! hyperslab reader used for windows.
 //!
 //! Accepted layout: root attributes `dataset_name`, `n_trajectories`, `n_spatial_dims` (= 2), optional

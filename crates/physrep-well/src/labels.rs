@@ -1,5 +1,5 @@
 //! Label transforms: physical parameters → the standardised regression targets of the probe
-//! (`paper-protocol.md` §3), and back.
+//! (`docs/paper-protocol.md` §3), and back.
 //!
 //! Label columns are the constant scalars of a file except `L`, in HDF5 key order (upper case sorts
 //! before lower case). Each column is optionally log10-transformed, then z-scored with fixed constants:

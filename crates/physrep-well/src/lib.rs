@@ -1,8 +1,8 @@
 //! # physrep-well: The Well's HDF5 layout
 //!
-//! Reading and writing Well-layout files (PolymathicAI's *The Well*, `well-format.md`), the dataset
+//! Reading and writing Well-layout files (PolymathicAI's *The Well*, `docs/well-format.md`), the dataset
 //! index over `<dir>/data/{train,valid,test}`, the paper's windows, crops, resize, noise and label
-//! transforms (Qu et al., arXiv 2603.13227, `paper-protocol.md` §2–3), The Well's `stats.yaml`, and a
+//! transforms (Qu et al., arXiv 2603.13227, `docs/paper-protocol.md` §2–3), The Well's `stats.yaml`, and a
 //! seeded, prefetching batch loader.
 //!
 //! ```no_run

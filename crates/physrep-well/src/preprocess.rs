@@ -1,4 +1,4 @@
-//! Preprocessing of a window, as the paper (`paper-protocol.md` §2.3–2.6): spatial crop given as
+//! Preprocessing of a window, as the paper (`docs/paper-protocol.md` §2.3–2.6): spatial crop given as
 //! *fractions of the domain*, optional normalisation from `stats.yaml`, exact bilinear resize
 //! (`align_corners = False`, no antialiasing), optional i.i.d. Gaussian input noise.
 //!

@@ -1,4 +1,4 @@
-//! Writer of Well-layout files (`well-format.md` §7 and §13), one trajectory at a time.
+//! Writer of Well-layout files (`docs/well-format.md` §7 and §13), one trajectory at a time.
 //!
 //! # What a caller provides
 //! A [`WellFileHeader`]:

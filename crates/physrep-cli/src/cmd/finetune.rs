@@ -1,5 +1,5 @@
 //! `physrep finetune`: fine-tune an MPP run's AViT end to end with an attentive head on the physical
-//! parameters (`physrep_eval::finetune_run`; the paper's MPP protocol, `baselines.md` §3.3).
+//! parameters (`physrep_eval::finetune_run`; the paper's MPP protocol, `docs/baselines.md` §3.3).
 //!
 //! Writes `RUN/finetune/results.json`, `results.md` and predicted-vs-true scatters; the reported epoch is
 //! the one with the lowest valid MSE, and test is scored with that epoch's weights. Example:

@@ -1,4 +1,4 @@
-//! Training the attentive probe (paper §10.3 with physrep's fixes, `paper-protocol.md` §13).
+//! Training the attentive probe (paper §10.3 with physrep's fixes, `docs/paper-protocol.md` §13).
 //!
 //! Trained on [`physrep_train::engine`]: AdamW (lr 1e-3, wd 0.01, β (0.9, 0.999), eps 1e-8) on the probe
 //! only; MSE; micro-batches of `batch_size` rows in a seeded order that changes every epoch; an update

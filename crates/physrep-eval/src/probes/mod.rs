@@ -4,7 +4,7 @@
 //! * [`ridge::RidgeProbe`] — closed-form ridge on standardised mean-pooled tokens, λ chosen on valid.
 //! * [`knn::KnnProbe`] — k nearest neighbours on standardised mean-pooled tokens, k chosen on valid.
 //! * [`attentive::AttentiveProbeTrainer`] — the paper's attentive probe (or V-JEPA 2's 4-block one),
-//!   trained with AdamW, warm-up + cosine, accumulation (`paper-protocol.md` §10.3, §13).
+//!   trained with AdamW, warm-up + cosine, accumulation (`docs/paper-protocol.md` §10.3, §13).
 
 pub mod attentive;
 pub mod knn;

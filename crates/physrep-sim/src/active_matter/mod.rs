@@ -1,5 +1,5 @@
 //! `active_matter`: rod-like active particles in Stokes flow, the D-tensor kinetic model with the exact
-//! 2-D Bingham closure (spec `simulators.md` §4; The Well's `active_matter`, Maddu, Weady & Shelley,
+//! 2-D Bingham closure (spec `docs/simulators.md` §4; The Well's `active_matter`, Maddu, Weady & Shelley,
 //! J. Comput. Phys. 504 (2024) 112869, arXiv:2308.06675).
 //!
 //! # Equations (periodic square [0, L)², L = 10)

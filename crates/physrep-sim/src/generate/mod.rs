@@ -1,6 +1,6 @@
 //! Dataset generation: parameter grid → simulated trajectories → Well-layout files + `stats.yaml`.
 //!
-//! Layout written (well-format §1): `OUT/<system>/data/{train,valid,test}/<The Well's file name>` and
+//! Layout written (docs/well-format.md §1): `OUT/<system>/data/{train,valid,test}/<The Well's file name>` and
 //! `OUT/<system>/stats.yaml` (train split, `physrep_well::moments`). For the preset's grid, per parameter file
 //! the IC indices `0..ics_per_point` are shuffled with a seeded RNG and cut into train/valid/test by
 //! [`System::split_counts`] (80/10/10 as The Well); each split file holds its trajectories in increasing IC

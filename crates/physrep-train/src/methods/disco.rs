@@ -1,4 +1,4 @@
-//! Compact DISCO pretraining (`baselines.md` §4.3): the hypernetwork writes an operator network's
+//! Compact DISCO pretraining (`docs/baselines.md` §4.3): the hypernetwork writes an operator network's
 //! weights from the context clip; the last context frame (re-standardised per sample and channel)
 //! is integrated over t ∈ [0, 1] with RK4; loss = per-sample normalised next-frame MSE in the
 //! standardised units. Trained from scratch on physrep's data (a declared deviation from the
@@ -19,7 +19,7 @@ use crate::error::TrainError;
 use crate::method::{clip_error, Method, StepContext, StepOutput, TensorBatch};
 use crate::methods::mpp::frame;
 
-/// The method's typed config (serde; `Default` = `baselines.md` §4.3: d 192, 4 blocks, RK4 × 4).
+/// The method's typed config (serde; `Default` = `docs/baselines.md` §4.3: d 192, 4 blocks, RK4 × 4).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiscoPretrainConfig {

@@ -1,7 +1,7 @@
 //! The paper's conv JEPA as a pretraining [`Method`]: encode context and target with the same
 //! encoder, predict the target embedding from the context embedding, VICReg (or BCS) between them.
 //!
-//! Paper: Qu et al., arXiv 2603.13227, `train_jepa.py:JepaTrainer.pred_fn` (`paper-protocol.md` §6):
+//! Paper: Qu et al., arXiv 2603.13227, `train_jepa.py:JepaTrainer.pred_fn` (`docs/paper-protocol.md` §6):
 //! ```text
 //! e_ctx = Enc(context)   (B, C, 16, H, W) → (B, 128, H/16, W/16)
 //! e_tgt = Enc(target)    same weights, gradients flow through both passes (no EMA, no stop-grad)

@@ -1,4 +1,4 @@
-//! MPP pretraining (`baselines.md` §3.2): next-frame prediction with an AViT and the per-field
+//! MPP pretraining (`docs/baselines.md` §3.2): next-frame prediction with an AViT and the per-field
 //! NRMSE objective (spatial MSE / spatial mean of target²), through the shared loop.
 //!
 //! Input: the batch's `context (B, C, T, H, W)`; target: frame 0 of `target (B, C, Tt, H, W)`.

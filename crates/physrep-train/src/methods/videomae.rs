@@ -1,13 +1,13 @@
 //! VideoMAE pretraining as a [`Method`]: tube-masked reconstruction of the context clip.
 //!
 //! Model and loss: `physrep_nn::videomae` (VideoMAE, Tong et al. 2022, <https://arxiv.org/abs/2203.12602>;
-//! spec `baselines.md` §2). Each micro-batch's tube masks come from a ChaCha8 generator seeded with
+//! spec `docs/baselines.md` §2). Each micro-batch's tube masks come from a ChaCha8 generator seeded with
 //! [`StepContext::micro_seed`], so a resumed run draws the same masks as the uninterrupted one. Only the
 //! context half of a window (`(B, C, 16, H, W)`) is reconstructed: it is what the probe later embeds.
 //!
 //! Optimisation (the loop's AdamW, warm-up + cosine): betas (0.9, 0.95), weight decay 0.05, and
 //! lr = 1.5e-4 × global batch / 256 ([`VideoMaeMethodConfig::lr_for_batch`]; min lr 1e-5 scaled the same
-//! way). Probe settings of the paper for VideoMAE features (`baselines.md` §1) are recorded here so that
+//! way). Probe settings of the paper for VideoMAE features (`docs/baselines.md` §1) are recorded here so that
 //! `reproduce` can pick them: MLP ratio 0.25, noise σ AM/SF/RB 0/0.1/0, dropout SF 0.1 else 0.
 
 use burn::tensor::backend::AutodiffBackend;
@@ -20,7 +20,7 @@ use crate::config::{DataConfig, Preset, TrainConfig};
 use crate::error::TrainError;
 use crate::method::{clip_error, Method, StepContext, StepOutput, TensorBatch};
 
-/// The paper's probe settings for VideoMAE features (`baselines.md` §1).
+/// The paper's probe settings for VideoMAE features (`docs/baselines.md` §1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VideoMaeProbeConfig {

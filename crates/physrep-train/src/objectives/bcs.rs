@@ -1,4 +1,4 @@
-//! BCS / Gaussian matching (the paper's optional `model.loss = gaussian_matching`, paper-protocol.md §8).
+//! BCS / Gaussian matching (the paper's optional `model.loss = gaussian_matching`, docs/paper-protocol.md §8).
 //!
 //! `pred` and `target` are `(B, C, h, w)`; each sample is flattened in `(h, w, c)` order to
 //! `x, y ∈ R^{B×D}`. With `A ∈ R^{D×S}` standard normal with unit-norm columns (no gradient):

@@ -1,4 +1,4 @@
-//! VICReg over token rows, exactly as the paper's `vicreg_loss_3d` (paper-protocol.md §7).
+//! VICReg over token rows, exactly as the paper's `vicreg_loss_3d` (docs/paper-protocol.md §7).
 //!
 //! `pred` and `target` are `(B, C, h, w)` maps; each `(b, h, w)` position is one row of C
 //! features (N = B·h·w rows, in that order). One permutation π of the N rows is applied to both,
