@@ -248,29 +248,60 @@ fn label_rows(src: &WellClips) -> Result<Features, EvalError> {
 /// write `results.json`, `results.md` and scatters into [`FinetuneOptions::out_dir`].
 pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     opts.validate()?;
-    let train_err = |e: physrep_train::TrainError| EvalError::Config(format!("{}: {e}", opts.run_dir.display()));
-    let info = physrep_train::encoder_info(&opts.run_dir).map_err(train_err)?;
-    if info.method != MethodKind::Mpp {
-        return Err(EvalError::NotFinetunable { path: opts.run_dir.clone(), method: info.method.to_string() });
-    }
-    let device = Default::default();
-    let (encoder, avit) = physrep_train::load_mpp_model::<CpuAutodiff>(&opts.run_dir, &device).map_err(train_err)?;
-    let ds = Arc::new(WellDataset::open(&opts.data_dir)?);
-    crate::run::check_channels(&opts.run_dir, &info, &ds)?;
-    let _lock = physrep_core::DirLock::exclusive(&opts.out_dir(), "physrep finetune")?;
-    let name = ds.name().to_string();
-    let spec = WindowSpec { context: info.frames, stride: opts.stride.unwrap_or(4), ..WindowSpec::paper(&name) };
-    let sigma = opts.noise_std.unwrap_or(0.0);
-    let resolution = opts.resolution.or(Some([info.resolution, info.resolution]));
-    let sources = SplitClips::new(&ds, &spec, &Preprocess::paper(&name, resolution, sigma), opts.max_train_windows, opts.noise_seed)?;
-    let p = ds.label_names().len();
-    let [c, t, h, w] = sources.train.clip_shape();
-    avit.check_clip([1, c, t, h, w])
-        .map_err(|e| EvalError::Config(format!("{} does not fit the AViT of {}: {e}", opts.data_dir.display(), opts.run_dir.display())))?;
+    let (setup, model) = Setup::open(opts)?;
+    let trained = train_epochs(opts, &setup, model)?;
+    write_report(opts, &setup, trained)
+}
 
-    let head_cfg = AttentiveProbeConfig { dim: encoder.token_dim(), num_outputs: p, ..opts.head.clone() };
-    let head = head_cfg.init::<CpuAutodiff>(opts.seed, &device)?;
-    let model = AvitRegressor { encoder, head };
+/// What a fine-tuning run reads, resolved and checked before any training.
+struct Setup {
+    ds: Arc<WellDataset>,
+    sources: SplitClips,
+    /// The options with every default resolved (written into the report).
+    resolved: FinetuneOptions,
+    _lock: physrep_core::DirLock,
+}
+
+impl Setup {
+    /// Load the MPP run's AViT, open and window the data, check they fit, and build the regressor (the
+    /// pretrained AViT and a freshly seeded head).
+    fn open(opts: &FinetuneOptions) -> Result<(Setup, AvitRegressor<CpuAutodiff>), EvalError> {
+        let train_err = |e: physrep_train::TrainError| EvalError::Config(format!("{}: {e}", opts.run_dir.display()));
+        let info = physrep_train::encoder_info(&opts.run_dir).map_err(train_err)?;
+        if info.method != MethodKind::Mpp {
+            return Err(EvalError::NotFinetunable { path: opts.run_dir.clone(), method: info.method.to_string() });
+        }
+        let device = Default::default();
+        let (encoder, avit) = physrep_train::load_mpp_model::<CpuAutodiff>(&opts.run_dir, &device).map_err(train_err)?;
+        let ds = Arc::new(WellDataset::open(&opts.data_dir)?);
+        crate::run::check_channels(&opts.run_dir, &info, &ds)?;
+        let lock = physrep_core::DirLock::exclusive(&opts.out_dir(), "physrep finetune")?;
+        let name = ds.name().to_string();
+        let spec = WindowSpec { context: info.frames, stride: opts.stride.unwrap_or(4), ..WindowSpec::paper(&name) };
+        let sigma = opts.noise_std.unwrap_or(0.0);
+        let resolution = opts.resolution.or(Some([info.resolution, info.resolution]));
+        let sources = SplitClips::new(&ds, &spec, &Preprocess::paper(&name, resolution, sigma), opts.max_train_windows, opts.noise_seed)?;
+        let [c, t, h, w] = sources.train.clip_shape();
+        avit.check_clip([1, c, t, h, w]).map_err(|e| {
+            EvalError::Config(format!("{} does not fit the AViT of {}: {e}", opts.data_dir.display(), opts.run_dir.display()))
+        })?;
+        let head_cfg = AttentiveProbeConfig { dim: encoder.token_dim(), num_outputs: ds.label_names().len(), ..opts.head.clone() };
+        let head = head_cfg.init::<CpuAutodiff>(opts.seed, &device)?;
+        let resolved = FinetuneOptions { head: head_cfg, stride: Some(spec.stride), noise_std: Some(sigma), resolution, ..opts.clone() };
+        Ok((Setup { ds, sources, resolved, _lock: lock }, AvitRegressor { encoder, head }))
+    }
+}
+
+/// What the epochs leave: the best epoch, the curves, and the lr after the last epoch.
+struct Trained {
+    best: BestEpoch<Kept>,
+    progress: Progress,
+    final_lr: f64,
+}
+
+/// Train the epochs not yet done (resuming this trajectory's checkpoint), scoring valid after each and
+/// checkpointing the engine, the curves and the best epoch's weights.
+fn train_epochs(opts: &FinetuneOptions, setup: &Setup, model: AvitRegressor<CpuAutodiff>) -> Result<Trained, EvalError> {
     let new_optim = || {
         AdamConfig::new()
             .with_beta_1(opts.beta1 as f32)
@@ -278,15 +309,8 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
             .with_epsilon(opts.eps as f32)
             .init::<CpuAutodiff, AvitRegressor<CpuAutodiff>>()
     };
-
-    let mut resolved = opts.clone();
-    resolved.head = head_cfg;
-    resolved.stride = Some(spec.stride);
-    resolved.noise_std = Some(sigma);
-    resolved.resolution = resolution;
-    let out = opts.out_dir();
-    let key = trajectory_key(&resolved)?;
-    let root = out.join("checkpoints");
+    let key = trajectory_key(&setup.resolved)?;
+    let root = opts.out_dir().join("checkpoints");
     let policy = LrPolicy::Plateau(Plateau::new(opts.lr, opts.plateau.clone()));
     let (mut engine, mut progress, mut best) = resume(&root, &key, opts.epochs, &model, new_optim, policy.clone(), opts.seed)?
         .unwrap_or_else(|| (Engine::new(model, new_optim(), policy, opts.seed), Progress::default(), BestEpoch::default()));
@@ -295,14 +319,14 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         std::fs::remove_dir_all(&root).map_err(EvalError::io(&root))?;
     }
 
-    let n = sources.train.len();
+    let sources = &setup.sources;
     let grouping = Grouping::Batches { batch: opts.batch_size, micro: opts.micro_batch };
     let step = FinetuneStep { src: &sources.train };
     let bar = physrep_core::Progress::new(opts.epochs as u64, "fine-tuning", "epochs", opts.progress);
     bar.set_position(progress.train_loss.len() as u64);
     for epoch in progress.train_loss.len()..opts.epochs {
         let lr = engine.policy().lr(0);
-        let micros = grouping.split(&shuffled(n, epoch_seed(opts.seed, epoch as u64)));
+        let micros = grouping.split(&shuffled(sources.train.len(), epoch_seed(opts.seed, epoch as u64)));
         let micros = micros
             .into_iter()
             .map(|m| Ok(Micro { input: (epoch, m.input), rows: m.rows, update_rows: m.update_rows, closes_update: m.closes_update }));
@@ -327,13 +351,19 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let final_lr = engine.policy().lr(0);
-    let Progress { train_loss, valid_curve, lrs, .. } = progress;
+    Ok(Trained { best, progress, final_lr: engine.policy().lr(0) })
+}
 
+/// Score the best epoch on test, the predict-the-mean floor on valid and test, and write the report,
+/// the per-window predictions and the scatters.
+fn write_report(opts: &FinetuneOptions, setup: &Setup, trained: Trained) -> Result<ProbeReport, EvalError> {
+    let Setup { ds, sources, resolved, .. } = setup;
+    let Trained { best, progress: Progress { train_loss, valid_curve, lrs, .. }, final_lr } = trained;
     let (best_epoch, _, (model, valid, valid_pred, valid_truth)) =
         best.into_best().ok_or_else(|| EvalError::Data("fine-tuning produced no epoch with a finite valid MSE".into()))?;
     let test = sources.test.as_ref().map(|src| score(&model, src, opts.eval_batch)).transpose()?;
 
+    let p = ds.label_names().len();
     let mut floor = MeanProbe::default();
     let valid_rows = label_rows(&sources.valid)?;
     floor.fit(&[label_rows(&sources.train)?], &valid_rows)?;
@@ -354,17 +384,18 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let mut predictions =
-        vec![Predictions { probe: FINETUNE_PROBE.into(), fraction: 1.0, split: "valid".into(), pred: valid_pred, truth: valid_truth }];
+    let prediction = |split: &str, pred: Vec<f32>, truth: Vec<f32>| Predictions {
+        probe: FINETUNE_PROBE.into(),
+        fraction: 1.0,
+        split: split.into(),
+        pred,
+        truth,
+    };
+    let mut predictions = vec![prediction("valid", valid_pred, valid_truth)];
     if let Some((_, pred, truth)) = &test {
-        predictions.push(Predictions {
-            probe: FINETUNE_PROBE.into(),
-            fraction: 1.0,
-            split: "test".into(),
-            pred: pred.clone(),
-            truth: truth.clone(),
-        });
+        predictions.push(prediction("test", pred.clone(), truth.clone()));
     }
+    let n = sources.train.len();
     let mut result = ProbeResult {
         probe: FINETUNE_PROBE.into(),
         fraction: 1.0,
@@ -380,21 +411,20 @@ pub fn finetune_run(opts: &FinetuneOptions) -> Result<ProbeReport, EvalError> {
         train_loss,
         valid_curve,
     };
-    record_predictions(&out, &ds, std::slice::from_mut(&mut result), &predictions, &sources, opts.seed)?;
+    let out = opts.out_dir();
+    record_predictions(&out, ds, std::slice::from_mut(&mut result), &predictions, sources, opts.seed)?;
 
-    let mut windows = BTreeMap::new();
-    windows.insert("train".to_string(), n);
-    windows.insert("valid".to_string(), sources.valid.len());
+    let mut windows = BTreeMap::from([("train".to_string(), n), ("valid".to_string(), sources.valid.len())]);
     if let Some(t) = &sources.test {
         windows.insert("test".to_string(), t.len());
     }
     let run_name = opts.run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let report = ProbeReport {
         encoder: format!("{run_name} (mpp, fine-tuned end to end)"),
-        dataset: name,
+        dataset: ds.name().to_string(),
         label_names: ds.label_names().to_vec(),
         windows,
-        options: serde_json::to_value(&resolved).map_err(|source| EvalError::Json { path: out.join("results.json"), source })?,
+        options: serde_json::to_value(resolved).map_err(|source| EvalError::Json { path: out.join("results.json"), source })?,
         results: vec![result],
     };
     report.write_json(&out.join("results.json"))?;
