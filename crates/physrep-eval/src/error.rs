@@ -46,7 +46,7 @@ pub enum EvalError {
     NotFinetunable { path: PathBuf, method: String },
     /// The probe architecture config.
     #[error(transparent)]
-    ProbeConfig(#[from] physrep_nn::attentive_probe::ProbeConfigError),
+    ProbeConfig(#[from] physrep_nn::NnError),
 }
 
 impl EvalError {

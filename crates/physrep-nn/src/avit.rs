@@ -37,26 +37,17 @@
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
-use burn::tensor::module::{attention, conv_transpose2d};
-use burn::tensor::ops::{AttentionModuleOptions, ConvTransposeOptions};
+use burn::tensor::module::conv_transpose2d;
+use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use crate::{ClipEncoder, ClipShapeError};
-
-/// A configuration or input that an AViT / DISCO model cannot accept.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum AvitError {
-    /// An invalid hyperparameter combination.
-    #[error("invalid model config: {field} = {value}: expected {expected}")]
-    Config { field: &'static str, value: String, expected: String },
-    /// An input whose shape the model cannot process.
-    #[error("invalid input `{name}` of shape {shape:?}: expected {expected}")]
-    Input { name: &'static str, shape: Vec<usize>, expected: String },
-}
+pub use crate::layers::Mlp;
+use crate::layers::{biased_attention, grid_to_tokens};
+use crate::{ClipEncoder, ClipShapeError, NnError};
 
 /// Hyperparameters of an AViT. `Default` is AViT-Ti as released by MPP (patch 16, 12 states).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,41 +89,37 @@ impl Default for AvitConfig {
     }
 }
 
-fn config_error(field: &'static str, value: impl ToString, expected: &str) -> AvitError {
-    AvitError::Config { field, value: value.to_string(), expected: expected.to_string() }
-}
-
 impl AvitConfig {
     /// Validate the hyperparameters (clear error naming the field).
-    pub fn check(&self) -> Result<(), AvitError> {
+    pub fn check(&self) -> Result<(), NnError> {
         if self.n_states == 0 {
-            return Err(config_error("n_states", self.n_states, ">= 1"));
+            return Err(NnError::field("n_states", self.n_states, ">= 1"));
         }
         if self.embed_dim == 0 || !self.embed_dim.is_multiple_of(4) {
-            return Err(config_error("embed_dim", self.embed_dim, "a positive multiple of 4"));
+            return Err(NnError::field("embed_dim", self.embed_dim, "a positive multiple of 4"));
         }
         if self.num_heads == 0 || !self.embed_dim.is_multiple_of(self.num_heads) {
-            return Err(config_error("num_heads", self.num_heads, "a divisor of embed_dim"));
+            return Err(NnError::field("num_heads", self.num_heads, "a divisor of embed_dim"));
         }
         if self.patch_size < 4 || !self.patch_size.is_multiple_of(4) {
-            return Err(config_error("patch_size", self.patch_size, "a multiple of 4 (4, 8, 16, ...)"));
+            return Err(NnError::field("patch_size", self.patch_size, "a multiple of 4 (4, 8, 16, ...)"));
         }
         if self.mlp_ratio == 0 {
-            return Err(config_error("mlp_ratio", self.mlp_ratio, ">= 1"));
+            return Err(NnError::field("mlp_ratio", self.mlp_ratio, ">= 1"));
         }
         if self.rel_pos_buckets < 4 || !self.rel_pos_buckets.is_multiple_of(2) {
-            return Err(config_error("rel_pos_buckets", self.rel_pos_buckets, "an even number >= 4"));
+            return Err(NnError::field("rel_pos_buckets", self.rel_pos_buckets, "an even number >= 4"));
         }
         Ok(())
     }
 
     /// Check that a clip `(B, C, T, H, W)` fits this model.
-    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), AvitError> {
+    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), NnError> {
         check_clip(dims, self.patch_size, self.n_states)
     }
 
     /// Build the trunk shared by AViT and compact DISCO (embedding, stem, blocks).
-    pub fn init_trunk<B: Backend>(&self, device: &B::Device) -> Result<AvitTrunk<B>, AvitError> {
+    pub fn init_trunk<B: Backend>(&self, device: &B::Device) -> Result<AvitTrunk<B>, NnError> {
         self.check()?;
         let blocks = (0..self.processor_blocks)
             .map(|_| SpaceTimeBlock::new(self.embed_dim, self.num_heads, self.mlp_ratio, self.layer_scale, self.rel_pos_buckets, device))
@@ -147,7 +134,7 @@ impl AvitConfig {
     }
 
     /// Build the model (weights from burn's seeded default initialisers, PyTorch-like bounds).
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Avit<B>, AvitError> {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Avit<B>, NnError> {
         Ok(Avit { trunk: self.init_trunk(device)?, debed: HmlpOutput::new(self.patch_size, self.embed_dim, self.n_states, device) })
     }
 }
@@ -163,9 +150,9 @@ pub struct AvitTrunk<B: Backend> {
 }
 
 /// Check that a clip `(B, C, T, H, W)` fits an AViT trunk of patch size `p` and `n_states` fields.
-fn check_clip(dims: [usize; 5], p: usize, n_states: usize) -> Result<(), AvitError> {
+fn check_clip(dims: [usize; 5], p: usize, n_states: usize) -> Result<(), NnError> {
     let [b, c, t, h, w] = dims;
-    let bad = |expected: String| AvitError::Input { name: "clip", shape: dims.to_vec(), expected };
+    let bad = |expected: String| NnError::Input { name: "clip", shape: dims.to_vec(), expected };
     if b == 0 || t == 0 {
         return Err(bad("(B, C, T, H, W) with B >= 1 and T >= 1".into()));
     }
@@ -187,7 +174,7 @@ pub struct Avit<B: Backend> {
 
 impl<B: Backend> Avit<B> {
     /// Check that a clip `(B, C, T, H, W)` fits this model's patch size and field vocabulary.
-    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), AvitError> {
+    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), NnError> {
         check_clip(dims, self.trunk.patch_size(), self.trunk.n_states())
     }
 }
@@ -260,18 +247,15 @@ impl<B: Backend> Avit<B> {
         let [b, c, t, _, _] = clip.dims();
         let (tokens, mean, std) = self.trunk.forward(clip);
         let last = Self::last_step(tokens, t);
-        let [_, d, h, w] = last.dims();
         let frame = self.debed.forward(last.clone(), c) * std.reshape([b, c, 1, 1]) + mean.reshape([b, c, 1, 1]);
-        (frame, last.reshape([b, d, h * w]).swap_dims(1, 2))
+        (frame, grid_to_tokens(last))
     }
 
     /// Last-time-step tokens `(B, h·w, D)`, row-major over (h, w): the probe's input.
     pub fn last_step_tokens(&self, clip: Tensor<B, 5>) -> Tensor<B, 3> {
         let t = clip.dims()[2];
         let (tokens, _, _) = self.trunk.forward(clip);
-        let last = Self::last_step(tokens, t);
-        let [b, d, h, w] = last.dims();
-        last.reshape([b, d, h * w]).swap_dims(1, 2)
+        grid_to_tokens(Self::last_step(tokens, t))
     }
 }
 
@@ -517,12 +501,6 @@ impl<B: Backend> RelativePositionBias<B> {
     }
 }
 
-/// Scaled dot-product attention with an additive bias `(1, heads, L, L)` broadcast over the batch.
-fn attend<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>, bias: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [n, heads, l, _] = q.dims();
-    attention(q, k, v, None, Some(bias.expand([n, heads, l, l])), AttentionModuleOptions::default())
-}
-
 /// Split the last axis `3·hd` into q, k, v, with per-head LayerNorm on q and k.
 fn split_qkv<B: Backend, const D: usize>(x: Tensor<B, D>, qnorm: &LayerNorm<B>, knorm: &LayerNorm<B>) -> [Tensor<B, D>; 3] {
     let hd = x.dims()[D - 1] / 3;
@@ -568,28 +546,11 @@ impl<B: Backend> TemporalAttention<B> {
         // (B, T, he, 3hd, hw) → (B, hw, he, T, 3hd)
         let qkv = qkv.reshape([b, t, heads, 3 * hd, hw]).permute([0, 4, 2, 1, 3]).reshape([b * hw, heads, t, 3 * hd]);
         let [q, k, v] = split_qkv(qkv, &self.qnorm, &self.knorm);
-        let a = attend(q, k, v, self.rel_pos_bias.forward(t, false));
+        let a = biased_attention(q, k, v, self.rel_pos_bias.forward(t, false));
         // (B, hw, he, T, hd) → (B, T, he, hd, hw)
         let a = a.reshape([b, hw, heads, t, hd]).permute([0, 3, 2, 4, 1]).reshape([bt, d, h, w]);
         let a = self.output_head.forward(self.norm2.forward(a));
         a * self.gamma.val().reshape([1, d, 1, 1]) + x
-    }
-}
-
-/// Two-layer GELU MLP on channels-last input.
-#[derive(Module, Debug)]
-pub struct Mlp<B: Backend> {
-    pub fc1: Linear<B>,
-    pub fc2: Linear<B>,
-}
-
-impl<B: Backend> Mlp<B> {
-    fn new(dim: usize, hidden: usize, device: &B::Device) -> Self {
-        Self { fc1: LinearConfig::new(dim, hidden).init(device), fc2: LinearConfig::new(hidden, dim).init(device) }
-    }
-
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
     }
 }
 
@@ -622,7 +583,7 @@ impl<B: Backend> AxialAttention<B> {
             qnorm: LayerNormConfig::new(dim / heads).init(device),
             knorm: LayerNormConfig::new(dim / heads).init(device),
             rel_pos_bias: RelativePositionBias::new(buckets, heads, device),
-            mlp: Mlp::new(dim, mlp_ratio * dim, device),
+            mlp: Mlp::with_default_init(dim, mlp_ratio * dim, device),
             mlp_norm: RmsInstanceNorm2d::new(dim, device),
             num_heads: heads,
         }
@@ -638,11 +599,11 @@ impl<B: Backend> AxialAttention<B> {
         let [q, k, v] = split_qkv(qkv, &self.qnorm, &self.knorm);
         // Along x (W): (N, h, he, w, hd) sequences.
         let to_x = |t: Tensor<B, 5>| t.permute([0, 2, 1, 3, 4]).reshape([n * h, heads, w, hd]);
-        let xx = attend(to_x(q.clone()), to_x(k.clone()), to_x(v.clone()), self.rel_pos_bias.forward(w, periodic[0]));
+        let xx = biased_attention(to_x(q.clone()), to_x(k.clone()), to_x(v.clone()), self.rel_pos_bias.forward(w, periodic[0]));
         let xx = xx.reshape([n, h, heads, w, hd]).permute([0, 2, 4, 1, 3]).reshape([n, d, h, w]);
         // Along y (H): (N, w, he, h, hd) sequences.
         let to_y = |t: Tensor<B, 5>| t.permute([0, 3, 1, 2, 4]).reshape([n * w, heads, h, hd]);
-        let xy = attend(to_y(q), to_y(k), to_y(v), self.rel_pos_bias.forward(h, periodic[1]));
+        let xy = biased_attention(to_y(q), to_y(k), to_y(v), self.rel_pos_bias.forward(h, periodic[1]));
         let xy = xy.reshape([n, w, heads, h, hd]).permute([0, 2, 4, 3, 1]).reshape([n, d, h, w]);
         let a = self.output_head.forward(self.norm2.forward((xx + xy).div_scalar(2.0)));
         let x = a * self.gamma_att.val().reshape([1, d, 1, 1]) + x;
@@ -729,9 +690,9 @@ mod tests {
     #[test]
     fn bad_configs_and_clips_are_errors() {
         let bad = AvitConfig { patch_size: 6, ..tiny() };
-        assert!(matches!(bad.check(), Err(AvitError::Config { field: "patch_size", .. })));
+        assert!(matches!(bad.check(), Err(NnError::ConfigField { field: "patch_size", .. })));
         let bad = AvitConfig { num_heads: 5, ..tiny() };
-        assert!(matches!(bad.init::<Cpu>(&Default::default()), Err(AvitError::Config { field: "num_heads", .. })));
+        assert!(matches!(bad.init::<Cpu>(&Default::default()), Err(NnError::ConfigField { field: "num_heads", .. })));
         assert!(tiny().check_clip([1, 5, 4, 16, 16]).is_err(), "more channels than the vocabulary");
         assert!(tiny().check_clip([1, 3, 4, 18, 16]).is_err(), "H not a multiple of p");
         assert!(tiny().check_clip([1, 3, 4, 4, 4]).is_err(), "a single patch");
