@@ -33,7 +33,7 @@ use burn::prelude::*;
 use burn_store::{ModuleSnapshot, TensorSnapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{channel_norm, convnext_block, KernelBackend};
+use crate::kernels::{channel_norm, convnext_block, BlockParams, KernelBackend};
 use crate::{ClipEncoder, ClipShapeError, NnError};
 
 /// The model name in [`NnError::Config`] messages ("invalid conv JEPA config: …").
@@ -256,17 +256,17 @@ impl<B: KernelBackend> Block<B> {
         let prim = |t: Tensor<B, 1>| t.into_primitive().tensor();
         let prim2 = |t: Tensor<B, 2>| t.into_primitive().tensor();
         let bias = |l: &Linear<B>| l.bias.as_ref().expect("pwconv layers have a bias").val();
-        let params = [
-            self.dw_weight.val().into_primitive().tensor(),
-            prim(self.dw_bias.val()),
-            prim(self.norm.weight.val()),
-            prim(self.norm.bias.val()),
-            prim2(self.pwconv1.weight.val()),
-            prim(bias(&self.pwconv1)),
-            prim2(self.pwconv2.weight.val()),
-            prim(bias(&self.pwconv2)),
-            prim(self.gamma.val()),
-        ];
+        let params = BlockParams {
+            dw_weight: self.dw_weight.val().into_primitive().tensor(),
+            dw_bias: prim(self.dw_bias.val()),
+            norm_weight: prim(self.norm.weight.val()),
+            norm_bias: prim(self.norm.bias.val()),
+            w1: prim2(self.pwconv1.weight.val()),
+            b1: prim(bias(&self.pwconv1)),
+            w2: prim2(self.pwconv2.weight.val()),
+            b2: prim(bias(&self.pwconv2)),
+            gamma: prim(self.gamma.val()),
+        };
         convnext_block(x, params, self.norm.eps, checkpoint)
     }
 }
