@@ -49,7 +49,7 @@ pub enum EvalError {
     Train(Box<physrep_train::TrainError>),
     /// The probe architecture config.
     #[error(transparent)]
-    ProbeConfig(#[from] physrep_nn::attentive_probe::ProbeConfigError),
+    ProbeConfig(#[from] physrep_nn::NnError),
 }
 
 impl From<physrep_train::TrainError> for EvalError {

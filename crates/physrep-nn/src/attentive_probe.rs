@@ -35,11 +35,14 @@
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, softmax};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
+
+use crate::layers::PreNormBlock;
+pub use crate::layers::{CrossAttention, Mlp, SelfAttention};
+use crate::NnError;
 
 /// Hyperparameters of the attentive probe. `Default` = the paper's JEPA probe.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,10 +70,8 @@ impl Default for AttentiveProbeConfig {
     }
 }
 
-/// An invalid [`AttentiveProbeConfig`].
-#[derive(Debug, thiserror::Error)]
-#[error("invalid attentive probe config: {0}")]
-pub struct ProbeConfigError(pub String);
+/// The model name in [`NnError::Config`] messages ("invalid attentive probe config: …").
+const PROBE: &str = "attentive probe";
 
 impl AttentiveProbeConfig {
     /// MLP hidden width ⌊D · ratio⌋ (PyTorch's `int(dim * mlp_ratio)`).
@@ -79,27 +80,27 @@ impl AttentiveProbeConfig {
     }
 
     /// Check the config before building a module.
-    pub fn validate(&self) -> Result<(), ProbeConfigError> {
+    pub fn validate(&self) -> Result<(), NnError> {
         if self.dim == 0 || self.num_heads == 0 || !self.dim.is_multiple_of(self.num_heads) {
-            return Err(ProbeConfigError(format!("dim {} must be a positive multiple of num_heads {}", self.dim, self.num_heads)));
+            return Err(NnError::config(PROBE, format!("dim {} must be a positive multiple of num_heads {}", self.dim, self.num_heads)));
         }
         if self.mlp_hidden() == 0 {
-            return Err(ProbeConfigError(format!("mlp_ratio {} gives an empty MLP at dim {}", self.mlp_ratio, self.dim)));
+            return Err(NnError::config(PROBE, format!("mlp_ratio {} gives an empty MLP at dim {}", self.mlp_ratio, self.dim)));
         }
         if self.num_outputs == 0 {
-            return Err(ProbeConfigError("num_outputs must be ≥ 1".into()));
+            return Err(NnError::config(PROBE, "num_outputs must be ≥ 1"));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(ProbeConfigError(format!("dropout {} not in [0, 1)", self.dropout)));
+            return Err(NnError::config(PROBE, format!("dropout {} not in [0, 1)", self.dropout)));
         }
         if !(self.init_std > 0.0) {
-            return Err(ProbeConfigError(format!("init_std {} must be > 0", self.init_std)));
+            return Err(NnError::config(PROBE, format!("init_std {} must be > 0", self.init_std)));
         }
         Ok(())
     }
 
     /// Build a freshly initialised probe; the same `seed` gives the same weights.
-    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Result<AttentiveProbe<B>, ProbeConfigError> {
+    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Result<AttentiveProbe<B>, NnError> {
         self.validate()?;
         let mut init = Init::<B> { rng: ChaCha8Rng::seed_from_u64(seed), std: self.init_std, device };
         let d = self.dim;
@@ -159,38 +160,9 @@ pub struct CrossAttentionBlock<B: Backend> {
     pub mlp: Mlp<B>,
 }
 
-/// Multi-head cross-attention without output projection.
-#[derive(Module, Debug)]
-pub struct CrossAttention<B: Backend> {
-    pub q: Linear<B>,
-    /// First D outputs are the keys, last D the values.
-    pub kv: Linear<B>,
-    num_heads: usize,
-}
-
-/// Pre-norm ViT block: `x = x + proj(attn(LN1(x))); x = x + MLP(LN2(x))`.
-#[derive(Module, Debug)]
-pub struct SelfAttentionBlock<B: Backend> {
-    pub norm1: LayerNorm<B>,
-    pub attn: SelfAttention<B>,
-    pub norm2: LayerNorm<B>,
-    pub mlp: Mlp<B>,
-}
-
-/// Multi-head self-attention with output projection (q, k, v packed in that order).
-#[derive(Module, Debug)]
-pub struct SelfAttention<B: Backend> {
-    pub qkv: Linear<B>,
-    pub proj: Linear<B>,
-    num_heads: usize,
-}
-
-/// `fc2(GELU(fc1(x)))` (exact-erf GELU).
-#[derive(Module, Debug)]
-pub struct Mlp<B: Backend> {
-    pub fc1: Linear<B>,
-    pub fc2: Linear<B>,
-}
+/// Pre-norm ViT block of V-JEPA 2's probe: `x = x + proj(attn(LN1(x))); x = x + MLP(LN2(x))`
+/// (the kit's [`PreNormBlock`], run with [`PreNormBlock::forward_with`]).
+pub type SelfAttentionBlock<B> = PreNormBlock<B, SelfAttention<B>>;
 
 /// Dropout masks drawn from a caller-owned seeded RNG (training only).
 pub struct DropoutRng<'a> {
@@ -245,7 +217,7 @@ impl<B: Backend> AttentivePooler<B> {
         let [b, _, d] = tokens.dims();
         let mut x = tokens;
         for block in &self.blocks {
-            x = block.forward(x, drop);
+            x = block.forward_with(x, |t| maybe_drop(drop, t));
         }
         let q = self.query_tokens.val().expand([b, 1, d]);
         self.cross_attention_block.forward(q, x, drop)
@@ -257,62 +229,8 @@ impl<B: Backend> CrossAttentionBlock<B> {
     fn forward(&self, q: Tensor<B, 3>, x: Tensor<B, 3>, drop: &mut Option<DropoutRng<'_>>) -> Tensor<B, 3> {
         let a = self.xattn.forward(q.clone(), self.norm1.forward(x));
         let q = q + maybe_drop(drop, a);
-        let m = self.mlp.forward(self.norm2.forward(q.clone()), drop);
+        let m = self.mlp.forward_with(self.norm2.forward(q.clone()), |t| maybe_drop(drop, t));
         q + m
-    }
-}
-
-/// `(B, L, D)` → `(B, H, L, D/H)`.
-fn split_heads<B: Backend>(x: Tensor<B, 3>, heads: usize) -> Tensor<B, 4> {
-    let [b, l, d] = x.dims();
-    x.reshape([b, l, heads, d / heads]).swap_dims(1, 2)
-}
-
-/// Scaled dot-product attention per head, heads merged back: `(B, H, M, hd)` → `(B, M, H·hd)`.
-fn attend<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 3> {
-    let [b, h, m, hd] = q.dims();
-    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt()); // (B, H, M, N)
-    let out = softmax(scores, 3).matmul(v); // (B, H, M, hd)
-    out.swap_dims(1, 2).reshape([b, m, h * hd])
-}
-
-impl<B: Backend> CrossAttention<B> {
-    /// `q (B, M, D)`, normalised tokens `x (B, N, D)` → `(B, M, D)`.
-    pub fn forward(&self, q: Tensor<B, 3>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let d = q.dims()[2];
-        let q = split_heads(self.q.forward(q), self.num_heads);
-        let kv = self.kv.forward(x); // (B, N, 2D)
-        let k = split_heads(kv.clone().narrow(2, 0, d), self.num_heads);
-        let v = split_heads(kv.narrow(2, d, d), self.num_heads);
-        attend(q, k, v)
-    }
-}
-
-impl<B: Backend> SelfAttentionBlock<B> {
-    fn forward(&self, x: Tensor<B, 3>, drop: &mut Option<DropoutRng<'_>>) -> Tensor<B, 3> {
-        let a = self.attn.forward(self.norm1.forward(x.clone()));
-        let x = x + maybe_drop(drop, a);
-        let m = self.mlp.forward(self.norm2.forward(x.clone()), drop);
-        x + m
-    }
-}
-
-impl<B: Backend> SelfAttention<B> {
-    /// `(B, N, D)` → `(B, N, D)`.
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let d = x.dims()[2];
-        let qkv = self.qkv.forward(x); // (B, N, 3D)
-        let q = split_heads(qkv.clone().narrow(2, 0, d), self.num_heads);
-        let k = split_heads(qkv.clone().narrow(2, d, d), self.num_heads);
-        let v = split_heads(qkv.narrow(2, 2 * d, d), self.num_heads);
-        self.proj.forward(attend(q, k, v))
-    }
-}
-
-impl<B: Backend> Mlp<B> {
-    fn forward(&self, x: Tensor<B, 3>, drop: &mut Option<DropoutRng<'_>>) -> Tensor<B, 3> {
-        let h = maybe_drop(drop, gelu(self.fc1.forward(x)));
-        maybe_drop(drop, self.fc2.forward(h))
     }
 }
 

@@ -33,29 +33,11 @@ use burn::prelude::*;
 use burn_store::{ModuleSnapshot, TensorSnapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{channel_norm, convnext_block, KernelBackend};
-use crate::{ClipEncoder, ClipShapeError};
+use crate::kernels::{channel_norm, convnext_block, BlockParams, KernelBackend};
+use crate::{ClipEncoder, ClipShapeError, NnError};
 
-/// Errors of the conv JEPA: invalid configs, bad input shapes, checkpoint I/O.
-#[derive(Debug, thiserror::Error)]
-pub enum JepaError {
-    #[error("invalid conv JEPA config: {0}")]
-    Config(String),
-    #[error("input clip has shape {got:?}, expected {expected}")]
-    InputShape { got: Vec<usize>, expected: String },
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
-    #[error("{path}: not a safetensors file: {message}")]
-    Format { path: String, message: String },
-    #[error("{path}: tensor `{name}` has shape {got:?} and dtype {dtype}, expected {expected:?} float32")]
-    TensorShape { path: String, name: String, got: Vec<usize>, dtype: String, expected: Vec<usize> },
-    #[error("{path}: missing tensor `{name}`")]
-    MissingTensor { path: String, name: String },
-    #[error("{path}: unexpected tensors under `{prefix}` (not parameters of the model): {names:?}")]
-    UnusedTensors { path: String, prefix: String, names: Vec<String> },
-    #[error("{path}: could not apply weights: {message}")]
-    Apply { path: String, message: String },
-}
+/// The model name in [`NnError::Config`] messages ("invalid conv JEPA config: …").
+const JEPA: &str = "conv JEPA";
 
 // ---------------------------------------------------------------------------------------------
 // Configs
@@ -126,8 +108,8 @@ impl ConvEncoderConfig {
     }
 
     /// Check the config; returns the number of frames left before the 2-D stage (always 1).
-    pub fn validate(&self) -> Result<(), JepaError> {
-        let err = |m: String| Err(JepaError::Config(m));
+    pub fn validate(&self) -> Result<(), NnError> {
+        let err = |m: String| Err(NnError::config(JEPA, m));
         if self.in_channels == 0 {
             return err("in_channels must be ≥ 1".into());
         }
@@ -165,7 +147,7 @@ impl ConvEncoderConfig {
     }
 
     /// Build a freshly initialised encoder (PyTorch's default init; γ = `layer_scale_init`).
-    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<ConvEncoder<B>, JepaError> {
+    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<ConvEncoder<B>, NnError> {
         self.validate()?;
         let d = &self.dims;
         let stem_conv = Conv3dConfig::new([self.in_channels, d[0]], [1, 4, 4]).init(device);
@@ -198,14 +180,14 @@ impl ConvEncoderConfig {
 }
 
 impl ConvPredictorConfig {
-    pub fn validate(&self) -> Result<(), JepaError> {
+    pub fn validate(&self) -> Result<(), NnError> {
         if self.dim == 0 || self.hidden == 0 || self.kernel_size.is_multiple_of(2) {
-            return Err(JepaError::Config(format!("predictor needs dim, hidden ≥ 1 and an odd kernel_size, got {self:?}")));
+            return Err(NnError::config(JEPA, format!("predictor needs dim, hidden ≥ 1 and an odd kernel_size, got {self:?}")));
         }
         Ok(())
     }
 
-    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<ConvPredictor<B>, JepaError> {
+    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<ConvPredictor<B>, NnError> {
         self.validate()?;
         Ok(ConvPredictor {
             expand: Conv2dConfig::new([self.dim, self.hidden], [2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
@@ -274,17 +256,17 @@ impl<B: KernelBackend> Block<B> {
         let prim = |t: Tensor<B, 1>| t.into_primitive().tensor();
         let prim2 = |t: Tensor<B, 2>| t.into_primitive().tensor();
         let bias = |l: &Linear<B>| l.bias.as_ref().expect("pwconv layers have a bias").val();
-        let params = [
-            self.dw_weight.val().into_primitive().tensor(),
-            prim(self.dw_bias.val()),
-            prim(self.norm.weight.val()),
-            prim(self.norm.bias.val()),
-            prim2(self.pwconv1.weight.val()),
-            prim(bias(&self.pwconv1)),
-            prim2(self.pwconv2.weight.val()),
-            prim(bias(&self.pwconv2)),
-            prim(self.gamma.val()),
-        ];
+        let params = BlockParams {
+            dw_weight: self.dw_weight.val().into_primitive().tensor(),
+            dw_bias: prim(self.dw_bias.val()),
+            norm_weight: prim(self.norm.weight.val()),
+            norm_bias: prim(self.norm.bias.val()),
+            w1: prim2(self.pwconv1.weight.val()),
+            b1: prim(bias(&self.pwconv1)),
+            w2: prim2(self.pwconv2.weight.val()),
+            b2: prim(bias(&self.pwconv2)),
+            gamma: prim(self.gamma.val()),
+        };
         convnext_block(x, params, self.norm.eps, checkpoint)
     }
 }
@@ -316,11 +298,11 @@ pub struct ConvEncoder<B: Backend> {
 
 impl<B: KernelBackend> ConvEncoder<B> {
     /// Check a clip shape `(B, C, T, H, W)` against the encoder.
-    pub fn check_input(&self, dims: [usize; 5]) -> Result<(), JepaError> {
+    pub fn check_input(&self, dims: [usize; 5]) -> Result<(), NnError> {
         let c = self.stem_conv.weight.dims()[1];
         let [b, ci, t, h, w] = dims;
         if b == 0 || ci != c || t != self.num_frames || h == 0 || w == 0 || h % self.patch != 0 || w % self.patch != 0 {
-            return Err(JepaError::InputShape {
+            return Err(NnError::InputShape {
                 got: dims.to_vec(),
                 expected: format!("(B ≥ 1, {c}, {}, H, W) with H, W positive multiples of {}", self.num_frames, self.patch),
             });
@@ -402,9 +384,12 @@ pub struct ConvJepa<B: Backend> {
 }
 
 impl<B: KernelBackend> ConvJepa<B> {
-    pub fn new(enc: &ConvEncoderConfig, pred: &ConvPredictorConfig, device: &B::Device) -> Result<Self, JepaError> {
+    pub fn new(enc: &ConvEncoderConfig, pred: &ConvPredictorConfig, device: &B::Device) -> Result<Self, NnError> {
         if enc.out_dim() != pred.dim {
-            return Err(JepaError::Config(format!("predictor dim {} differs from the encoder's output width {}", pred.dim, enc.out_dim())));
+            return Err(NnError::config(
+                JEPA,
+                format!("predictor dim {} differs from the encoder's output width {}", pred.dim, enc.out_dim()),
+            ));
         }
         Ok(Self { encoder: enc.init(device)?, predictor: pred.init(device)? })
     }
@@ -506,13 +491,13 @@ fn torch_snapshots<B: Backend, M: Module<B>>(module: &M, prefix: &str) -> Vec<(S
 
 /// Write the parameters of `module` (an encoder with `prefix = "encoder"`, a predictor with
 /// `"predictor"`, or a [`ConvJepa`] with `""`) to `path` under the reference PyTorch names.
-pub fn save_safetensors<B: Backend, M: Module<B>>(module: &M, prefix: &str, path: &Path) -> Result<(), JepaError> {
+pub fn save_safetensors<B: Backend, M: Module<B>>(module: &M, prefix: &str, path: &Path) -> Result<(), NnError> {
     let mut tensors: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     for (name, snap) in torch_snapshots(module, prefix) {
         let shape = snap.shape.to_vec();
-        let data = snap.to_data().map_err(|e| JepaError::Apply { path: path.display().to_string(), message: format!("{e:?}") })?;
+        let data = snap.to_data().map_err(|e| NnError::Apply { path: path.display().to_string(), message: format!("{e:?}") })?;
         let values: Vec<f32> =
-            data.convert::<f32>().to_vec().map_err(|e| JepaError::Apply { path: path.display().to_string(), message: format!("{e:?}") })?;
+            data.convert::<f32>().to_vec().map_err(|e| NnError::Apply { path: path.display().to_string(), message: format!("{e:?}") })?;
         let layout = torch_layout(&snap.full_path(), &shape);
         let values = if layout == TorchLayout::Transposed { transpose(&values, shape[0], shape[1]) } else { values };
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -526,7 +511,7 @@ pub fn save_safetensors<B: Backend, M: Module<B>>(module: &M, prefix: &str, path
             (name.clone(), view)
         })
         .collect();
-    let format_err = |message: String| JepaError::Format { path: path.display().to_string(), message };
+    let format_err = |message: String| NnError::Format { path: path.display().to_string(), message };
     let bytes = safetensors::serialize(views, &None).map_err(|e| format_err(e.to_string()))?;
     physrep_core::write_atomic(path, &bytes).map_err(|e| format_err(e.to_string()))
 }
@@ -535,10 +520,10 @@ pub fn save_safetensors<B: Backend, M: Module<B>>(module: &M, prefix: &str, path
 /// with the reference PyTorch names. Every parameter must be present with the right shape, and the
 /// file must hold no other tensor under the module's top-level prefixes (`encoder.`/`predictor.`);
 /// tensors under other prefixes (`input.*`, `expected.*`, …) are ignored.
-pub fn load_safetensors<B: Backend, M: Module<B>>(module: M, prefix: &str, path: &Path) -> Result<M, JepaError> {
+pub fn load_safetensors<B: Backend, M: Module<B>>(module: M, prefix: &str, path: &Path) -> Result<M, NnError> {
     let p = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| JepaError::Io { path: p.clone(), source })?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| JepaError::Format { path: p.clone(), message: e.to_string() })?;
+    let bytes = std::fs::read(path).map_err(|source| NnError::Io { path: p.clone(), source })?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| NnError::Format { path: p.clone(), message: e.to_string() })?;
     let mut module = module;
     let mut snapshots = Vec::new();
     let mut used: HashMap<String, ()> = HashMap::new();
@@ -551,9 +536,9 @@ pub fn load_safetensors<B: Backend, M: Module<B>>(module: M, prefix: &str, path:
         let shape = snap.shape.to_vec();
         let layout = torch_layout(&snap.full_path(), &shape);
         let expected = torch_shape(layout, &shape);
-        let view = st.tensor(&name).map_err(|_| JepaError::MissingTensor { path: p.clone(), name: name.clone() })?;
+        let view = st.tensor(&name).map_err(|_| NnError::MissingTensor { path: p.clone(), name: name.clone() })?;
         if view.dtype() != safetensors::Dtype::F32 || view.shape() != expected.as_slice() {
-            return Err(JepaError::TensorShape {
+            return Err(NnError::TensorShape {
                 path: p.clone(),
                 name,
                 got: view.shape().to_vec(),
@@ -581,11 +566,11 @@ pub fn load_safetensors<B: Backend, M: Module<B>>(module: M, prefix: &str, path:
     if !unused.is_empty() {
         let mut unused = unused;
         unused.sort();
-        return Err(JepaError::UnusedTensors { path: p, prefix: roots.join(", "), names: unused });
+        return Err(NnError::UnusedTensors { path: p, prefix: roots.join(", "), names: unused });
     }
     let result = module.apply(snapshots, None, None, false);
     if !result.errors.is_empty() || !result.missing.is_empty() {
-        return Err(JepaError::Apply { path: p, message: format!("errors {:?}, missing {:?}", result.errors, result.missing) });
+        return Err(NnError::Apply { path: p, message: format!("errors {:?}, missing {:?}", result.errors, result.missing) });
     }
     Ok(module)
 }

@@ -44,8 +44,9 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use crate::avit::{standardize_per_channel, AvitConfig, AvitError, AvitTrunk};
-use crate::{ClipEncoder, ClipShapeError};
+use crate::avit::{standardize_per_channel, AvitConfig, AvitTrunk};
+use crate::layers::mlp_with;
+use crate::{ClipEncoder, ClipShapeError, NnError};
 
 /// Hyperparameters of compact DISCO. `Default` follows `baselines.md` §4.3 (d = 192, 4 blocks).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,10 +103,6 @@ impl Default for DiscoConfig {
     }
 }
 
-fn config_error(field: &'static str, value: usize, expected: &str) -> AvitError {
-    AvitError::Config { field, value: value.to_string(), expected: expected.to_string() }
-}
-
 impl DiscoConfig {
     /// The trunk's AViT settings.
     pub fn encoder(&self) -> AvitConfig {
@@ -122,10 +119,10 @@ impl DiscoConfig {
     }
 
     /// Validate the hyperparameters (clear error naming the field).
-    pub fn check(&self) -> Result<(), AvitError> {
+    pub fn check(&self) -> Result<(), NnError> {
         self.encoder().check()?;
         if self.channels == 0 || self.channels > self.n_states {
-            return Err(config_error("channels", self.channels, "1 <= channels <= n_states"));
+            return Err(NnError::field("channels", self.channels, "1 <= channels <= n_states"));
         }
         for (field, value) in [
             ("generator_hidden", self.generator_hidden),
@@ -134,31 +131,27 @@ impl DiscoConfig {
             ("rk4_steps", self.rk4_steps),
         ] {
             if value == 0 {
-                return Err(config_error(field, value, ">= 1"));
+                return Err(NnError::field(field, value, ">= 1"));
             }
         }
         if self.operator_depth < 2 {
-            return Err(config_error("operator_depth", self.operator_depth, ">= 2"));
+            return Err(NnError::field("operator_depth", self.operator_depth, ">= 2"));
         }
         if self.kernel_size.is_multiple_of(2) {
-            return Err(config_error("kernel_size", self.kernel_size, "an odd number"));
+            return Err(NnError::field("kernel_size", self.kernel_size, "an odd number"));
         }
         Ok(())
     }
 
     /// Check that a context clip `(B, C, T, H, W)` fits this model.
-    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), AvitError> {
+    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), NnError> {
         self.encoder().check_clip(dims)?;
         if dims[1] != self.channels {
-            return Err(AvitError::Input { name: "clip", shape: dims.to_vec(), expected: format!("C = channels = {}", self.channels) });
+            return Err(NnError::Input { name: "clip", shape: dims.to_vec(), expected: format!("C = channels = {}", self.channels) });
         }
         let (h, w, k) = (dims[3], dims[4], self.kernel_size);
         if h < k / 2 || w < k / 2 {
-            return Err(AvitError::Input {
-                name: "clip",
-                shape: dims.to_vec(),
-                expected: format!("H, W >= {} for circular padding", k / 2),
-            });
+            return Err(NnError::Input { name: "clip", shape: dims.to_vec(), expected: format!("H, W >= {} for circular padding", k / 2) });
         }
         Ok(())
     }
@@ -190,7 +183,7 @@ impl DiscoConfig {
     }
 
     /// Build the model.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Disco<B>, AvitError> {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Disco<B>, NnError> {
         self.check()?;
         let p = self.operator_params();
         let norm = Tensor::<B, 1>::from_data(TensorData::new(self.theta_norm(), [p]), device);
@@ -263,7 +256,7 @@ pub fn circular_pad<B: Backend>(x: Tensor<B, 4>, p: usize) -> Tensor<B, 4> {
 
 impl<B: Backend> Disco<B> {
     /// Check that a clip `(B, C, T, H, W)` fits this model (its trunk, channel count and kernel).
-    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), AvitError> {
+    pub fn check_clip(&self, dims: [usize; 5]) -> Result<(), NnError> {
         self.config.check_clip(dims)
     }
 
@@ -282,7 +275,7 @@ impl<B: Backend> Disco<B> {
 
     /// Generated, bounded operator weights `θ (B, P)` for latents `z (B, D)`.
     pub fn generate(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        let g = self.fc2.forward(gelu(self.fc1.forward(z)));
+        let g = mlp_with(&self.fc1, &self.fc2, z, |t| t);
         let raw = g.matmul(self.basis.val()) + self.theta0.val().unsqueeze_dim(0);
         let norm = self.config().theta_norm();
         let p = norm.len();
@@ -428,7 +421,7 @@ mod tests {
         assert_eq!(next.latent.dims(), [3, 16]);
         assert_eq!(model.encode_tokens(clip).unwrap().dims(), [3, 1, 16]);
         assert!(config.check_clip([3, 3, 4, 8, 12]).is_err(), "channel count differs from the operator's");
-        assert!(matches!(DiscoConfig { operator_depth: 1, ..tiny() }.check(), Err(AvitError::Config { field: "operator_depth", .. })));
+        assert!(matches!(DiscoConfig { operator_depth: 1, ..tiny() }.check(), Err(NnError::ConfigField { field: "operator_depth", .. })));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! Every model lives in its own file with a doc header (paper link, tensor shapes, parameter count).
 //! Parameter paths mirror the reference PyTorch state dicts so safetensors weights load unchanged.
+//! The transformer parts they share (MLP, attention, pre-norm ViT block, token helpers) live in
+//! [`layers`]; every fallible call returns the one error type [`NnError`].
 
 use burn::prelude::*;
 
@@ -9,11 +11,14 @@ pub mod attentive_probe;
 pub mod avit;
 pub mod conv_jepa;
 pub mod disco;
+pub mod error;
 pub mod kernels;
+pub mod layers;
 pub mod seeded;
 pub mod videomae;
 
-pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig, JepaError};
+pub use conv_jepa::{ConvEncoder, ConvEncoderConfig, ConvJepa, ConvPredictor, ConvPredictorConfig};
+pub use error::NnError;
 pub use kernels::{dwconv3d, KernelBackend};
 
 /// The default CPU backend (burn's `flex`).

@@ -470,11 +470,11 @@ fn block_params<B: Backend>(c: usize, seed: u64) -> BlockParams<burn::tensor::op
     let dev = Default::default();
     let shapes: [Vec<usize>; 9] =
         [vec![c, 1, 3, 3, 3], vec![c], vec![c], vec![c], vec![c, 4 * c], vec![4 * c], vec![4 * c, c], vec![c], vec![c]];
-    std::array::from_fn(|i| {
+    BlockParams::from_array(std::array::from_fn(|i| {
         let t =
             physrep_nn::seeded::normal::<B, 1>([shapes[i].iter().product()], if i == 2 { 1.0 } else { 0.0 }, 0.5, seed + i as u64, &dev);
         B::float_reshape(prim(t), burn::tensor::Shape::from(shapes[i].clone()))
-    })
+    }))
 }
 
 #[test]

@@ -10,8 +10,8 @@
 
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use physrep_nn::avit::AvitError;
 use physrep_nn::disco::{normalized_mse, Disco, DiscoConfig};
+use physrep_nn::NnError;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Preset;
@@ -57,7 +57,7 @@ impl DiscoPretrainConfig {
 
     /// Check the config against the data: `channels` fields, `frames` context frames at
     /// `resolution`².
-    pub fn validate(&self, channels: usize, frames: usize, resolution: usize) -> Result<(), AvitError> {
+    pub fn validate(&self, channels: usize, frames: usize, resolution: usize) -> Result<(), NnError> {
         self.model.check()?;
         self.model.check_clip([1, channels, frames, resolution, resolution])
     }
@@ -71,7 +71,7 @@ pub struct DiscoMethod {
 
 impl DiscoMethod {
     /// Validate the model config.
-    pub fn new(config: DiscoPretrainConfig) -> Result<Self, AvitError> {
+    pub fn new(config: DiscoPretrainConfig) -> Result<Self, NnError> {
         config.model.check()?;
         Ok(Self { config })
     }

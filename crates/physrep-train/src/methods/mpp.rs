@@ -9,7 +9,8 @@
 
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use physrep_nn::avit::{nrmse_loss, Avit, AvitConfig, AvitError};
+use physrep_nn::avit::{nrmse_loss, Avit, AvitConfig};
+use physrep_nn::NnError;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Preset;
@@ -41,7 +42,7 @@ impl MppPretrainConfig {
 
     /// Check the config against the data: `channels` fields, `frames` context frames at
     /// `resolution`².
-    pub fn validate(&self, channels: usize, frames: usize, resolution: usize) -> Result<(), AvitError> {
+    pub fn validate(&self, channels: usize, frames: usize, resolution: usize) -> Result<(), NnError> {
         self.model.check()?;
         self.model.check_clip([1, channels, frames, resolution, resolution])
     }
@@ -55,7 +56,7 @@ pub struct MppMethod {
 
 impl MppMethod {
     /// Validate the model config.
-    pub fn new(config: MppPretrainConfig) -> Result<Self, AvitError> {
+    pub fn new(config: MppPretrainConfig) -> Result<Self, NnError> {
         config.model.check()?;
         Ok(Self { config })
     }

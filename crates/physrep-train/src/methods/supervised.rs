@@ -19,8 +19,9 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use physrep_nn::conv_jepa::{ConvEncoder, ConvEncoderConfig, JepaError};
+use physrep_nn::conv_jepa::{ConvEncoder, ConvEncoderConfig};
 use physrep_nn::KernelBackend;
+use physrep_nn::NnError;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, Preset};
@@ -73,7 +74,7 @@ impl SupervisedConfig {
     }
 
     /// A freshly initialised model on `device`.
-    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<SupervisedModel<B>, JepaError> {
+    pub fn init<B: KernelBackend>(&self, device: &B::Device) -> Result<SupervisedModel<B>, NnError> {
         let encoder = self.encoder.init(device)?;
         let head = LinearConfig::new(self.encoder.out_dim(), self.num_labels).init(device);
         Ok(SupervisedModel { encoder, head })

@@ -11,7 +11,8 @@
 //! `reproduce` can pick them: MLP ratio 0.25, noise σ AM/SF/RB 0/0.1/0, dropout SF 0.1 else 0.
 
 use burn::tensor::backend::AutodiffBackend;
-use physrep_nn::videomae::{TubeMaskGenerator, VideoMae, VideoMaeConfig, VideoMaeError};
+use physrep_nn::videomae::{TubeMaskGenerator, VideoMae, VideoMaeConfig};
+use physrep_nn::NnError;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -156,7 +157,7 @@ pub struct VideoMaeMethod {
 
 impl VideoMaeMethod {
     /// Validate the model config and prepare the tube-mask generator.
-    pub fn new(config: VideoMaeMethodConfig) -> Result<Self, VideoMaeError> {
+    pub fn new(config: VideoMaeMethodConfig) -> Result<Self, NnError> {
         config.model.validate()?;
         let masks = TubeMaskGenerator::new(&config.model);
         Ok(Self { config, masks })
