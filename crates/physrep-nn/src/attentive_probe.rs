@@ -5,7 +5,7 @@
 //! <https://arxiv.org/abs/2404.08471>); the optional self-attention blocks follow V-JEPA 2's 4-block
 //! probe (<https://arxiv.org/abs/2506.09985>, `vjepa2/src/models/attentive_pooler.py`).
 //!
-//! What it computes (`paper-protocol.md` §10.2), for tokens `x (B, N, D)`:
+//! What it computes (`docs/paper-protocol.md` §10.2), for tokens `x (B, N, D)`:
 //! ```text
 //! x  = Block_i(x)                     for each of `self_attn_blocks` pre-norm ViT blocks (V-JEPA 2 only)
 //! xn = LN1(x)                         eps 1e-5; the query is not normalised

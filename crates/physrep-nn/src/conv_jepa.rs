@@ -3,7 +3,7 @@
 //! Paper: Qu et al., *Representation Learning for Spatiotemporal Physical Systems*,
 //! arXiv 2603.13227 (code: `helenqu/physical-representation-learning`,
 //! `physics_jepa/utils/model_utils.py:ConvEncoder`, `ConvPredictor`). Protocol notes:
-//! `shared/spec/paper-protocol.md` §4–5.
+//! `docs/paper-protocol.md` §4–5.
 //!
 //! **Encoder** `(B, C, 16, H, W)` → `(B, 128, H/16, W/16)`, H and W multiples of 16:
 //! stem Conv3d(C→16, k=(1,4,4), 'same' = H/W padded 1 before and 2 after) → channels-first

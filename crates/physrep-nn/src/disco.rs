@@ -4,7 +4,7 @@
 //! Paper: Morel, Han, Oyallon, "DISCO: learning to DISCover an evolution Operator for
 //! multi-physics-agnostic prediction", ICML 2025 (PMLR 267:44750, <https://arxiv.org/abs/2504.19496>);
 //! reference code `RudyMorel/DISCO`. Qu et al. (arXiv 2603.13227) probe its 1×D latent.
-//! This is the **compact** variant of `baselines.md` §4.3, trained from scratch on simulated data
+//! This is the **compact** variant of `docs/baselines.md` §4.3, trained from scratch on simulated data
 //! (a declared deviation from the paper's multi-physics DISCO).
 //!
 //! What it computes, for a context clip `x (B, C, T, H, W)`:
@@ -48,7 +48,7 @@ use crate::avit::{standardize_per_channel, AvitConfig, AvitTrunk};
 use crate::layers::mlp_with;
 use crate::{ClipEncoder, ClipShapeError, NnError};
 
-/// Hyperparameters of compact DISCO. `Default` follows `baselines.md` §4.3 (d = 192, 4 blocks).
+/// Hyperparameters of compact DISCO. `Default` follows `docs/baselines.md` §4.3 (d = 192, 4 blocks).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiscoConfig {

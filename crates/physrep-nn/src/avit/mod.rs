@@ -4,7 +4,7 @@
 //! NeurIPS 2024 (<https://arxiv.org/abs/2310.02994>); reference code
 //! `PolymathicAI/multiple_physics_pretraining` (`models/avit.py`, `spatial_modules.py`,
 //! `time_modules.py`, `shared_modules.py`). Used by Qu et al. (arXiv 2603.13227) as the
-//! fine-tuned physics-modelling baseline (`baselines.md` §3).
+//! fine-tuned physics-modelling baseline (`docs/baselines.md` §3).
 //!
 //! What it computes, for a clip `x (B, C, T, H, W)` (channels first, as every physrep encoder):
 //! 1. per-sample, per-channel standardisation over (T, H, W) (unbiased std + 1e-7, statistics

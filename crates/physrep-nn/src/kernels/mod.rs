@@ -22,7 +22,7 @@
 //!
 //! The flex impl runs the direct loops of [`dwconv_cpu`], [`channel_cpu`] and [`gelu_cpu`]; `Autodiff<B>` gets
 //! hand-written backward nodes that call the gradient kernels; any other backend (CUDA) uses the
-//! default bodies, built from burn's own ops. See `shared/spec/custom-kernels.md` for the recipe.
+//! default bodies, built from burn's own ops. See `docs/custom-kernels.md` for the recipe.
 //!
 //! Files: this one (the [`KernelBackend`] trait and the tensor-level functions); `fallback.rs`
 //! (default bodies from burn ops); `flex.rs` (the CPU impl over the direct loops); `cuda.rs` (the

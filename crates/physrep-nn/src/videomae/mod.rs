@@ -3,7 +3,7 @@
 //! Paper: Tong et al., "VideoMAE: Masked Autoencoders are Data-Efficient Learners for Self-Supervised
 //! Video Pre-Training", NeurIPS 2022, <https://arxiv.org/abs/2203.12602>. Reference code:
 //! `MCG-NJU/VideoMAE` (`modeling_pretrain.py`, `modeling_finetune.py`, `masking_generator.py`,
-//! `engine_for_pretraining.py`); physrep spec: `baselines.md` §1–2.
+//! `engine_for_pretraining.py`); physrep spec: `docs/baselines.md` §1–2.
 //!
 //! What it computes:
 //! * [`VideoMaeEncoder`]: Conv3d tubelet embedding (kernel = stride = `(tubelet, p, p)`), plus a fixed 1-D
