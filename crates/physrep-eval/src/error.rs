@@ -47,14 +47,20 @@ pub enum EvalError {
     /// The optimisation engine (a non-finite loss or gradient, a checkpoint that cannot be read or written).
     #[error(transparent)]
     Train(Box<physrep_train::TrainError>),
-    /// The probe architecture config.
+    /// A model: an invalid probe architecture, a clip it cannot take, weights that do not fit.
     #[error(transparent)]
-    ProbeConfig(#[from] physrep_nn::NnError),
+    Model(Box<physrep_nn::NnError>),
 }
 
 impl From<physrep_train::TrainError> for EvalError {
     fn from(e: physrep_train::TrainError) -> Self {
         EvalError::Train(Box::new(e))
+    }
+}
+
+impl From<physrep_nn::NnError> for EvalError {
+    fn from(e: physrep_nn::NnError) -> Self {
+        EvalError::Model(Box::new(e))
     }
 }
 
