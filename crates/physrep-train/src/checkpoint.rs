@@ -18,7 +18,6 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorde
 use physrep_core::write_atomic;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::SavedState;
 use crate::error::TrainError;
 
 /// Where the loop stands; enough to continue bit-identically.
@@ -126,11 +125,12 @@ impl Checkpoint {
 
     /// The loop position stored in this checkpoint.
     pub fn state(&self) -> Result<LoopState, TrainError> {
-        Ok(self.saved_state()?.position)
+        self.read_state()
     }
 
-    /// Everything `state.json` holds.
-    pub fn saved_state(&self) -> Result<SavedState, TrainError> {
+    /// `state.json` read as `T` (floats decoded from their bits, see [`exact_floats`]): the loop position
+    /// at its top level, and whatever its writer added beside it (the engine's [`crate::engine::SavedState`]).
+    pub fn read_state<T: serde::de::DeserializeOwned>(&self) -> Result<T, TrainError> {
         let p = self.state_path();
         let text = fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
         let value = serde_json::from_str(&text).map_err(|e| TrainError::Format { path: p.clone(), message: e.to_string() })?;

@@ -27,7 +27,7 @@ use serde_json::{json, Map};
 use crate::checkpoint::{module_bytes, LoopState};
 use crate::config::TrainConfig;
 use crate::data::{DataSource, HostBatch, Phase};
-use crate::engine::{Engine, Flow, LrPolicy, LrSchedule, MetricsLog, Micro, Step, Tally};
+use crate::engine::{Engine, Flow, LrPolicy, LrSchedule, MetricsLog, Micro, Step, Tally, UpdateReport};
 use crate::error::TrainError;
 use crate::method::{Method, StepContext, StepOutput};
 
@@ -141,36 +141,8 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
     }
     let usable = updates_per_epoch as usize * accum;
     let schedule = LrSchedule::new(cfg.lr, cfg.min_lr, cfg.epochs, updates_per_epoch, cfg.warmup_epochs, cfg.max_updates);
-    fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
     let ckpt_root = run_dir.join("checkpoints");
-    let new_optim = || {
-        AdamWConfig::new()
-            .with_beta_1(cfg.beta1)
-            .with_beta_2(cfg.beta2)
-            .with_epsilon(cfg.eps)
-            .with_weight_decay(cfg.weight_decay)
-            .init::<B, M::Model>()
-    };
-    let policy = LrPolicy::Cosine(schedule);
-    let resumed = match control.resume {
-        true => Engine::resume(&ckpt_root, || init_model(method, cfg.seed, device), new_optim, policy.clone(), cfg.seed, device)?,
-        false => None,
-    };
-    let initial = init_model(method, cfg.seed, device);
-    let init_path = run_dir.join(INIT_WEIGHTS);
-    // A fresh start owns the file (a previous run in this directory may have had another seed).
-    if resumed.is_none() || !init_path.exists() {
-        save_weights(&initial, &init_path)?;
-    }
-    let (mut engine, metrics_len) = match resumed {
-        Some((engine, _, saved)) => (engine, saved.position.metrics_len),
-        None => {
-            if ckpt_root.exists() {
-                fs::remove_dir_all(&ckpt_root).map_err(|e| TrainError::io(&ckpt_root, e))?;
-            }
-            (Engine::new(initial, new_optim(), policy, cfg.seed), 0)
-        }
-    };
+    let (mut engine, metrics_len) = start(method, cfg, run_dir, control.resume, LrPolicy::Cosine(schedule), device)?;
     let mut log = MetricsLog::open(&run_dir.join("metrics.jsonl"), metrics_len)?;
     let step = MethodStep::<B, M> { method, device };
     let samples = (accum * cfg.micro_batch) as f64;
@@ -193,16 +165,7 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
                 let update = engine.state.update;
                 last_loss = Some(report.tally.mean_loss());
                 if update % cfg.log_every == 0 || update == schedule.total {
-                    let mut rec = Map::new();
-                    rec.insert("kind".into(), json!("train"));
-                    rec.insert("epoch".into(), json!(epoch));
-                    rec.insert("update".into(), json!(update));
-                    rec.insert("lr".into(), json!(report.lr));
-                    rec.insert("grad_norm".into(), json!(report.grad_norm));
-                    report.tally.write_into(&mut rec);
-                    rec.insert("samples_per_s".into(), json!(samples / report.seconds));
-                    rec.insert("elapsed_s".into(), json!(run_started.elapsed().as_secs_f64()));
-                    log.write(&rec)?;
+                    log.write(&train_record(epoch, update, report, samples, run_started))?;
                 }
                 bar.set_message(format!("loss {:.4}  {:.1} samples/s", report.tally.mean_loss(), samples / report.seconds));
                 bar.inc(1);
@@ -241,6 +204,68 @@ pub fn train<B: AutodiffBackend, M: Method<B>>(
     bar.finish();
     let (state, model) = (engine.state, engine.into_model());
     Ok(TrainOutcome { model, state, schedule, finished: true, last_loss, last_valid_loss })
+}
+
+/// AdamW on a method's model.
+type AdamW<B, M> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, <M as Method<B>>::Model, B>;
+
+/// The engine of a pretraining run.
+type PretrainEngine<B, M> = Engine<B, <M as Method<B>>::Model, AdamW<B, M>>;
+
+/// The engine a run starts from, and the byte length of `metrics.jsonl` to keep: with `resume`, the newest
+/// intact checkpoint of `RUN/checkpoints` (none: a fresh start); otherwise a fresh start, which removes old
+/// checkpoints. Writes `init.mpk` on a fresh start, or where a resumed run lacks it.
+fn start<B: AutodiffBackend, M: Method<B>>(
+    method: &M,
+    cfg: &TrainConfig,
+    run_dir: &Path,
+    resume: bool,
+    policy: LrPolicy,
+    device: &B::Device,
+) -> Result<(PretrainEngine<B, M>, u64), TrainError> {
+    fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    let ckpt_root = run_dir.join("checkpoints");
+    let new_optim = || {
+        AdamWConfig::new()
+            .with_beta_1(cfg.beta1)
+            .with_beta_2(cfg.beta2)
+            .with_epsilon(cfg.eps)
+            .with_weight_decay(cfg.weight_decay)
+            .init::<B, M::Model>()
+    };
+    let resumed = match resume {
+        true => Engine::resume(&ckpt_root, || init_model(method, cfg.seed, device), new_optim, policy.clone(), cfg.seed, device)?,
+        false => None,
+    };
+    let initial = init_model(method, cfg.seed, device);
+    let init_path = run_dir.join(INIT_WEIGHTS);
+    // A fresh start owns the file (a previous run in this directory may have had another seed).
+    if resumed.is_none() || !init_path.exists() {
+        save_weights(&initial, &init_path)?;
+    }
+    Ok(match resumed {
+        Some((engine, _, saved)) => (engine, saved.position.metrics_len),
+        None => {
+            if ckpt_root.exists() {
+                fs::remove_dir_all(&ckpt_root).map_err(|e| TrainError::io(&ckpt_root, e))?;
+            }
+            (Engine::new(initial, new_optim(), policy, cfg.seed), 0)
+        }
+    })
+}
+
+/// The `metrics.jsonl` record of update `update`.
+fn train_record(epoch: u64, update: u64, report: &UpdateReport, samples: f64, run_started: Instant) -> Map<String, serde_json::Value> {
+    let mut rec = Map::new();
+    rec.insert("kind".into(), json!("train"));
+    rec.insert("epoch".into(), json!(epoch));
+    rec.insert("update".into(), json!(update));
+    rec.insert("lr".into(), json!(report.lr));
+    rec.insert("grad_norm".into(), json!(report.grad_norm));
+    report.tally.write_into(&mut rec);
+    rec.insert("samples_per_s".into(), json!(samples / report.seconds));
+    rec.insert("elapsed_s".into(), json!(run_started.elapsed().as_secs_f64()));
+    rec
 }
 
 /// Loss (sample-weighted mean) and collapse statistics on `valid`, with the same inputs every epoch.

@@ -310,7 +310,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>> Engine<B, M, 
         let mut unreadable = Vec::new();
         for ck in checkpoints.iter().rev() {
             let restore = || -> Result<_, TrainError> {
-                let saved = ck.saved_state()?;
+                let saved: SavedState = ck.read_state()?;
                 let model = load_module(init(), &ck.model_path(), device)?;
                 let optim = optim().load_record(read_record::<B, _>(&ck.optim_path(), device)?);
                 Ok((model, optim, saved))
