@@ -33,6 +33,7 @@ use crate::design::well_file_name;
 use crate::spectral::{Fft2, Grid2};
 use crate::system::{Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
+use physrep_well::SystemId;
 
 /// Settings of one preset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,7 +133,7 @@ pub struct Advection;
 
 impl System for Advection {
     fn name(&self) -> &'static str {
-        "advection"
+        SystemId::Advection.name()
     }
 
     fn param_grid(&self, preset: Preset) -> Vec<ParamPoint> {
@@ -141,7 +142,7 @@ impl System for Advection {
             .into_iter()
             .map(|v| {
                 let params = vec![("speed".to_string(), v)];
-                ParamPoint { file_name: well_file_name("advection", &params), params }
+                ParamPoint { file_name: well_file_name(SystemId::Advection.name(), &params), params }
             })
             .collect()
     }
@@ -154,7 +155,7 @@ impl System for Advection {
         let cfg = AdvectionConfig::preset(preset);
         let pixels: Vec<f64> = (0..cfg.n).map(|i| i as f64).collect();
         Layout {
-            dataset_name: "advection".into(),
+            dataset_name: SystemId::Advection.name().into(),
             time: (0..cfg.frames).map(|k| k as f64).collect(),
             x: pixels.clone(),
             y: pixels,
@@ -178,7 +179,7 @@ impl System for Advection {
 
     fn simulate(&self, p: &ParamPoint, _ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = AdvectionConfig::preset(preset);
-        let speed = p.require("advection", "speed")?;
+        let speed = p.require(SystemId::Advection.name(), "speed")?;
         let frames = advect(&cfg, speed, seed)?;
         let n = cfg.n;
         let data: Vec<f32> = frames.iter().flatten().map(|&v| v as f32).collect();

@@ -22,6 +22,7 @@ use crate::flow::all_finite;
 use crate::spectral::{with_avx2, Dealias, Fft2, Grid2};
 use crate::system::{python_float_repr, Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
+use physrep_well::SystemId;
 
 /// Diffusivities of A and B.
 pub const DELTA_A: f64 = 2e-5;
@@ -303,7 +304,7 @@ pub struct GrayScott;
 
 impl System for GrayScott {
     fn name(&self) -> &'static str {
-        "gray_scott_reaction_diffusion"
+        SystemId::GrayScott.name()
     }
 
     fn param_grid(&self, preset: Preset) -> Vec<ParamPoint> {
@@ -326,7 +327,7 @@ impl System for GrayScott {
         let cfg = GrayScottConfig::preset(preset);
         let coord: Vec<f64> = (0..cfg.n).map(|i| -cfg.length / 2.0 + cfg.length * i as f64 / cfg.n as f64).collect();
         Layout {
-            dataset_name: "gray_scott_reaction_diffusion".into(),
+            dataset_name: SystemId::GrayScott.name().into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
             x: coord.clone(),
             y: coord,
@@ -350,8 +351,8 @@ impl System for GrayScott {
 
     fn simulate(&self, p: &ParamPoint, ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = GrayScottConfig::preset(preset);
-        let f = p.require("gray_scott_reaction_diffusion", "F")?;
-        let k = p.require("gray_scott_reaction_diffusion", "k")?;
+        let f = p.require(SystemId::GrayScott.name(), "F")?;
+        let k = p.require(SystemId::GrayScott.name(), "k")?;
         let kind = if ic < cfg.ics.div_ceil(2) { GrayScottIc::Gaussians } else { GrayScottIc::Fourier };
         let mut solver = GrayScottSolver::new(&cfg, f, k, kind, seed)?;
         let n = cfg.n;
@@ -360,7 +361,7 @@ impl System for GrayScott {
         for frame in 0..cfg.frames {
             if frame > 0 {
                 solver.advance_frame().map_err(|reason| SimError::BlowUp {
-                    system: "gray_scott_reaction_diffusion".into(),
+                    system: SystemId::GrayScott.name().into(),
                     params: p.describe(),
                     ic,
                     time: solver.t,

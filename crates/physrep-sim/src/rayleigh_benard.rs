@@ -40,6 +40,7 @@ use crate::flow::{all_finite, Advection, FrameClock};
 use crate::spectral::{Dealias, Grid2};
 use crate::system::{well_sci, Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
+use physrep_well::SystemId;
 
 /// Rayleigh numbers of The Well's grid.
 pub const RAYLEIGH: [f64; 5] = [1e6, 1e7, 1e8, 1e9, 1e10];
@@ -424,7 +425,7 @@ fn prandtl_name(pr: f64) -> String {
 
 impl System for RayleighBenard {
     fn name(&self) -> &'static str {
-        "rayleigh_benard"
+        SystemId::RayleighBenard.name()
     }
 
     fn param_grid(&self, preset: Preset) -> Vec<ParamPoint> {
@@ -448,7 +449,7 @@ impl System for RayleighBenard {
     fn layout(&self, preset: Preset) -> Layout {
         let cfg = RayleighBenardConfig::preset(preset);
         Layout {
-            dataset_name: "rayleigh_benard".into(),
+            dataset_name: SystemId::RayleighBenard.name().into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
             x: (0..cfg.out_nx).map(|i| cfg.lx * i as f64 / cfg.out_nx as f64).collect(),
             y: chebyshev_gauss(cfg.out_ny),
@@ -484,8 +485,8 @@ impl System for RayleighBenard {
 
     fn simulate(&self, p: &ParamPoint, ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = RayleighBenardConfig::preset(preset);
-        let ra = p.require("rayleigh_benard", "Rayleigh")?;
-        let pr = p.require("rayleigh_benard", "Prandtl")?;
+        let ra = p.require(SystemId::RayleighBenard.name(), "Rayleigh")?;
+        let pr = p.require(SystemId::RayleighBenard.name(), "Prandtl")?;
         let dt_ic = DELTA_T[(ic / 10) % DELTA_T.len()];
         let (t, onx, ony) = (cfg.frames, cfg.out_nx, cfg.out_ny);
         let mut b = ArrayD::<f32>::zeros(IxDyn(&[t, onx, ony]));
@@ -504,7 +505,7 @@ impl System for RayleighBenard {
         let mut writer = RbWriter::new(&solver, &cfg);
         for k in 1..t {
             solver.advance_frame().map_err(|reason| SimError::BlowUp {
-                system: "rayleigh_benard".into(),
+                system: SystemId::RayleighBenard.name().into(),
                 params: p.describe(),
                 ic,
                 time: solver.t,

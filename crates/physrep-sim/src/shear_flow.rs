@@ -28,6 +28,7 @@ use crate::flow::{all_finite, truncate, Advection, FrameClock};
 use crate::spectral::{Dealias, Fft2, Grid2};
 use crate::system::{well_sci, Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, System, Trajectory};
 use crate::SimError;
+use physrep_well::SystemId;
 
 /// Reynolds numbers of The Well's grid.
 pub const REYNOLDS: [f64; 4] = [1e4, 5e4, 1e5, 5e5];
@@ -352,7 +353,7 @@ impl ShearFlow {
 
 impl System for ShearFlow {
     fn name(&self) -> &'static str {
-        "shear_flow"
+        SystemId::ShearFlow.name()
     }
 
     fn param_grid(&self, preset: Preset) -> Vec<ParamPoint> {
@@ -376,7 +377,7 @@ impl System for ShearFlow {
     fn layout(&self, preset: Preset) -> Layout {
         let cfg = Self::config(preset);
         Layout {
-            dataset_name: "shear_flow".into(),
+            dataset_name: SystemId::ShearFlow.name().into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
             x: (0..cfg.out_nx).map(|i| i as f64 / cfg.out_nx as f64).collect(),
             y: (0..cfg.out_ny).map(|j| -1.0 + 2.0 * j as f64 / cfg.out_ny as f64).collect(),
@@ -412,8 +413,8 @@ impl System for ShearFlow {
 
     fn simulate(&self, p: &ParamPoint, ic: usize, _seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
         let cfg = Self::config(preset);
-        let re = p.require("shear_flow", "Reynolds")?;
-        let sc = p.require("shear_flow", "Schmidt")?;
+        let re = p.require(SystemId::ShearFlow.name(), "Reynolds")?;
+        let sc = p.require(SystemId::ShearFlow.name(), "Schmidt")?;
         let icp = ShearFlowIc::from_index(ic);
         let (t, onx, ony) = (cfg.frames, cfg.out_nx, cfg.out_ny);
         let mut tracer = ArrayD::<f32>::zeros(IxDyn(&[t, onx, ony]));
@@ -431,7 +432,7 @@ impl System for ShearFlow {
         let mut solver = ShearFlowSolver::new(&cfg, re, sc, icp)?;
         for k in 1..t {
             solver.advance_frame().map_err(|reason| SimError::BlowUp {
-                system: "shear_flow".into(),
+                system: SystemId::ShearFlow.name().into(),
                 params: p.describe(),
                 ic,
                 time: solver.t,

@@ -30,6 +30,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::WellError;
+use crate::protocol::SystemId;
 
 /// The root attribute naming a file's [`LabelScaling`].
 pub const LABEL_SCALING_ATTR: &str = "label_scaling";
@@ -85,17 +86,21 @@ fn col(name: &str, log10: bool, mean: f64, std: f64) -> LabelColumn {
 impl LabelTransform {
     /// The paper's fixed transform for `dataset_name`, checked against the file's label names.
     pub fn paper(dataset_name: &str, label_names: &[String]) -> Result<Self, WellError> {
-        let (expected, columns): (Vec<&[&str]>, Vec<LabelColumn>) = match dataset_name {
-            "active_matter" => (vec![&["alpha"], &["zeta"]], vec![col("alpha", false, -3.0, 1.41), col("zeta", false, 9.0, 5.16)]),
-            "shear_flow" => (
+        let (expected, columns): (Vec<&[&str]>, Vec<LabelColumn>) = match SystemId::from_name(dataset_name) {
+            Some(SystemId::ActiveMatter) => {
+                (vec![&["alpha"], &["zeta"]], vec![col("alpha", false, -3.0, 1.41), col("zeta", false, 9.0, 5.16)])
+            }
+            Some(SystemId::ShearFlow) => (
                 vec![&["Rayleigh", "Reynolds"], &["Schmidt"]],
                 vec![col(&label_names.first().cloned().unwrap_or_default(), true, 4.85, 0.61), col("Schmidt", false, 2.69, 3.38)],
             ),
-            "rayleigh_benard" | "rayleigh_benard_uniform" => {
+            Some(SystemId::RayleighBenard | SystemId::RayleighBenardUniform) => {
                 (vec![&["Prandtl"], &["Rayleigh"]], vec![col("Prandtl", false, 2.69, 3.38), col("Rayleigh", true, 8.0, 1.41)])
             }
-            "advection" => (vec![&["speed"]], vec![col("speed", false, 0.55, 0.26)]),
-            other => return Err(WellError::UnknownDataset { name: other.to_owned(), what: "paper label transform".into() }),
+            Some(SystemId::Advection) => (vec![&["speed"]], vec![col("speed", false, 0.55, 0.26)]),
+            Some(SystemId::GrayScott) | None => {
+                return Err(WellError::UnknownDataset { name: dataset_name.to_owned(), what: "paper label transform".into() })
+            }
         };
         let ok = label_names.len() == expected.len() && label_names.iter().zip(&expected).all(|(n, e)| e.contains(&n.as_str()));
         if !ok {

@@ -4,8 +4,9 @@
 //! Every crate that needs a per-system constant reads it here, so a system's protocol is one `match`
 //! arm and not string comparisons spread over the pipeline. Sources (`docs/paper-protocol.md`): window
 //! stride and crop §2.1–2.4, probe input noise §2.6, pretraining optimisation §9 (with physrep's 20 %
-//! warm-up cap, §13), probe batch and training-set caps §10.1. Label transforms stay with the labels
-//! ([`crate::LabelTransform::paper`]), keyed by the same ids.
+//! warm-up cap, §13), probe batch and training-set caps §10.1; the paper's results (Qu et al., arXiv
+//! 2603.13227, Tables 1 and 2). Label transforms stay with the labels ([`crate::LabelTransform::paper`]),
+//! keyed by the same names.
 
 use std::fmt;
 use std::str::FromStr;
@@ -47,7 +48,7 @@ impl SystemId {
     ];
 
     /// The dataset name (`active_matter`, …).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             SystemId::ActiveMatter => "active_matter",
             SystemId::ShearFlow => "shear_flow",
@@ -99,6 +100,52 @@ pub struct PretrainRecipe {
     pub noise_std: f32,
 }
 
+/// The paper's MSE (z-scored labels) of each method on one system: Table 1 (Well `valid`, frozen
+/// attentive probe; MPP fine-tuned end to end).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PaperMse {
+    pub jepa: f64,
+    pub videomae: f64,
+    pub disco: f64,
+    pub mpp: f64,
+}
+
+impl PaperMse {
+    /// The value of a method by name (`jepa`, `videomae`, `disco`, `mpp`).
+    pub fn of(&self, method: &str) -> Option<f64> {
+        match method {
+            "jepa" => Some(self.jepa),
+            "videomae" => Some(self.videomae),
+            "disco" => Some(self.disco),
+            "mpp" => Some(self.mpp),
+            _ => None,
+        }
+    }
+}
+
+/// The paper's data-efficiency results (Table 2, shear_flow only): MSE of the probe trained on
+/// [`PaperDataEfficiency::FRACTIONS`] of its training set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PaperDataEfficiency {
+    pub jepa: [f64; 3],
+    pub videomae: [f64; 3],
+}
+
+impl PaperDataEfficiency {
+    /// The probe-data fractions of Table 2.
+    pub const FRACTIONS: [f64; 3] = [0.1, 0.5, 1.0];
+
+    /// The value of a method by name at a fraction of Table 2.
+    pub fn of(&self, method: &str, fraction: f64) -> Option<f64> {
+        let i = Self::FRACTIONS.iter().position(|f| (f - fraction).abs() < 1e-9)?;
+        match method {
+            "jepa" => Some(self.jepa[i]),
+            "videomae" => Some(self.videomae[i]),
+            _ => None,
+        }
+    }
+}
+
 /// What the paper's protocol fixes per system.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Protocol {
@@ -114,6 +161,10 @@ pub struct Protocol {
     pub probe_batch: usize,
     /// Pretraining optimisation.
     pub pretrain: PretrainRecipe,
+    /// The paper's Table 1 row (`None`: not a system of the paper).
+    pub paper_mse: Option<PaperMse>,
+    /// The paper's Table 2 (shear_flow only).
+    pub paper_data_efficiency: Option<PaperDataEfficiency>,
 }
 
 impl Protocol {
@@ -121,8 +172,16 @@ impl Protocol {
     /// generic values: stride 16, the full domain, no probe noise, every window, batch 32, AM's pretraining.
     pub fn of(system: Option<SystemId>) -> Protocol {
         let am = PretrainRecipe { lr: 1e-3, epochs: 30, warmup_epochs: 2.0, noise_std: 1.0 };
-        let generic =
-            Protocol { stride: 16, crop: Crop::FULL, probe_noise_std: 0.0, probe_max_train_windows: None, probe_batch: 32, pretrain: am };
+        let generic = Protocol {
+            stride: 16,
+            crop: Crop::FULL,
+            probe_noise_std: 0.0,
+            probe_max_train_windows: None,
+            probe_batch: 32,
+            pretrain: am,
+            paper_mse: None,
+            paper_data_efficiency: None,
+        };
         let rb = Protocol {
             stride: 4,
             // The middle quarter of x: x ∈ [1.5, 2.5) of [0, 4) (512×128 → 128×128).
@@ -131,8 +190,14 @@ impl Protocol {
             pretrain: PretrainRecipe { lr: 1e-4, epochs: 30, warmup_epochs: 6.0, noise_std: 0.0 },
             ..generic
         };
+        let rb = Protocol { paper_mse: Some(PaperMse { jepa: 0.13, videomae: 0.18, disco: 0.01, mpp: 0.08 }), ..rb };
         match system {
-            Some(SystemId::ActiveMatter) => Protocol { stride: 1, probe_noise_std: 1.0, ..generic },
+            Some(SystemId::ActiveMatter) => Protocol {
+                stride: 1,
+                probe_noise_std: 1.0,
+                paper_mse: Some(PaperMse { jepa: 0.079, videomae: 0.160, disco: 0.057, mpp: 0.230 }),
+                ..generic
+            },
             Some(SystemId::ShearFlow) => Protocol {
                 stride: 4,
                 // All of x, the first half of y (256×512 → 256×256).
@@ -141,6 +206,8 @@ impl Protocol {
                 probe_max_train_windows: Some(20_480),
                 probe_batch: 64,
                 pretrain: PretrainRecipe { lr: 1e-4, epochs: 6, warmup_epochs: 1.2, noise_std: 1.0 },
+                paper_mse: Some(PaperMse { jepa: 0.38, videomae: 0.67, disco: 0.13, mpp: 0.59 }),
+                paper_data_efficiency: Some(PaperDataEfficiency { jepa: [0.57, 0.40, 0.38], videomae: [0.98, 0.75, 0.67] }),
             },
             Some(SystemId::RayleighBenard) => rb,
             // The uniform variant shares RB's windows and crop; its probe caps and recipe are the generic ones.
@@ -184,6 +251,12 @@ mod tests {
         assert_eq!((am.pretrain.lr, sf.pretrain.lr, rb.pretrain.lr), (1e-3, 1e-4, 1e-4));
         assert_eq!((am.pretrain.epochs, sf.pretrain.epochs, rb.pretrain.epochs), (30, 6, 30));
         assert_eq!((am.crop, sf.crop.y, rb.crop.x), (Crop::FULL, [0.0, 0.5], [0.375, 0.625]));
+        assert_eq!(
+            (am.paper_mse.unwrap().of("jepa"), sf.paper_mse.unwrap().of("mpp"), rb.paper_mse.unwrap().of("disco")),
+            (Some(0.079), Some(0.59), Some(0.01))
+        );
+        assert_eq!(sf.paper_data_efficiency.unwrap().of("videomae", 0.5), Some(0.75));
+        assert!(am.paper_data_efficiency.is_none() && am.paper_mse.unwrap().of("supervised").is_none());
         let unknown = Protocol::of_name("something_else");
         assert_eq!((unknown.stride, unknown.crop, unknown.pretrain), (16, Crop::FULL, am.pretrain));
         assert_eq!(Protocol::of_name("rayleigh_benard_uniform").crop, rb.crop);

@@ -74,6 +74,7 @@ use crate::spectral::Grid2;
 use crate::system::python_float_repr;
 use crate::{Boundary, BoundaryKind, FieldSpec, Layout, ParamPoint, Preset, SimError, System, Trajectory};
 use model::{Coefficients, Model, Snapshot};
+use physrep_well::SystemId;
 
 /// The Well's ζ values (alignment strength).
 pub const ZETAS: [f64; 9] = [1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0];
@@ -329,7 +330,7 @@ pub fn simulate(cfg: &ActiveMatterConfig, zeta: f64, alpha: f64, seed: u64, ic: 
     let mut out = ActiveMatterFrames::zeros(cfg.frames, cfg.n);
     let dt = cfg.dt_out / cfg.steps_per_frame as f64;
     let blow_up = |time: f64, reason: &str| SimError::BlowUp {
-        system: "active_matter".into(),
+        system: SystemId::ActiveMatter.name().into(),
         params: format!("zeta={zeta}, alpha={alpha}"),
         ic,
         time,
@@ -376,7 +377,7 @@ impl ActiveMatter {
 
 impl System for ActiveMatter {
     fn name(&self) -> &'static str {
-        "active_matter"
+        SystemId::ActiveMatter.name()
     }
 
     fn param_grid(&self, preset: Preset) -> Vec<ParamPoint> {
@@ -402,7 +403,7 @@ impl System for ActiveMatter {
         let coords = |n: usize| (0..n).map(|i| cfg.length * i as f64 / n as f64).collect::<Vec<_>>();
         let periodic = |d: &str| Boundary { name: format!("{d}_periodic"), dim: d.into(), kind: BoundaryKind::Periodic };
         Layout {
-            dataset_name: "active_matter".into(),
+            dataset_name: SystemId::ActiveMatter.name().into(),
             time: (0..cfg.frames).map(|k| k as f64 * cfg.dt_out).collect(),
             x: coords(cfg.n),
             y: coords(cfg.n),
@@ -414,7 +415,7 @@ impl System for ActiveMatter {
     }
 
     fn simulate(&self, p: &ParamPoint, ic: usize, seed: u64, preset: Preset) -> Result<Trajectory, SimError> {
-        let get = |name: &str| p.require("active_matter", name);
+        let get = |name: &str| p.require(SystemId::ActiveMatter.name(), name);
         let cfg = ActiveMatterConfig::preset(preset);
         let frames = simulate(&cfg, get("zeta")?, get("alpha")?, seed, ic)?;
         Ok(Trajectory {

@@ -38,6 +38,7 @@ use std::path::Path;
 
 use ndarray::ArrayD;
 use physrep_well::write::{AttrValue, WellFileWriter};
+use physrep_well::SystemId;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +65,7 @@ pub const TAIL_TOL: f64 = 0.01;
 /// Systems whose `tiny` and `small` presets do not pass every check yet (active matter's spectral tail,
 /// Gray–Scott's bounds; README, "Simulators"): their files are kept only with `allow_unresolved`,
 /// recording the failed checks. Every other system's presets pass at every point.
-pub const UNRESOLVED_SYSTEMS: [&str; 2] = ["active_matter", "gray_scott_reaction_diffusion"];
+pub const UNRESOLVED_SYSTEMS: [&str; 2] = [SystemId::ActiveMatter.name(), SystemId::GrayScott.name()];
 
 /// The admissible range of a bounded scalar.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,8 +128,8 @@ impl CheckSpec {
             time: layout.time.clone(),
         };
         let kept = |compute: usize, out: usize, rule: usize| ((compute - 1) / rule).min(out / 2 - 1);
-        match system {
-            "rayleigh_benard" => {
+        match SystemId::from_name(system) {
+            Some(SystemId::RayleighBenard) => {
                 let c = RayleighBenardConfig::preset(preset);
                 spec.bounded.push(("buoyancy".into(), Bound::Fixed(0.0, 1.0)));
                 spec.velocity = Some("velocity".into());
@@ -138,23 +139,23 @@ impl CheckSpec {
                     spec.kappa = Some(1.0 / (ra * pr).sqrt());
                 }
             }
-            "shear_flow" => {
+            Some(SystemId::ShearFlow) => {
                 let c = ShearFlowConfig::preset(preset);
                 spec.bounded.push(("tracer".into(), Bound::InitialRange));
                 spec.velocity = Some("velocity".into());
                 spec.band = [kept(c.nx, c.out_nx, 3), kept(c.ny, c.out_ny, 3)];
             }
-            "active_matter" => {
+            Some(SystemId::ActiveMatter) => {
                 let c = ActiveMatterConfig::preset(preset);
                 spec.velocity = Some("velocity".into());
                 spec.band = [kept(c.n, c.n, 3), kept(c.n, c.n, 3)];
             }
-            "gray_scott_reaction_diffusion" => {
+            Some(SystemId::GrayScott) => {
                 let c = GrayScottConfig::preset(preset);
                 spec.bounded = vec![("A".into(), Bound::Fixed(0.0, 1.0)), ("B".into(), Bound::Fixed(0.0, 1.0))];
                 spec.band = [kept(c.n, c.n, 4), kept(c.n, c.n, 4)];
             }
-            "advection" => {
+            Some(SystemId::Advection) => {
                 // A band-limited translate of frame 0: its values stay in the range of the continuous
                 // field, which the well-resolved frame 0 samples to within the tolerance.
                 spec.bounded.push(("tracer".into(), Bound::InitialRange));

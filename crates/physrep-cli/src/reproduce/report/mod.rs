@@ -70,27 +70,15 @@ pub struct Study {
     pub total_wall_s: f64,
 }
 
-/// Paper Table 1 (Qu et al., Well `valid`, attentive probe; MPP fine-tuned end to end).
+/// Paper Table 1 (Qu et al., Well `valid`, attentive probe; MPP fine-tuned end to end): the system's
+/// [`physrep_well::Protocol::paper_mse`].
 pub fn paper_table1(system: &str, method: &str) -> Option<f64> {
-    let col = ["active_matter", "shear_flow", "rayleigh_benard"].iter().position(|s| *s == system)?;
-    let row: [f64; 3] = match method {
-        "jepa" => [0.079, 0.38, 0.13],
-        "videomae" => [0.160, 0.67, 0.18],
-        "disco" => [0.057, 0.13, 0.01],
-        "mpp" => [0.230, 0.59, 0.08],
-        _ => return None,
-    };
-    Some(row[col])
+    physrep_well::Protocol::of_name(system).paper_mse?.of(method)
 }
 
 /// Paper Table 2 (shear_flow, probe data 10 / 50 / 100 %).
 pub fn paper_table2(method: &str, fraction: f64) -> Option<f64> {
-    let i = [0.1, 0.5, 1.0].iter().position(|f| (f - fraction).abs() < 1e-9)?;
-    match method {
-        "jepa" => Some([0.57, 0.40, 0.38][i]),
-        "videomae" => Some([0.98, 0.75, 0.67][i]),
-        _ => None,
-    }
+    physrep_well::SystemId::ShearFlow.protocol().paper_data_efficiency?.of(method, fraction)
 }
 
 /// Mean and sample standard deviation (0 for a single value).
