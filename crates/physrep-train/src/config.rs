@@ -235,7 +235,8 @@ pub enum Views {
     CrossTrajectory,
 }
 
-/// Named starting points for a run's configuration.
+/// Named starting points for a run's configuration: the model and schedule they size, on the same
+/// scale as the simulator's presets (`tiny` < `small` < `medium`) plus the paper's full scale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
@@ -244,14 +245,16 @@ pub enum Preset {
     /// A short CPU run: 64², the paper's model, global batch 32, 5 epochs.
     Small,
     /// physrep's CPU protocol: 64², the paper's model and optimisation (global 256, per-dataset lr/epochs).
-    Default,
+    /// Called `default` before 2026-12-07; that name is still read.
+    #[serde(alias = "default")]
+    Medium,
     /// The paper as intended: 224², everything as §9 with physrep's fixes (§13).
     Paper,
 }
 
 impl Preset {
     /// Every preset, in increasing size.
-    pub const ALL: [Preset; 4] = [Preset::Tiny, Preset::Small, Preset::Default, Preset::Paper];
+    pub const ALL: [Preset; 4] = [Preset::Tiny, Preset::Small, Preset::Medium, Preset::Paper];
 }
 
 impl fmt::Display for Preset {
@@ -259,7 +262,7 @@ impl fmt::Display for Preset {
         f.write_str(match self {
             Preset::Tiny => "tiny",
             Preset::Small => "small",
-            Preset::Default => "default",
+            Preset::Medium => "medium",
             Preset::Paper => "paper",
         })
     }
@@ -268,10 +271,12 @@ impl fmt::Display for Preset {
 impl FromStr for Preset {
     type Err = TrainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // `default` is this preset's former name (configs and scripts written before 2026-12-07).
+        let s = if s == "default" { "medium" } else { s };
         Preset::ALL
             .into_iter()
             .find(|p| p.to_string() == s)
-            .ok_or_else(|| TrainError::config("preset", format!("unknown preset `{s}` (expected tiny, small, default or paper)")))
+            .ok_or_else(|| TrainError::config("preset", format!("unknown preset `{s}` (expected tiny, small, medium or paper)")))
     }
 }
 
@@ -436,5 +441,18 @@ mod tests {
         assert_eq!(back, c);
         let e = merge_toml(&base, "[train]\nepoch = 3\n", Path::new("my.toml")).unwrap_err().to_string();
         assert!(e.contains("my.toml") && e.contains("train.epoch"), "{e}");
+    }
+
+    #[test]
+    fn presets_are_named_on_one_size_scale_and_the_old_name_is_read() {
+        let names: Vec<String> = Preset::ALL.iter().map(|p| p.to_string()).collect();
+        assert_eq!(names, ["tiny", "small", "medium", "paper"]);
+        for p in Preset::ALL {
+            assert_eq!(p.to_string().parse::<Preset>().unwrap(), p);
+        }
+        assert_eq!("default".parse::<Preset>().unwrap(), Preset::Medium);
+        assert_eq!(serde_json::from_str::<Preset>("\"default\"").unwrap(), Preset::Medium);
+        assert_eq!(serde_json::to_string(&Preset::Medium).unwrap(), "\"medium\"");
+        assert!("huge".parse::<Preset>().unwrap_err().to_string().contains("tiny, small, medium or paper"));
     }
 }

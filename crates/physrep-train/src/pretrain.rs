@@ -70,7 +70,7 @@ impl PretrainConfig {
         let data = DataConfig { dir: dir.to_path_buf(), ..DataConfig::default() };
         let (data, train) = match preset {
             Preset::Paper => (data, paper),
-            Preset::Default => (DataConfig { resolution: 64, ..data }, paper),
+            Preset::Medium => (DataConfig { resolution: 64, ..data }, paper),
             Preset::Small => (
                 DataConfig { resolution: 64, ..data },
                 TrainConfig { epochs: 5, warmup_epochs: 1.0, global_batch: 32, max_valid_batches: Some(16), ..paper },
@@ -93,7 +93,7 @@ impl PretrainConfig {
         let train = match &method {
             MethodConfig::VideoMae(c) => c.apply_recipe(train),
             // VICReg's rows per chunk at 64² (see `JepaConfig::preset`).
-            MethodConfig::Jepa(_) if matches!(preset, Preset::Small | Preset::Default) => TrainConfig { micro_batch: 16, ..train },
+            MethodConfig::Jepa(_) if matches!(preset, Preset::Small | Preset::Medium) => TrainConfig { micro_batch: 16, ..train },
             MethodConfig::Jepa(_) | MethodConfig::Mpp(_) | MethodConfig::Disco(_) | MethodConfig::Supervised(_) => train,
         };
         Ok(PretrainConfig { method, data, train })
@@ -338,7 +338,7 @@ fn config_diff(a: &PretrainConfig, b: &PretrainConfig) -> Vec<String> {
 
 /// The configuration a new run with `opts` would use on `ds` (preset → config file → overrides, validated).
 pub fn resolve_config(opts: &PretrainOptions, ds: &WellDataset) -> Result<PretrainConfig, TrainError> {
-    let preset = opts.preset.unwrap_or(Preset::Default);
+    let preset = opts.preset.unwrap_or(Preset::Medium);
     let mut cfg = PretrainConfig::preset(preset, opts.method, ds.name(), ds.n_channels(), &opts.data)?;
     // The supervised head predicts the dataset's label columns, as the encoder reads its channels.
     if let MethodConfig::Supervised(c) = &mut cfg.method {

@@ -1,4 +1,4 @@
-//! `physrep pretrain --method jepa|videomae --data DIR --out RUN [--preset tiny|small|default|paper]
+//! `physrep pretrain --method jepa|videomae --data DIR --out RUN [--preset tiny|small|medium|paper]
 //! [--config FILE.toml] [--resume] [--stop-after N] [--device cpu|cuda] [key=value ...]`.
 //!
 //! Resolves the config (preset → TOML file → `key=value` overrides, validated), writes it to
@@ -22,7 +22,8 @@ pub struct Args {
     /// Run directory to create (or to continue with --resume).
     #[arg(long)]
     pub out: PathBuf,
-    /// Starting configuration: tiny, small, default (64², the paper's optimisation) or paper (224²).
+    /// Starting configuration: tiny, small, medium (64², the paper's model and optimisation; formerly
+    /// `default`, still read) or paper (224²).
     #[arg(long)]
     pub preset: Option<Preset>,
     /// A (partial) TOML config merged onto the preset, same keys as RUN/config.toml.

@@ -4,8 +4,13 @@
 //! |---|---|---|---|---|---|---|
 //! | `smoke` | simulated, `tiny`; the control on `lhs:7` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs, batch 8, lr 1e-4 | 1 | a few min, in CI |
 //! | `default` | simulated, `small`; the control on `lhs:40` | `tiny` models, 16 updates of 8 clips | attentive, linear, kNN; 10/50/100 % | 2 epochs of ≤ 64 windows, batch 8, lr 1e-4 | 1 (+ bootstrap intervals) | ≤ 15 min |
-//! | `full` | simulated, `medium` (MiniWell scale); the control on `lhs:60` | `default` (paper schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
+//! | `full` | simulated, `medium` (MiniWell scale); the control on `lhs:60` | `medium` (paper model and schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
 //! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | the paper's | 3 | GPU days |
+//!
+//! One size scale names the parts a study composes: data (`physrep simulate --preset`) and model with its
+//! schedule (`physrep pretrain --preset`) each come in `tiny` < `small` < `medium`, pretraining adds the
+//! paper's full `paper` scale; the study presets above name the whole study (`default` is only the
+//! study's: the pretraining preset once called `default` is `medium`).
 //!
 //! Every preset also runs the study's controls: each JEPA and VideoMAE run probed at its own initial weights (`-init` rows), the
 //! supervised ceiling (JEPA's encoder trained on the labels with the same schedule) and the
@@ -46,7 +51,7 @@ pub struct Plan {
     #[serde(default)]
     pub designs: BTreeMap<SystemId, String>,
     pub sim_seed: u64,
-    /// Pretraining preset of `physrep pretrain` (`tiny`, `small`, `default`, `paper`).
+    /// Pretraining preset of `physrep pretrain` (`tiny`, `small`, `medium`, `paper`).
     pub train_preset: physrep_train::Preset,
     /// `key=value` overrides applied to every pretraining run (after the preset).
     pub train_overrides: Vec<String>,
@@ -186,7 +191,7 @@ impl Plan {
                 Plan {
                     seeds: vec![0, 1, 2],
                     sim_preset: physrep_sim::Preset::Medium,
-                    train_preset: physrep_train::Preset::Default,
+                    train_preset: physrep_train::Preset::Medium,
                     // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
                     train_overrides: Vec::new(),
                     method_overrides: BTreeMap::new(),

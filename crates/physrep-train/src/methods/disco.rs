@@ -50,7 +50,7 @@ impl DiscoPretrainConfig {
     pub fn preset(preset: Preset, channels: usize) -> Self {
         match preset {
             Preset::Tiny => Self::tiny(channels),
-            Preset::Small | Preset::Default => Self { model: DiscoConfig { channels, patch_size: 8, ..DiscoConfig::default() } },
+            Preset::Small | Preset::Medium => Self { model: DiscoConfig { channels, patch_size: 8, ..DiscoConfig::default() } },
             Preset::Paper => Self { model: DiscoConfig { channels, ..DiscoConfig::default() } },
         }
     }

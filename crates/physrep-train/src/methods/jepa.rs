@@ -79,7 +79,7 @@ impl JepaConfig {
             },
             // 64² leaves 4×4 tokens per clip: one chunk, so that a micro-batch of 16 clips (set by
             // `PretrainConfig::preset`) gives VICReg 256 rows for 128 dimensions (module docs of vicreg).
-            Preset::Small | Preset::Default => JepaConfig { vicreg: VicregConfig { chunks: 1, ..paper.vicreg.clone() }, ..paper },
+            Preset::Small | Preset::Medium => JepaConfig { vicreg: VicregConfig { chunks: 1, ..paper.vicreg.clone() }, ..paper },
             Preset::Paper => JepaConfig { encoder: ConvEncoderConfig { checkpoint_blocks: true, ..paper.encoder }, ..paper },
         }
     }
@@ -222,7 +222,7 @@ mod tests {
         // BCS has no covariance: no guard.
         tiny().with_overrides(&["method.loss=bcs"], 11).unwrap();
         // The larger presets are valid as they are (64²: micro 16 × 16 tokens in one chunk; 224²: 5 chunks of ≥ 312).
-        for preset in [Preset::Small, Preset::Default, Preset::Paper] {
+        for preset in [Preset::Small, Preset::Medium, Preset::Paper] {
             let cfg = PretrainConfig::preset(preset, MethodKind::Jepa, "active_matter", 11, Path::new("/data")).unwrap();
             cfg.validate(11).unwrap_or_else(|e| panic!("{preset:?}: {e}"));
             let MethodConfig::Jepa(c) = &cfg.method else { unreachable!() };

@@ -167,7 +167,7 @@ mod tests {
     fn videomae_presets_are_valid_and_use_the_lr_recipe() {
         use crate::pretrain::PretrainConfig;
         let dims =
-            [(Preset::Tiny, 32, 32, 128), (Preset::Small, 64, 192, 128), (Preset::Default, 64, 384, 128), (Preset::Paper, 224, 384, 1568)];
+            [(Preset::Tiny, 32, 32, 128), (Preset::Small, 64, 192, 128), (Preset::Medium, 64, 384, 128), (Preset::Paper, 224, 384, 1568)];
         for (preset, resolution, width, tokens) in dims {
             let cfg = PretrainConfig::preset(preset, MethodKind::VideoMae, "active_matter", 11, Path::new("/data")).unwrap();
             cfg.validate(11).unwrap();

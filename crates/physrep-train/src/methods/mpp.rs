@@ -35,7 +35,7 @@ impl MppPretrainConfig {
     pub fn preset(preset: Preset) -> Self {
         match preset {
             Preset::Tiny => Self::tiny(),
-            Preset::Small | Preset::Default => Self { model: AvitConfig { patch_size: 8, ..AvitConfig::default() } },
+            Preset::Small | Preset::Medium => Self { model: AvitConfig { patch_size: 8, ..AvitConfig::default() } },
             Preset::Paper => Self::default(),
         }
     }

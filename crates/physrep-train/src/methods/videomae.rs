@@ -104,7 +104,7 @@ impl VideoMaeMethodConfig {
                 ..small
             },
             Preset::Small => VideoMaeConfig { img_size: 64, ..VideoMaeConfig::vit_tiny(channels) },
-            Preset::Default => VideoMaeConfig { img_size: 64, ..small },
+            Preset::Medium => VideoMaeConfig { img_size: 64, ..small },
             Preset::Paper => small,
         };
         Self { model, ..Self::default() }
