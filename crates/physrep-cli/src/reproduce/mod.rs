@@ -38,6 +38,7 @@ use physrep_train::MethodKind;
 use physrep_well::{Split, SystemId, WellDataset, WindowSpec};
 
 pub use plan::Plan;
+use plan::TrainPatch;
 use report::{ResultRow, StageTime, Study};
 
 /// Run the whole study described by `plan` into `out`.
@@ -318,8 +319,7 @@ impl PretrainStage {
     /// The plan's pretraining of `method` on `system` with `seed`: its overrides, then the input noise
     /// (the paper's σ for the system times the plan's noise scale).
     fn new(plan: &Plan, system: SystemId, data: &str, method: MethodKind, seed: u64) -> Self {
-        let mut overrides = plan.train_overrides.clone();
-        overrides.extend(plan.method_overrides.get(&method).into_iter().flatten().cloned());
+        let mut overrides = plan.train.then(plan.method_train.get(&method).unwrap_or(&TrainPatch::default())).overrides();
         overrides.push(format!("train.noise_std={}", noise_std(plan, system)));
         PretrainStage { data: data.to_string(), method, seed, preset: plan.train_preset, overrides }
     }

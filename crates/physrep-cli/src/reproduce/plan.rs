@@ -53,12 +53,11 @@ pub struct Plan {
     pub sim_seed: u64,
     /// Pretraining preset of `physrep pretrain` (`tiny`, `small`, `medium`, `paper`).
     pub train_preset: physrep_train::Preset,
-    /// `key=value` overrides applied to every pretraining run (after the preset).
-    pub train_overrides: Vec<String>,
-    /// Further overrides for one method's runs only, after `train_overrides` (`method.*` keys are
-    /// method-specific: JEPA's `method.vicreg.*` is an unknown key for the others).
+    /// Changes to every pretraining run's config (after the pretraining preset).
+    pub train: TrainPatch,
+    /// Further changes for one method's runs only, over `train` (the VICReg fields are JEPA's).
     #[serde(default)]
-    pub method_overrides: BTreeMap<MethodKind, Vec<String>>,
+    pub method_train: BTreeMap<MethodKind, TrainPatch>,
     /// Probes run on every frozen encoder.
     pub probes: Vec<ProbeKind>,
     pub probe_epochs: usize,
@@ -98,6 +97,52 @@ pub struct Plan {
     pub finetune_lr: Option<f64>,
 }
 
+/// Changes a study makes to the pretraining config, over the pretraining preset (`None`: the preset's
+/// value). [`TrainPatch::overrides`] turns them into the `key=value` patches `physrep pretrain` reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainPatch {
+    pub max_updates: Option<u64>,
+    pub global_batch: Option<usize>,
+    pub micro_batch: Option<usize>,
+    pub lr: Option<f64>,
+    /// JEPA only: VICReg's chunks per micro-batch.
+    pub vicreg_chunks: Option<usize>,
+    /// JEPA only: accept chunks with fewer rows than embedding dimensions (toy sizes).
+    pub allow_rank_deficient: Option<bool>,
+}
+
+impl TrainPatch {
+    /// `self` with every value `later` sets replaced by `later`'s.
+    pub fn then(&self, later: &TrainPatch) -> TrainPatch {
+        TrainPatch {
+            max_updates: later.max_updates.or(self.max_updates),
+            global_batch: later.global_batch.or(self.global_batch),
+            micro_batch: later.micro_batch.or(self.micro_batch),
+            lr: later.lr.or(self.lr),
+            vicreg_chunks: later.vicreg_chunks.or(self.vicreg_chunks),
+            allow_rank_deficient: later.allow_rank_deficient.or(self.allow_rank_deficient),
+        }
+    }
+
+    /// The `key=value` patches of the values set, in a fixed order.
+    pub fn overrides(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut set = |key: &str, value: Option<String>| {
+            if let Some(v) = value {
+                out.push(format!("{key}={v}"));
+            }
+        };
+        set("train.max_updates", self.max_updates.map(|v| v.to_string()));
+        set("train.global_batch", self.global_batch.map(|v| v.to_string()));
+        set("train.micro_batch", self.micro_batch.map(|v| v.to_string()));
+        set("train.lr", self.lr.map(|v| format!("{v:e}")));
+        set("method.vicreg.chunks", self.vicreg_chunks.map(|v| v.to_string()));
+        set("method.vicreg.allow_rank_deficient", self.allow_rank_deficient.map(|v| v.to_string()));
+        out
+    }
+}
+
 impl Plan {
     /// The plan of a named preset.
     pub fn preset(name: &str) -> Result<Plan> {
@@ -112,10 +157,10 @@ impl Plan {
             sim_seed: 0,
             train_preset: physrep_train::Preset::Tiny,
             // The tiny simulated sets hold only a few 16 + 16-frame windows per split: one sample per update.
-            train_overrides: vec!["train.micro_batch=1".into(), "train.global_batch=1".into()],
+            train: TrainPatch { micro_batch: Some(1), global_batch: Some(1), ..TrainPatch::default() },
             // One 32² clip gives JEPA 2×2 token rows for 16 dimensions: VICReg's covariance is
             // rank-deficient at this toy size, knowingly (`VicregConfig::check_rows`).
-            method_overrides: BTreeMap::from([(MethodKind::Jepa, vec!["method.vicreg.allow_rank_deficient=true".to_string()])]),
+            method_train: BTreeMap::from([(MethodKind::Jepa, TrainPatch { allow_rank_deficient: Some(true), ..TrainPatch::default() })]),
             probes: vec![ProbeKind::Attentive, ProbeKind::Linear],
             probe_epochs: 5,
             probe_fractions: vec![0.5, 1.0],
@@ -155,17 +200,18 @@ impl Plan {
             "default" => with_control(
                 Plan {
                     sim_preset: physrep_sim::Preset::Small,
-                    train_overrides: vec![
-                        "train.max_updates=16".into(),
-                        "train.global_batch=8".into(),
-                        "train.micro_batch=4".into(),
-                        "train.lr=1e-3".into(),
-                    ],
+                    train: TrainPatch {
+                        max_updates: Some(16),
+                        global_batch: Some(8),
+                        micro_batch: Some(4),
+                        lr: Some(1e-3),
+                        ..TrainPatch::default()
+                    },
                     // JEPA's VICReg in one chunk of 8 clips × 2×2 tokens = 32 rows for 16 dimensions
                     // (5 chunks of micro-batches of 4 gave chunks of 4 rows: a rank-deficient covariance).
-                    method_overrides: BTreeMap::from([(
+                    method_train: BTreeMap::from([(
                         MethodKind::Jepa,
-                        vec!["train.micro_batch=8".to_string(), "method.vicreg.chunks=1".to_string()],
+                        TrainPatch { micro_batch: Some(8), vicreg_chunks: Some(1), ..TrainPatch::default() },
                     )]),
                     probes: vec![ProbeKind::Attentive, ProbeKind::Linear, ProbeKind::Knn],
                     probe_epochs: 30,
@@ -193,8 +239,8 @@ impl Plan {
                     sim_preset: physrep_sim::Preset::Medium,
                     train_preset: physrep_train::Preset::Medium,
                     // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
-                    train_overrides: Vec::new(),
-                    method_overrides: BTreeMap::new(),
+                    train: TrainPatch::default(),
+                    method_train: BTreeMap::new(),
                     noise_scale: 64.0 / 224.0,
                     probes: ProbeKind::ALL.to_vec(),
                     probe_epochs: 100,
@@ -208,8 +254,8 @@ impl Plan {
                 sim_preset: physrep_sim::Preset::Medium,
                 train_preset: physrep_train::Preset::Paper,
                 // The preset's own batches (the paper's schedule), not the tiny sets' one clip per update.
-                train_overrides: Vec::new(),
-                method_overrides: BTreeMap::new(),
+                train: TrainPatch::default(),
+                method_train: BTreeMap::new(),
                 probes: ProbeKind::ALL.to_vec(),
                 probe_epochs: 100,
                 probe_fractions: vec![0.1, 0.5, 1.0],
@@ -327,5 +373,13 @@ mod tests {
         assert!(Plan::preset("smoke").unwrap().restrict(Some(vec!["turbulence".into()]), None, None).is_err());
         assert!(Plan::preset("smoke").unwrap().restrict(None, Some(vec!["supervised".into()]), None).is_err());
         assert_eq!(r.seeds, vec![0, 1]);
+        // A method's patch wins over the study's; unset values are not written.
+        let d = Plan::preset("default").unwrap();
+        let jepa = d.train.then(&d.method_train[&MethodKind::Jepa]).overrides();
+        assert_eq!(
+            jepa,
+            ["train.max_updates=16", "train.global_batch=8", "train.micro_batch=8", "train.lr=1e-3", "method.vicreg.chunks=1"]
+        );
+        assert_eq!(TrainPatch::default().overrides(), Vec::<String>::new());
     }
 }
