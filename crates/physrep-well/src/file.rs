@@ -166,117 +166,10 @@ impl WellFileInfo {
             crate::labels::LabelScaling::Paper
         };
 
-        // dimensions/
-        let dims = h5util::group(path, root, "dimensions")?;
-        let spatial_dims = h5util::read_strings(path, &h5util::attr(path, &dims, "spatial_dims")?, "/dimensions@spatial_dims")?;
-        if spatial_dims.len() != 2 {
-            return Err(WellError::format(path, "/dimensions@spatial_dims", format!("expected 2 names, found {spatial_dims:?}")));
-        }
-        let time_ds = h5util::dataset(path, &dims, "time")?;
-        let time_shape = time_ds.shape();
-        let time_all = h5util::read_f64s(path, &time_ds, "/dimensions/time")?;
-        let time = match time_shape.as_slice() {
-            [_] => time_all,
-            [_, t] => time_all[..*t].to_vec(),
-            _ => {
-                return Err(WellError::Shape {
-                    path: path.into(),
-                    item: "/dimensions/time".into(),
-                    found: time_shape,
-                    expected: "[T] or [n_trajectories, T]".into(),
-                })
-            }
-        };
-        let mut coords: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-        for (k, d) in spatial_dims.iter().enumerate() {
-            let ds = h5util::dataset(path, &dims, d)?;
-            let item = format!("/dimensions/{d}");
-            if ds.ndim() != 1 {
-                return Err(WellError::Shape { path: path.into(), item, found: ds.shape(), expected: "[n] (1-D coordinates)".into() });
-            }
-            coords[k] = h5util::read_f64s(path, &ds, &item)?;
-        }
-
-        // boundary_conditions/
-        let mut boundary_conditions = Vec::new();
-        let bcg = h5util::group(path, root, "boundary_conditions")?;
-        for name in member_names_h5(path, &bcg)? {
-            let g = h5util::group(path, &bcg, &name)?;
-            let item = format!("/boundary_conditions/{name}");
-            let bc_type = h5util::read_string(path, &h5util::attr(path, &g, "bc_type")?, &format!("{item}@bc_type"))?;
-            let associated_dims = if h5util::has_attr(&g, "associated_dims") {
-                h5util::read_strings(path, &h5util::attr(path, &g, "associated_dims")?, &format!("{item}@associated_dims"))?
-            } else {
-                Vec::new()
-            };
-            let mask = if g.link_exists("mask") {
-                h5util::read_bools(path, &h5util::dataset(path, &g, "mask")?, &format!("{item}/mask"))?
-            } else {
-                Vec::new()
-            };
-            boundary_conditions.push(BoundaryCondition { name, bc_type, associated_dims, mask });
-        }
-
-        // scalars/
-        let sg = h5util::group(path, root, "scalars")?;
-        let scalar_field_names = if h5util::has_attr(&sg, "field_names") {
-            h5util::read_strings(path, &h5util::attr(path, &sg, "field_names")?, "/scalars@field_names")?
-        } else {
-            Vec::new()
-        };
-        let mut scalars = Vec::new();
-        for name in member_names_h5(path, &sg)? {
-            let item = format!("/scalars/{name}");
-            let ds = h5util::dataset(path, &sg, &name)?;
-            let flagged = if h5util::has_attr(&ds, "time_varying") {
-                h5util::read_bool(path, &h5util::attr(path, &ds, "time_varying")?, &format!("{item}@time_varying"))?
-            } else {
-                false
-            };
-            let values = h5util::read_f64s(path, &ds, &item)?;
-            let time_varying = flagged || values.len() > 1;
-            if values.is_empty() {
-                return Err(WellError::Shape {
-                    path: path.into(),
-                    item,
-                    found: ds.shape(),
-                    expected: "a 0-d scalar or a [T] series".into(),
-                });
-            }
-            scalars.push(ScalarInfo { name, values, time_varying });
-        }
-
-        // t0/t1/t2 fields
-        let [nx, ny] = [coords[0].len(), coords[1].len()];
-        let frames = time.len();
-        let mut fields_h5 = Vec::new();
-        let mut fields_named = Vec::new();
-        for (order, gname) in FIELD_GROUPS.iter().enumerate() {
-            let g = h5util::group(path, root, gname)?;
-            let listed = if h5util::has_attr(&g, "field_names") {
-                h5util::read_strings(path, &h5util::attr(path, &g, "field_names")?, &format!("/{gname}@field_names"))?
-            } else {
-                Vec::new()
-            };
-            let keys = member_names_h5(path, &g)?;
-            let mut infos = Vec::new();
-            for name in &keys {
-                infos.push(read_field_info(path, &g, gname, name, order, n_trajectories, frames, [nx, ny])?);
-            }
-            for name in &listed {
-                if !keys.contains(name) {
-                    return Err(WellError::missing(path, format!("dataset `/{gname}/{name}` (listed in @field_names)")));
-                }
-            }
-            let mut named: Vec<FieldInfo> = listed.iter().filter_map(|n| infos.iter().find(|f| &f.name == n).cloned()).collect();
-            for f in &infos {
-                if !listed.contains(&f.name) {
-                    named.push(f.clone());
-                }
-            }
-            fields_h5.extend(infos);
-            fields_named.extend(named);
-        }
+        let Dimensions { spatial_dims, time, coords } = read_dimensions(path, root)?;
+        let boundary_conditions = read_boundary_conditions(path, root)?;
+        let (scalars, scalar_field_names) = read_scalars(path, root)?;
+        let (fields_h5, fields_named) = read_fields(path, root, n_trajectories, time.len(), [coords[0].len(), coords[1].len()])?;
 
         Ok(Self {
             path: path.to_path_buf(),
@@ -295,6 +188,142 @@ impl WellFileInfo {
             fields_named,
         })
     }
+}
+
+/// What `/dimensions` holds.
+struct Dimensions {
+    spatial_dims: Vec<String>,
+    time: Vec<f64>,
+    coords: [Vec<f64>; 2],
+}
+
+/// `/dimensions`: the two spatial axis names, the frame times (of the first trajectory when stored per
+/// trajectory) and the coordinates of each axis.
+fn read_dimensions(path: &Path, root: &Group) -> Result<Dimensions, WellError> {
+    let dims = h5util::group(path, root, "dimensions")?;
+    let spatial_dims = h5util::read_strings(path, &h5util::attr(path, &dims, "spatial_dims")?, "/dimensions@spatial_dims")?;
+    if spatial_dims.len() != 2 {
+        return Err(WellError::format(path, "/dimensions@spatial_dims", format!("expected 2 names, found {spatial_dims:?}")));
+    }
+    let time_ds = h5util::dataset(path, &dims, "time")?;
+    let time_shape = time_ds.shape();
+    let time_all = h5util::read_f64s(path, &time_ds, "/dimensions/time")?;
+    let time = match time_shape.as_slice() {
+        [_] => time_all,
+        [_, t] => time_all[..*t].to_vec(),
+        _ => {
+            return Err(WellError::Shape {
+                path: path.into(),
+                item: "/dimensions/time".into(),
+                found: time_shape,
+                expected: "[T] or [n_trajectories, T]".into(),
+            })
+        }
+    };
+    let mut coords: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for (k, d) in spatial_dims.iter().enumerate() {
+        let ds = h5util::dataset(path, &dims, d)?;
+        let item = format!("/dimensions/{d}");
+        if ds.ndim() != 1 {
+            return Err(WellError::Shape { path: path.into(), item, found: ds.shape(), expected: "[n] (1-D coordinates)".into() });
+        }
+        coords[k] = h5util::read_f64s(path, &ds, &item)?;
+    }
+
+    Ok(Dimensions { spatial_dims, time, coords })
+}
+
+/// `/boundary_conditions`: one entry per group, with its type, axes and mask.
+fn read_boundary_conditions(path: &Path, root: &Group) -> Result<Vec<BoundaryCondition>, WellError> {
+    let mut boundary_conditions = Vec::new();
+    let bcg = h5util::group(path, root, "boundary_conditions")?;
+    for name in member_names_h5(path, &bcg)? {
+        let g = h5util::group(path, &bcg, &name)?;
+        let item = format!("/boundary_conditions/{name}");
+        let bc_type = h5util::read_string(path, &h5util::attr(path, &g, "bc_type")?, &format!("{item}@bc_type"))?;
+        let associated_dims = if h5util::has_attr(&g, "associated_dims") {
+            h5util::read_strings(path, &h5util::attr(path, &g, "associated_dims")?, &format!("{item}@associated_dims"))?
+        } else {
+            Vec::new()
+        };
+        let mask = if g.link_exists("mask") {
+            h5util::read_bools(path, &h5util::dataset(path, &g, "mask")?, &format!("{item}/mask"))?
+        } else {
+            Vec::new()
+        };
+        boundary_conditions.push(BoundaryCondition { name, bc_type, associated_dims, mask });
+    }
+
+    Ok(boundary_conditions)
+}
+
+/// `/scalars`: every scalar (constant or time series) and the names listed in `@field_names`.
+fn read_scalars(path: &Path, root: &Group) -> Result<(Vec<ScalarInfo>, Vec<String>), WellError> {
+    let sg = h5util::group(path, root, "scalars")?;
+    let scalar_field_names = if h5util::has_attr(&sg, "field_names") {
+        h5util::read_strings(path, &h5util::attr(path, &sg, "field_names")?, "/scalars@field_names")?
+    } else {
+        Vec::new()
+    };
+    let mut scalars = Vec::new();
+    for name in member_names_h5(path, &sg)? {
+        let item = format!("/scalars/{name}");
+        let ds = h5util::dataset(path, &sg, &name)?;
+        let flagged = if h5util::has_attr(&ds, "time_varying") {
+            h5util::read_bool(path, &h5util::attr(path, &ds, "time_varying")?, &format!("{item}@time_varying"))?
+        } else {
+            false
+        };
+        let values = h5util::read_f64s(path, &ds, &item)?;
+        let time_varying = flagged || values.len() > 1;
+        if values.is_empty() {
+            return Err(WellError::Shape { path: path.into(), item, found: ds.shape(), expected: "a 0-d scalar or a [T] series".into() });
+        }
+        scalars.push(ScalarInfo { name, values, time_varying });
+    }
+
+    Ok((scalars, scalar_field_names))
+}
+
+/// The `t0_fields`, `t1_fields`, `t2_fields` groups: every field in HDF5 key order, and in the order of
+/// `@field_names` (listed first, then the rest), each checked against the file's shape.
+fn read_fields(
+    path: &Path,
+    root: &Group,
+    n_trajectories: usize,
+    frames: usize,
+    [nx, ny]: [usize; 2],
+) -> Result<(Vec<FieldInfo>, Vec<FieldInfo>), WellError> {
+    let mut fields_h5 = Vec::new();
+    let mut fields_named = Vec::new();
+    for (order, gname) in FIELD_GROUPS.iter().enumerate() {
+        let g = h5util::group(path, root, gname)?;
+        let listed = if h5util::has_attr(&g, "field_names") {
+            h5util::read_strings(path, &h5util::attr(path, &g, "field_names")?, &format!("/{gname}@field_names"))?
+        } else {
+            Vec::new()
+        };
+        let keys = member_names_h5(path, &g)?;
+        let mut infos = Vec::new();
+        for name in &keys {
+            infos.push(read_field_info(path, &g, gname, name, order, n_trajectories, frames, [nx, ny])?);
+        }
+        for name in &listed {
+            if !keys.contains(name) {
+                return Err(WellError::missing(path, format!("dataset `/{gname}/{name}` (listed in @field_names)")));
+            }
+        }
+        let mut named: Vec<FieldInfo> = listed.iter().filter_map(|n| infos.iter().find(|f| &f.name == n).cloned()).collect();
+        for f in &infos {
+            if !listed.contains(&f.name) {
+                named.push(f.clone());
+            }
+        }
+        fields_h5.extend(infos);
+        fields_named.extend(named);
+    }
+
+    Ok((fields_h5, fields_named))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -49,101 +49,9 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
     stage::write_atomic(&out.join("plan.json"), &serde_json::to_vec_pretty(plan)?)?;
     let figures_dir = out.join("figures");
     std::fs::create_dir_all(&figures_dir)?;
-    let mut stages = Vec::new();
-    let mut rows = Vec::new();
-    let mut figures: Vec<(String, String)> = Vec::new();
-    // One line per finished stage on stderr: the progress of a run whose output goes to a log file
-    // (the bars of the stages themselves show only on a terminal).
-    let mut record = |st: &stage::StageRecord, skipped: bool, label: String| {
-        let how = if skipped { "cached".to_string() } else { format!("{:.1} s", st.wall_s) };
-        eprintln!("reproduce [{:7.1} s] {label}: {how}", start.elapsed().as_secs_f64());
-        stages.push(StageTime { stage: label, wall_s: st.wall_s, peak_rss_mb: st.peak_rss_mb, cached: skipped });
-    };
-
+    let mut c = Collected { start, stages: Vec::new(), rows: Vec::new(), figures: Vec::new() };
     for &id in &plan.systems {
-        let system = id.name();
-        // 1. Data.
-        let data_cfg = DataStage::new(plan, id);
-        let data = stage::run(&out.join("stages").join(system).join("data"), "data", &data_cfg, |_| data_cfg.materialise(out))?;
-        record(&data.record, data.skipped, format!("{system}: data"));
-        let data_dir = PathBuf::from(&data.output);
-        let data_hash = stage::config_hash(&data_cfg)?;
-
-        let strip = figures_dir.join(format!("frames_{system}.png"));
-        if !strip.exists() {
-            frame_strip(&data_dir, &strip).with_context(|| format!("frame strip of {system}"))?;
-        }
-        figures.push((format!("{system}: frames of the first training window"), rel(out, &strip)));
-
-        // 2. Pretraining and probes per method and seed (the supervised ceiling as one more method).
-        for kind in plan.trained_methods() {
-            let method = kind.as_str();
-            for &seed in &plan.seeds {
-                let run_dir = compare::run_dir(out, system, method, seed);
-                let pre_cfg = PretrainStage::new(plan, id, &data_hash, kind, seed);
-                let pre = stage::run(&run_dir.join("stage-pretrain"), "pretrain", &pre_cfg, |_| pretrain(&pre_cfg, &data_dir, &run_dir))?;
-                record(&pre.record, pre.skipped, format!("{system}: pretrain {method} seed {seed}"));
-                let pre_hash = stage::config_hash(&pre_cfg)?;
-
-                let probe_cfg = ProbeStage::new(plan, id, pre_hash.clone(), false);
-                let probed = stage::run(&run_dir.join("stage-probe"), "probe", &probe_cfg, |_| {
-                    probe(&probe_cfg, &run_dir, &data_dir, system, method, seed)
-                })?;
-                record(&probed.record, probed.skipped, format!("{system}: probe {method} seed {seed}"));
-                rows.extend(probed.output);
-
-                // The paired control: the same run's initial weights, probed the same way.
-                if plan.init_controls.contains(&kind) {
-                    let init_cfg = ProbeStage::new(plan, id, pre_hash.clone(), true);
-                    let arm = format!("{method}-init");
-                    let probed = stage::run(&run_dir.join("stage-probe-init"), "probe", &init_cfg, |_| {
-                        probe(&init_cfg, &run_dir, &data_dir, system, &arm, seed)
-                    })?;
-                    record(&probed.record, probed.skipped, format!("{system}: probe {arm} seed {seed}"));
-                    rows.extend(probed.output);
-                }
-
-                // MPP as the paper reports it: fine-tuned end to end (Table 1 prefers these rows).
-                if kind == MethodKind::Mpp && plan.finetune_epochs > 0 {
-                    let ft_cfg = FinetuneStage {
-                        pretrain: pre_hash.clone(),
-                        epochs: plan.finetune_epochs,
-                        max_train_windows: plan.finetune_max_train_windows,
-                        batch: plan.finetune_batch,
-                        lr: plan.finetune_lr,
-                    };
-                    let tuned = stage::run(&run_dir.join("stage-finetune"), "finetune", &ft_cfg, |_| {
-                        finetune(&ft_cfg, &run_dir, &data_dir, system, seed)
-                    })?;
-                    record(&tuned.record, tuned.skipped, format!("{system}: fine-tune {method} seed {seed}"));
-                    rows.extend(tuned.output);
-                }
-
-                if seed == plan.seeds[0] {
-                    let metrics = run_dir.join("metrics.jsonl");
-                    let fig = figures_dir.join(format!("loss_{system}_{method}.png"));
-                    if metrics.exists() {
-                        plots::loss_curves_from_jsonl(&metrics, "update", &["loss"], &fig, false)
-                            .with_context(|| format!("loss curve of {}", metrics.display()))?;
-                        figures.push((format!("{system}: {method} pretraining loss"), rel(out, &fig)));
-                    }
-                }
-            }
-        }
-
-        // 3. The trivial-statistics baseline, on the windows of the first method's first run.
-        if plan.stats_baseline {
-            let first = plan.trained_methods().remove(0);
-            let pre_cfg = PretrainStage::new(plan, id, &data_hash, first, plan.seeds[0]);
-            let stats_cfg = StatsStage::new(plan, id, stage::config_hash(&pre_cfg)?);
-            let run_dir = compare::run_dir(out, system, first.as_str(), plan.seeds[0]);
-            let out_dir = compare::probe_dir(out, system, "stats", plan.seeds[0]);
-            let probed = stage::run(&out.join("runs").join(system).join("stats").join("stage-probe"), "probe", &stats_cfg, |_| {
-                stats_probe(&stats_cfg, &run_dir, &data_dir, &out_dir, system, plan.seeds[0])
-            })?;
-            record(&probed.record, probed.skipped, format!("{system}: probe stats"));
-            rows.extend(probed.output);
-        }
+        run_system(plan, out, id, &figures_dir, &mut c)?;
     }
 
     let mut study = Study {
@@ -156,15 +64,122 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         methods: plan.arms(),
         seeds: plan.seeds.clone(),
         comparisons: compare::study_comparisons(plan, out),
-        rows,
-        stages,
-        figures,
+        rows: c.rows,
+        stages: c.stages,
+        figures: c.figures,
         total_wall_s: 0.0,
     };
     summary_figures(&mut study, out, &figures_dir)?;
     study.total_wall_s = start.elapsed().as_secs_f64();
     report::write(&study, out)?;
     Ok(study)
+}
+
+/// What the stages of a study leave for its report, as they finish.
+struct Collected {
+    start: Instant,
+    stages: Vec<StageTime>,
+    rows: Vec<ResultRow>,
+    figures: Vec<(String, String)>,
+}
+
+impl Collected {
+    /// Keep a finished stage's time, and print one line for it on stderr: the progress of a run whose
+    /// output goes to a log file (the bars of the stages themselves show only on a terminal).
+    fn record(&mut self, st: &stage::StageRecord, skipped: bool, label: String) {
+        let how = if skipped { "cached".to_string() } else { format!("{:.1} s", st.wall_s) };
+        eprintln!("reproduce [{:7.1} s] {label}: {how}", self.start.elapsed().as_secs_f64());
+        self.stages.push(StageTime { stage: label, wall_s: st.wall_s, peak_rss_mb: st.peak_rss_mb, cached: skipped });
+    }
+}
+
+/// One system of the study: its data, then per method and seed pretraining, the probes (and the
+/// own-init control, MPP's fine-tuning), then the statistics baseline.
+fn run_system(plan: &Plan, out: &Path, id: SystemId, figures_dir: &Path, c: &mut Collected) -> Result<()> {
+    let system = id.name();
+    // 1. Data.
+    let data_cfg = DataStage::new(plan, id);
+    let data = stage::run(&out.join("stages").join(system).join("data"), "data", &data_cfg, |_| data_cfg.materialise(out))?;
+    c.record(&data.record, data.skipped, format!("{system}: data"));
+    let data_dir = PathBuf::from(&data.output);
+    let data_hash = stage::config_hash(&data_cfg)?;
+
+    let strip = figures_dir.join(format!("frames_{system}.png"));
+    if !strip.exists() {
+        frame_strip(&data_dir, &strip).with_context(|| format!("frame strip of {system}"))?;
+    }
+    c.figures.push((format!("{system}: frames of the first training window"), rel(out, &strip)));
+
+    // 2. Pretraining and probes per method and seed (the supervised ceiling as one more method).
+    for kind in plan.trained_methods() {
+        let method = kind.as_str();
+        for &seed in &plan.seeds {
+            let run_dir = compare::run_dir(out, system, method, seed);
+            let pre_cfg = PretrainStage::new(plan, id, &data_hash, kind, seed);
+            let pre = stage::run(&run_dir.join("stage-pretrain"), "pretrain", &pre_cfg, |_| pretrain(&pre_cfg, &data_dir, &run_dir))?;
+            c.record(&pre.record, pre.skipped, format!("{system}: pretrain {method} seed {seed}"));
+            let pre_hash = stage::config_hash(&pre_cfg)?;
+
+            let probe_cfg = ProbeStage::new(plan, id, pre_hash.clone(), false);
+            let probed = stage::run(&run_dir.join("stage-probe"), "probe", &probe_cfg, |_| {
+                probe(&probe_cfg, &run_dir, &data_dir, system, method, seed)
+            })?;
+            c.record(&probed.record, probed.skipped, format!("{system}: probe {method} seed {seed}"));
+            c.rows.extend(probed.output);
+
+            // The paired control: the same run's initial weights, probed the same way.
+            if plan.init_controls.contains(&kind) {
+                let init_cfg = ProbeStage::new(plan, id, pre_hash.clone(), true);
+                let arm = format!("{method}-init");
+                let probed = stage::run(&run_dir.join("stage-probe-init"), "probe", &init_cfg, |_| {
+                    probe(&init_cfg, &run_dir, &data_dir, system, &arm, seed)
+                })?;
+                c.record(&probed.record, probed.skipped, format!("{system}: probe {arm} seed {seed}"));
+                c.rows.extend(probed.output);
+            }
+
+            // MPP as the paper reports it: fine-tuned end to end (Table 1 prefers these rows).
+            if kind == MethodKind::Mpp && plan.finetune_epochs > 0 {
+                let ft_cfg = FinetuneStage {
+                    pretrain: pre_hash.clone(),
+                    epochs: plan.finetune_epochs,
+                    max_train_windows: plan.finetune_max_train_windows,
+                    batch: plan.finetune_batch,
+                    lr: plan.finetune_lr,
+                };
+                let tuned = stage::run(&run_dir.join("stage-finetune"), "finetune", &ft_cfg, |_| {
+                    finetune(&ft_cfg, &run_dir, &data_dir, system, seed)
+                })?;
+                c.record(&tuned.record, tuned.skipped, format!("{system}: fine-tune {method} seed {seed}"));
+                c.rows.extend(tuned.output);
+            }
+
+            if seed == plan.seeds[0] {
+                let metrics = run_dir.join("metrics.jsonl");
+                let fig = figures_dir.join(format!("loss_{system}_{method}.png"));
+                if metrics.exists() {
+                    plots::loss_curves_from_jsonl(&metrics, "update", &["loss"], &fig, false)
+                        .with_context(|| format!("loss curve of {}", metrics.display()))?;
+                    c.figures.push((format!("{system}: {method} pretraining loss"), rel(out, &fig)));
+                }
+            }
+        }
+    }
+
+    // 3. The trivial-statistics baseline, on the windows of the first method's first run.
+    if plan.stats_baseline {
+        let first = plan.trained_methods().remove(0);
+        let pre_cfg = PretrainStage::new(plan, id, &data_hash, first, plan.seeds[0]);
+        let stats_cfg = StatsStage::new(plan, id, stage::config_hash(&pre_cfg)?);
+        let run_dir = compare::run_dir(out, system, first.as_str(), plan.seeds[0]);
+        let out_dir = compare::probe_dir(out, system, "stats", plan.seeds[0]);
+        let probed = stage::run(&out.join("runs").join(system).join("stats").join("stage-probe"), "probe", &stats_cfg, |_| {
+            stats_probe(&stats_cfg, &run_dir, &data_dir, &out_dir, system, plan.seeds[0])
+        })?;
+        c.record(&probed.record, probed.skipped, format!("{system}: probe stats"));
+        c.rows.extend(probed.output);
+    }
+    Ok(())
 }
 
 fn rel(root: &Path, p: &Path) -> String {
