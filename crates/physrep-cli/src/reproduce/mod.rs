@@ -357,9 +357,16 @@ fn pretrain(cfg: &PretrainStage, data_dir: &Path, run_dir: &Path) -> Result<serd
     Ok(serde_json::to_value(summary)?)
 }
 
+/// The probe's training recipe, part of every probe stage's key: bumped when a code change moves probe
+/// results, so that a cached study reruns its probes instead of reporting the older code's numbers.
+/// 1 (implicit): until 2026-12-07; 2: warm-up from 0 (`lr·k/W`) on the one optimisation engine.
+const PROBE_RECIPE: u32 = 2;
+
 /// A probe stage's resolved config.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ProbeStage {
+    /// [`PROBE_RECIPE`].
+    recipe: u32,
     pretrain: String,
     /// Probe the run's own initial weights instead of its trained ones.
     init: bool,
@@ -376,6 +383,7 @@ struct ProbeStage {
 impl ProbeStage {
     fn new(plan: &Plan, system: SystemId, pretrain: String, init: bool) -> Self {
         ProbeStage {
+            recipe: PROBE_RECIPE,
             pretrain,
             init,
             probes: plan.probes.clone(),

@@ -4,6 +4,9 @@
 //! status, wall time, peak memory) and `output.json` (what it returned). A stage whose record says
 //! `done` with the same config hash is skipped and its stored output returned; anything else runs
 //! again (the stage's own work — simulation files, checkpoints — resumes where it stopped).
+//!
+//! The key is the resolved config, not the code: a code change that moves a stage's results must change
+//! its config too (the probe stage's `recipe` number), or a cached study would keep the older numbers.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
