@@ -1,4 +1,4 @@
-//! Typed, validated configuration of the training loop and its data, and `key=value` overrides.
+//! Typed, validated configuration of pretraining (optimisation and data), and `key=value` overrides.
 //!
 //! Each value has exactly one home; `Default` gives the paper's values for active_matter (AM) and
 //! [`TrainConfig::paper`] the paper's per-dataset values (`docs/paper-protocol.md` §9). A whole run
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 
-/// Optimisation settings of the one training loop (AdamW + warm-up/cosine + accumulation).
+/// Optimisation settings of pretraining on the engine (AdamW + warm-up/cosine + accumulation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {

@@ -1,4 +1,4 @@
-//! physrep-train: self-supervised objectives and the one training loop shared by every method.
+//! physrep-train: self-supervised objectives and the one optimisation engine every training runs on.
 //!
 //! A method (JEPA, VideoMAE, MPP, DISCO) implements [`Method`]: how to build its model from its
 //! typed config and what the loss of one micro-batch is. Everything else — optimiser, lr policy

@@ -1,4 +1,4 @@
-//! The contract between a pretraining method and the training loop.
+//! The contract between a pretraining method and the optimisation engine ([`crate::engine`]).
 
 use burn::module::AutodiffModule;
 use burn::prelude::*;
