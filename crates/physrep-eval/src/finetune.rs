@@ -51,7 +51,7 @@ use physrep_nn::attentive_probe::{AttentiveProbe, AttentiveProbeConfig};
 use physrep_nn::avit::Avit;
 use physrep_nn::{ClipEncoder, Cpu, CpuAutodiff};
 use physrep_train::checkpoint::{load_module, module_bytes};
-use physrep_train::engine::{epoch_seed, shuffled, BestEpoch, Engine, Flow, Grouping, LrPolicy, Micro, Plateau, PlateauConfig, Step};
+use physrep_train::engine::{epoch_seed, shuffled, BestEpoch, Engine, Flow, Grouping, LrPolicy, Plateau, PlateauConfig, Step};
 use physrep_train::{MethodKind, RunDir, StepContext, StepOutput, TrainError};
 use physrep_well::{Preprocess, WellDataset, WindowSpec};
 use serde::{Deserialize, Serialize};
@@ -313,7 +313,10 @@ fn train_epochs(opts: &FinetuneOptions, setup: &Setup, model: AvitRegressor<CpuA
     let root = opts.out_dir().join("checkpoints");
     let policy = LrPolicy::Plateau(Plateau::new(opts.lr, opts.plateau.clone()));
     let (mut engine, mut progress, mut best) = resume(&root, &key, opts.epochs, &model, new_optim, policy.clone(), opts.seed)?
-        .unwrap_or_else(|| (Engine::new(model, new_optim(), policy, opts.seed), Progress::default(), BestEpoch::default()));
+        .unwrap_or_else(|| {
+            let fresh = Progress { key: key.clone(), ..Progress::default() };
+            (Engine::new(model, new_optim(), policy, opts.seed), fresh, BestEpoch::default())
+        });
     if progress.train_loss.is_empty() && root.exists() {
         // A checkpoint of another run or other options: this trajectory starts over.
         std::fs::remove_dir_all(&root).map_err(EvalError::io(&root))?;
@@ -327,9 +330,7 @@ fn train_epochs(opts: &FinetuneOptions, setup: &Setup, model: AvitRegressor<CpuA
     for epoch in progress.train_loss.len()..opts.epochs {
         let lr = engine.policy().lr(0);
         let micros = grouping.split(&shuffled(sources.train.len(), epoch_seed(opts.seed, epoch as u64)));
-        let micros = micros
-            .into_iter()
-            .map(|m| Ok(Micro { input: (epoch, m.input), rows: m.rows, update_rows: m.update_rows, closes_update: m.closes_update }));
+        let micros = micros.into_iter().map(|m| Ok(m.map_input(|idx| (epoch, idx))));
         engine.run(&step, micros, |_, _| Ok(Flow::Continue))?;
         let snapshot = engine.model().valid();
         let (valid, valid_pred, valid_truth) = score(&snapshot, &sources.valid, opts.eval_batch)?;
@@ -342,8 +343,7 @@ fn train_epochs(opts: &FinetuneOptions, setup: &Setup, model: AvitRegressor<CpuA
             progress.best = Some(BestRecord { epoch, valid, valid_pred, valid_truth });
         }
         if let Some((_, _, kept)) = best.best() {
-            let extra = serde_json::to_value(Progress { key: key.clone(), ..progress.clone() })
-                .map_err(|source| EvalError::Json { path: root.join("state.json"), source })?;
+            let extra = serde_json::to_value(&progress).map_err(|source| EvalError::Json { path: root.join("state.json"), source })?;
             let best_bytes = module_bytes::<Cpu, _>(&kept.0, &root.join("best.mpk"))?;
             engine.save(&root, 1, 0, Some(extra), &[("best.mpk", best_bytes)])?;
         }
@@ -550,9 +550,7 @@ mod tests {
             let policy = LrPolicy::Plateau(Plateau::new(1.0, PlateauConfig::default()));
             let mut engine = Engine::new(model.clone(), optim, policy, 0);
             let micros = Grouping::Batches { batch: 6, micro }.split(&[0, 1, 2, 3, 4, 5]);
-            let micros = micros
-                .into_iter()
-                .map(|m| Ok(Micro { input: (0, m.input), rows: m.rows, update_rows: m.update_rows, closes_update: m.closes_update }));
+            let micros = micros.into_iter().map(|m| Ok(m.map_input(|idx| (0, idx))));
             engine.run(&FinetuneStep { src: &Ramps }, micros, |_, _| Ok(Flow::Continue)).unwrap();
             let loss = engine.end_epoch(None).unwrap();
             (engine.into_model().valid(), loss)

@@ -103,16 +103,6 @@ impl ProbeOptions {
     }
 }
 
-/// The paper's probe noise σ per dataset (`docs/paper-protocol.md` §2.6; [`physrep_well::Protocol`]).
-pub fn paper_noise_std(dataset: &str) -> f32 {
-    physrep_well::Protocol::of_name(dataset).probe_noise_std
-}
-
-/// The paper's probe training-set size per dataset (§10.1); `None` = all windows.
-pub fn paper_max_train_windows(dataset: &str) -> Option<usize> {
-    physrep_well::Protocol::of_name(dataset).probe_max_train_windows
-}
-
 /// A frozen encoder and what it expects.
 pub struct EncoderHandle {
     pub encoder: Box<dyn ClipEncoder<Cpu>>,
@@ -234,10 +224,11 @@ impl ProbeWindows {
         if let Some(s) = opts.stride {
             spec.stride = s;
         }
-        let sigma = opts.noise_std.unwrap_or_else(|| paper_noise_std(&name));
+        let protocol = physrep_well::Protocol::of_name(&name);
+        let sigma = opts.noise_std.unwrap_or(protocol.probe_noise_std);
         let resolution = opts.resolution.or(encoder_resolution);
         let pre = Preprocess::paper(&name, resolution, sigma);
-        let cap = opts.max_train_windows.or_else(|| paper_max_train_windows(&name));
+        let cap = opts.max_train_windows.or(protocol.probe_max_train_windows);
         let sources = SplitClips::new(&ds, &spec, &pre, cap, opts.noise_seed)?;
         Ok(Self { ds, spec, sigma, resolution, cap, sources })
     }

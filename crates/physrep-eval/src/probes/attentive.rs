@@ -16,7 +16,7 @@ use burn::optim::AdamWConfig;
 use burn::prelude::*;
 use physrep_nn::attentive_probe::{AttentiveProbe, AttentiveProbeConfig};
 use physrep_nn::{Cpu, CpuAutodiff};
-use physrep_train::engine::{epoch_seed, shuffled, Engine, Flow, Grouping, LrPolicy, LrSchedule, Micro, Step};
+use physrep_train::engine::{epoch_seed, shuffled, Engine, Flow, Grouping, LrPolicy, LrSchedule, Step};
 use physrep_train::{StepContext, StepOutput, TrainError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -192,9 +192,7 @@ impl Probe for AttentiveProbeTrainer {
         for epoch in 0..cfg.epochs {
             let draw = epoch % train.len();
             let micros = grouping.split(&shuffled(n, epoch_seed(cfg.seed, epoch as u64)));
-            let micros = micros
-                .into_iter()
-                .map(|m| Ok(Micro { input: (draw, m.input), rows: m.rows, update_rows: m.update_rows, closes_update: m.closes_update }));
+            let micros = micros.into_iter().map(|m| Ok(m.map_input(|idx| (draw, idx))));
             engine.run(&step, micros, |_, _| Ok(Flow::Continue))?;
             report.train_loss.push(engine.end_epoch(None).unwrap_or(f64::NAN));
             let last = epoch + 1 == cfg.epochs;

@@ -22,6 +22,13 @@ pub struct Micro<I> {
     pub closes_update: bool,
 }
 
+impl<I> Micro<I> {
+    /// The same micro-batch with its input turned into `f(input)` (e.g. row indices tagged with a noise draw).
+    pub fn map_input<J>(self, f: impl FnOnce(I) -> J) -> Micro<J> {
+        Micro { input: f(self.input), rows: self.rows, update_rows: self.update_rows, closes_update: self.closes_update }
+    }
+}
+
 /// How the rows of an in-memory epoch form updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grouping {

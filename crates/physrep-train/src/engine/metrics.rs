@@ -41,11 +41,6 @@ impl Tally {
         }
     }
 
-    /// True before the first [`Tally::add`].
-    pub fn is_empty(&self) -> bool {
-        self.weight == 0.0
-    }
-
     /// The weighted mean loss.
     pub fn mean_loss(&self) -> f64 {
         self.loss / self.weight

@@ -77,8 +77,6 @@ pub struct UpdateReport {
     pub grad_norm: f64,
     /// Its micro-batches' losses, terms and embeddings (each micro-batch weighted 1).
     pub tally: Tally,
-    /// Rows it was computed from.
-    pub rows: usize,
     /// Wall time since the previous update (or the engine's start).
     pub seconds: f64,
 }
@@ -114,7 +112,6 @@ pub struct Engine<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>> 
     seed: u64,
     accumulator: GradientsAccumulator<M>,
     update: Tally,
-    update_rows: usize,
     epoch_loss: f64,
     epoch_rows: usize,
     clock: Instant,
@@ -136,7 +133,6 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>> Engine<B, M, 
             seed,
             accumulator: GradientsAccumulator::new(),
             update: Tally::default(),
-            update_rows: 0,
             epoch_loss: 0.0,
             epoch_rows: 0,
             clock: Instant::now(),
@@ -184,7 +180,6 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>> Engine<B, M, 
         let ctx = StepContext { seed: self.seed, update: self.state.update, micro: self.state.micro };
         let out = self.forward(step, &micro.input, &ctx)?;
         self.update.add(1.0, out.value, &out.terms, out.embeddings.as_ref());
-        self.update_rows += micro.rows;
         self.epoch_loss += out.value * micro.rows as f64;
         self.epoch_rows += micro.rows;
         let model = self.model.as_ref().expect("the engine holds its model between updates");
@@ -212,8 +207,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>> Engine<B, M, 
         self.state.update += 1;
         let seconds = self.clock.elapsed().as_secs_f64();
         self.clock = Instant::now();
-        let rows = std::mem::take(&mut self.update_rows);
-        Ok(UpdateReport { lr, grad_norm, tally: std::mem::take(&mut self.update), rows, seconds })
+        Ok(UpdateReport { lr, grad_norm, tally: std::mem::take(&mut self.update), seconds })
     }
 
     /// Run the micro-batches of one epoch (or what is left of it), stepping after each update's last
