@@ -194,15 +194,12 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>> Engine<B, M, 
     /// One optimiser step with the accumulated gradient and the policy's lr of this update.
     pub fn update(&mut self) -> Result<UpdateReport, TrainError> {
         let grads = self.accumulator.grads();
-        let model = self.model.take().expect("the engine holds its model between updates");
         let mut norm = GradNorm::<B> { grads: &grads, sum_sq: 0.0, _b: PhantomData };
-        model.visit(&mut norm);
+        self.model().visit(&mut norm);
         let grad_norm = norm.sum_sq.sqrt();
-        if let Err(e) = self.check_finite("grad_norm", grad_norm) {
-            self.model = Some(model);
-            return Err(e);
-        }
+        self.check_finite("grad_norm", grad_norm)?;
         let lr = self.policy.lr(self.state.update);
+        let model = self.model.take().expect("the engine holds its model between updates");
         self.model = Some(self.optim.step(lr, model, grads));
         self.state.update += 1;
         let seconds = self.clock.elapsed().as_secs_f64();
