@@ -8,6 +8,11 @@
 //! p     = Pred(e_ctx)    (B, 128, H/16, W/16)
 //! loss  = VICReg(p, e_tgt)   (or BCS, `loss = "bcs"`)
 //! ```
+//! With `target = "pooled"` (physrep's option, not the paper's) `p` and `e_tgt` are averaged over
+//! their `h×w` tokens before the loss, `(B, 128, 1, 1)` each: the objective then asks only for what
+//! the two views share as a whole, not for the target's spatial layout. Paired with
+//! `data.views = "cross_trajectory"` (context and target from two initial conditions of one
+//! parameter point) what they share is the physics, not the initial condition's pattern.
 //! The objective's row permutation / projections come from [`StepContext::micro_seed`]. Collapse
 //! monitoring gets the context embedding's token rows `(B·h·w, 128)`.
 //! Model: encoder 2,468,720 (C = 11) / 2,466,928 (C = 4) + predictor 801,664 parameters.
@@ -37,6 +42,17 @@ pub enum JepaLoss {
     Bcs,
 }
 
+/// What the prediction is compared with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JepaTarget {
+    /// The target's token map, token by token (the paper's): VICReg rows are `B·h·w` tokens.
+    #[default]
+    Tokens,
+    /// The target's mean token against the prediction's mean token: VICReg rows are the `B` clips.
+    Pooled,
+}
+
 /// The conv JEPA's model and objective; `Default` is the paper's (11 input channels).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,6 +60,7 @@ pub struct JepaConfig {
     pub encoder: ConvEncoderConfig,
     pub predictor: ConvPredictorConfig,
     pub loss: JepaLoss,
+    pub target: JepaTarget,
     pub vicreg: VicregConfig,
     pub bcs: BcsConfig,
 }
@@ -54,6 +71,7 @@ impl Default for JepaConfig {
             encoder: ConvEncoderConfig::default(),
             predictor: ConvPredictorConfig::default(),
             loss: JepaLoss::Vicreg,
+            target: JepaTarget::Tokens,
             vicreg: VicregConfig::default(),
             bcs: BcsConfig::default(),
         }
@@ -97,14 +115,33 @@ impl JepaConfig {
             ));
         }
         if self.loss == JepaLoss::Vicreg {
-            let side = data.resolution / self.encoder.patch();
-            let what = format!("train.micro_batch = {micro_batch} × {side}×{side} tokens at data.resolution = {}", data.resolution);
+            let what = match self.target {
+                JepaTarget::Tokens => {
+                    let side = data.resolution / self.encoder.patch();
+                    format!("train.micro_batch = {micro_batch} × {side}×{side} tokens at data.resolution = {}", data.resolution)
+                }
+                JepaTarget::Pooled => format!("train.micro_batch = {micro_batch} pooled clips (method.target = pooled)"),
+            };
+            let side = self.rows_side(data.resolution);
             self.vicreg
                 .check_rows(micro_batch * side * side, self.encoder.out_dim(), &what)
                 .map_err(|m| TrainError::config("method.vicreg.chunks", m))?;
         }
         Ok(())
     }
+
+    /// The side of the map the loss compares per clip: the token grid, or 1 when pooled.
+    fn rows_side(&self, resolution: usize) -> usize {
+        match self.target {
+            JepaTarget::Tokens => resolution / self.encoder.patch(),
+            JepaTarget::Pooled => 1,
+        }
+    }
+}
+
+/// `(B, C, h, w)` → its mean token `(B, C, 1, 1)`.
+fn pooled<B: burn::tensor::backend::Backend>(x: burn::tensor::Tensor<B, 4>) -> burn::tensor::Tensor<B, 4> {
+    x.mean_dim(3).mean_dim(2)
 }
 
 /// Check a conv encoder (`method.encoder`) against itself, the dataset's `channels`, the resolution
@@ -163,6 +200,10 @@ impl<B: AutodiffBackend + KernelBackend> Method<B> for JepaMethod {
         let e_tgt = model.encoder.forward(batch.target.clone());
         let embeddings = Some(token_rows(e_ctx.clone().detach()));
         let pred = model.predictor.forward(e_ctx);
+        let (pred, e_tgt) = match self.config.target {
+            JepaTarget::Tokens => (pred, e_tgt),
+            JepaTarget::Pooled => (pooled(pred), pooled(e_tgt)),
+        };
         Ok(match self.config.loss {
             JepaLoss::Vicreg => {
                 let t = vicreg(pred, e_tgt, ctx.micro_seed(), &self.config.vicreg);
@@ -265,6 +306,45 @@ mod tests {
         // 16 frames no longer fit the 4-stage encoder.
         let e = cfg.with_overrides(&["data.context_frames=16"], 11).unwrap_err().to_string();
         assert!(e.contains("data.context_frames"), "{e}");
+    }
+
+    /// `target = pooled` compares the clips' mean tokens: the method's loss equals VICReg computed
+    /// independently on token rows averaged per clip, with the permutation of the B clip rows; the
+    /// statistics guard counts clips, not tokens.
+    #[test]
+    fn pooled_target_is_vicreg_on_each_clips_mean_token() {
+        use crate::method::{Method, StepContext, TensorBatch};
+        use crate::objectives::vicreg::{permutation, token_rows, vicreg_rows};
+        use physrep_nn::CpuAutodiff;
+        let cfg = tiny()
+            .with_overrides(&["method.target=pooled", "method.vicreg.chunks=1", "train.micro_batch=32", "train.global_batch=32"], 11)
+            .unwrap();
+        let e = cfg.clone().with_overrides(&["train.micro_batch=16", "train.global_batch=16"], 11).unwrap_err().to_string();
+        assert!(e.contains("16 pooled clips") && e.contains("16 rows for 16 dimensions"), "{e}");
+        let MethodConfig::Jepa(c) = cfg.method else { unreachable!() };
+        let method = super::JepaMethod { config: c.clone() };
+        let device = Default::default();
+        let model = Method::<CpuAutodiff>::init(&method, &device);
+        let frames = c.encoder.num_frames;
+        let (b, res) = (6, 32);
+        let clip = |seed| {
+            let n = b * 11 * frames * res * res;
+            let v: Vec<f32> = (0..n).map(|i| ((i as u64 * 2654435761 + seed) % 1000) as f32 / 500.0 - 1.0).collect();
+            Tensor::<CpuAutodiff, 5>::from_data(TensorData::new(v, [b, 11, frames, res, res]), &device)
+        };
+        let batch = TensorBatch { context: clip(1), target: clip(7), labels: Tensor::zeros([b, 2], &device) };
+        let ctx = StepContext { seed: 3, update: 2, micro: 1 };
+        let out = method.forward(&model, &batch, &ctx).unwrap();
+        let mean_rows = |x: Tensor<CpuAutodiff, 4>| {
+            let [n, ch, h, w] = x.dims();
+            token_rows(x).reshape([n, h * w, ch]).mean_dim(1).reshape([n, ch])
+        };
+        let e_ctx = model.encoder.forward(batch.context.clone());
+        let e_tgt = model.encoder.forward(batch.target.clone());
+        let pred = model.predictor.forward(e_ctx);
+        let want = vicreg_rows(mean_rows(pred), mean_rows(e_tgt), &permutation(b, ctx.micro_seed()), &c.vicreg).loss;
+        let (got, want) = (out.loss.into_scalar(), want.into_scalar());
+        assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{got} vs {want}");
     }
 
     /// A batch the encoder cannot take is an error from the method's forward, naming the view, the

@@ -23,7 +23,7 @@ use crate::config::{DataConfig, Preset};
 use crate::error::TrainError;
 
 pub use disco::{DiscoMethod, DiscoPretrainConfig};
-pub use jepa::{JepaConfig, JepaLoss, JepaMethod};
+pub use jepa::{JepaConfig, JepaLoss, JepaMethod, JepaTarget};
 pub use mpp::{MppMethod, MppPretrainConfig};
 pub use supervised::{SupervisedConfig, SupervisedMethod, SupervisedModel};
 pub use videomae::{VideoMaeMethod, VideoMaeMethodConfig, VideoMaeProbeConfig};
