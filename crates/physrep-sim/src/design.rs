@@ -60,28 +60,47 @@ pub const HELD_OUT_FRACTION: f64 = 0.15;
 /// Significant digits of the sampled parameter values.
 const SIGNIFICANT_DIGITS: i32 = 6;
 
-/// A design request: `lhs:N`, a Latin hypercube of `N ≥ 3` points (one per split at least).
+/// A design request: `lhs:N`, a Latin hypercube of `N ≥ 3` points (one per split at least), or
+/// `lhs:NxK`, the same points with `K ≥ 1` trajectories (initial conditions) each instead of the
+/// preset's [`System::ics_per_point`]. The points depend on `N` (and system, preset, seed) only, and
+/// trajectory `k` of a point is the same whatever `K`, so `lhs:120x2` is a subset of `lhs:120`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DesignSpec {
     pub points: usize,
+    /// Trajectories per point (`None`: the preset's).
+    pub ics: Option<usize>,
 }
 
 impl std::str::FromStr for DesignSpec {
     type Err = SimError;
     fn from_str(s: &str) -> Result<Self, SimError> {
-        let bad = || SimError::Options(format!("--design `{s}`: expected lhs:N with N ≥ 3 (a Latin hypercube of N parameter points)"));
-        let n = s.strip_prefix("lhs:").ok_or_else(bad)?;
+        let bad = || {
+            SimError::Options(format!(
+                "--design `{s}`: expected lhs:N with N ≥ 3 (a Latin hypercube of N parameter points), or lhs:NxK with K ≥ 1 \
+                 trajectories per point"
+            ))
+        };
+        let rest = s.strip_prefix("lhs:").ok_or_else(bad)?;
+        let (n, k) = match rest.split_once('x') {
+            Some((n, k)) => (n, Some(k)),
+            None => (rest, None),
+        };
         let points: usize = n.trim().parse().map_err(|_| bad())?;
-        if points < 3 {
+        let ics = k.map(|k| k.trim().parse::<usize>().map_err(|_| bad())).transpose()?;
+        if points < 3 || ics == Some(0) {
             return Err(bad());
         }
-        Ok(Self { points })
+        Ok(Self { points, ics })
     }
 }
 
 impl std::fmt::Display for DesignSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "lhs:{}", self.points)
+        write!(f, "lhs:{}", self.points)?;
+        match self.ics {
+            Some(k) => write!(f, "x{k}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -248,7 +267,7 @@ pub struct Design {
     /// The Well dataset name of the system.
     pub system: String,
     pub preset: Preset,
-    /// The request, `lhs:N`.
+    /// The request, `lhs:N` or `lhs:NxK`.
     pub design: String,
     /// The generator's global seed (also the design's).
     pub seed: u64,
@@ -275,7 +294,9 @@ impl Design {
             )));
         }
         let tag = spec.to_string();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(seed, &[sys.name(), preset.name(), &tag], 0));
+        // The points are drawn from `lhs:N` alone, whatever the trajectories per point.
+        let points_tag = DesignSpec { ics: None, ..spec }.to_string();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(seed, &[sys.name(), preset.name(), &points_tag], 0));
         let cube = latin_hypercube(n, varying.len(), &mut rng);
         let splits = point_splits(n, &mut rng)?;
         let mut points = Vec::with_capacity(n);
@@ -298,7 +319,8 @@ impl Design {
             }
             points.push(DesignPoint { point: ParamPoint { params, file_name }, split });
         }
-        Ok(Self { system: sys.name().to_string(), preset, design: tag, seed, ics_per_point: sys.ics_per_point(preset), bounds, points })
+        let ics_per_point = spec.ics.unwrap_or_else(|| sys.ics_per_point(preset));
+        Ok(Self { system: sys.name().to_string(), preset, design: tag, seed, ics_per_point, bounds, points })
     }
 
     /// The IC indices per split (train, valid, test) of point `index`: all of them in the point's split.
@@ -372,9 +394,11 @@ mod tests {
 
     #[test]
     fn spec_parses_and_rejects_bad_input() {
-        assert_eq!("lhs:48".parse::<DesignSpec>().unwrap(), DesignSpec { points: 48 });
-        assert_eq!(DesignSpec { points: 7 }.to_string(), "lhs:7");
-        for bad in ["lhs:2", "lhs:x", "grid:4", "48", "lhs:"] {
+        assert_eq!("lhs:48".parse::<DesignSpec>().unwrap(), DesignSpec { points: 48, ics: None });
+        assert_eq!("lhs:120x2".parse::<DesignSpec>().unwrap(), DesignSpec { points: 120, ics: Some(2) });
+        assert_eq!(DesignSpec { points: 7, ics: None }.to_string(), "lhs:7");
+        assert_eq!(DesignSpec { points: 7, ics: Some(3) }.to_string(), "lhs:7x3");
+        for bad in ["lhs:2", "lhs:x", "grid:4", "48", "lhs:", "lhs:9x0", "lhs:9x", "lhs:9xy"] {
             let e = bad.parse::<DesignSpec>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
@@ -448,7 +472,7 @@ mod tests {
     fn lhs_design_covers_its_box_and_splits_by_point() {
         let n = 20;
         for sys in [&RayleighBenard as &dyn System, &crate::active_matter::ActiveMatter] {
-            let d = Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 4).unwrap();
+            let d = Design::lhs(sys, Preset::Small, DesignSpec { points: n, ics: None }, 4).unwrap();
             assert_eq!(d.points.len(), n);
             for b in &d.bounds {
                 let v: Vec<f64> = d.points.iter().map(|p| p.point.get(&b.name).unwrap()).collect();
@@ -477,17 +501,17 @@ mod tests {
                 assert_eq!(ics[p.split as usize], (0..sys.ics_per_point(Preset::Small)).collect::<Vec<_>>());
                 assert_eq!(ics.iter().map(Vec::len).sum::<usize>(), sys.ics_per_point(Preset::Small));
             }
-            assert_eq!(d, Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 4).unwrap());
-            assert_ne!(d.points, Design::lhs(sys, Preset::Small, DesignSpec { points: n }, 5).unwrap().points);
+            assert_eq!(d, Design::lhs(sys, Preset::Small, DesignSpec { points: n, ics: None }, 4).unwrap());
+            assert_ne!(d.points, Design::lhs(sys, Preset::Small, DesignSpec { points: n, ics: None }, 5).unwrap().points);
         }
         // The smallest design: one point per split.
-        let d = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 3 }, 0).unwrap();
+        let d = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 3, ics: None }, 0).unwrap();
         assert_eq!(Split::ALL.map(|s| d.points.iter().filter(|p| p.split == s).count()), [1, 1, 1]);
     }
 
     #[test]
     fn a_box_without_range_is_an_error() {
-        let e = Design::lhs(&crate::gray_scott::GrayScott, Preset::Tiny, DesignSpec { points: 4 }, 0).unwrap_err();
+        let e = Design::lhs(&crate::gray_scott::GrayScott, Preset::Tiny, DesignSpec { points: 4, ics: None }, 0).unwrap_err();
         assert!(e.to_string().contains("single value"), "{e}");
     }
 
@@ -495,14 +519,14 @@ mod tests {
     fn record_refuses_to_mix_datasets() {
         let root = std::env::temp_dir().join(format!("physrep-design-record-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let d = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 4 }, 0).unwrap();
+        let d = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 4, ics: None }, 0).unwrap();
         record(&root, None).unwrap();
         record(&root, Some(&d)).unwrap();
         record(&root, Some(&d)).unwrap();
         let back: Design = serde_json::from_str(&std::fs::read_to_string(root.join(DESIGN_FILE)).unwrap()).unwrap();
         assert_eq!(back.design, "lhs:4");
         assert_eq!(back.points.len(), 4);
-        let other = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 4 }, 1).unwrap();
+        let other = Design::lhs(&ShearFlow, Preset::Tiny, DesignSpec { points: 4, ics: None }, 1).unwrap();
         let e = record(&root, Some(&other)).unwrap_err().to_string();
         assert!(e.contains("seed 0") && e.contains("seed 1"), "{e}");
         let e = record(&root, None).unwrap_err().to_string();

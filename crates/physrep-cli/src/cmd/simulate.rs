@@ -1,4 +1,4 @@
-//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST | --design lhs:N]
+//! `physrep simulate SYSTEM --out DIR [--preset tiny|small|medium] [--seed N] [--shard I/N] [--params all|LIST | --design lhs:N[xK]]
 //! [--allow-unresolved]`:
 //! generates `DIR/SYSTEM/data/{train,valid,test}/*.hdf5` and `DIR/SYSTEM/stats.yaml` with the built-in
 //! simulators (`physrep_sim::generate`). Reruns skip finished files; sharded runs leave `stats.yaml` to
@@ -7,7 +7,8 @@
 //! Without `--design`, the preset's parameter grid with The Well's split by initial condition (every point in
 //! every split). With `--design lhs:N`, N points of a seeded Latin hypercube in label space (log10 for
 //! Reynolds and Rayleigh, linear otherwise) inside the box the preset's grid spans, split by parameter point
-//! (≈ 70/15/15 %, all of a point's trajectories in its split) and recorded in `DIR/SYSTEM/design.json`
+//! (≈ 70/15/15 %, all of a point's trajectories in its split; `lhs:NxK` gives each point K trajectories
+//! instead of the preset's, the first K of `lhs:N`'s) and recorded in `DIR/SYSTEM/design.json`
 //! (`physrep_sim::design`). The probes z-score the labels in the paper's label space: with the paper's
 //! constants for `medium` (The Well's grids), with the train split's own mean and std for `tiny` and `small`
 //! (files marked `label_scaling = "train"`, `physrep_sim::generate::label_scaling`).
@@ -47,7 +48,8 @@ pub struct Args {
     #[arg(long, default_value = "all")]
     pub params: String,
     /// `lhs:N`: N parameter points drawn by Latin hypercube inside the preset grid's box (seeded by --seed),
-    /// split into train/valid/test by parameter point, instead of the grid.
+    /// split into train/valid/test by parameter point, instead of the grid; `lhs:NxK`: the same points
+    /// with K trajectories (initial conditions) each instead of the preset's.
     #[arg(long, conflicts_with = "params")]
     pub design: Option<String>,
     /// Keep files that fail their physical check (bounds, divergence, Nusselt balance, spectral tail) instead

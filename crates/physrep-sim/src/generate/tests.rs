@@ -125,8 +125,31 @@ fn designs_generate_split_by_parameter_point() {
     let e = generate("advection", &GenerateOptions { params: ParamSelection::All, ..opts.clone() }).unwrap_err().to_string();
     assert!(e.contains("grid"), "{e}");
     assert_eq!(read_bytes(&dir), whole);
+    // `lhs:7x2`: the same points, two trajectories each, equal to the first two of `lhs:7`'s.
+    let fewer = tmpdir("design-ics");
+    let spec2: DesignSpec = "lhs:7x2".parse().unwrap();
+    let dir2 =
+        generate("advection", &GenerateOptions { out: fewer.clone(), params: ParamSelection::Design(spec2), ..opts.clone() }).unwrap();
+    let design2: Design = serde_json::from_str(&std::fs::read_to_string(dir2.join(design::DESIGN_FILE)).unwrap()).unwrap();
+    assert_eq!((design2.design.as_str(), design2.ics_per_point), ("lhs:7x2", 2));
+    assert_eq!(design2.points, design.points);
+    assert!(ics > 2, "the preset must hold more than two ICs for this test to mean something");
+    let ds2 = WellDataset::open(&dir2).unwrap();
+    for split in Split::ALL {
+        assert_eq!(ds2.trajectories(split), ds.files(split).len() * 2, "{split}");
+        for (f, info) in ds2.files(split).iter().enumerate() {
+            let full = ds.files(split).iter().position(|g| g.path.file_name() == info.path.file_name()).unwrap();
+            for trajectory in 0..2 {
+                let w = |file| physrep_well::WindowRef { split, file, trajectory, t0: 0, context: 4, target: 4, target_trajectory: None };
+                let a = ds2.read_window(&w(f), &physrep_well::Crop::FULL).unwrap();
+                let b = ds.read_window(&w(full), &physrep_well::Crop::FULL).unwrap();
+                assert_eq!(a, b, "{split} {} trajectory {trajectory}", info.path.display());
+            }
+        }
+    }
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&sharded).unwrap();
+    std::fs::remove_dir_all(&fewer).unwrap();
 }
 
 /// Every system's `tiny` preset: files in the Well layout that the `physrep-well` reader opens, with
