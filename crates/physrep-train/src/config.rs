@@ -177,6 +177,8 @@ pub struct DataConfig {
     /// How a training window's context and target are paired (`same_clip`, the paper's, or
     /// `cross_trajectory`).
     pub views: Views,
+    /// Symmetry augmentation of training windows (`crate::augment`); off: the paper's.
+    pub augment: crate::augment::Augment,
     /// Background loader threads.
     pub workers: usize,
     /// Batches prepared ahead (bounded memory).
@@ -192,6 +194,7 @@ impl Default for DataConfig {
             target_frames: 16,
             stride: None,
             views: Views::SameClip,
+            augment: crate::augment::Augment::default(),
             workers: 2,
             prefetch: 2,
         }

@@ -6,6 +6,7 @@
 //! checkpoints, `--resume`, best-epoch selection, metrics JSONL — is the [`engine`]'s, written once and
 //! driven by pretraining ([`train`]) and by `physrep-eval`'s attentive probe and fine-tuning.
 
+pub mod augment;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

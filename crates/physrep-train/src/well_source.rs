@@ -7,12 +7,14 @@
 //! epoch, from `noise_seed(seed, epoch, window)`. Validation: all of `valid` in index order, with
 //! the noise of epoch 0 every time, so every epoch sees the same inputs. Views (`data.views`): the paper's
 //! same-clip context and target, or `cross_trajectory`, the target frames from another trajectory of the
-//! window's file, drawn per epoch from a hash of (seed, epoch, window).
+//! window's file, drawn per epoch from a hash of (seed, epoch, window). Augmentation (`data.augment`):
+//! one symmetry per training window and epoch, the same on its context and target ([`crate::augment`]).
 
 use std::sync::Arc;
 
 use physrep_well::{noise_seed, Batch, Loader, LoaderConfig, Preprocess, Split, WellDataset, WindowRef, WindowSpec};
 
+use crate::augment::Symmetries;
 use crate::config::{DataConfig, Views};
 use crate::data::{epoch_order, BatchIter, DataSource, HostBatch, Phase};
 use crate::error::TrainError;
@@ -24,6 +26,8 @@ pub struct WellSource {
     valid: Vec<WindowRef>,
     spec: WindowSpec,
     views: Views,
+    /// The training windows' symmetries (`None`: no augmentation, or none the dataset admits).
+    symmetries: Option<Symmetries>,
     pre: Preprocess,
     micro: usize,
     seed: u64,
@@ -51,12 +55,17 @@ impl WellSource {
                 ));
             }
         }
+        let symmetries = match data.augment.any() {
+            true => Some(Symmetries::new(&ds, &pre.crop, data.augment)?).filter(|s| !s.is_identity()),
+            false => None,
+        };
         Ok(WellSource {
             ds,
             train,
             valid,
             spec,
             views: data.views,
+            symmetries,
             pre,
             micro,
             seed,
@@ -107,6 +116,8 @@ impl WellSource {
 
 /// Salt of the view pairing's hash (independent of the noise drawn from the same seed).
 const PAIR_SALT: u64 = 0x5041_4952_5649_4557;
+/// Salt of the augmentation's hash.
+const AUGMENT_SALT: u64 = 0x4155_474d_454e_5453;
 
 /// The run's window spec: its frame counts, its stride or the paper's for this dataset.
 pub fn window_spec(ds: &WellDataset, data: &DataConfig) -> WindowSpec {
@@ -132,7 +143,21 @@ impl DataSource for WellSource {
                 let order = epoch_order(self.train.len(), self.seed, epoch);
                 let start = (skip * self.micro).min(order.len());
                 let windows = order[start..].iter().map(|&i| self.paired(self.train[i], epoch)).collect();
-                self.loader(windows, epoch, true)
+                let loader = self.loader(windows, epoch, true);
+                if let Some(sym) = self.symmetries.clone() {
+                    let seed = self.seed ^ AUGMENT_SALT;
+                    return Ok(Box::new(loader.map(move |b| {
+                        let mut b = b.map_err(TrainError::from)?;
+                        for (i, w) in b.windows.iter().enumerate() {
+                            let (h, wd) = (b.context.dim().3, b.context.dim().4);
+                            let t = sym.draw(noise_seed(seed, epoch, w), [h, wd]);
+                            sym.apply(&t, b.context.index_axis_mut(ndarray::Axis(0), i));
+                            sym.apply(&t, b.target.index_axis_mut(ndarray::Axis(0), i));
+                        }
+                        Ok(host(b))
+                    })));
+                }
+                loader
             }
             Phase::Valid => {
                 let start = (skip * self.micro).min(self.valid.len());

@@ -217,3 +217,52 @@ fn cross_trajectory_views_take_the_target_from_another_initial_condition() {
     let e = WellSource::new(rb, &cfg.data, micro, 0.0, 5).err().expect("refused").to_string();
     assert!(e.contains("data.views") && e.contains(".hdf5") && e.contains("has 1"), "{e}");
 }
+
+/// `data.augment.flip/shift`: every training window of an augmented epoch is one symmetry of the same
+/// window unaugmented (same order, same noise), and its context and target share that symmetry;
+/// validation windows are untouched and a resumed epoch draws the same transforms.
+#[test]
+fn augmentation_applies_one_symmetry_to_context_and_target() {
+    use physrep_train::augment::{Symmetries, Transform};
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = Arc::new(WellDataset::open(fixture()).unwrap());
+    let plain_opts = opts(MethodKind::Jepa, tmp.path());
+    let plain_cfg = resolve_config(&plain_opts, &ds).unwrap();
+    let mut aug_opts = opts(MethodKind::Jepa, tmp.path());
+    aug_opts.overrides.extend(["data.augment.flip=true".to_string(), "data.augment.shift=true".to_string()]);
+    let cfg = resolve_config(&aug_opts, &ds).unwrap();
+    assert!(cfg.data.augment.flip && cfg.data.augment.shift);
+    let micro = cfg.train.micro_batch;
+    let plain = WellSource::new(ds.clone(), &plain_cfg.data, micro, 0.1, 5).unwrap();
+    let aug = WellSource::new(ds.clone(), &cfg.data, micro, 0.1, 5).unwrap();
+    let sym = Symmetries::new(&ds, &physrep_well::Crop::paper(ds.name()), cfg.data.augment).unwrap();
+    let res = cfg.data.resolution;
+    let group: Vec<Transform> =
+        (0..4).flat_map(|f| (0..res * res).map(move |s| Transform { flip: [f & 1 == 1, f & 2 == 2], shift: [s / res, s % res] })).collect();
+    let (mut rows, mut moved) = (0, 0);
+    let batches = |src: &WellSource, phase, skip| src.batches(phase, 1, skip).unwrap().map(|b| b.unwrap()).collect::<Vec<_>>();
+    let (p, a) = (batches(&plain, Phase::Train, 0), batches(&aug, Phase::Train, 0));
+    assert_eq!(p.len(), a.len());
+    for (pb, ab) in p.iter().zip(&a) {
+        for i in 0..pb.context.dim().0 {
+            let row = |x: &ndarray::Array5<f32>| x.index_axis(ndarray::Axis(0), i).to_owned();
+            let t = group
+                .iter()
+                .find(|t| {
+                    let mut c = row(&pb.context);
+                    sym.apply(t, c.view_mut());
+                    c == row(&ab.context)
+                })
+                .expect("an augmented context is a symmetry of the plain one");
+            let mut target = row(&pb.target);
+            sym.apply(t, target.view_mut());
+            assert_eq!(target, row(&ab.target), "the target takes the context's transform {t:?}");
+            moved += usize::from(*t != Transform::default());
+            rows += 1;
+        }
+    }
+    assert!(rows > 0 && moved > 0, "{moved} of {rows} windows transformed");
+    // Resuming at micro-batch 1 draws the same transforms; validation is never augmented.
+    assert_eq!(batches(&aug, Phase::Train, 1)[0].context, a[1].context);
+    assert_eq!(batches(&aug, Phase::Valid, 0)[0].context, batches(&plain, Phase::Valid, 0)[0].context);
+}
