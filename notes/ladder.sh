@@ -2,7 +2,7 @@
 # The ladder of issue #16, step "one long run against its own initialisation": JEPA (`tiny` model, VICReg in
 # one chunk of 8 clips) pretrained for U updates on the default study's simulated data, three seeds, each
 # probed trained and at its own initial weights, then compared with `physrep compare`.
-# Usage: bash notes/ladder.sh SYSTEM UPDATES [TAG OVERRIDE...]   (data from `physrep reproduce --preset default
+# Usage: [SEEDS="0 1 2"] bash notes/ladder.sh SYSTEM UPDATES [TAG OVERRIDE...]   (data from `physrep reproduce --preset default
 # --out runs/default`); e.g. `bash notes/ladder.sh advection 200 cross data.views=cross_trajectory`.
 # `train.epochs` is set far beyond U so that U (the schedule's length) binds. Resumable: finished runs and
 # probes are skipped; a comparison the bootstrap cannot form (e.g. kNN with zero error) is reported and skipped. Writes runs/ladder/<system>-u<U>/.
@@ -15,7 +15,7 @@ OUT=runs/ladder/$SYS-u$U${TAG:+-$TAG}
 mkdir -p "$OUT"
 NOISE=0; case $SYS in active_matter|shear_flow) NOISE=$(python3 -c 'print(32/224)');; esac
 A=(); B=()
-for s in 0 1 2; do
+for s in ${SEEDS:-0 1 2}; do
   R=$OUT/jepa-s$s
   if [ ! -f "$R/DONE" ]; then
     RES=(); [ -f "$R/config.toml" ] && RES=(--resume)

@@ -86,6 +86,27 @@ fn smoke_preset_writes_every_table_and_figure_and_resumes_from_its_stages() {
     // The control is simulated on a design split by parameter point.
     assert!(out.join("data/advection/design.json").exists());
 
+    // Learning curves: JEPA's and VideoMAE's first runs probed with ridge at their initial weights and
+    // every kept checkpoint, the first point equal to the run's own-init ridge row.
+    let curves = results["curves"].as_array().expect("results.json has curves");
+    for system in ["active_matter", "shear_flow", "rayleigh_benard", "advection"] {
+        for method in ["jepa", "videomae"] {
+            let c = curves
+                .iter()
+                .find(|c| c["system"] == system && c["method"] == method)
+                .unwrap_or_else(|| panic!("no curve {system}/{method}"));
+            let points = c["points"].as_array().unwrap();
+            assert!(points.len() >= 2 && points[0][0] == 0 && points[1][0].as_u64() > Some(0), "{system}/{method}: {points:?}");
+            let init_ridge = rows
+                .iter()
+                .find(|r| r["system"] == system && r["method"] == format!("{method}-init") && r["probe"] == "linear")
+                .expect("an own-init ridge row");
+            assert_eq!(points[0][1], init_ridge["valid_mse"], "{system}/{method}: the curve starts at the own-init probe");
+        }
+        assert!(out.join(format!("figures/learning_curve_{system}.png")).exists());
+    }
+    assert!(report.contains("## Learning curves"), "REPORT.md lacks the learning curves");
+
     // MPP is fine-tuned end to end as the paper (after its frozen probe), and Table 1 reports that row.
     for system in ["active_matter", "shear_flow", "rayleigh_benard"] {
         assert!(

@@ -7,7 +7,9 @@
 //! runs the same probes on the same windows (default ridge, the cheapest and least tuned), into
 //! `RUN/probe-init` and `RUN/probe-update-<u>`, reusing their cached features on a rerun. The curve, valid
 //! and test MSE of each probe at its largest training fraction against `u` with the predict-the-mean floor,
-//! goes to `RUN/learning-curve.json` and `RUN/learning-curve.png`.
+//! goes to `RUN/learning-curve.json` and `RUN/learning-curve.png`. With `out_dir = DIR` everything goes
+//! under `DIR` instead (`DIR/update-<u>/`, `DIR/learning-curve.{json,png}`), apart from probes of the
+//! same run written elsewhere (what `physrep reproduce` does).
 
 use std::path::{Path, PathBuf};
 
@@ -47,13 +49,18 @@ pub fn curve_updates(run_dir: &Path) -> Result<Vec<u64>, EvalError> {
 /// Probe every point of `opts.run_dir`'s learning curve with `opts`' probes (its `own_init`,
 /// `random_init`, `checkpoint` and `out_dir` are set per point) and write the curve into the run.
 pub fn learning_curve(opts: &ProbeOptions) -> Result<LearningCurve, EvalError> {
-    if opts.random_init || opts.own_init || opts.checkpoint.is_some() || opts.out_dir.is_some() {
-        return Err(EvalError::Config("a learning curve chooses the weights and output directory of each point itself".into()));
+    if opts.random_init || opts.own_init || opts.checkpoint.is_some() {
+        return Err(EvalError::Config("a learning curve chooses the weights of each point itself".into()));
     }
     let mut points = Vec::new();
     let mut floor = (f64::NAN, None);
     for update in curve_updates(&opts.run_dir)? {
-        let point = ProbeOptions { own_init: update == 0, checkpoint: (update > 0).then_some(update), ..opts.clone() };
+        let point = ProbeOptions {
+            own_init: update == 0,
+            checkpoint: (update > 0).then_some(update),
+            out_dir: opts.out_dir.as_ref().map(|d| d.join(format!("update-{update}"))),
+            ..opts.clone()
+        };
         let report = probe_run(&point)?;
         for (probe, r) in largest_fraction(&report) {
             floor = (r.floor_valid.mean, r.floor_test.as_ref().map(|s| s.mean));
@@ -61,12 +68,13 @@ pub fn learning_curve(opts: &ProbeOptions) -> Result<LearningCurve, EvalError> {
         }
     }
     let curve = LearningCurve { run: opts.run_dir.clone(), points, floor_valid: floor.0, floor_test: floor.1 };
-    let json = opts.run_dir.join("learning-curve.json");
+    let root = opts.out_dir.as_ref().unwrap_or(&opts.run_dir);
+    let json = root.join("learning-curve.json");
     let mut text = serde_json::to_string_pretty(&curve).map_err(|source| EvalError::Json { path: json.clone(), source })?;
     text.push('\n');
     physrep_core::write_atomic(&json, text.as_bytes())?;
     if opts.plots {
-        curve.plot(&opts.run_dir.join("learning-curve.png"))?;
+        curve.plot(&root.join("learning-curve.png"))?;
     }
     Ok(curve)
 }

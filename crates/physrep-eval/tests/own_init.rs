@@ -92,5 +92,15 @@ fn learning_curve_probes_the_initial_weights_and_every_checkpoint() {
     // A checkpoint that was not kept is an error naming the kept ones.
     let e = probe_run(&ProbeOptions { checkpoint: Some(3), ..opts.clone() }).unwrap_err().to_string();
     assert!(e.contains("no checkpoint after 3 updates") && e.contains("[2, 4, 6]"), "{e}");
-    assert!(learning_curve(&ProbeOptions { own_init: true, ..opts }).is_err());
+    assert!(learning_curve(&ProbeOptions { own_init: true, ..opts.clone() }).is_err());
+    // Into another directory: the same curve, each point under DIR/update-<u>, nothing new in the run.
+    let dir = tmp.path().join("curve");
+    let elsewhere = learning_curve(&ProbeOptions { out_dir: Some(dir.clone()), ..opts }).unwrap();
+    assert_eq!(elsewhere.points, curve.points);
+    assert!(
+        dir.join("learning-curve.json").exists()
+            && dir.join("update-0/results.json").exists()
+            && dir.join("update-6/results.json").exists()
+    );
+    assert!(!run.join("probe-update-0").exists());
 }

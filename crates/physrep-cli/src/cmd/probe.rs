@@ -79,7 +79,8 @@ pub struct Args {
     /// Seed of probe init, order and subsets.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Output directory (default RUN/probe, with --init RUN/probe-init, with --checkpoint N RUN/probe-update-N).
+    /// Output directory (default RUN/probe, with --init RUN/probe-init, with --checkpoint N RUN/probe-update-N;
+    /// with --learning-curve the root of the curve: DIR/update-<u>/ and DIR/learning-curve.{json,png}).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Skip the PNG plots.
@@ -131,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("| {} | {} | {:.4} | {} |", p.update, p.probe, p.valid_mse, p.test_mse.map_or("–".into(), |t| format!("{t:.4}")));
         }
         println!("floor: valid {:.4}, test {}", curve.floor_valid, curve.floor_test.map_or("–".into(), |t| format!("{t:.4}")));
-        println!("wrote {}", opts.run_dir.join("learning-curve.json").display());
+        println!("wrote {}", opts.out_dir.as_ref().unwrap_or(&opts.run_dir).join("learning-curve.json").display());
         return Ok(());
     }
     let report = match &args.baseline {

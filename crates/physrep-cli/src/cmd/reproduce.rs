@@ -7,7 +7,8 @@ use crate::reproduce::{self, Plan};
 /// Arguments of `physrep reproduce`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// smoke (< 3 min, CI), default (≤ 15 min on 2 cores), full (MiniWell scale, hours), paper (GPU).
+    /// smoke (< 3 min, CI), default (≤ 15 min on 2 cores), study (issue #16: own-init controls, designs,
+    /// 4 seeds; hours on 2 cores), full (MiniWell scale, hours), paper (GPU).
     #[arg(long, default_value = "default")]
     pub(crate) preset: String,
     /// Output directory (rerunning into the same directory skips finished stages).

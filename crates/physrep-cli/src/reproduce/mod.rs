@@ -7,7 +7,8 @@
 //! OUT/runs/<system>/<method>/seed<k>/   pretraining run (stage `pretrain`), its probe in `probe/`
 //!                                       (MPP: also its end-to-end fine-tuning in `finetune/`); for the
 //!                                       plan's `init_controls`, the probe of the run's own initial
-//!                                       weights in `probe-init/` (rows `<method>-init`)
+//!                                       weights in `probe-init/` (rows `<method>-init`); with the
+//!                                       plan's `curve_every`, its learning curve in `curve/`
 //! OUT/runs/<system>/supervised/seed<k>/ the supervised ceiling (JEPA's encoder trained on the labels)
 //! OUT/runs/<system>/stats/probe/        the trivial-statistics baseline (row `stats`)
 //! OUT/figures/*.png                     figures of the report
@@ -39,7 +40,7 @@ use physrep_well::{Split, SystemId, WellDataset, WindowSpec};
 
 pub use plan::Plan;
 use plan::TrainPatch;
-use report::{ResultRow, StageTime, Study};
+use report::{CurveRow, ResultRow, StageTime, Study};
 
 /// Run the whole study described by `plan` into `out`.
 pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
@@ -49,7 +50,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
     stage::write_atomic(&out.join("plan.json"), &serde_json::to_vec_pretty(plan)?)?;
     let figures_dir = out.join("figures");
     std::fs::create_dir_all(&figures_dir)?;
-    let mut c = Collected { start, stages: Vec::new(), rows: Vec::new(), figures: Vec::new() };
+    let mut c = Collected { start, stages: Vec::new(), rows: Vec::new(), curves: Vec::new(), figures: Vec::new() };
     for &id in &plan.systems {
         run_system(plan, out, id, &figures_dir, &mut c)?;
     }
@@ -65,6 +66,7 @@ pub fn run(plan: &Plan, out: &Path) -> Result<Study> {
         seeds: plan.seeds.clone(),
         comparisons: compare::study_comparisons(plan, out),
         rows: c.rows,
+        curves: c.curves,
         stages: c.stages,
         figures: c.figures,
         total_wall_s: 0.0,
@@ -80,6 +82,7 @@ struct Collected {
     start: Instant,
     stages: Vec<StageTime>,
     rows: Vec<ResultRow>,
+    curves: Vec<CurveRow>,
     figures: Vec<(String, String)>,
 }
 
@@ -138,6 +141,16 @@ fn run_system(plan: &Plan, out: &Path, id: SystemId, figures_dir: &Path, c: &mut
                 c.rows.extend(probed.output);
             }
 
+            // The learning curve of the first seed's run.
+            if let (Some(every), true) = (plan.curve_every, plan.init_controls.contains(&kind) && seed == plan.seeds[0]) {
+                let curve_cfg = CurveStage::new(plan, id, pre_hash.clone(), every);
+                let curve = stage::run(&run_dir.join("stage-curve"), "curve", &curve_cfg, |_| {
+                    learning_curve(&curve_cfg, &run_dir, &data_dir, system, method, seed)
+                })?;
+                c.record(&curve.record, curve.skipped, format!("{system}: learning curve {method} seed {seed}"));
+                c.curves.push(curve.output);
+            }
+
             // MPP as the paper reports it: fine-tuned end to end (Table 1 prefers these rows).
             if kind == MethodKind::Mpp && plan.finetune_epochs > 0 {
                 let ft_cfg = FinetuneStage {
@@ -166,6 +179,8 @@ fn run_system(plan: &Plan, out: &Path, id: SystemId, figures_dir: &Path, c: &mut
         }
     }
 
+    curve_figure(id, figures_dir, out, c)?;
+
     // 3. The trivial-statistics baseline, on the windows of the first method's first run.
     if plan.stats_baseline {
         let first = plan.trained_methods().remove(0);
@@ -179,6 +194,29 @@ fn run_system(plan: &Plan, out: &Path, id: SystemId, figures_dir: &Path, c: &mut
         c.record(&probed.record, probed.skipped, format!("{system}: probe stats"));
         c.rows.extend(probed.output);
     }
+    Ok(())
+}
+
+/// The system's learning curves in one figure (test MSE against updates, one line per method, and
+/// the floor), when it has any.
+fn curve_figure(id: SystemId, figures_dir: &Path, out: &Path, c: &mut Collected) -> Result<()> {
+    let system = id.name();
+    let rows: Vec<&CurveRow> = c.curves.iter().filter(|r| r.system == system).collect();
+    let Some(first) = rows.first() else { return Ok(()) };
+    let mut curves: Vec<Curve> =
+        rows.iter().map(|r| Curve { name: r.method.clone(), points: r.points.iter().map(|&(u, _, t)| (u as f64, t)).collect() }).collect();
+    let last = rows.iter().flat_map(|r| r.points.iter().map(|p| p.0)).max().unwrap_or(0) as f64;
+    curves.push(Curve { name: "floor".into(), points: vec![(0.0, first.floor_test), (last, first.floor_test)] });
+    let fig = figures_dir.join(format!("learning_curve_{system}.png"));
+    plots::line_curves(
+        &fig,
+        &format!("{system}: ridge probe against pretraining updates (test)"),
+        "optimiser updates (0 = initial weights)",
+        "MSE (z-scored)",
+        &curves,
+        false,
+    )?;
+    c.figures.push((format!("{system}: learning curves"), rel(out, &fig)));
     Ok(())
 }
 
@@ -336,6 +374,10 @@ impl PretrainStage {
     fn new(plan: &Plan, system: SystemId, data: &str, method: MethodKind, seed: u64) -> Self {
         let mut overrides = plan.train.then(plan.method_train.get(&method).unwrap_or(&TrainPatch::default())).overrides();
         overrides.push(format!("train.noise_std={}", noise_std(plan, system)));
+        if let (Some(every), true) = (plan.curve_every, plan.init_controls.contains(&method)) {
+            // Every K-th update's weights kept for the learning curve.
+            overrides.extend([format!("train.checkpoint_every={every}"), "train.keep_checkpoints=0".to_string()]);
+        }
         PretrainStage { data: data.to_string(), method, seed, preset: plan.train_preset, overrides }
     }
 }
@@ -374,6 +416,9 @@ struct ProbeStage {
     epochs: usize,
     fractions: Vec<f64>,
     max_train_windows: Option<usize>,
+    /// Omitted when unset, so that the keys of studies from before it existed stay the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stride: Option<usize>,
     batch: Option<usize>,
     accum: Option<usize>,
     sweep: Option<(Vec<f64>, Vec<f64>)>,
@@ -390,6 +435,7 @@ impl ProbeStage {
             epochs: plan.probe_epochs,
             fractions: plan.probe_fractions.clone(),
             max_train_windows: plan.probe_max_train_windows,
+            stride: plan.probe_stride,
             batch: plan.probe_batch,
             accum: plan.probe_accum,
             sweep: plan.probe_sweep.clone(),
@@ -417,6 +463,7 @@ fn probe_options(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path) -> Result<ph
     opts.eval.fractions = cfg.fractions.clone();
     opts.eval.train.epochs = cfg.epochs;
     opts.max_train_windows = cfg.max_train_windows;
+    opts.stride = cfg.stride;
     opts.batch_size = cfg.batch;
     opts.accum = cfg.accum;
     if let Some((lrs, wds)) = &cfg.sweep {
@@ -425,6 +472,36 @@ fn probe_options(cfg: &ProbeStage, run_dir: &Path, data_dir: &Path) -> Result<ph
     opts.noise_std = Some(cfg.noise_std);
     opts.progress = true;
     Ok(opts)
+}
+
+/// A learning-curve stage's resolved config: ridge (the plan's probe settings otherwise) on the run's
+/// initial weights and every `every`-th update's checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CurveStage {
+    probe: ProbeStage,
+    every: u64,
+}
+
+impl CurveStage {
+    fn new(plan: &Plan, system: SystemId, pretrain: String, every: u64) -> Self {
+        let mut probe = ProbeStage::new(plan, system, pretrain, false);
+        probe.probes = vec![physrep_eval::ProbeKind::Linear];
+        probe.fractions = vec![1.0];
+        CurveStage { probe, every }
+    }
+}
+
+fn learning_curve(cfg: &CurveStage, run_dir: &Path, data_dir: &Path, system: &str, method: &str, seed: u64) -> Result<CurveRow> {
+    let mut opts = probe_options(&cfg.probe, run_dir, data_dir)?;
+    opts.out_dir = Some(run_dir.join("curve"));
+    let curve = physrep_eval::learning_curve::learning_curve(&opts)?;
+    Ok(CurveRow {
+        system: system.to_string(),
+        method: method.to_string(),
+        seed,
+        points: curve.points.iter().map(|p| (p.update, p.valid_mse, p.test_mse.unwrap_or(f64::NAN))).collect(),
+        floor_test: curve.floor_test.unwrap_or(f64::NAN),
+    })
 }
 
 /// The statistics baseline's resolved config: the probe settings (ridge and kNN only) and the run
@@ -534,14 +611,27 @@ mod tests {
     use super::*;
     use physrep_train::pretrain::PretrainConfig;
 
+    /// A probe stage without a stride keeps the key it had before the field existed (cached studies
+    /// stay valid); with one, the key changes.
+    #[test]
+    fn the_probe_stride_enters_the_stage_key_only_when_set() {
+        let plan = Plan::preset("default").unwrap();
+        let unset = ProbeStage::new(&plan, SystemId::RayleighBenard, "p".into(), false);
+        assert!(!serde_json::to_string(&unset).unwrap().contains("stride"));
+        let study = Plan { probe_stride: Some(16), ..plan };
+        let set = ProbeStage::new(&study, SystemId::RayleighBenard, "p".into(), false);
+        assert_ne!(stage::config_hash(&set).unwrap(), stage::config_hash(&unset).unwrap());
+        assert_eq!(probe_options(&set, Path::new("r"), Path::new("d")).unwrap().stride, Some(16));
+    }
+
     /// Every preset's pretraining of every method on every system resolves to a valid config (the
     /// VICReg rows-per-chunk guard included): plan-level overrides reach only the methods they are for.
     #[test]
     fn every_plans_pretraining_configs_validate() {
-        for name in ["smoke", "default", "full", "paper"] {
+        for name in ["smoke", "default", "study", "full", "paper"] {
             let plan = Plan::preset(name).unwrap();
-            for (system, channels) in SystemId::PAPER.into_iter().zip([11, 4, 4]) {
-                for &method in &plan.methods {
+            for (system, channels) in SystemId::PAPER.into_iter().chain([plan::CONTROL_SYSTEM]).zip([11, 4, 4, 1]) {
+                for method in plan.trained_methods() {
                     let stage = PretrainStage::new(&plan, system, "data", method, 0);
                     let base = PretrainConfig::preset(stage.preset, method, system.name(), channels, Path::new("data")).unwrap();
                     base.with_overrides(&stage.overrides, channels).unwrap_or_else(|e| panic!("{name}/{system}/{method}: {e}"));

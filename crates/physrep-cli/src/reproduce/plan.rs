@@ -4,6 +4,7 @@
 //! |---|---|---|---|---|---|---|
 //! | `smoke` | simulated, `tiny`; the control on `lhs:7` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs, batch 8, lr 1e-4 | 1 | a few min, in CI |
 //! | `default` | simulated, `small`; the control on `lhs:40` | `tiny` models, 16 updates of 8 clips | attentive, linear, kNN; 10/50/100 % | 2 epochs of ≤ 64 windows, batch 8, lr 1e-4 | 1 (+ bootstrap intervals) | ≤ 15 min |
+//! | `study` | simulated, `small`: AM, RB and the control, each on `lhs:120x2` (84 / 18 / 18 points, 2 trajectories each) | JEPA and VideoMAE, 120 updates of 32 clips, conv encoder 8-16-16-32-32 with layer scale 0.1; learning curves every 30 updates | attentive, linear, kNN at 100 %, windows at stride 16 | none (MPP, DISCO not run) | 4 | hours |
 //! | `full` | simulated, `medium` (MiniWell scale); the control on `lhs:60` | `medium` (paper model and schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
 //! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | the paper's | 3 | GPU days |
 //!
@@ -64,6 +65,10 @@ pub struct Plan {
     pub probe_fractions: Vec<f64>,
     /// Cap on probe training windows (`None` = the paper's).
     pub probe_max_train_windows: Option<usize>,
+    /// Window stride of the probes' windows in every split (`None` = the paper's per system: active
+    /// matter 1, shear flow and Rayleigh–Bénard 4). Longer strides give fewer, less correlated windows.
+    #[serde(default)]
+    pub probe_stride: Option<usize>,
     /// Probe micro-batch and micro-batches per update (`None` = the paper's: 32 or 64, 256 / batch).
     pub probe_batch: Option<usize>,
     pub probe_accum: Option<usize>,
@@ -78,6 +83,11 @@ pub struct Plan {
     /// `<method>-init`, the paired control of "did pretraining learn?".
     #[serde(default)]
     pub init_controls: Vec<MethodKind>,
+    /// Learning curves: the runs of `init_controls` keep a checkpoint every `K` updates, and the first
+    /// seed's run of each is probed with ridge at its initial weights and at every checkpoint (stage
+    /// `curve`, `RUN/curve/`): when, if ever, pretraining moves the representation off its init.
+    #[serde(default)]
+    pub curve_every: Option<u64>,
     /// Probe the trivial-statistics baseline (row `stats`, ridge and kNN probes only).
     #[serde(default)]
     pub stats_baseline: bool,
@@ -99,6 +109,8 @@ pub struct Plan {
 
 /// Changes a study makes to the pretraining config, over the pretraining preset (`None`: the preset's
 /// value). [`TrainPatch::overrides`] turns them into the `key=value` patches `physrep pretrain` reads.
+/// The schedule fields fit every method; the rest name fields of some methods only and belong in
+/// [`Plan::method_train`] of those (conv encoder: JEPA and the supervised ceiling; the others: JEPA).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainPatch {
@@ -110,6 +122,16 @@ pub struct TrainPatch {
     pub vicreg_chunks: Option<usize>,
     /// JEPA only: accept chunks with fewer rows than embedding dimensions (toy sizes).
     pub allow_rank_deficient: Option<bool>,
+    /// Conv encoder (JEPA, supervised): channel width per stage.
+    pub encoder_dims: Option<Vec<usize>>,
+    /// Conv encoder (JEPA, supervised): initial layer-scale γ of the residual blocks.
+    pub layer_scale_init: Option<f64>,
+    /// JEPA only: predictor width and hidden width (width = the encoder's last stage).
+    pub predictor: Option<(usize, usize)>,
+    /// JEPA only: compare token maps or the clips' mean tokens.
+    pub jepa_target: Option<physrep_train::methods::JepaTarget>,
+    /// How context and target are paired (same clip, or two initial conditions of one point).
+    pub views: Option<physrep_train::Views>,
 }
 
 impl TrainPatch {
@@ -122,6 +144,11 @@ impl TrainPatch {
             lr: later.lr.or(self.lr),
             vicreg_chunks: later.vicreg_chunks.or(self.vicreg_chunks),
             allow_rank_deficient: later.allow_rank_deficient.or(self.allow_rank_deficient),
+            encoder_dims: later.encoder_dims.clone().or_else(|| self.encoder_dims.clone()),
+            layer_scale_init: later.layer_scale_init.or(self.layer_scale_init),
+            predictor: later.predictor.or(self.predictor),
+            jepa_target: later.jepa_target.or(self.jepa_target),
+            views: later.views.or(self.views),
         }
     }
 
@@ -133,12 +160,22 @@ impl TrainPatch {
                 out.push(format!("{key}={v}"));
             }
         };
+        // An enum's config name, as its serde form writes it (`"cross_trajectory"` → cross_trajectory).
+        fn name<T: Serialize>(v: &T) -> String {
+            serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).expect("a unit enum variant")
+        }
         set("train.max_updates", self.max_updates.map(|v| v.to_string()));
         set("train.global_batch", self.global_batch.map(|v| v.to_string()));
         set("train.micro_batch", self.micro_batch.map(|v| v.to_string()));
         set("train.lr", self.lr.map(|v| format!("{v:e}")));
         set("method.vicreg.chunks", self.vicreg_chunks.map(|v| v.to_string()));
         set("method.vicreg.allow_rank_deficient", self.allow_rank_deficient.map(|v| v.to_string()));
+        set("method.encoder.dims", self.encoder_dims.as_ref().map(|d| format!("{d:?}")));
+        set("method.encoder.layer_scale_init", self.layer_scale_init.map(|v| format!("{v:e}")));
+        set("method.predictor.dim", self.predictor.map(|(d, _)| d.to_string()));
+        set("method.predictor.hidden", self.predictor.map(|(_, h)| h.to_string()));
+        set("method.target", self.jepa_target.as_ref().map(name));
+        set("data.views", self.views.as_ref().map(name));
         out
     }
 }
@@ -165,11 +202,13 @@ impl Plan {
             probe_epochs: 5,
             probe_fractions: vec![0.5, 1.0],
             probe_max_train_windows: None,
+            probe_stride: None,
             probe_batch: None,
             probe_accum: None,
             probe_sweep: None,
             noise_scale: 1.0,
             init_controls: vec![MethodKind::Jepa, MethodKind::VideoMae],
+            curve_every: None,
             stats_baseline: true,
             ceiling: true,
             finetune_epochs: 30,
@@ -193,6 +232,7 @@ impl Plan {
                     probe_accum: Some(1),
                     probe_sweep: Some((vec![1e-3], vec![0.01])),
                     noise_scale: 32.0 / 224.0,
+                    curve_every: Some(5),
                     ..base
                 },
                 "lhs:7",
@@ -233,6 +273,55 @@ impl Plan {
                 },
                 "lhs:40",
             ),
+            // Issue #16's study: can it tell whether pretraining learned? JEPA against its own initial
+            // weights and against VideoMAE at equal clip passes, with the supervised ceiling, the statistics
+            // baseline and learning curves, on designs split by parameter point (18 valid + 18 test points per
+            // system), four seeds. The encoder is wider than `tiny` and starts its residual blocks at layer
+            // scale 0.1: the `tiny` encoder (4 channels, layer scale 1e-6) cannot learn the control's speed
+            // even from its labels (notes/2026-12-07-recipe.md).
+            "study" => {
+                let design = "lhs:120x2";
+                let conv = TrainPatch { encoder_dims: Some(vec![8, 16, 16, 32, 32]), layer_scale_init: Some(0.1), ..TrainPatch::default() };
+                let mut plan = with_control(
+                    Plan {
+                        systems: vec![SystemId::ActiveMatter, SystemId::RayleighBenard],
+                        methods: vec![MethodKind::Jepa, MethodKind::VideoMae],
+                        seeds: vec![0, 1, 2, 3],
+                        sim_preset: physrep_sim::Preset::Small,
+                        train: TrainPatch {
+                            max_updates: Some(150),
+                            global_batch: Some(32),
+                            micro_batch: Some(16),
+                            lr: Some(1e-3),
+                            ..TrainPatch::default()
+                        },
+                        // VICReg in one chunk of 16 clips × 2×2 tokens = 64 rows for 32 dimensions.
+                        method_train: BTreeMap::from([
+                            (MethodKind::Jepa, TrainPatch { vicreg_chunks: Some(1), predictor: Some((32, 64)), ..conv.clone() }),
+                            (MethodKind::Supervised, conv),
+                        ]),
+                        probes: vec![ProbeKind::Attentive, ProbeKind::Linear, ProbeKind::Knn],
+                        probe_epochs: 30,
+                        probe_fractions: vec![1.0],
+                        probe_max_train_windows: Some(2048),
+                        // 2–4 windows per trajectory instead of active matter's 17: 72–144 test windows
+                        // on 18 points per system, and the probes' embedding cost cut by up to 8×.
+                        probe_stride: Some(16),
+                        probe_batch: Some(32),
+                        probe_accum: Some(1),
+                        probe_sweep: Some((vec![1e-3], vec![0.01])),
+                        noise_scale: 32.0 / 224.0,
+                        curve_every: Some(30),
+                        finetune_epochs: 0,
+                        ..base
+                    },
+                    design,
+                );
+                for system in [SystemId::ActiveMatter, SystemId::RayleighBenard] {
+                    plan.designs.insert(system, design.into());
+                }
+                plan
+            }
             "full" => with_control(
                 Plan {
                     seeds: vec![0, 1, 2],
@@ -261,7 +350,7 @@ impl Plan {
                 probe_fractions: vec![0.1, 0.5, 1.0],
                 ..base
             },
-            other => bail!("unknown preset `{other}` (expected smoke, default, full or paper)"),
+            other => bail!("unknown preset `{other}` (expected smoke, default, study, full or paper)"),
         })
     }
 
@@ -354,10 +443,17 @@ mod tests {
 
     #[test]
     fn presets_resolve_and_unknown_names_are_errors() {
-        for p in ["smoke", "default", "full", "paper"] {
+        for p in ["smoke", "default", "study", "full", "paper"] {
             let plan = Plan::preset(p).unwrap();
-            assert_eq!(plan.methods.len(), 4);
-            assert_eq!(&plan.systems[..3], SystemId::PAPER);
+            if p == "study" {
+                assert_eq!(plan.methods, [MethodKind::Jepa, MethodKind::VideoMae]);
+                assert_eq!(plan.systems, [SystemId::ActiveMatter, SystemId::RayleighBenard, CONTROL_SYSTEM]);
+                assert!(plan.systems.iter().all(|s| plan.designs[s] == "lhs:120x2"), "every study system on a design");
+                assert!(plan.seeds.len() >= 4 && plan.curve_every.is_some());
+            } else {
+                assert_eq!(plan.methods.len(), 4);
+                assert_eq!(&plan.systems[..3], SystemId::PAPER);
+            }
             // The control runs on a design (split by parameter point) wherever it runs.
             assert_eq!(plan.systems.contains(&CONTROL_SYSTEM), plan.designs.contains_key(&CONTROL_SYSTEM), "{p}");
             assert_eq!(plan.arms().iter().filter(|a| a.ends_with("-init")).count(), 2, "{p}: jepa-init and videomae-init");

@@ -18,11 +18,29 @@ pub(super) fn markdown(study: &Study) -> String {
     other_probes(&mut s, study);
     per_parameter(&mut s, study);
     table2(&mut s, study);
+    learning_curves(&mut s, study);
     let _ = writeln!(s, "\n## Where our ranking agrees or disagrees with the paper's\n");
     s.push_str(&comparison_paragraph(study));
     figures(&mut s, study);
     stages(&mut s, study);
     s
+}
+
+/// Ridge-probe test MSE of each curve's run at its initial weights and every kept checkpoint.
+fn learning_curves(s: &mut String, study: &Study) {
+    if study.curves.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## Learning curves\n\nRidge-probe test MSE of the first seed's run at its initial weights (0) and after each \
+         kept number of pretraining updates; the floor predicts the train-split mean label.\n"
+    );
+    let _ = writeln!(s, "| system | method | floor | updates: test MSE |\n|---|---|---|---|");
+    for c in &study.curves {
+        let points: Vec<String> = c.points.iter().map(|(u, _, t)| format!("{u}: {t:.3}")).collect();
+        let _ = writeln!(s, "| {} | {} | {:.3} | {} |", c.system, c.method, c.floor_test, points.join(", "));
+    }
 }
 
 /// Title, what ran (preset, data, systems, methods, seeds, wall time) and what the metric means.

@@ -42,6 +42,17 @@ pub struct ResultRow {
     pub fractions: Vec<(f64, f64, f64)>,
 }
 
+/// One run's learning curve: ridge-probe MSE at its initial weights and every kept checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CurveRow {
+    pub system: String,
+    pub method: String,
+    pub seed: u64,
+    /// `(updates, valid MSE, test MSE)`, update 0 = the initial weights.
+    pub points: Vec<(u64, f64, f64)>,
+    pub floor_test: f64,
+}
+
 /// Wall time and peak memory of one stage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StageTime {
@@ -64,6 +75,9 @@ pub struct Study {
     #[serde(default)]
     pub comparisons: Vec<Comparison>,
     pub rows: Vec<ResultRow>,
+    /// Learning curves of the first seed's runs (plan `curve_every`).
+    #[serde(default)]
+    pub curves: Vec<CurveRow>,
     pub stages: Vec<StageTime>,
     /// Figures, relative to the output directory.
     pub figures: Vec<(String, String)>,
@@ -332,6 +346,7 @@ mod tests {
             comparisons: vec![],
             // ours: jepa 0.2 < videomae 0.3 < disco 0.5; paper: disco 0.13 < jepa 0.38 < videomae 0.67
             rows: vec![row("shear_flow", "jepa", 0, 0.2), row("shear_flow", "videomae", 0, 0.3), row("shear_flow", "disco", 0, 0.5)],
+            curves: vec![],
             stages: vec![],
             figures: vec![],
             total_wall_s: 1.0,
@@ -355,6 +370,7 @@ mod tests {
             seeds: vec![0, 1],
             comparisons: vec![],
             rows: vec![row("rayleigh_benard", "jepa", 0, 0.2)],
+            curves: vec![],
             stages: vec![],
             figures: vec![],
             total_wall_s: 1.0,
