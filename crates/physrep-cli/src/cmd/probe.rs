@@ -80,7 +80,7 @@ pub struct Args {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Output directory (default RUN/probe, with --init RUN/probe-init, with --checkpoint N RUN/probe-update-N;
-    /// with --learning-curve the root of the curve: DIR/update-<u>/ and DIR/learning-curve.{json,png}).
+    /// with --learning-curve the root of the curve: `DIR/update-<u>/` and `DIR/learning-curve.{json,png}`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Skip the PNG plots.
