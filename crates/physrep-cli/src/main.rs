@@ -46,6 +46,14 @@ enum Command {
 }
 
 fn main() {
+    // A closed pipe on stdout (`physrep inspect DIR | head`) ends the process quietly, as it does other
+    // command-line tools, instead of `println!` panicking on the write error: Rust starts programs
+    // with SIGPIPE ignored, so the default action is restored here.
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Ok(v) = std::env::var("PHYSREP_ALLOC_CACHE_MB") {
         match v.trim().parse::<usize>() {
             Ok(mb) => ALLOC.set_limit(mb.saturating_mul(1 << 20)),
