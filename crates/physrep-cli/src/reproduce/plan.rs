@@ -4,7 +4,7 @@
 //! |---|---|---|---|---|---|---|
 //! | `smoke` | simulated, `tiny`; the control on `lhs:7` | `tiny` (≤ 10 updates) | attentive (few epochs) + linear | 2 epochs, batch 8, lr 1e-4 | 1 | a few min, in CI |
 //! | `default` | simulated, `small`; the control on `lhs:40` | `tiny` models, 16 updates of 8 clips | attentive, linear, kNN; 10/50/100 % | 2 epochs of ≤ 64 windows, batch 8, lr 1e-4 | 1 (+ bootstrap intervals) | ≤ 15 min |
-//! | `study` | simulated, `small`: AM, RB and the control, each on `lhs:120x2` (84 / 18 / 18 points, 2 trajectories each) | JEPA and VideoMAE, 120 updates of 32 clips, conv encoder 8-16-16-32-32 with layer scale 0.1; learning curves every 30 updates | attentive, linear, kNN at 100 %, windows at stride 16 | none (MPP, DISCO not run) | 4 | hours |
+//! | `study` | simulated, `small`: AM, RB and the control, each on `lhs:120x2` (84 / 18 / 18 points, 2 trajectories each) | JEPA and VideoMAE, 150 updates of 32 clips, conv encoder 8-16-16-32-32 with layer scale 0.1; learning curves every 30 updates | attentive, linear, kNN at 100 %, windows at stride 16 | none (MPP, DISCO not run) | 4 | hours |
 //! | `full` | simulated, `medium` (MiniWell scale); the control on `lhs:60` | `medium` (paper model and schedule at 64²) | all four probes | the paper's (30 epochs, batch 64, lr 1e-5) | 3 | hours |
 //! | `paper` | The Well (`--well-dir`) or `medium` | `paper` (224², paper schedule) | all four probes | the paper's | 3 | GPU days |
 //!
@@ -115,6 +115,9 @@ pub struct Plan {
 #[serde(default, deny_unknown_fields)]
 pub struct TrainPatch {
     pub max_updates: Option<u64>,
+    /// Epochs of the schedule; set far beyond `max_updates` for the updates to bind on small datasets
+    /// (a preset's few epochs end a run early).
+    pub epochs: Option<usize>,
     pub global_batch: Option<usize>,
     pub micro_batch: Option<usize>,
     pub lr: Option<f64>,
@@ -139,6 +142,7 @@ impl TrainPatch {
     pub fn then(&self, later: &TrainPatch) -> TrainPatch {
         TrainPatch {
             max_updates: later.max_updates.or(self.max_updates),
+            epochs: later.epochs.or(self.epochs),
             global_batch: later.global_batch.or(self.global_batch),
             micro_batch: later.micro_batch.or(self.micro_batch),
             lr: later.lr.or(self.lr),
@@ -165,6 +169,7 @@ impl TrainPatch {
             serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).expect("a unit enum variant")
         }
         set("train.max_updates", self.max_updates.map(|v| v.to_string()));
+        set("train.epochs", self.epochs.map(|v| v.to_string()));
         set("train.global_batch", self.global_batch.map(|v| v.to_string()));
         set("train.micro_batch", self.micro_batch.map(|v| v.to_string()));
         set("train.lr", self.lr.map(|v| format!("{v:e}")));
@@ -290,6 +295,8 @@ impl Plan {
                         sim_preset: physrep_sim::Preset::Small,
                         train: TrainPatch {
                             max_updates: Some(150),
+                            // The updates bind, not the `tiny` preset's 2 epochs (42 updates on the control).
+                            epochs: Some(100_000),
                             global_batch: Some(32),
                             micro_batch: Some(16),
                             lr: Some(1e-3),
@@ -450,6 +457,8 @@ mod tests {
                 assert_eq!(plan.systems, [SystemId::ActiveMatter, SystemId::RayleighBenard, CONTROL_SYSTEM]);
                 assert!(plan.systems.iter().all(|s| plan.designs[s] == "lhs:120x2"), "every study system on a design");
                 assert!(plan.seeds.len() >= 4 && plan.curve_every.is_some());
+                // Its small designs give the control ≈ 21 updates per epoch: the epochs must not bind.
+                assert!(plan.train.overrides().contains(&"train.epochs=100000".to_string()));
             } else {
                 assert_eq!(plan.methods.len(), 4);
                 assert_eq!(&plan.systems[..3], SystemId::PAPER);
