@@ -142,7 +142,7 @@ fn run_system(plan: &Plan, out: &Path, id: SystemId, figures_dir: &Path, c: &mut
             }
 
             // The learning curve of the first seed's run.
-            if let (Some(every), true) = (plan.curve_every, plan.init_controls.contains(&kind) && seed == plan.seeds[0]) {
+            if let Some(every) = plan.curve_every_for(kind).filter(|_| seed == plan.seeds[0]) {
                 let curve_cfg = CurveStage::new(plan, id, pre_hash.clone(), every);
                 let curve = stage::run(&run_dir.join("stage-curve"), "curve", &curve_cfg, |_| {
                     learning_curve(&curve_cfg, &run_dir, &data_dir, system, method, seed)
@@ -374,7 +374,7 @@ impl PretrainStage {
     fn new(plan: &Plan, system: SystemId, data: &str, method: MethodKind, seed: u64) -> Self {
         let mut overrides = plan.train.then(plan.method_train.get(&method).unwrap_or(&TrainPatch::default())).overrides();
         overrides.push(format!("train.noise_std={}", noise_std(plan, system)));
-        if let (Some(every), true) = (plan.curve_every, plan.init_controls.contains(&method)) {
+        if let Some(every) = plan.curve_every_for(method) {
             // Every K-th update's weights kept for the learning curve.
             overrides.extend([format!("train.checkpoint_every={every}"), "train.keep_checkpoints=0".to_string()]);
         }

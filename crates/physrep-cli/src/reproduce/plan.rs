@@ -361,6 +361,11 @@ impl Plan {
         })
     }
 
+    /// Every how many updates `method`'s runs keep a checkpoint for the learning curve (`None`: no curve).
+    pub fn curve_every_for(&self, method: MethodKind) -> Option<u64> {
+        self.curve_every.filter(|_| self.init_controls.contains(&method))
+    }
+
     /// The methods pretrained: the plan's, then the supervised ceiling if planned.
     pub fn trained_methods(&self) -> Vec<MethodKind> {
         let mut m = self.methods.clone();
